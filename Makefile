@@ -1,0 +1,93 @@
+# schedkit: skbuild (builder/), skrun (runner/), libschedkit (lib/).
+# `make demo` and `make check` install what is missing first (scripts/deps.sh).
+
+BUILD    ?= build
+SAN      ?=
+PREFIX   ?= /usr/local
+DATADIR  ?= $(PREFIX)/share/schedkit
+CC       ?= gcc
+
+PKGS     := libbpf libarchive libcurl json-c openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib/include $(PKG_CFLAGS) \
+	    -DSK_SRC_DATADIR=\"$(CURDIR)\"
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+LIB_SRCS     := $(sort $(shell find lib -name '*.c'))
+BUILDER_SRCS := $(sort $(wildcard builder/*.c))
+RUNNER_SRCS  := $(sort $(wildcard runner/*.c))
+UNIT_SRCS    := $(sort $(wildcard tests/unit/test_*.c))
+HEADERS      := $(shell find lib -name '*.h')
+
+LIB_OBJS     := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+BUILDER_OBJS := $(BUILDER_SRCS:%.c=$(BUILD)/%.o)
+RUNNER_OBJS  := $(RUNNER_SRCS:%.c=$(BUILD)/%.o)
+UNIT_BINS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps kernel check demo asan lint format format-check install clean
+
+all: $(BUILD)/skbuild $(BUILD)/skrun $(UNIT_BINS)
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilib -c $< -o $@
+
+$(BUILD)/libschedkit.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/skbuild: $(BUILDER_OBJS) $(BUILD)/libschedkit.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/skrun: $(RUNNER_OBJS) $(BUILD)/libschedkit.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libschedkit.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(BUILD)/libschedkit.a $(PKG_LIBS) -lcmocka
+
+deps:
+	sh scripts/deps.sh
+
+kernel:
+	sh tests/vm/fetch-kernel.sh
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=1 all
+
+check:
+	sh scripts/deps.sh
+	sh tests/vm/fetch-kernel.sh >/dev/null
+	$(MAKE) all
+	$(MAKE) asan
+	sh tests/run.sh
+
+demo:
+	sh scripts/deps.sh
+	sh tests/vm/fetch-kernel.sh >/dev/null
+	$(MAKE) all
+	sh scripts/demo.sh
+
+lint:
+	sh scripts/lint.sh
+
+format:
+	clang-format -i $(LIB_SRCS) $(HEADERS) $(BUILDER_SRCS) $(RUNNER_SRCS) $(UNIT_SRCS)
+
+format-check:
+	clang-format --dry-run --Werror $(LIB_SRCS) $(HEADERS) $(BUILDER_SRCS) $(RUNNER_SRCS) $(UNIT_SRCS)
+
+install: all
+	install -D -m 0755 $(BUILD)/skbuild $(DESTDIR)$(PREFIX)/bin/skbuild
+	install -D -m 0755 $(BUILD)/skrun $(DESTDIR)$(PREFIX)/bin/skrun
+	mkdir -p $(DESTDIR)$(DATADIR)/bpf
+	cp -r bpf/. $(DESTDIR)$(DATADIR)/bpf/
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * schedkit common definitions: error reporting and small utilities shared by
+ * every part of lib/.
+ *
+ * Conventions (libbpf's): functions return 0 or a negative errno. A function
+ * that can fail takes a `struct sk_error *` last; on failure it fills it with a
+ * message that says what failed, where, and how to fix it. `err` may be NULL.
+ */
+#ifndef SCHEDKIT_COMMON_H
+#define SCHEDKIT_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SK_ERROR_MSG_MAX 4096
+
+struct sk_error {
+	int code;		    /* negative errno, 0 when unset */
+	char msg[SK_ERROR_MSG_MAX]; /* human-readable, never holds credentials */
+};
+
+/* Fills err (if not NULL) and returns code, which must be negative. */
+int sk_errf(struct sk_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prefixes an existing message with more context ("pulling X: " + old msg). */
+int sk_err_prefix(struct sk_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A growable, NULL-terminated vector of owned strings. */
+struct sk_strv {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+
+int sk_strv_push(struct sk_strv *s, const char *str);
+bool sk_strv_contains(const struct sk_strv *s, const char *str);
+/* Sorts in byte order and drops duplicates: output must not depend on input order. */
+void sk_strv_sort_uniq(struct sk_strv *s);
+/* Returns a malloc'd string, or NULL on allocation failure. */
+char *sk_strv_join(const struct sk_strv *s, const char *sep);
+void sk_strv_free(struct sk_strv *s);
+
+/* A growable byte buffer. */
+struct sk_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+
+int sk_buf_append(struct sk_buf *b, const void *data, size_t len);
+int sk_buf_printf(struct sk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sk_buf_free(struct sk_buf *b);
+
+/* Reads a whole file; refuses files larger than max bytes. Adds a NUL after the data. */
+int sk_read_file(const char *path, size_t max, uint8_t **data, size_t *len, struct sk_error *err);
+/*
+ * Writes a file so that readers see either the old or the new contents, never a
+ * mix: temp file in the same directory, fsync, rename, fsync of the directory.
+ */
+int sk_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 struct sk_error *err);
+/* mkdir -p; existing directories are fine. */
+int sk_mkdir_p(const char *path, mode_t mode, struct sk_error *err);
+/* Removes a directory tree (used only for temporary directories we created). */
+int sk_rm_rf(const char *path);
+bool sk_is_dir(const char *path);
+bool sk_is_file(const char *path);
+/* Joins two path components into a malloc'd string. */
+char *sk_path_join(const char *a, const char *b);
+
+/*
+ * Runs argv (argv[0] looked up in PATH) and waits for it. Its stdout and stderr
+ * are captured into *out (may be NULL to discard). Returns the exit status
+ * (>= 0), or a negative errno when it could not be run.
+ */
+int sk_run(char *const argv[], struct sk_buf *out, struct sk_error *err);
+
+/* Trims trailing whitespace in place. */
+void sk_rstrip(char *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

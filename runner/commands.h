@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* skrun's subcommands: one file each, one table in main.c. */
+#ifndef SKRUN_COMMANDS_H
+#define SKRUN_COMMANDS_H
+
+struct sk_command {
+	const char *name;
+	int (*run)(int argc, char **argv); /* argv[0] is the subcommand; returns exit status */
+	const char *summary;
+};
+
+int cmd_run(int argc, char **argv);
+
+/* Prints "skrun: " + message to stderr. */
+void sk_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

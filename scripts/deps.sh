@@ -1,0 +1,69 @@
+#!/bin/sh
+# Installs every build and test dependency from Debian. Idempotent: packages
+# already present are left alone, so `make check` can call it every time.
+set -eu
+
+need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: installing packages needs root (run: sudo make deps)" >&2
+		exit 1
+	fi
+}
+
+# The archive URI the machine already uses for bookworm; backports and the
+# private trixie/sid lists reuse it rather than naming a host of our own.
+archive_uri() {
+	uri=$(grep -rhs -A3 '^Types: deb' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk '/^URIs:/ {print $2}' | grep -v security | head -n1)
+	if [ -z "$uri" ]; then
+		uri=$(awk '$1 == "deb" && $3 ~ /^bookworm/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+	fi
+	[ -n "$uri" ] || { echo "deps: cannot find the bookworm archive URI in the apt sources" >&2; exit 1; }
+	echo "$uri"
+}
+
+PKGS="make gcc pkg-config clang-16 llvm-16 libelf-dev zlib1g-dev libzstd-dev
+libarchive-dev libssl-dev libcurl4-openssl-dev libjson-c-dev libcmocka-dev
+qemu-system-x86 busybox-static cpio zstd gzip docker-registry apache2-utils skopeo
+openssl curl ca-certificates python3 clang-format cppcheck clang-tidy"
+BPORTS="libbpf-dev libbpf1 bpftool"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+bp_ok=1
+v=$(dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null || true)
+case "$v" in 1:1.[4-9]* | 1:[2-9]* | 1.[4-9]*) ;; *) bp_ok=0 ;; esac
+command -v bpftool >/dev/null 2>&1 || bp_ok=0
+
+if [ -n "$missing" ] || [ $bp_ok = 0 ]; then
+	need_root
+	uri=$(archive_uri)
+	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		echo "deb $uri bookworm-backports main" >/etc/apt/sources.list.d/schedkit-backports.list
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	[ -z "$missing" ] || apt-get install -y -qq --no-install-recommends $missing
+	[ $bp_ok = 1 ] || apt-get install -y -qq --no-install-recommends -t bookworm-backports $BPORTS
+fi
+
+# cosign and oras come from trixie as static Go binaries; fetch the .debs through
+# a private apt state so the machine's own apt setup is not changed.
+TOOLS=${SCHEDKIT_TOOLS:-/var/cache/schedkit/tools}
+if [ ! -x "$TOOLS/bin/cosign" ] || [ ! -x "$TOOLS/bin/oras" ]; then
+	need_root
+	uri=$(archive_uri)
+	st=$(mktemp -d)
+	trap 'rm -rf "$st"' EXIT
+	mkdir -p "$st/lists/partial" "$st/archives/partial" "$TOOLS"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie main" >"$st/sources.list"
+	opts="-o Dir::Etc::sourcelist=$st/sources.list -o Dir::Etc::sourceparts=- -o Dir::State::Lists=$st/lists -o Dir::Cache::archives=$st/archives -o APT::Get::List-Cleanup=0"
+	apt-get $opts update -qq
+	(cd "$st" && apt-get $opts download cosign oras)
+	for d in "$st"/*.deb; do dpkg-deb -x "$d" "$st/x"; done
+	mkdir -p "$TOOLS/bin"
+	cp "$st/x/usr/bin/cosign" "$st/x/usr/bin/oras" "$TOOLS/bin/"
+fi
+echo "deps: ok"

@@ -1,0 +1,62 @@
+#!/bin/sh
+# Runs every test: cmocka unit tests (normal and ASan+UBSan builds), host
+# integration scripts (tests/host/*.sh) and VM scenarios (tests/vm/test_*.sh).
+# Ends with "N passed, N failed"; exits non-zero if anything failed.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+LOGDIR=${SK_TEST_LOGS:-$ROOT/build/test-logs}
+mkdir -p "$LOGDIR"
+passed=0
+failed=0
+failures=""
+
+count_cmocka() { # log name
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$1" | tail -n1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$1" | tail -n1)
+	p=${p:-0}
+	f=${f:-0}
+	if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; fi # crashed before its summary
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" = 0 ] || failures="$failures $2"
+}
+
+count_script() { # log name rc
+	p=$(grep -c '^PASS: ' "$1")
+	f=$(grep -c '^FAIL: ' "$1")
+	if [ "$3" != 0 ] && [ "$f" = 0 ]; then f=1; echo "FAIL: $2 exited $3" >>"$1"; fi
+	if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; echo "FAIL: $2 ran no check" >>"$1"; fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" = 0 ] || failures="$failures $2"
+}
+
+filter=${1:-}
+for build in build build-asan; do
+	for t in "$ROOT/$build"/tests/test_*; do
+		[ -x "$t" ] || continue
+		name="$build/$(basename "$t")"
+		case "$name" in *"$filter"*) ;; *) continue ;; esac
+		log="$LOGDIR/$(echo "$name" | tr / _).log"
+		echo "== $name"
+		(cd "$ROOT" && "$t") >"$log" 2>&1
+		cat "$log"
+		count_cmocka "$log" "$name"
+	done
+done
+
+for t in tests/host/*.sh tests/vm/test_*.sh; do
+	[ -f "$t" ] || continue
+	case "$t" in *"$filter"*) ;; *) continue ;; esac
+	log="$LOGDIR/$(echo "$t" | tr / _).log"
+	echo "== $t"
+	SK_ROOT=$ROOT sh "$t" >"$log" 2>&1
+	rc=$?
+	count_script "$log" "$t" "$rc"
+	cat "$log"
+done
+
+[ -z "$failures" ] || echo "failing:$failures"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
