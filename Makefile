@@ -12,7 +12,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib/include $(PKG_CFLAGS) \
+CFLAGS   += -std=c17 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -Ilib/include $(PKG_CFLAGS) \
 	    -DSK_SRC_DATADIR=\"$(CURDIR)\"
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -51,6 +51,27 @@ $(BUILD)/skrun: $(RUNNER_OBJS) $(BUILD)/libschedkit.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libschedkit.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(BUILD)/libschedkit.a $(PKG_LIBS) -lcmocka
+
+# Small BPF objects the unit tests analyse; vmlinux.h from the test kernel
+# (bpftool for now, our own generator later).
+BPF_TEST_SRCS := $(sort $(wildcard tests/unit/bpf/*.bpf.c))
+BPF_TEST_OBJS := $(BPF_TEST_SRCS:tests/unit/bpf/%.bpf.c=$(BUILD)/tests/bpf/%.bpf.o)
+
+KERNEL_CACHE ?= /var/cache/schedkit/kernel
+
+# The test objects are built against the header our own generator writes.
+$(BUILD)/vmlinux/vmlinux.h: $(KERNEL_CACHE)/vmlinux $(BUILD)/skbuild
+	SCHEDKIT_CACHE=$(BUILD)/cache $(BUILD)/skbuild vmlinux --btf $< -o $(dir $@) >/dev/null
+
+$(KERNEL_CACHE)/vmlinux:
+	@echo "missing $@ (the test kernel's BTF): run make kernel" >&2; exit 1
+
+$(BUILD)/tests/bpf/%.bpf.o: tests/unit/bpf/%.bpf.c $(wildcard tests/unit/bpf/*.h) $(BUILD)/vmlinux/vmlinux.h
+	@mkdir -p $(dir $@)
+	clang-16 -target bpf -mcpu=v3 -O2 -g -fms-extensions -Wno-microsoft-anon-tag -D__TARGET_ARCH_x86 -I$(BUILD)/vmlinux -Ibpf -c $< -o $@
+
+$(UNIT_BINS): $(BPF_TEST_OBJS)
+$(BUILD)/lib/kernel/requirements.o: lib/kernel/releases.def
 
 deps:
 	sh scripts/deps.sh

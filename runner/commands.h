@@ -9,6 +9,7 @@ struct sk_command {
 	const char *summary;
 };
 
+int cmd_pull(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 /* Prints "skrun: " + message to stderr. */

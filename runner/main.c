@@ -7,6 +7,7 @@
 #include "commands.h"
 
 static const struct sk_command commands[] = {
+	{"pull", cmd_pull, "fetch and verify an artifact into the local store"},
 	{"run", cmd_run, "attach a scheduler and supervise it in the foreground"},
 };
 

@@ -49,6 +49,7 @@ struct sk_ops_info {
 	uint32_t dispatch_max_batch;
 	uint32_t exit_dump_len;
 	struct sk_strv callbacks; /* implemented callbacks, sorted */
+	struct sk_strv members;	  /* other non-zero data members (e.g. sub_cgroup_id), sorted */
 	bool link;		  /* SEC(".struct_ops.link") */
 };
 
@@ -56,45 +57,65 @@ struct sk_sched_info {
 	char *license;
 	struct sk_ops_info *ops; /* the selected sched_ext_ops map */
 	struct sk_strv all_ops_maps;
-	struct sk_strv kfuncs_required; /* strong externs, sorted */
-	struct sk_strv kfuncs_optional; /* weak externs, sorted */
-	struct sk_strv sleepable;	/* sleepable programs */
-	struct sk_tunable *tunables;
+	struct sk_strv kfuncs_required; /* strong externs by kernel name (___suffix stripped), sorted */
+	struct sk_strv kfuncs_optional; /* weak externs not also required, sorted */
+	struct sk_strv sleepable;	/* programs in SEC("struct_ops.s/..."), sorted */
+	struct sk_tunable *tunables;	/* `const volatile` .rodata variables, sorted by name */
 	size_t nr_tunables;
 	bool has_uei; /* upstream-compatible exit record "uei" in .data */
 	/* derived by sk_requirements_derive() */
-	char min_kernel[16];
-	struct sk_strv min_kernel_because; /* "kfunc scx_bpf_now (6.14)" ... */
+	char min_kernel[16];		   /* at least "6.12", sched_ext's first release */
+	struct sk_strv min_kernel_because; /* "kfunc scx_bpf_now (6.14)"; empty at 6.12 */
 	struct sk_strv unknown;		   /* "kfunc foo", "callback bar", "flag 0x..." */
+	/*
+	 * Upper bound: the first release that no longer has a required kfunc
+	 * ("6.17" for scx_bpf_dispatch); "" when there is none.
+	 */
+	char kernel_before[16];
+	struct sk_strv kernel_before_because; /* "kfunc scx_bpf_dispatch (removed in 6.17)" */
 };
 
 /*
- * Analyses a compiled BPF object. ops_name selects the struct_ops map by its
- * ELF name when there are several (NULL: exactly one is required).
- * Derives requirements as well.
+ * Analyses a compiled BPF object (the ELF bytes; nothing is loaded). ops_name
+ * selects the struct_ops map by its ELF name when there are several (NULL:
+ * exactly one is required). Derives requirements as well. Fails when the
+ * kernel would refuse the object whatever its release: a license that is not
+ * GPL-compatible, an invalid ops name, timeout_ms above 30000.
  */
 int sk_sched_analyze(const void *obj, size_t len, const char *ops_name,
 		     struct sk_sched_info **out, struct sk_error *err);
 void sk_sched_info_free(struct sk_sched_info *info);
 
-/* The "requirements"/"tunables" parts of the artifact config. */
+/*
+ * The "requirements"/"tunables" parts of the artifact config: license, ops,
+ * requirements, tunables, exitInfo, in that key order, every array sorted.
+ * requirements ends with "kernelBefore" (string or null) and
+ * "kernelBeforeBecause". NULL on allocation failure.
+ */
 struct json_object *sk_sched_info_to_json(const struct sk_sched_info *info);
 
 /* ---- kernel release table ---- */
 
 enum sk_req_kind {
-	SK_REQ_KFUNC,
-	SK_REQ_CALLBACK,
-	SK_REQ_FLAG,
+	SK_REQ_KFUNC,	 /* by kernel name: "scx_bpf_dsq_insert___v2" is the 6.19 kfunc */
+	SK_REQ_CALLBACK, /* any struct sched_ext_ops member, callbacks and data alike */
+	SK_REQ_FLAG,	 /* by enumerator name: "SCX_OPS_ENQ_LAST" */
 };
 
 /* First mainline release providing name ("6.12"), or NULL when not in the table. */
 const char *sk_req_release(enum sk_req_kind kind, const char *name);
+/* First mainline release without the kfunc (kernel name), or NULL when it was never removed. */
+const char *sk_req_kfunc_removed(const char *name);
 /* First release for an SCX_OPS_* flag bit; NULL when unknown. */
 const char *sk_req_flag_release(uint64_t bit);
 /* Compares "6.12" style releases like strverscmp. */
 int sk_release_cmp(const char *a, const char *b);
-/* Fills info->min_kernel, min_kernel_because and unknown. */
+/*
+ * Fills info->min_kernel, min_kernel_because, unknown, kernel_before and
+ * kernel_before_because from the required kfuncs, the ops' callbacks, data
+ * members and flag bits (optional kfuncs never raise the minimum nor count
+ * as unknown). Replaces earlier results. Returns 0 or -ENOMEM.
+ */
 int sk_requirements_derive(struct sk_sched_info *info);
 
 /* ---- load, attach, exit info ---- */

@@ -1,0 +1,729 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * skbuild build: sources -> clang -> stripped BPF object -> analysis ->
+ * OCI image layout. Every step is deterministic so that the same sources and
+ * toolchain give the same index digest anywhere.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "commands.h"
+#include "schedkit/kernel.h"
+#include "schedkit/oci.h"
+
+#define SKBUILD_VERSION "0.1.0"
+#define MAX_ARCH	4
+#define SRC_MAX		(16u << 20)
+#define OBJ_MAX		(64u << 20)
+
+struct build_opts {
+	const char *input;
+	const char *out;
+	const char *tag;
+	const char *btf;
+	const char *cc;
+	const char *ops;
+	struct sk_strv arches;
+	struct sk_strv includes;
+	struct sk_strv cflags;
+	bool no_source;
+	bool quiet;
+};
+
+/* What the scheduler's own schedkit.json (or its absence) says. */
+struct sched_manifest {
+	char *dir;  /* source directory (absolute) */
+	char *main; /* the .bpf.c compile unit, relative to dir */
+	char *name;
+	char *version;
+	char *description;
+	char *license;
+	char *source_url;
+	struct sk_strv sources; /* relative to dir, sorted */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: skbuild build DIR|FILE.bpf.c [options]\n"
+		"\n"
+		"Compiles a sched_ext scheduler, checks it with libbpf, derives what it needs\n"
+		"from the kernel and writes it as an OCI artifact into an image layout.\n"
+		"\n"
+		"  -o, --output DIR     image layout to write (default: ./NAME.oci)\n"
+		"  -t, --tag TAG        tag in the layout (default: the version, else latest)\n"
+		"      --arch LIST      platforms, comma-separated: amd64,arm64 (default amd64)\n"
+		"      --btf SRC        kernel BTF for vmlinux.h: vmlinux ELF or raw BTF file\n"
+		"                       (default: $SKBUILD_BTF, else /sys/kernel/btf/vmlinux)\n"
+		"  -I DIR               extra include directory (repeatable)\n"
+		"      --cflags FLAGS   extra compiler flags (space-separated)\n"
+		"      --cc CLANG       compiler (default: $SKBUILD_CC, else clang-16)\n"
+		"      --ops NAME       the sched_ext_ops map to use when there are several\n"
+		"      --no-source      do not attach the source tarball layer\n"
+		"  -q, --quiet          print only the index digest\n"
+		"\n"
+		"DIR may hold a schedkit.json: {\"name\", \"version\", \"description\",\n"
+		"\"license\", \"sources\": [...], \"main\": \"x.bpf.c\", \"source\": URL}.\n");
+}
+
+static void manifest_free(struct sched_manifest *m)
+{
+	free(m->dir);
+	free(m->main);
+	free(m->name);
+	free(m->version);
+	free(m->description);
+	free(m->license);
+	free(m->source_url);
+	sk_strv_free(&m->sources);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int list_bpf_sources(const char *dir, struct sk_strv *out, struct sk_error *err)
+{
+	struct sk_buf listing = {0};
+	char *argv[] = {"find", (char *)dir, "-maxdepth", "1", "-type", "f", "-printf", "%f\\n",
+			NULL};
+	int ret = sk_run(argv, &listing, err);
+
+	if (ret < 0)
+		goto out;
+	if (ret) {
+		ret = sk_errf(err, -EIO, "%s: cannot list the directory", dir);
+		goto out;
+	}
+	for (char *line = strtok((char *)listing.data, "\n"); line; line = strtok(NULL, "\n"))
+		if (ends_with(line, ".bpf.c") || ends_with(line, ".h"))
+			sk_strv_push(out, line);
+	sk_strv_sort_uniq(out);
+	ret = 0;
+out:
+	sk_buf_free(&listing);
+	return ret;
+}
+
+static int read_manifest(const char *input, struct sched_manifest *m, struct sk_error *err)
+{
+	struct json_object *j = NULL, *srcs;
+	char *real = realpath(input, NULL);
+	char *mpath = NULL;
+	uint8_t *data = NULL;
+	size_t len;
+	int ret = 0;
+
+	if (!real)
+		return sk_errf(err, -errno, "%s: %s; give a scheduler directory or a .bpf.c file",
+			       input, strerror(errno));
+	if (sk_is_dir(real)) {
+		m->dir = real;
+	} else {
+		char *slash = strrchr(real, '/');
+
+		if (!ends_with(real, ".bpf.c")) {
+			ret = sk_errf(err, -EINVAL, "%s: not a .bpf.c file or a directory", input);
+			free(real);
+			return ret;
+		}
+		*slash = '\0';
+		m->dir = strdup(real);
+		m->main = strdup(slash + 1);
+		free(real);
+	}
+	mpath = sk_path_join(m->dir, "schedkit.json");
+	if (sk_is_file(mpath)) {
+		ret = sk_read_file(mpath, 1 << 20, &data, &len, err);
+		if (ret)
+			goto out;
+		ret = sk_json_parse(data, len, mpath, &j, err);
+		if (ret)
+			goto out;
+		m->name = dup_or_null(sk_json_str(j, "name"));
+		m->version = dup_or_null(sk_json_str(j, "version"));
+		m->description = dup_or_null(sk_json_str(j, "description"));
+		m->license = dup_or_null(sk_json_str(j, "license"));
+		m->source_url = dup_or_null(sk_json_str(j, "source"));
+		if (!m->main && sk_json_str(j, "main"))
+			m->main = strdup(sk_json_str(j, "main"));
+		if (json_object_object_get_ex(j, "sources", &srcs)) {
+			if (!json_object_is_type(srcs, json_type_array)) {
+				ret = sk_errf(err, -EINVAL, "%s: \"sources\" must be an array of "
+							    "file names", mpath);
+				goto out;
+			}
+			for (size_t i = 0; i < json_object_array_length(srcs); i++) {
+				const char *s =
+					json_object_get_string(json_object_array_get_idx(srcs, i));
+
+				if (!s || s[0] == '/' || strstr(s, "..")) {
+					ret = sk_errf(err, -EINVAL,
+						      "%s: source '%s' must be a relative path "
+						      "inside the scheduler's directory",
+						      mpath, s ? s : "(null)");
+					goto out;
+				}
+				sk_strv_push(&m->sources, s);
+			}
+		}
+	}
+	if (!m->sources.n) {
+		ret = list_bpf_sources(m->dir, &m->sources, err);
+		if (ret)
+			goto out;
+	}
+	if (m->main && !sk_strv_contains(&m->sources, m->main))
+		sk_strv_push(&m->sources, m->main);
+	sk_strv_sort_uniq(&m->sources);
+	if (!m->main) {
+		for (size_t i = 0; i < m->sources.n; i++) {
+			if (!ends_with(m->sources.v[i], ".bpf.c"))
+				continue;
+			if (m->main) {
+				ret = sk_errf(err, -EINVAL,
+					      "%s: several .bpf.c files (%s, %s); name the one "
+					      "to compile as \"main\" in schedkit.json",
+					      m->dir, m->main, m->sources.v[i]);
+				goto out;
+			}
+			m->main = strdup(m->sources.v[i]);
+		}
+	}
+	if (!m->main) {
+		ret = sk_errf(err, -ENOENT, "%s: no .bpf.c source to compile", m->dir);
+		goto out;
+	}
+	if (!m->name) {
+		m->name = strdup(m->main);
+		m->name[strlen(m->name) - strlen(".bpf.c")] = '\0';
+	}
+out:
+	json_object_put(j);
+	free(data);
+	free(mpath);
+	return ret;
+}
+
+/* bpf/ headers: $SCHEDKIT_DATADIR, the install tree next to the binary, or the source tree. */
+static char *find_bpf_headers(void)
+{
+	const char *env = getenv("SCHEDKIT_DATADIR");
+	char exe[4096], cand[4200];
+	ssize_t n;
+
+	if (env && *env)
+		return sk_path_join(env, "bpf");
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		*strrchr(exe, '/') = '\0';
+		snprintf(cand, sizeof(cand), "%s/../share/schedkit/bpf/schedkit", exe);
+		if (sk_is_dir(cand)) {
+			snprintf(cand, sizeof(cand), "%s/../share/schedkit/bpf", exe);
+			return realpath(cand, NULL);
+		}
+	}
+	return sk_path_join(SK_SRC_DATADIR, "bpf");
+}
+
+static const char *target_arch_define(const char *arch)
+{
+	if (!strcmp(arch, "amd64"))
+		return "-D__TARGET_ARCH_x86";
+	if (!strcmp(arch, "arm64"))
+		return "-D__TARGET_ARCH_arm64";
+	return NULL;
+}
+
+/* llvm-strip matching the compiler: clang-16 -> llvm-strip-16. */
+static void strip_tool(const char *cc, char *buf, size_t sz)
+{
+	const char *dash = strrchr(cc, '-');
+
+	if (dash && dash[1] >= '0' && dash[1] <= '9')
+		snprintf(buf, sz, "llvm-strip%s", dash);
+	else
+		snprintf(buf, sz, "llvm-strip");
+}
+
+static int compile(const struct build_opts *o, const struct sched_manifest *m,
+		   const char *vmlinux_dir, const char *bpf_dir, const char *arch,
+		   const char *obj_path, struct sk_strv *recorded, struct sk_error *err)
+{
+	struct sk_strv argv = {0};
+	struct sk_buf out = {0};
+	char map1[4200], map2[4200], map3[4200], strip[64];
+	char *src = sk_path_join(m->dir, m->main);
+	int ret;
+
+	/* Flags that shape the object are recorded in the config; paths are not. */
+	/*
+	 * Recent kernels embed tagged structs without a member name (built with
+	 * -fms-extensions); their BTF, and so vmlinux.h, needs the same to keep
+	 * those members instead of dropping them with a warning.
+	 */
+	const char *base[] = {"-target", "bpf", "-mcpu=v3", "-O2", "-g", "-Wall",
+			      "-fms-extensions", "-Wno-microsoft-anon-tag",
+			      target_arch_define(arch)};
+
+	sk_strv_push(&argv, o->cc);
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		sk_strv_push(&argv, base[i]);
+		sk_strv_push(recorded, base[i]);
+	}
+	for (size_t i = 0; i < o->cflags.n; i++) {
+		sk_strv_push(&argv, o->cflags.v[i]);
+		sk_strv_push(recorded, o->cflags.v[i]);
+	}
+	/* Map every directory we pass in, so no host path reaches the object. */
+	snprintf(map1, sizeof(map1), "-ffile-prefix-map=%s=.", m->dir);
+	snprintf(map2, sizeof(map2), "-ffile-prefix-map=%s=/schedkit/vmlinux", vmlinux_dir);
+	snprintf(map3, sizeof(map3), "-ffile-prefix-map=%s=/schedkit/bpf", bpf_dir);
+	sk_strv_push(&argv, map1);
+	sk_strv_push(&argv, map2);
+	sk_strv_push(&argv, map3);
+	sk_strv_push(&argv, "-fdebug-compilation-dir=.");
+	for (size_t i = 0; i < o->includes.n; i++) {
+		char *abs = realpath(o->includes.v[i], NULL);
+		char map[4200];
+
+		if (!abs) {
+			ret = sk_errf(err, -errno, "-I %s: %s", o->includes.v[i], strerror(errno));
+			goto out;
+		}
+		snprintf(map, sizeof(map), "-ffile-prefix-map=%s=/schedkit/include%zu", abs, i);
+		sk_strv_push(&argv, map);
+		sk_strv_push(&argv, "-I");
+		sk_strv_push(&argv, abs);
+		free(abs);
+	}
+	sk_strv_push(&argv, "-I");
+	sk_strv_push(&argv, vmlinux_dir);
+	sk_strv_push(&argv, "-I");
+	sk_strv_push(&argv, bpf_dir);
+	sk_strv_push(&argv, "-I");
+	sk_strv_push(&argv, m->dir);
+	sk_strv_push(&argv, "-c");
+	sk_strv_push(&argv, src);
+	sk_strv_push(&argv, "-o");
+	sk_strv_push(&argv, obj_path);
+
+	ret = sk_run(argv.v, &out, err);
+	if (ret < 0)
+		goto out;
+	if (out.len && !o->quiet)
+		fprintf(stderr, "%s", (char *)out.data);
+	if (ret) {
+		ret = sk_errf(err, -EINVAL,
+			      "%s: compilation failed (%s exited %d); the diagnostics above "
+			      "name the file and line",
+			      m->main, o->cc, ret);
+		if (o->quiet && out.len)
+			fprintf(stderr, "%s", (char *)out.data);
+		goto out;
+	}
+	/* DWARF is big and carries paths; BTF and .BTF.ext are kept (CO-RE needs them). */
+	strip_tool(o->cc, strip, sizeof(strip));
+	{
+		char *sargv[] = {strip, "-g", (char *)obj_path, NULL};
+
+		sk_buf_free(&out);
+		ret = sk_run(sargv, &out, err);
+		if (ret > 0)
+			ret = sk_errf(err, -EIO, "%s -g %s failed: %s", strip, obj_path,
+				      out.data ? (char *)out.data : "");
+	}
+out:
+	sk_strv_free(&argv);
+	sk_buf_free(&out);
+	free(src);
+	return ret;
+}
+
+static char *first_line_of(char *const argv[])
+{
+	struct sk_buf out = {0};
+	char *nl, *res = NULL;
+
+	if (sk_run(argv, &out, NULL) == 0 && out.data) {
+		nl = strchr((char *)out.data, '\n');
+		if (nl)
+			*nl = '\0';
+		res = strdup((char *)out.data);
+	}
+	sk_buf_free(&out);
+	return res;
+}
+
+/* SOURCE_DATE_EPOCH, else the last commit's time, else nothing (never "now"). */
+static bool created_time(const char *dir, char *buf, size_t sz)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	char *argv[] = {"git", "-C", (char *)dir, "log", "-1", "--format=%ct", NULL};
+	char *line = NULL;
+	time_t t;
+	struct tm tm;
+
+	if (sde && *sde) {
+		t = (time_t)strtoll(sde, NULL, 10);
+	} else {
+		line = first_line_of(argv);
+		if (!line || !*line || line[0] < '0' || line[0] > '9') {
+			free(line);
+			return false;
+		}
+		t = (time_t)strtoll(line, NULL, 10);
+		free(line);
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return true;
+}
+
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+	if (v && *v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static struct json_object *strv_json(const struct sk_strv *s)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < s->n; i++)
+		json_object_array_add(a, json_object_new_string(s->v[i]));
+	return a;
+}
+
+static struct json_object *make_config(const struct sched_manifest *m,
+				       const struct sk_sched_info *info, const char *arch,
+				       const char *compiler, const struct sk_strv *cflags,
+				       const char *btf_digest, const char *btf_src,
+				       const char *source_digest)
+{
+	struct json_object *c = json_object_new_object(), *b, *btf;
+	struct json_object *analysis = sk_sched_info_to_json(info);
+	char libbpf_ver[32];
+
+	json_object_object_add(c, "schemaVersion", json_object_new_int(1));
+	add_str(c, "name", m->name);
+	add_str(c, "version", m->version);
+	add_str(c, "description", m->description);
+	json_object_object_foreach(analysis, k, v)
+	{
+		json_object_object_add(c, k, json_object_get(v));
+	}
+	json_object_put(analysis);
+
+	b = json_object_new_object();
+	add_str(b, "arch", arch);
+	add_str(b, "compiler", compiler);
+	snprintf(libbpf_ver, sizeof(libbpf_ver), "%u.%u", libbpf_major_version(),
+		 libbpf_minor_version());
+	add_str(b, "libbpf", libbpf_ver);
+	json_object_object_add(b, "cflags", strv_json(cflags));
+	btf = json_object_new_object();
+	add_str(btf, "digest", btf_digest);
+	add_str(btf, "source", btf_src);
+	json_object_object_add(b, "btf", btf);
+	if (source_digest)
+		add_str(b, "sourceDigest", source_digest);
+	add_str(b, "skbuild", SKBUILD_VERSION);
+	json_object_object_add(c, "build", b);
+	return c;
+}
+
+static struct json_object *make_annotations(const struct sched_manifest *m,
+					    const struct sk_sched_info *info)
+{
+	struct json_object *a = json_object_new_object();
+	char created[64], *kf, *cb;
+	char *rev_argv[] = {"git", "-C", m->dir, "rev-parse", "HEAD", NULL};
+	char *rev = first_line_of(rev_argv);
+
+	add_str(a, "org.opencontainers.image.title", m->name);
+	add_str(a, "org.opencontainers.image.description", m->description);
+	add_str(a, "org.opencontainers.image.version", m->version);
+	add_str(a, "org.opencontainers.image.licenses", m->license);
+	add_str(a, "org.opencontainers.image.source", m->source_url);
+	if (rev && strlen(rev) == 40)
+		add_str(a, "org.opencontainers.image.revision", rev);
+	if (created_time(m->dir, created, sizeof(created)))
+		add_str(a, "org.opencontainers.image.created", created);
+	add_str(a, SK_ANN_MIN_VERSION, info->min_kernel);
+	add_str(a, SK_ANN_SCHED_NAME, info->ops->name);
+	kf = sk_strv_join(&info->kfuncs_required, ",");
+	cb = sk_strv_join(&info->ops->callbacks, ",");
+	add_str(a, SK_ANN_KFUNCS, kf);
+	add_str(a, SK_ANN_OPS, cb);
+	free(kf);
+	free(cb);
+	free(rev);
+	return a;
+}
+
+static int parse_args(int argc, char **argv, struct build_opts *o)
+{
+	static const struct option longopts[] = {
+		{"output", required_argument, NULL, 'o'}, {"tag", required_argument, NULL, 't'},
+		{"arch", required_argument, NULL, 'a'},	  {"btf", required_argument, NULL, 'b'},
+		{"cflags", required_argument, NULL, 'c'}, {"cc", required_argument, NULL, 'C'},
+		{"ops", required_argument, NULL, 'O'},	  {"no-source", no_argument, NULL, 'n'},
+		{"quiet", no_argument, NULL, 'q'},	  {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:t:I:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o->out = optarg;
+			break;
+		case 't':
+			o->tag = optarg;
+			break;
+		case 'a':
+			for (char *save = NULL, *p = strtok_r(optarg, ",", &save); p;
+			     p = strtok_r(NULL, ",", &save))
+				sk_strv_push(&o->arches, p);
+			break;
+		case 'b':
+			o->btf = optarg;
+			break;
+		case 'I':
+			sk_strv_push(&o->includes, optarg);
+			break;
+		case 'c':
+			for (char *save = NULL, *p = strtok_r(optarg, " ", &save); p;
+			     p = strtok_r(NULL, " ", &save))
+				sk_strv_push(&o->cflags, p);
+			break;
+		case 'C':
+			o->cc = optarg;
+			break;
+		case 'O':
+			o->ops = optarg;
+			break;
+		case 'n':
+			o->no_source = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc - 1) {
+		sk_die_msg("build: expected one DIR or FILE.bpf.c (see 'skbuild build --help')");
+		return -EINVAL;
+	}
+	o->input = argv[optind];
+	if (!o->arches.n)
+		sk_strv_push(&o->arches, "amd64");
+	for (size_t i = 0; i < o->arches.n; i++)
+		if (!target_arch_define(o->arches.v[i])) {
+			sk_die_msg("build: --arch %s is not supported (amd64, arm64)",
+				   o->arches.v[i]);
+			return -EINVAL;
+		}
+	if (!o->cc)
+		o->cc = getenv("SKBUILD_CC") && *getenv("SKBUILD_CC") ? getenv("SKBUILD_CC")
+								      : "clang-16";
+	if (!o->btf && getenv("SKBUILD_BTF") && *getenv("SKBUILD_BTF"))
+		o->btf = getenv("SKBUILD_BTF");
+	return 0;
+}
+
+int cmd_build(int argc, char **argv)
+{
+	struct build_opts o = {0};
+	struct sched_manifest m = {0};
+	struct sk_error err = {0};
+	struct sk_artifact_platform plats[MAX_ARCH] = {0};
+	struct sk_sched_info *infos[MAX_ARCH] = {0};
+	struct json_object *configs[MAX_ARCH] = {0}, *annots[MAX_ARCH] = {0};
+	uint8_t *objs[MAX_ARCH] = {0};
+	struct sk_source_file *files = NULL;
+	struct sk_buf tgz = {0};
+	struct sk_layout *layout = NULL;
+	char cache[4096], vmdir[4200], btf_digest[SK_DIGEST_MAX], src_digest[SK_DIGEST_MAX];
+	char index_digest[SK_DIGEST_MAX], tmpdir[] = "/tmp/skbuild.XXXXXX";
+	char *bpf_dir = NULL, *compiler = NULL, *out_default = NULL, *title = NULL;
+	char *cc_argv[] = {NULL, "--version", NULL};
+	bool have_tmp = false;
+	int ret, status = 1;
+
+	ret = parse_args(argc, argv, &o);
+	if (ret) {
+		status = ret > 0 ? 0 : 2;
+		goto out;
+	}
+	if (o.arches.n > MAX_ARCH) {
+		sk_die_msg("build: at most %d platforms", MAX_ARCH);
+		goto out;
+	}
+	ret = read_manifest(o.input, &m, &err);
+	if (ret)
+		goto fail;
+
+	skb_cache_dir(cache, sizeof(cache), "vmlinux");
+	ret = sk_vmlinux_h(o.btf, cache, vmdir, sizeof(vmdir), btf_digest, &err);
+	if (ret)
+		goto fail;
+	bpf_dir = find_bpf_headers();
+	cc_argv[0] = (char *)o.cc;
+	compiler = first_line_of(cc_argv);
+	if (!compiler) {
+		ret = sk_errf(&err, -ENOENT,
+			      "compiler %s not found; install clang-16 (`make deps`) or pass --cc",
+			      o.cc);
+		goto fail;
+	}
+	if (!mkdtemp(tmpdir)) {
+		ret = sk_errf(&err, -errno, "cannot create a temporary directory: %s",
+			      strerror(errno));
+		goto fail;
+	}
+	have_tmp = true;
+
+	if (!o.no_source) {
+		files = calloc(m.sources.n + 1, sizeof(*files));
+		char **paths = calloc(m.sources.n + 1, sizeof(char *));
+		size_t nf = 0;
+		char *mf = sk_path_join(m.dir, "schedkit.json");
+
+		for (size_t i = 0; i < m.sources.n; i++) {
+			paths[nf] = sk_path_join(m.dir, m.sources.v[i]);
+			files[nf].path = paths[nf];
+			files[nf].name = m.sources.v[i];
+			nf++;
+		}
+		if (sk_is_file(mf) && !sk_strv_contains(&m.sources, "schedkit.json")) {
+			paths[nf] = mf;
+			mf = NULL;
+			files[nf].path = paths[nf];
+			files[nf].name = "schedkit.json";
+			nf++;
+		}
+		ret = sk_source_tar_gz(files, nf, &tgz, &err);
+		for (size_t i = 0; i < nf; i++)
+			free(paths[i]);
+		free(paths);
+		free(mf);
+		if (ret)
+			goto fail;
+		sk_digest_buf(tgz.data, tgz.len, src_digest);
+	}
+
+	for (size_t i = 0; i < o.arches.n; i++) {
+		struct sk_strv recorded = {0};
+		char obj_path[4200];
+		const char *btf_base = o.btf ? strrchr(o.btf, '/') : NULL;
+		size_t len;
+
+		snprintf(obj_path, sizeof(obj_path), "%s/%s.bpf.o", tmpdir, o.arches.v[i]);
+		ret = compile(&o, &m, vmdir, bpf_dir, o.arches.v[i], obj_path, &recorded, &err);
+		if (!ret)
+			ret = sk_read_file(obj_path, OBJ_MAX, &objs[i], &len, &err);
+		if (!ret)
+			ret = sk_sched_analyze(objs[i], len, o.ops, &infos[i], &err);
+		if (ret) {
+			sk_strv_free(&recorded);
+			goto fail;
+		}
+		configs[i] = make_config(&m, infos[i], o.arches.v[i], compiler, &recorded,
+					 btf_digest,
+					 o.btf ? (btf_base ? btf_base + 1 : o.btf) : SK_SYSFS_BTF,
+					 o.no_source ? NULL : src_digest);
+		annots[i] = make_annotations(&m, infos[i]);
+		sk_strv_free(&recorded);
+		if (!title && asprintf(&title, "%s.bpf.o", m.name) < 0)
+			title = NULL;
+		plats[i] = (struct sk_artifact_platform){
+			.os = "linux",
+			.arch = o.arches.v[i],
+			.object = objs[i],
+			.object_len = len,
+			.config = configs[i],
+			.annotations = annots[i],
+			.source_tgz = o.no_source ? NULL : tgz.data,
+			.source_len = o.no_source ? 0 : tgz.len,
+			.object_title = title,
+		};
+	}
+
+	if (!o.out) {
+		if (asprintf(&out_default, "%s.oci", m.name) < 0)
+			out_default = NULL;
+		o.out = out_default;
+	}
+	ret = sk_layout_create(o.out, &layout, &err);
+	if (ret)
+		goto fail;
+	ret = sk_artifact_write(layout, plats, o.arches.n, NULL,
+				o.tag ? o.tag : (m.version ? m.version : "latest"), index_digest,
+				&err);
+	if (ret)
+		goto fail;
+	if (o.quiet) {
+		printf("%s\n", index_digest);
+	} else {
+		const struct sk_sched_info *in = infos[0];
+
+		printf("built %s %s (ops '%s', %zu callbacks) for %zu platform(s)\n", m.name,
+		       m.version ? m.version : "", in->ops->name, in->ops->callbacks.n,
+		       o.arches.n);
+		printf("  needs kernel >= %s", in->min_kernel);
+		if (in->min_kernel_because.n)
+			printf(" (%s)", in->min_kernel_because.v[0]);
+		printf("\n  layout %s:%s\n  digest %s\n", o.out,
+		       o.tag ? o.tag : (m.version ? m.version : "latest"), index_digest);
+	}
+	status = 0;
+	goto out;
+fail:
+	sk_die_msg("build: %s", err.msg);
+out:
+	sk_layout_close(layout);
+	for (size_t i = 0; i < MAX_ARCH; i++) {
+		sk_sched_info_free(infos[i]);
+		json_object_put(configs[i]);
+		json_object_put(annots[i]);
+		free(objs[i]);
+	}
+	if (have_tmp)
+		sk_rm_rf(tmpdir);
+	free(files);
+	free(title);
+	free(out_default);
+	free(bpf_dir);
+	free(compiler);
+	sk_buf_free(&tgz);
+	manifest_free(&m);
+	sk_strv_free(&o.arches);
+	sk_strv_free(&o.includes);
+	sk_strv_free(&o.cflags);
+	return status;
+}

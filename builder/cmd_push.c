@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* skbuild push: an OCI layout's artifact to any OCI registry. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "schedkit/oci.h"
+#include "schedkit/registry.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: skbuild push LAYOUT[:TAG] REF [options]\n"
+		"\n"
+		"Pushes the artifact tagged TAG in the OCI layout (its index, every platform\n"
+		"manifest and the blobs the registry does not have yet) to REF\n"
+		"([REGISTRY/]REPO[:TAG]) and prints the pushed digest. A re-push of\n"
+		"unchanged content uploads nothing.\n"
+		"\n"
+		"  --digest-file F     also write the digest to F (for CI)\n"
+		"  --insecure          the registry may use plain HTTP or an unverified\n"
+		"                      certificate (loopback registries may use plain HTTP\n"
+		"                      by default; their certificates are still verified)\n"
+		"  --ca-cert FILE      trust this PEM CA bundle too\n"
+		"  --authfile FILE     read credentials only from FILE\n"
+		"  --mount-from REPO   mount blobs from REPO of the same registry\n"
+		"  --chunk-size BYTES  upload blobs above this size in chunks (default 16 MiB)\n"
+		"  -v, --verbose       log each HTTP request to stderr\n"
+		"\n"
+		"Credentials come from `skbuild login`, $REGISTRY_AUTH_FILE, containers'\n"
+		"auth.json or Docker's config.json (including credential helpers).\n");
+}
+
+int cmd_push(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{"digest-file", required_argument, NULL, 'd'},
+		{"insecure", no_argument, NULL, 'k'},
+		{"ca-cert", required_argument, NULL, 'c'},
+		{"authfile", required_argument, NULL, 'a'},
+		{"mount-from", required_argument, NULL, 'm'},
+		{"chunk-size", required_argument, NULL, 's'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct sk_push_opts opts = {0};
+	struct sk_strv insecure = {0}, mounts = {0};
+	struct sk_error err = {0};
+	struct sk_layout *l = NULL;
+	struct sk_ref ref;
+	char digest[SK_DIGEST_MAX], *dir = NULL, *tag = NULL, *end;
+	const char *digest_file = NULL;
+	bool is_insecure = false;
+	int c, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			digest_file = optarg;
+			break;
+		case 'k':
+			is_insecure = true;
+			break;
+		case 'c':
+			opts.reg.ca_cert = optarg;
+			break;
+		case 'a':
+			opts.reg.auth_file = optarg;
+			break;
+		case 'm':
+			if (sk_strv_push(&mounts, optarg))
+				goto out;
+			break;
+		case 's':
+			errno = 0;
+			opts.reg.chunk_size = strtoull(optarg, &end, 10);
+			if (errno || *end || opts.reg.chunk_size < 1024) {
+				sk_die_msg("push: --chunk-size must be a number of bytes >= 1024");
+				ret = 2;
+				goto out;
+			}
+			break;
+		case 'v':
+			opts.reg.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			ret = 0;
+			goto out;
+		default:
+			usage(stderr);
+			ret = 2;
+			goto out;
+		}
+	}
+	if (argc - optind != 2) {
+		usage(stderr);
+		ret = 2;
+		goto out;
+	}
+	if (sk_ref_parse(argv[optind + 1], &ref, &err)) {
+		sk_die_msg("push: %s", err.msg);
+		goto out;
+	}
+	if (is_insecure && sk_strv_push(&insecure, ref.host))
+		goto out;
+	opts.reg.insecure = &insecure;
+	opts.mount_from = &mounts;
+	if (sk_layout_ref_split(argv[optind], &dir, &tag)) {
+		sk_die_msg("push: out of memory");
+		goto out;
+	}
+	if (sk_layout_open(dir, &l, &err)) {
+		sk_die_msg("push: %s", err.msg);
+		goto out;
+	}
+	if (sk_push_layout(l, tag, &ref, &opts, digest, &err)) {
+		sk_die_msg("push: %s", err.msg);
+		goto out;
+	}
+	if (digest_file) {
+		char line[SK_DIGEST_MAX + 1];
+
+		snprintf(line, sizeof(line), "%s\n", digest);
+		if (sk_write_file_atomic(digest_file, line, strlen(line), 0644, &err)) {
+			sk_die_msg("push: pushed %s but could not write the digest file: %s", digest,
+				   err.msg);
+			goto out;
+		}
+	}
+	printf("%s\n", digest);
+	ret = 0;
+out:
+	sk_layout_close(l);
+	free(dir);
+	free(tag);
+	sk_strv_free(&insecure);
+	sk_strv_free(&mounts);
+	return ret;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* skbuild save: an artifact (every platform) as an oci-archive tarball for air-gapped hosts. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "schedkit/registry.h"
+#include "schedkit/store.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: skbuild save REF|LAYOUT[:TAG] -o FILE.tar [options]\n"
+		"\n"
+		"Writes the artifact (its index and every platform) as an oci-archive: a tar\n"
+		"of an OCI layout, byte-for-byte the same for the same content. From a\n"
+		"registry the entry is named by the full reference, so `skrun pull FILE.tar`\n"
+		"records the same name a pull from the registry would.\n"
+		"\n"
+		"  -o, --output FILE  the archive to write (required)\n"
+		"  --insecure         the registry may use plain HTTP or an unverified certificate\n"
+		"  --ca-cert FILE     trust this PEM CA bundle too\n"
+		"  --authfile FILE    read credentials only from FILE\n"
+		"  -v, --verbose      log each HTTP request to stderr\n");
+}
+
+int cmd_save(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"insecure", no_argument, NULL, 'k'},
+		{"ca-cert", required_argument, NULL, 'c'},
+		{"authfile", required_argument, NULL, 'a'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct sk_pull_opts opts = {.all_platforms = true};
+	struct sk_strv insecure = {0};
+	struct sk_error err = {0};
+	struct sk_store *s = NULL;
+	const char *out = NULL, *tmpbase = getenv("TMPDIR");
+	char tmp[4096], digest[SK_DIGEST_MAX];
+	bool is_insecure = false, made = false;
+	int c, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "o:vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'k':
+			is_insecure = true;
+			break;
+		case 'c':
+			opts.reg.ca_cert = optarg;
+			break;
+		case 'a':
+			opts.reg.auth_file = optarg;
+			break;
+		case 'v':
+			opts.reg.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 1 || !out) {
+		usage(stderr);
+		return 2;
+	}
+	if (is_insecure) {
+		struct sk_ref ref;
+
+		if (!sk_ref_parse(argv[optind], &ref, NULL) && sk_strv_push(&insecure, ref.host))
+			goto done;
+	}
+	opts.reg.insecure = &insecure;
+	snprintf(tmp, sizeof(tmp), "%s/skbuild-save-XXXXXX",
+		 tmpbase && *tmpbase ? tmpbase : "/tmp");
+	if (!mkdtemp(tmp)) {
+		sk_die_msg("save: cannot create a temporary directory in %s",
+			   tmpbase ? tmpbase : "/tmp");
+		goto done;
+	}
+	made = true;
+	if (sk_store_open(tmp, &s, &err) || sk_pull(s, argv[optind], &opts, digest, NULL, &err) ||
+	    sk_archive_write(tmp, out, &err)) {
+		sk_die_msg("save: %s", err.msg);
+		goto done;
+	}
+	printf("%s\n", digest);
+	ret = 0;
+done:
+	sk_store_close(s);
+	if (made)
+		sk_rm_rf(tmp);
+	sk_strv_free(&insecure);
+	return ret;
+}

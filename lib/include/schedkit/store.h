@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The local content store: an OCI image layout (default /var/lib/schedkit)
+ * that several skrun processes may use at once.
+ *
+ * - Blobs arrive through a writer: a temporary file under DIR/.tmp (same file
+ *   system), hashed while written, checked against the expected digest and
+ *   size, fsynced, then renamed into blobs/sha256/. A kill at any point leaves
+ *   at most an invisible temporary file, never a partial blob.
+ * - index.json changes (sk_store_record) happen under the layout's exclusive
+ *   flock (sk_layout_add_manifest locks the directory), so concurrent pulls do
+ *   not lose each other's entries.
+ * - A blob being present means its content was verified when it was written.
+ *   A reference being recorded in index.json means the pull that wrote it
+ *   finished, including its verification step.
+ *
+ * Also here: oci-archive files (a tar of a layout), written deterministically
+ * and read defensively.
+ */
+#ifndef SCHEDKIT_STORE_H
+#define SCHEDKIT_STORE_H
+
+#include "schedkit/common.h"
+#include "schedkit/oci.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SK_STORE_DEFAULT "/var/lib/schedkit"
+
+struct sk_store;
+struct sk_store_writer;
+
+/* Opens dir (NULL: SK_STORE_DEFAULT), creating an empty layout if needed. */
+int sk_store_open(const char *dir, struct sk_store **out, struct sk_error *err);
+void sk_store_close(struct sk_store *s);
+struct sk_layout *sk_store_layout(struct sk_store *s);
+const char *sk_store_dir(const struct sk_store *s);
+
+/* True when the blob file exists with this size (size < 0: any). */
+bool sk_store_has_blob(struct sk_store *s, const char *digest, int64_t size);
+
+/* Starts a blob write into a temporary file. */
+int sk_store_writer_new(struct sk_store *s, struct sk_store_writer **out, struct sk_error *err);
+int sk_store_writer_write(struct sk_store_writer *w, const void *data, size_t len,
+			  struct sk_error *err);
+/* Drops everything written so far (a retried download starts over). */
+int sk_store_writer_reset(struct sk_store_writer *w, struct sk_error *err);
+/*
+ * Verifies digest and size (size < 0: any), fsyncs and renames into place.
+ * Frees w whatever happens; on failure the temporary file is removed.
+ */
+int sk_store_writer_commit(struct sk_store_writer *w, const char *digest, int64_t size,
+			   struct sk_error *err);
+void sk_store_writer_abort(struct sk_store_writer *w);
+/* A sink (see registry.h) writing into w. */
+struct sk_sink;
+void sk_store_writer_sink(struct sk_store_writer *w, struct sk_sink *sink);
+
+/* Stores bytes that must hash to digest. */
+int sk_store_put(struct sk_store *s, const void *data, size_t len, const char *digest,
+		 struct sk_error *err);
+
+/* Records d under ref_name in index.json (replacing an entry of that name), under the lock. */
+int sk_store_record(struct sk_store *s, const char *ref_name, const struct sk_descriptor *d,
+		    struct sk_error *err);
+
+/* ---- oci-archive ---- */
+
+/*
+ * Writes the layout at dir as a tar: entries sorted by name, owner 0:0, mtime
+ * 0, modes 0644/0755, pax-free ustar: the same layout gives the same bytes.
+ */
+int sk_archive_write(const char *dir, const char *tar_path, struct sk_error *err);
+/*
+ * Extracts an oci-archive into the empty directory dest. Rejects absolute
+ * names, "..", links, devices and anything but regular files and directories,
+ * more than max_total bytes in all or more than 4096 entries.
+ */
+int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_total,
+		       struct sk_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* oci-archive: a tar of an OCI layout, written deterministically and read defensively. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "schedkit/store.h"
+
+#define MAX_ENTRIES 4096
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_entry(struct archive *a, const char *dir, const char *name, bool is_dir,
+		     struct sk_error *err)
+{
+	struct archive_entry *e = archive_entry_new();
+	char *path = sk_path_join(dir, name), buf[65536];
+	struct stat st;
+	int ret = 0, fd = -1;
+
+	if (!e || !path) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (lstat(path, &st) || (is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+		ret = sk_errf(err, -EINVAL, "%s: missing or not a %s", path,
+			      is_dir ? "directory" : "regular file");
+		goto out;
+	}
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, is_dir ? AE_IFDIR : AE_IFREG);
+	archive_entry_set_perm(e, is_dir ? 0755 : 0644);
+	archive_entry_set_size(e, is_dir ? 0 : st.st_size);
+	archive_entry_set_mtime(e, 0, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_uname(e, "");
+	archive_entry_set_gname(e, "");
+	if (archive_write_header(a, e) != ARCHIVE_OK) {
+		ret = sk_errf(err, -EIO, "archive: cannot add %s: %s", name, archive_error_string(a));
+		goto out;
+	}
+	if (!is_dir) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			ret = sk_errf(err, -errno, "%s: cannot open: %s", path, strerror(errno));
+			goto out;
+		}
+		for (;;) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				ret = sk_errf(err, -errno, "%s: read failed: %s", path,
+					      strerror(errno));
+				goto out;
+			}
+			if (n == 0)
+				break;
+			if (archive_write_data(a, buf, (size_t)n) != n) {
+				ret = sk_errf(err, -EIO, "archive: writing %s: %s", name,
+					      archive_error_string(a));
+				goto out;
+			}
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	archive_entry_free(e);
+	return ret;
+}
+
+int sk_archive_write(const char *dir, const char *tar_path, struct sk_error *err)
+{
+	struct sk_strv blobs = {0};
+	struct archive *a = NULL;
+	char *bdir = sk_path_join(dir, "blobs/sha256"), *tmp = NULL;
+	DIR *d = NULL;
+	struct dirent *de;
+	int ret = 0, fd = -1;
+
+	if (!bdir)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	d = opendir(bdir);
+	if (!d) {
+		ret = sk_errf(err, -errno, "%s: not an OCI layout (no blobs/sha256): %s", dir,
+			      strerror(errno));
+		goto out;
+	}
+	/* only blobs by name: temporary files and anything else stay out */
+	while ((de = readdir(d))) {
+		char name[96];
+
+		if (strlen(de->d_name) != 64 || strspn(de->d_name, "0123456789abcdef") != 64)
+			continue;
+		snprintf(name, sizeof(name), "blobs/sha256/%s", de->d_name);
+		if (sk_strv_push(&blobs, name)) {
+			ret = sk_errf(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (blobs.n)
+		qsort(blobs.v, blobs.n, sizeof(*blobs.v), cmp_names);
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", tar_path) < 0) {
+		tmp = NULL;
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		ret = sk_errf(err, -errno, "%s: cannot create: %s", tar_path, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	a = archive_write_new();
+	if (!a || archive_write_set_format_ustar(a) != ARCHIVE_OK ||
+	    archive_write_add_filter_none(a) != ARCHIVE_OK || archive_write_open_fd(a, fd)) {
+		ret = sk_errf(err, -EIO, "archive: cannot start %s", tar_path);
+		goto out;
+	}
+	ret = add_entry(a, dir, "blobs", true, err);
+	if (!ret)
+		ret = add_entry(a, dir, "blobs/sha256", true, err);
+	for (size_t i = 0; !ret && i < blobs.n; i++)
+		ret = add_entry(a, dir, blobs.v[i], false, err);
+	if (!ret)
+		ret = add_entry(a, dir, "index.json", false, err);
+	if (!ret)
+		ret = add_entry(a, dir, "oci-layout", false, err);
+	if (ret)
+		goto out;
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		ret = sk_errf(err, -EIO, "archive: finishing %s: %s", tar_path,
+			      archive_error_string(a));
+		goto out;
+	}
+	if (fchmod(fd, 0644) || fsync(fd) || rename(tmp, tar_path)) {
+		ret = sk_errf(err, -errno, "%s: cannot write: %s", tar_path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+out:
+	if (a)
+		archive_write_free(a);
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	if (d)
+		closedir(d);
+	free(bdir);
+	sk_strv_free(&blobs);
+	return ret;
+}
+
+/* The only names an OCI layout archive needs; anything else is refused. */
+static bool allowed_name(const char *n, bool is_dir)
+{
+	if (is_dir)
+		return !strcmp(n, "blobs") || !strcmp(n, "blobs/sha256");
+	if (!strcmp(n, "oci-layout") || !strcmp(n, "index.json"))
+		return true;
+	return !strncmp(n, "blobs/sha256/", 13) && strlen(n + 13) == 64 &&
+	       strspn(n + 13, "0123456789abcdef") == 64;
+}
+
+int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_total,
+		       struct sk_error *err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	uint64_t total = 0;
+	unsigned entries = 0;
+	int ret = 0, r, dfd = -1, fd = -1;
+	char *bdir = sk_path_join(dest, "blobs/sha256");
+
+	if (!a || !bdir) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ret = sk_mkdir_p(bdir, 0755, err);
+	if (ret)
+		goto out;
+	dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		ret = sk_errf(err, -errno, "%s: cannot open: %s", dest, strerror(errno));
+		goto out;
+	}
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	if (archive_read_open_filename(a, tar_path, 65536) != ARCHIVE_OK) {
+		ret = sk_errf(err, -EINVAL, "%s: not a readable tar archive: %s", tar_path,
+			      archive_error_string(a));
+		goto out;
+	}
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(e);
+		mode_t type = archive_entry_filetype(e);
+		int64_t size = archive_entry_size(e);
+		char clean[256];
+		size_t len;
+
+		if (++entries > MAX_ENTRIES) {
+			ret = sk_errf(err, -EFBIG, "%s: more than %d entries", tar_path,
+				      MAX_ENTRIES);
+			goto out;
+		}
+		if (!name || !*name || name[0] == '/' || strstr(name, "..")) {
+			ret = sk_errf(err, -EINVAL, "%s: refusing entry '%s' (absolute or '..')",
+				      tar_path, name ? name : "");
+			goto out;
+		}
+		while (!strncmp(name, "./", 2))
+			name += 2;
+		snprintf(clean, sizeof(clean), "%s", name);
+		len = strlen(clean);
+		while (len && clean[len - 1] == '/')
+			clean[--len] = '\0';
+		if (!len || !strcmp(clean, "."))
+			continue;
+		if (type != AE_IFREG && type != AE_IFDIR) {
+			ret = sk_errf(err, -EINVAL,
+				      "%s: refusing entry '%s': links, devices and other special "
+				      "files are not allowed",
+				      tar_path, clean);
+			goto out;
+		}
+		if (archive_entry_hardlink(e) || archive_entry_symlink(e)) {
+			ret = sk_errf(err, -EINVAL, "%s: refusing link entry '%s'", tar_path, clean);
+			goto out;
+		}
+		if (!allowed_name(clean, type == AE_IFDIR)) {
+			ret = sk_errf(err, -EINVAL,
+				      "%s: unexpected entry '%s' (an oci-archive holds oci-layout, "
+				      "index.json and blobs/sha256/<digest>)",
+				      tar_path, clean);
+			goto out;
+		}
+		if (type == AE_IFDIR)
+			continue;
+		if (size < 0 || (uint64_t)size > SK_BLOB_MAX || total + (uint64_t)size > max_total) {
+			ret = sk_errf(err, -EFBIG, "%s: entry '%s' is too large (%lld bytes)",
+				      tar_path, clean, (long long)size);
+			goto out;
+		}
+		total += (uint64_t)size;
+		fd = openat(dfd, clean, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			ret = sk_errf(err, -errno, "%s: cannot extract '%s': %s%s", tar_path, clean,
+				      strerror(errno),
+				      errno == EEXIST ? " (duplicate entry)" : "");
+			goto out;
+		}
+		{
+			int64_t written = 0;
+			char buf[65536];
+			la_ssize_t n;
+
+			while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
+				written += n;
+				if (written > size || write(fd, buf, (size_t)n) != n) {
+					ret = sk_errf(err, -EIO, "%s: extracting '%s' failed",
+						      tar_path, clean);
+					goto out;
+				}
+			}
+			if (n < 0 || written != size) {
+				ret = sk_errf(err, -EIO, "%s: entry '%s' is truncated: %s", tar_path,
+					      clean, n < 0 ? archive_error_string(a) : "short");
+				goto out;
+			}
+		}
+		close(fd);
+		fd = -1;
+	}
+	if (r != ARCHIVE_EOF) {
+		ret = sk_errf(err, -EINVAL, "%s: corrupt archive: %s", tar_path,
+			      archive_error_string(a));
+		goto out;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	if (a)
+		archive_read_free(a);
+	free(bdir);
+	return ret;
+}

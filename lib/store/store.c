@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The local content store: an OCI layout whose blobs only ever appear complete and verified. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "schedkit/registry.h"
+#include "schedkit/store.h"
+
+#define TMP_DIR	       ".tmp"
+#define STALE_TMP_SECS (24 * 3600)
+
+struct sk_store {
+	char *dir;
+	char *tmp;
+	struct sk_layout *layout;
+};
+
+struct sk_store_writer {
+	struct sk_store *s;
+	int fd;
+	char *path;
+	struct sk_hasher *h;
+	int64_t len;
+};
+
+/* Temporary files of killed writers are invisible but take space: drop old ones. */
+static void sweep_tmp(const char *tmp)
+{
+	DIR *d = opendir(tmp);
+	struct dirent *e;
+	time_t now = time(NULL);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (strncmp(e->d_name, "blob-", 5))
+			continue;
+		if (!fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
+		    S_ISREG(st.st_mode) && now - st.st_mtime > STALE_TMP_SECS)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
+int sk_store_open(const char *dir, struct sk_store **out, struct sk_error *err)
+{
+	struct sk_store *s;
+	int ret;
+
+	*out = NULL;
+	if (!dir)
+		dir = SK_STORE_DEFAULT;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	s->dir = strdup(dir);
+	s->tmp = sk_path_join(dir, TMP_DIR);
+	if (!s->dir || !s->tmp) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	ret = sk_layout_create(dir, &s->layout, err);
+	if (ret) {
+		sk_err_prefix(err, "opening the store (pass --store DIR to use another): ");
+		goto fail;
+	}
+	ret = sk_mkdir_p(s->tmp, 0700, err);
+	if (ret)
+		goto fail;
+	sweep_tmp(s->tmp);
+	*out = s;
+	return 0;
+fail:
+	sk_store_close(s);
+	return ret;
+}
+
+void sk_store_close(struct sk_store *s)
+{
+	if (!s)
+		return;
+	sk_layout_close(s->layout);
+	free(s->dir);
+	free(s->tmp);
+	free(s);
+}
+
+struct sk_layout *sk_store_layout(struct sk_store *s)
+{
+	return s->layout;
+}
+
+const char *sk_store_dir(const struct sk_store *s)
+{
+	return s->dir;
+}
+
+bool sk_store_has_blob(struct sk_store *s, const char *digest, int64_t size)
+{
+	char *path = sk_layout_blob_path(s->layout, digest);
+	struct stat st;
+	bool ok;
+
+	ok = path && !stat(path, &st) && S_ISREG(st.st_mode) && (size < 0 || st.st_size == size);
+	free(path);
+	return ok;
+}
+
+int sk_store_writer_new(struct sk_store *s, struct sk_store_writer **out, struct sk_error *err)
+{
+	struct sk_store_writer *w = calloc(1, sizeof(*w));
+
+	*out = NULL;
+	if (!w)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	w->s = s;
+	w->fd = -1;
+	w->h = sk_hasher_new();
+	if (!w->h || asprintf(&w->path, "%s/blob-XXXXXX", s->tmp) < 0) {
+		w->path = NULL;
+		sk_store_writer_abort(w);
+		return sk_errf(err, -ENOMEM, "out of memory");
+	}
+	w->fd = mkostemp(w->path, O_CLOEXEC);
+	if (w->fd < 0) {
+		int ret = sk_errf(err, -errno, "%s: cannot create a temporary file: %s", s->tmp,
+				  strerror(errno));
+
+		free(w->path);
+		w->path = NULL;
+		sk_store_writer_abort(w);
+		return ret;
+	}
+	*out = w;
+	return 0;
+}
+
+int sk_store_writer_write(struct sk_store_writer *w, const void *data, size_t len,
+			  struct sk_error *err)
+{
+	const uint8_t *p = data;
+
+	if ((uint64_t)w->len + len > SK_BLOB_MAX)
+		return sk_errf(err, -EFBIG, "blob larger than the %u bytes allowed", SK_BLOB_MAX);
+	sk_hasher_update(w->h, data, len);
+	w->len += (int64_t)len;
+	while (len) {
+		ssize_t n = write(w->fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return sk_errf(err, -errno, "%s: write failed: %s", w->path,
+				       strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int sk_store_writer_reset(struct sk_store_writer *w, struct sk_error *err)
+{
+	struct sk_hasher *h = sk_hasher_new();
+
+	if (!h)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	if (ftruncate(w->fd, 0) || lseek(w->fd, 0, SEEK_SET) < 0) {
+		sk_hasher_free(h);
+		return sk_errf(err, -errno, "%s: cannot truncate: %s", w->path, strerror(errno));
+	}
+	sk_hasher_free(w->h);
+	w->h = h;
+	w->len = 0;
+	return 0;
+}
+
+void sk_store_writer_abort(struct sk_store_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->path)
+		unlink(w->path);
+	if (w->h)
+		sk_hasher_free(w->h);
+	free(w->path);
+	free(w);
+}
+
+int sk_store_writer_commit(struct sk_store_writer *w, const char *digest, int64_t size,
+			   struct sk_error *err)
+{
+	char got[SK_DIGEST_MAX], *dst = NULL;
+	int ret, dfd;
+
+	sk_hasher_final(w->h, got);
+	w->h = NULL;
+	if (size >= 0 && w->len != size) {
+		ret = sk_errf(err, -EBADMSG, "blob %s: %lld bytes arrived, %lld expected", digest,
+			      (long long)w->len, (long long)size);
+		goto out;
+	}
+	if (strcmp(got, digest)) {
+		ret = sk_errf(err, -EBADMSG, "blob %s: the content hashes to %s", digest, got);
+		goto out;
+	}
+	dst = sk_layout_blob_path(w->s->layout, digest);
+	if (!dst) {
+		ret = sk_errf(err, -EINVAL, "'%s' is not a sha256 digest", digest);
+		goto out;
+	}
+	if (fchmod(w->fd, 0644) || fsync(w->fd)) {
+		ret = sk_errf(err, -errno, "%s: cannot sync: %s", w->path, strerror(errno));
+		goto out;
+	}
+	if (rename(w->path, dst)) {
+		ret = sk_errf(err, -errno, "%s: cannot move into place: %s", dst, strerror(errno));
+		goto out;
+	}
+	free(w->path);
+	w->path = NULL;
+	/* the rename itself must survive a crash too */
+	{
+		char *bdir = sk_path_join(sk_store_dir(w->s), "blobs/sha256");
+
+		dfd = bdir ? open(bdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+		free(bdir);
+	}
+	ret = 0;
+out:
+	free(dst);
+	sk_store_writer_abort(w);
+	return ret;
+}
+
+static int sink_write(void *ctx, const void *data, size_t len, struct sk_error *err)
+{
+	return sk_store_writer_write(ctx, data, len, err);
+}
+
+static int sink_reset(void *ctx, struct sk_error *err)
+{
+	return sk_store_writer_reset(ctx, err);
+}
+
+void sk_store_writer_sink(struct sk_store_writer *w, struct sk_sink *sink)
+{
+	sink->write = sink_write;
+	sink->reset = sink_reset;
+	sink->ctx = w;
+}
+
+int sk_store_put(struct sk_store *s, const void *data, size_t len, const char *digest,
+		 struct sk_error *err)
+{
+	struct sk_store_writer *w;
+	int ret;
+
+	if (sk_store_has_blob(s, digest, (int64_t)len)) {
+		char got[SK_DIGEST_MAX];
+
+		/* content-addressed: an existing file was verified when written */
+		sk_digest_buf(data, len, got);
+		if (strcmp(got, digest))
+			return sk_errf(err, -EBADMSG, "blob %s: the content hashes to %s", digest,
+				       got);
+		return 0;
+	}
+	ret = sk_store_writer_new(s, &w, err);
+	if (ret)
+		return ret;
+	ret = sk_store_writer_write(w, data, len, err);
+	if (ret) {
+		sk_store_writer_abort(w);
+		return ret;
+	}
+	return sk_store_writer_commit(w, digest, (int64_t)len, err);
+}
+
+int sk_store_record(struct sk_store *s, const char *ref_name, const struct sk_descriptor *d,
+		    struct sk_error *err)
+{
+	int ret = sk_layout_add_manifest(s->layout, d, ref_name, err);
+
+	if (ret)
+		sk_err_prefix(err, "recording %s in the store %s: ", ref_name, s->dir);
+	return ret;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the files of lib/trust only; not part of the public API. */
+#ifndef SCHEDKIT_TRUST_INTERNAL_H
+#define SCHEDKIT_TRUST_INTERNAL_H
+
+#include <json-c/json.h>
+
+#include <openssl/types.h>
+
+#include "schedkit/common.h"
+#include "schedkit/trust.h"
+
+/* sign.c reaches the key's EVP_PKEY through this (struct sk_key is key.c's). */
+EVP_PKEY *sk_trust_key_pkey(const struct sk_key *k);
+
+/* "sha256:<hex>" of data. */
+void sk_trust_sha256(const void *data, size_t len, char out[80]);
+/* "sha256:" followed by exactly 64 lowercase hex digits. */
+bool sk_trust_digest_valid(const char *digest);
+/*
+ * Parses untrusted JSON (size and depth limited, nothing after the value) that
+ * must be an object. what names the document in errors.
+ */
+int sk_trust_json_parse(const void *data, size_t len, size_t max, const char *what,
+			struct json_object **out, struct sk_error *err);
+/* Compact serialization with no escaped slashes (what cosign's Go code writes). */
+const char *sk_trust_json_str(struct json_object *obj, size_t *len);
+/* Fails with "<what>: unknown field "x"" when obj has a key outside allowed (NULL-terminated). */
+int sk_trust_json_only(struct json_object *obj, const char *const *allowed, const char *what,
+		       struct sk_error *err);
+/* "HOST[:PORT]/PATH" or "HOST[:PORT]": no scheme, tag, digest, or empty components. */
+bool sk_trust_repo_valid(const char *repo, bool allow_host_only);
+/* Splits "key=value" into a malloc'd key and a pointer into s for the value. */
+int sk_trust_split_kv(const char *s, char **key, const char **value, const char *what,
+		      struct sk_error *err);
+
+#endif

@@ -1,0 +1,104 @@
+#!/bin/sh
+# skbuild push / skrun pull against docker-registry over plain HTTP: round trip,
+# request counts from the registry's access log, re-push, pinned pulls without
+# network, platforms, chunked uploads, cross-repository mounts, the store.
+. "$(dirname "$0")/../lib.sh"
+. "$SK_ROOT/tests/registry/lib.sh"
+
+python3 "$REG_TOOLS/mklayout.py" "$T/lay" v1 >"$T/top" || reg_fatal setup "mklayout failed"
+TOP=$(cat "$T/top")
+reg_start plain
+R=127.0.0.1:$REG_PORT
+LOG=$REG_LOG
+
+# -- push: 2 platforms x (manifest HEAD, 3 x (blob HEAD, POST, PUT), manifest PUT)
+#    + GET /v2/ + HEAD tag + PUT index = 25 requests, on one connection
+reg_mark "$LOG"
+check "push prints the index digest" "$SKBUILD" push "$T/lay:v1" "$R/test/sched:v1" --digest-file "$T/dg"
+check_eq "pushed digest is the layout's" "$(cat "$T/out")" "$TOP"
+check_eq "--digest-file holds it" "$(cat "$T/dg")" "$TOP"
+check_eq "push: requests" "$(reg_since "$LOG")" 25
+check_eq "push: blob uploads (POST)" "$(reg_since "$LOG" '"POST ')" 6
+check_eq "push: blob uploads (PUT)" "$(reg_since "$LOG" '"PUT /v2/[^ ]*/blobs/uploads/')" 6
+check_eq "push: manifests PUT" "$(reg_since "$LOG" '"PUT /v2/[^ ]*/manifests/')" 3
+conns=$(grep 'msg="response completed' "$LOG" | sed -n 's/.*http.request.remoteaddr="\{0,1\}\([0-9.:]*\).*/\1/p' | sort -u | wc -l)
+check_eq "push: one connection reused for every request" "$conns" 1
+
+reg_mark "$LOG"
+check "re-push succeeds" "$SKBUILD" push "$T/lay:v1" "$R/test/sched:v1"
+check_eq "re-push: requests (GET /v2/, HEAD tag)" "$(reg_since "$LOG")" 2
+check_eq "re-push: nothing uploaded" "$(reg_since "$LOG" '"(POST|PUT|PATCH) ')" 0
+
+# a second tag for the same content: only the index PUT under the new tag
+reg_mark "$LOG"
+check "push under another tag" "$SKBUILD" push "$T/lay:v1" "$R/test/sched:stable"
+check_eq "new tag: no blob uploads" "$(reg_since "$LOG" '"(POST|PATCH) |blobs/uploads')" 0
+
+# -- pull
+reg_mark "$LOG"
+check "pull by tag" "$SKRUN" pull "$R/test/sched:v1" --store "$T/store" --platform linux/amd64
+check_eq "pull prints the digest" "$(cat "$T/out")" "$TOP"
+check_eq "pull: requests (GET /v2/, index, manifest, 3 blobs)" "$(reg_since "$LOG")" 6
+amd=$(python3 -c 'import json,sys; print([m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m["platform"]["architecture"]=="amd64"][0])' "$T/lay/blobs/sha256/${TOP#sha256:}")
+arm=$(python3 -c 'import json,sys; print([m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m["platform"]["architecture"]=="arm64"][0])' "$T/lay/blobs/sha256/${TOP#sha256:}")
+amd_blobs=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(" ".join([m["config"]["digest"]]+[l["digest"] for l in m["layers"]]))' "$T/lay/blobs/sha256/${amd#sha256:}")
+check "pull: byte-identical to what was pushed" same_blobs "$T/store" "$T/lay" "$TOP" "$amd" $amd_blobs
+check "pull: store holds only verified blobs, no temp files" store_clean "$T/store"
+check "pull: recorded under the full reference" grep -q "\"org.opencontainers.image.ref.name\":\"$R/test/sched:v1\"" "$T/store/index.json"
+check "pull: the other platform was not fetched" test ! -e "$T/store/blobs/sha256/${arm#sha256:}"
+
+reg_mark "$LOG"
+check "pull again by tag" "$SKRUN" pull "$R/test/sched:v1" --store "$T/store" --platform linux/amd64
+check_eq "re-pull: only the tag is resolved (GET /v2/, GET index)" "$(reg_since "$LOG")" 2
+
+reg_mark "$LOG"
+check "pull pinned by digest, content present" "$SKRUN" pull "$R/test/sched@$TOP" --store "$T/store" --platform linux/amd64
+check_eq "pinned pull: no request at all" "$(reg_since "$LOG")" 0
+check "pinned pull from an unreachable registry works offline" "$SKRUN" pull "127.0.0.1:1/test/sched@$TOP" --store "$T/store" --platform linux/amd64
+check "pinned pull recorded under its digest reference" grep -q "127.0.0.1:1/test/sched@$TOP" "$T/store/index.json"
+
+check "pull --platform linux/arm64" "$SKRUN" pull "$R/test/sched:v1" --store "$T/store" --platform linux/arm64
+check "arm64 manifest now in the store" test -f "$T/store/blobs/sha256/${arm#sha256:}"
+check_fails "pull of a platform the index lacks" 'no manifest for linux/riscv64 \(it has: linux/amd64, linux/arm64\)' \
+	"$SKRUN" pull "$R/test/sched:v1" --store "$T/store" --platform linux/riscv64
+check_fails "pull of an unknown tag" 'fetching manifest test/sched:nope: HTTP 404: MANIFEST_UNKNOWN' \
+	"$SKRUN" pull "$R/test/sched:nope" --store "$T/store"
+check_fails "pull of an invalid reference" "invalid reference.*must be lowercase" \
+	"$SKRUN" pull "$R/Test/Sched:v1" --store "$T/store"
+check_fails "pull from a registry that is not there" 'registry 127.0.0.1:1: .*(Could not connect|Couldn.t connect)' \
+	"$SKRUN" pull "127.0.0.1:1/test/sched:v1" --store "$T/store2"
+check_fails "push of a missing layout" "not an OCI layout|cannot open|does not exist|No such" \
+	"$SKBUILD" push "$T/nolayout:v1" "$R/test/sched:v1"
+check_fails "push to a non-loopback plain-HTTP host without --insecure is refused" 'SSL|TLS|wrong version|--insecure' \
+	"$SKBUILD" push "$T/lay:v1" "localhost.localdomain:$REG_PORT/test/sched:v1"
+
+# -- chunked upload (PATCH) above --chunk-size; pulled back byte-identical
+python3 "$REG_TOOLS/mklayout.py" "$T/big" v1 --size 2600000 --seed big --platforms amd64 >"$T/bigtop"
+reg_mark "$LOG"
+check "chunked push (--chunk-size 1 MiB)" "$SKBUILD" push "$T/big:v1" "$R/test/big:v1" --chunk-size 1048576
+check_eq "chunked push: 3 PATCH requests for the 2.6 MB blob" "$(reg_since "$LOG" '"PATCH ')" 3
+check "chunked pull" "$SKRUN" pull "$R/test/big:v1" --store "$T/store" --platform linux/amd64
+check "chunked blob byte-identical" same_blobs "$T/store" "$T/big" $(layout_digests "$T/big" "$(cat "$T/bigtop")")
+
+# -- cross-repository mount: no upload, the blobs come from test/sched
+reg_mark "$LOG"
+check "push with --mount-from" "$SKBUILD" push "$T/lay:v1" "$R/other/sched:v1" --mount-from test/sched
+check_eq "mount: 6 mount POSTs answered 201" "$(reg_since "$LOG" '"POST /v2/other/sched/blobs/uploads/\?mount=[^ ]* HTTP/1.1" 201')" 6
+check_eq "mount: no blob data uploaded" "$(reg_since "$LOG" '"(PUT|PATCH) /v2/other/sched/blobs/')" 0
+
+# -- concurrent pulls into one store keep every entry
+for i in 1 2 3 4; do
+	python3 "$REG_TOOLS/mklayout.py" "$T/c$i" v1 --seed "c$i" >/dev/null
+	"$SKBUILD" push "$T/c$i:v1" "$R/conc/s$i:v1" >/dev/null 2>&1 || fail "push c$i" "failed"
+done
+for i in 1 2 3 4; do
+	"$SKRUN" pull "$R/conc/s$i:v1" --store "$T/cstore" >"$T/cp$i" 2>&1 &
+done
+wait
+n=$(grep -o '"org.opencontainers.image.ref.name":"[^"]*conc/s[1-4]:v1"' "$T/cstore/index.json" | sort -u | wc -l)
+check_eq "4 concurrent pulls: 4 entries recorded" "$n" 4
+check "concurrent pulls: store clean" store_clean "$T/cstore"
+
+check "push --help" "$SKBUILD" push --help
+check "pull --help" "$SKRUN" pull --help
+check_fails "push without arguments" "usage: skbuild push" "$SKBUILD" push
