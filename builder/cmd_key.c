@@ -11,23 +11,22 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: skbuild key generate [-o PREFIX]\n"
-		"       skbuild key public KEY\n"
-		"\n"
-		"generate  make an ECDSA P-256 signing key pair: PREFIX.key (PKCS#8 PEM, mode\n"
-		"          0600) and PREFIX.pub (PUBLIC KEY PEM, what hosts put in their trust\n"
-		"          policy). Existing files are never replaced. PREFIX defaults to\n"
-		"          '" DEFAULT_PREFIX "'. The private key is encrypted (AES-256-CBC) when a\n"
-		"          password is given: $" SK_KEY_PASSWORD_ENV
-		" (empty: no password), or\n"
-		"          asked for when stdin is a terminal.\n"
-		"public    print the public key of a private KEY (asks for its password if it\n"
-		"          is encrypted).\n"
-		"\n"
-		"Keys from elsewhere work too: EC (SEC1 or PKCS#8, P-256) and Ed25519 PEM keys,\n"
-		"encrypted or not. The same PEM key can be imported into cosign with\n"
-		"`cosign import-key-pair --key PREFIX.key` (unencrypted PEM).\n");
+	fprintf(
+	    f, "usage: skbuild key generate [-o PREFIX]\n"
+	       "       skbuild key public KEY\n"
+	       "\n"
+	       "generate  make an ECDSA P-256 signing key pair: PREFIX.key (PKCS#8 PEM, mode\n"
+	       "          0600) and PREFIX.pub (PUBLIC KEY PEM, what hosts put in their trust\n"
+	       "          policy). Existing files are never replaced. PREFIX defaults to\n"
+	       "          '" DEFAULT_PREFIX "'. The private key is encrypted (AES-256-CBC) when a\n"
+	       "          password is given: $" SK_KEY_PASSWORD_ENV " (empty: no password), or\n"
+	       "          asked for when stdin is a terminal.\n"
+	       "public    print the public key of a private KEY (asks for its password if it\n"
+	       "          is encrypted).\n"
+	       "\n"
+	       "Keys from elsewhere work too: EC (SEC1 or PKCS#8, P-256) and Ed25519 PEM keys,\n"
+	       "encrypted or not. The same PEM key can be imported into cosign with\n"
+	       "`cosign import-key-pair --key PREFIX.key` (unencrypted PEM).\n");
 }
 
 static int key_generate(int argc, char **argv)
@@ -56,8 +55,8 @@ static int key_generate(int argc, char **argv)
 		sk_die_msg("key generate: -o needs a non-empty PREFIX");
 		return 2;
 	}
-	ret = sk_key_password("Password for the new private key (empty for none): ", true, &pw,
-			      &err);
+	ret =
+	    sk_key_password("Password for the new private key (empty for none): ", true, &pw, &err);
 	if (!ret)
 		ret = sk_key_generate(&k, &err);
 	if (!ret)

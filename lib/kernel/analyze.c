@@ -342,8 +342,8 @@ static int select_ops_map(struct ana *a, const char *ops_name, struct bpf_map **
 			      ops_name, list);
 	else
 		ret = sk_errf(a->err, -EINVAL,
-			      "the object has %zu struct sched_ext_ops maps (%s): select one by "
-			      "passing its map name",
+			      "the object has %zu struct sched_ext_ops maps (%s): choose one "
+			      "with --ops NAME",
 			      info->all_ops_maps.n, list);
 	free(list);
 	return ret;

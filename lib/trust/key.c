@@ -27,8 +27,7 @@ struct sk_key {
 
 static const char unsupported_hint[] = "use an ECDSA P-256 or Ed25519 key";
 
-static int classify(EVP_PKEY *pkey, const char *what, enum sk_key_type *type,
-		    struct sk_error *err)
+static int classify(EVP_PKEY *pkey, const char *what, enum sk_key_type *type, struct sk_error *err)
 {
 	char group[64] = "";
 	size_t glen = 0;
@@ -312,8 +311,7 @@ static int password_cb(char *buf, int size, int rwflag, void *u)
 	return (int)n;
 }
 
-static int check_label(const char *label, bool want_private, const char *what,
-		       struct sk_error *err)
+static int check_label(const char *label, bool want_private, const char *what, struct sk_error *err)
 {
 	if (!label[0])
 		return sk_errf(err, -EBADMSG, "%s: not a PEM key (no -----BEGIN line)", what);
@@ -330,7 +328,8 @@ static int check_label(const char *label, bool want_private, const char *what,
 			       what, what);
 	if (want_private && !strcmp(label, "PUBLIC KEY"))
 		return sk_errf(err, -EINVAL,
-			       "%s: holds a public key; signing needs the private key (.key)", what);
+			       "%s: holds a public key; signing needs the private key (.key)",
+			       what);
 	if (!want_private && strstr(label, "PRIVATE KEY"))
 		return sk_errf(err, -EINVAL,
 			       "%s: holds a private key; give the public key (.pub) instead, e.g. "
@@ -373,8 +372,7 @@ int sk_key_load_private(const void *pem, size_t len, const char *password, const
 				       "%s: cannot decrypt the key: wrong password (or a damaged "
 				       "file)",
 				       what);
-		return sk_errf(err, -EBADMSG, "%s: cannot parse the \"%s\" PEM block", what,
-			       label);
+		return sk_errf(err, -EBADMSG, "%s: cannot parse the \"%s\" PEM block", what, label);
 	}
 	return wrap(pkey, true, what, out, err);
 }

@@ -29,8 +29,8 @@ static int build_optional(const struct sk_strv *annotations, struct json_object 
 	if (!kvs)
 		return sk_errf(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		ret = sk_trust_split_kv(annotations->v[i], &kvs[i].key, &kvs[i].value,
-					"annotation", err);
+		ret = sk_trust_split_kv(annotations->v[i], &kvs[i].key, &kvs[i].value, "annotation",
+					err);
 		if (ret)
 			goto out;
 	}
@@ -103,8 +103,8 @@ out:
 }
 
 /* obj[key] as the only field of obj, a string. */
-static int only_string(struct json_object *obj, const char *key, const char *what,
-		       const char **out, struct sk_error *err)
+static int only_string(struct json_object *obj, const char *key, const char *what, const char **out,
+		       struct sk_error *err)
 {
 	const char *const allowed[] = {key, NULL};
 	struct json_object *v;

@@ -247,8 +247,8 @@ static int parse_scope(struct sk_policy *p, const char *name, struct json_object
 int sk_policy_parse(const void *data, size_t len, const char *what, const char *base_dir,
 		    struct sk_policy **out, struct sk_error *err)
 {
-	static const char *const fields[] = {"$schema", "version", "keys", "scopes", "default",
-					     NULL};
+	static const char *const fields[] = {"$schema", "version", "keys",
+					     "scopes",	"default", NULL};
 	struct json_object *root = NULL, *v, *keys = NULL, *scopes = NULL;
 	struct sk_policy *p;
 	int ret;
@@ -305,8 +305,7 @@ int sk_policy_parse(const void *data, size_t len, const char *what, const char *
 		}
 		json_object_object_foreach(scopes, sname, sobj)
 		{
-			ret = parse_scope(p, sname, sobj, false, what, &p->scopes[p->nscopes],
-					  err);
+			ret = parse_scope(p, sname, sobj, false, what, &p->scopes[p->nscopes], err);
 			p->nscopes++;
 			if (ret)
 				goto out;
@@ -382,10 +381,9 @@ int sk_policy_from_keys(const char *const *paths, size_t n, const struct sk_strv
 		ret = sk_trust_split_kv(require->v[i], &key, &value, "required annotation", err);
 		if (ret)
 			goto out;
-		ret = sk_strv_push(&p->def.req_keys, key) ||
-				      sk_strv_push(&p->def.req_values, value)
-			      ? sk_errf(err, -ENOMEM, "out of memory")
-			      : 0;
+		ret = sk_strv_push(&p->def.req_keys, key) || sk_strv_push(&p->def.req_values, value)
+			  ? sk_errf(err, -ENOMEM, "out of memory")
+			  : 0;
 		free(key);
 		if (ret)
 			goto out;
@@ -538,7 +536,7 @@ static void judge_one(const struct sk_policy *p, const struct scope *s, const ch
 			for (size_t j = 0; j < s->nkeys; j++)
 				in_scope = in_scope || s->keys[j] == i;
 			if (!in_scope && !sk_verify(p->keys[i].key, sig->payload, sig->payload_len,
-				       sig->signature, NULL)) {
+						    sig->signature, NULL)) {
 				r->reason = SK_TRUST_UNTRUSTED_KEY;
 				snprintf(r->msg, sizeof(r->msg),
 					 "signature by an untrusted key: key \"%s\" is not trusted "
@@ -578,7 +576,8 @@ static void judge_one(const struct sk_policy *p, const struct scope *s, const ch
 
 		if (!have || strcmp(have, s->req_values.v[i])) {
 			r->reason = SK_TRUST_ANNOTATION_MISSING;
-			snprintf(r->msg, sizeof(r->msg), "required annotation %.100s=%.100s missing%s%.100s%s",
+			snprintf(r->msg, sizeof(r->msg),
+				 "required annotation %.100s=%.100s missing%s%.100s%s",
 				 s->req_keys.v[i], s->req_values.v[i], have ? " (payload has " : "",
 				 have ? have : "", have ? ")" : "");
 			goto out;
@@ -611,7 +610,8 @@ int sk_policy_evaluate(const struct sk_policy *p, const char *repo, const char *
 		v->reason = SK_TRUST_NO_SCOPE;
 		snprintf(v->msg, sizeof(v->msg), "no trusted key for scope %s%s", s->name,
 			 s == &p->def && strcmp(s->name, "--key")
-				 ? " (no scope of the policy covers " : "");
+			     ? " (no scope of the policy covers "
+			     : "");
 		if (s == &p->def && strcmp(s->name, "--key"))
 			snprintf(v->msg + strlen(v->msg), sizeof(v->msg) - strlen(v->msg),
 				 "%.300s, and the default is reject)", repo);
@@ -656,8 +656,9 @@ int sk_policy_evaluate(const struct sk_policy *p, const char *repo, const char *
 		char *list = sk_strv_join(&v->matched, ", ");
 
 		v->reason = SK_TRUST_THRESHOLD;
-		snprintf(v->msg, sizeof(v->msg), "threshold %u of %zu keys not met (%zu matched: %s)",
-			 s->threshold, s->nkeys, v->matched.n, list ? list : "?");
+		snprintf(v->msg, sizeof(v->msg),
+			 "threshold %u of %zu keys not met (%zu matched: %s)", s->threshold,
+			 s->nkeys, v->matched.n, list ? list : "?");
 		free(list);
 	} else {
 		v->reason = best->reason;

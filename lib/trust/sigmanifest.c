@@ -90,8 +90,7 @@ int sk_sigmanifest_parse(const void *data, size_t len, struct sk_sig_list *out,
 	ret = sk_trust_json_parse(data, len, SK_MANIFEST_MAX, "signature manifest", &root, err);
 	if (ret)
 		return ret;
-	if (!json_object_object_get_ex(root, "schemaVersion", &v) ||
-	    json_object_get_int(v) != 2) {
+	if (!json_object_object_get_ex(root, "schemaVersion", &v) || json_object_get_int(v) != 2) {
 		ret = sk_errf(err, -EBADMSG, "signature manifest: schemaVersion is not 2");
 		goto out;
 	}
@@ -220,8 +219,8 @@ int sk_sigmanifest_build(const struct sk_sig_list *l, struct sk_buf *manifest,
 	layers = json_object_new_array();
 	json_object_object_add(m, "schemaVersion", json_object_new_int(2));
 	json_object_object_add(m, "mediaType", json_object_new_string(SK_MT_MANIFEST));
-	json_object_object_add(m, "config", descriptor(SK_MT_OCI_CONFIG, (int64_t)len,
-						       config_digest));
+	json_object_object_add(m, "config",
+			       descriptor(SK_MT_OCI_CONFIG, (int64_t)len, config_digest));
 	for (size_t i = 0; i < l->n; i++) {
 		const struct sk_sig_entry *e = &l->v[i];
 		struct json_object *d = descriptor(e->media_type, e->size, e->digest);

@@ -122,7 +122,8 @@ int sk_verify_any(struct sk_key *const *keys, size_t n, const void *data, size_t
 		return sk_errf(err, ret, "out of memory");
 	if (ret)
 		return sk_errf(err, ret, "corrupted signature: not valid base64");
-	ret = sk_errf(err, -EKEYREJECTED, "the signature does not verify with %s", n == 1 ? "the key" : "any of the keys");
+	ret = sk_errf(err, -EKEYREJECTED, "the signature does not verify with %s",
+		      n == 1 ? "the key" : "any of the keys");
 	for (size_t i = 0; i < n; i++) {
 		int r = verify_raw(keys[i], data, len, sig, siglen);
 

@@ -53,8 +53,8 @@ int sk_trust_json_parse(const void *data, size_t len, size_t max, const char *wh
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, p, (int)len);
 	if (json_tokener_get_error(tok) == json_tokener_continue) {
-		ret = sk_errf(err, -EBADMSG, "%s: truncated JSON (ends after %zu bytes)", what,
-			      len);
+		ret =
+		    sk_errf(err, -EBADMSG, "%s: truncated JSON (ends after %zu bytes)", what, len);
 		goto out;
 	}
 	if (json_tokener_get_error(tok) != json_tokener_success) {
@@ -85,7 +85,7 @@ out:
 const char *sk_trust_json_str(struct json_object *obj, size_t *len)
 {
 	return json_object_to_json_string_length(
-		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+	    obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
 }
 
 int sk_trust_json_only(struct json_object *obj, const char *const *allowed, const char *what,
@@ -117,8 +117,8 @@ bool sk_trust_repo_valid(const char *repo, bool allow_host_only)
 	const char *slash = strchr(repo, '/');
 	size_t len = strlen(repo);
 
-	if (!len || len >= 512 || strstr(repo, "://") || strchr(repo, '@') ||
-	    strstr(repo, "//") || repo[0] == '/' || repo[len - 1] == '/')
+	if (!len || len >= 512 || strstr(repo, "://") || strchr(repo, '@') || strstr(repo, "//") ||
+	    repo[0] == '/' || repo[len - 1] == '/')
 		return false;
 	for (const char *p = repo; *p; p++)
 		if (*p <= ' ' || *p >= 0x7f)

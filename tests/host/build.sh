@@ -58,14 +58,23 @@ if llvm-objdump-16 -h "$blob" | grep -q '\.BTF' && ! llvm-objdump-16 -h "$blob" 
 else fail "object keeps BTF and drops DWARF" "$(llvm-objdump-16 -h "$blob")"; fi
 
 # --- reproducible: other directory, other time, other cache ---
-mkdir -p "$T/elsewhere/deep/dir"
-cp -r "$SK_ROOT/scheds/fifo" "$T/elsewhere/deep/dir/"
+# The sources live in a git repository (revision and created come from it),
+# cloned to a second, deeper directory; SOURCE_DATE_EPOCH is not used.
+mkdir -p "$T/repo" "$T/elsewhere/deep/dir"
+cp -r "$SK_ROOT/scheds/fifo" "$T/repo/"
+(cd "$T/repo" && git init -q && git add -A &&
+	GIT_AUTHOR_DATE=@1700000000 GIT_COMMITTER_DATE=@1700000000 \
+		git -c user.name=t -c user.email=t@t commit -qm fifo) >/dev/null 2>&1
+git clone -q "$T/repo" "$T/elsewhere/deep/dir/repo"
 sleep 1
-d1=$("$SKBUILD" build -q "$SK_ROOT/scheds/fifo" -o "$T/r1.oci" -t x 2>&1)
-d2=$(SCHEDKIT_CACHE=$T/cache2 "$SKBUILD" build -q "$T/elsewhere/deep/dir/fifo" -o "$T/r2.oci" -t x 2>&1)
+d1=$(env -u SOURCE_DATE_EPOCH "$SKBUILD" build -q "$T/repo/fifo" -o "$T/r1.oci" -t x 2>&1)
+d2=$(env -u SOURCE_DATE_EPOCH SCHEDKIT_CACHE=$T/cache2 "$SKBUILD" build -q "$T/elsewhere/deep/dir/repo/fifo" -o "$T/r2.oci" -t x 2>&1)
 if [ -n "$d1" ] && [ "$d1" = "$d2" ] && expr "$d1" : 'sha256:' >/dev/null; then
 	pass "reproducible index digest ($d1)"
 else fail "reproducible index digest" "'$d1' vs '$d2'"; fi
+if "$SKBUILD" inspect --json "$T/r1.oci:x" | grep -q '"org.opencontainers.image.created":"2023-11-14T22:13:20Z"'; then
+	pass "created comes from the last commit"
+else fail "created comes from the last commit" "$("$SKBUILD" inspect --json "$T/r1.oci:x" | head -c 600)"; fi
 
 # --- multi-platform ---
 check "build --arch amd64,arm64" "$SKBUILD" build "$SK_ROOT/scheds/vtime" -o "$T/multi.oci" -t m --arch amd64,arm64
@@ -113,10 +122,10 @@ char _license[] SEC("license") = "GPL";
 SEC("tp/sched/sched_switch") int on_switch(void *ctx) { return 0; }
 EOF
 check_fails "no sched_ext_ops map" 'no struct sched_ext_ops map' "$SKBUILD" build "$T/bad/noops.bpf.c" -o "$T/bad/o2"
-check_fails "two ops maps without --ops" 'sched_ext_ops maps.*--ops' "$SKBUILD" build "$SK_ROOT/tests/scheds/two_ops.bpf.c" -o "$T/bad/o3"
+check_fails "two ops maps without --ops" 'sched_ext_ops maps.*two_a.*two_b.*--ops' "$SKBUILD" build "$SK_ROOT/tests/scheds/two_ops.bpf.c" -o "$T/bad/o3"
 ops=$(sed -n 's/^SEC(".struct_ops.link")$//; s/^struct sched_ext_ops \([a-z_0-9]*\) = {.*/\1/p' "$SK_ROOT/tests/scheds/two_ops.bpf.c" | head -n1)
 if [ -n "$ops" ]; then
-	check "two ops maps with --ops $ops" "$SKBUILD" build "$SK_ROOT/tests/scheds/two_ops.bpf.c" --ops "$ops" -o "$T/bad/o3b"
+	check "two ops maps with --ops $ops" "$SKBUILD" build "$SK_ROOT/tests/scheds/two_ops.bpf.c" --ops "$ops" -o "$T/ok3"
 else fail "two ops maps with --ops" "cannot find an ops map name in two_ops.bpf.c"; fi
 check_fails "license refused" '[Ll]icense.*GPL' "$SKBUILD" build "$SK_ROOT/tests/scheds/proprietary.bpf.c" -o "$T/bad/o4"
 check_fails "missing BTF source" 'nonexistent.*--btf' "$SKBUILD" build "$SK_ROOT/scheds/fifo" --btf "$T/nonexistent" -o "$T/bad/o5"

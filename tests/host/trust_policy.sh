@@ -69,24 +69,28 @@ check_fails "mirror: not for another repository" 'signature copied from another 
 check_fails "everything else: default reject" 'no trusted key for scope default' \
 	ev docker.io/anything other.json other.sig
 
-# Invalid policies: the schema and the parser both refuse them.
+# Invalid policies: the parser refuses them, and so does the schema where
+# JSON Schema can say it (it cannot compare threshold with the number of keys).
 n=0
-while IFS='|' read -r what pattern json; do
+while IFS='|' read -r what in_schema pattern json; do
 	n=$((n + 1))
 	printf '%s\n' "$json" >bad$n.json
-	check_fails "schema refuses: $what" 'ValidationError|is not valid|Failed validating|Additional properties' \
-		python3 validate.py "$SCHEMA" bad$n.json
-	check_fails "parser refuses: $what" "$pattern" ev r.io/a bad$n.json
+	if [ "$in_schema" = yes ]; then
+		check_fails "schema refuses: $what" 'ValidationError' \
+			python3 validate.py "$SCHEMA" bad$n.json
+	fi
+	check_fails "parser refuses: $what" "$pattern" \
+		"$TRUST_TOOL" evaluate bad$n.json r.io/a "$DIGEST"
 done <<'EOB'
-unknown field|unknown field "scope"|{"version": 1, "scope": {}}
-no version|"version": 1 is required|{"keys": {}}
-threshold 0|bad threshold 0|{"version": 1, "keys": {"a": "keys/ci.pub"}, "scopes": {"r.io": {"keys": ["a"], "threshold": 0}}}
-threshold above n|bad threshold 2: more than the 1 key|{"version": 1, "keys": {"a": "keys/ci.pub"}, "scopes": {"r.io": {"keys": ["a"], "threshold": 2}}}
-path and pem|exactly one of "path" or "pem"|{"version": 1, "keys": {"a": {"path": "keys/ci.pub", "pem": "-----BEGIN PUBLIC KEY-----"}}}
-scope with a scheme|not a registry host or repository|{"version": 1, "scopes": {"https://r.io": {"keys": []}}}
-scope with a tag|not a registry host or repository|{"version": 1, "scopes": {"r.io/a:v1": {"keys": []}}}
-scope without keys field|"keys" \(a list of key names|{"version": 1, "scopes": {"r.io": {}}}
-mirror_of in default|"mirror_of" needs a scope|{"version": 1, "default": {"keys": [], "mirror_of": ["r.io"]}}
+unknown field|yes|bad[0-9]*.json: unknown field "scope"|{"version": 1, "scope": {}}
+no version|yes|"version": 1 is required|{"keys": {}}
+threshold 0|yes|bad threshold 0|{"version": 1, "keys": {"a": "keys/ci.pub"}, "scopes": {"r.io": {"keys": ["a"], "threshold": 0}}}
+threshold above n|no|bad threshold 2: more than the 1 key|{"version": 1, "keys": {"a": "keys/ci.pub"}, "scopes": {"r.io": {"keys": ["a"], "threshold": 2}}}
+path and pem|yes|exactly one of "path" or "pem"|{"version": 1, "keys": {"a": {"path": "keys/ci.pub", "pem": "-----BEGIN PUBLIC KEY-----"}}}
+scope with a scheme|yes|not a registry host or repository|{"version": 1, "scopes": {"https://r.io": {"keys": []}}}
+scope with a tag|yes|not a registry host or repository|{"version": 1, "scopes": {"r.io/a:v1": {"keys": []}}}
+scope without keys field|yes|"keys" \(a list of key names|{"version": 1, "scopes": {"r.io": {}}}
+mirror_of in default|yes|"mirror_of" needs a scope|{"version": 1, "default": {"keys": [], "mirror_of": ["r.io"]}}
 EOB
 check_fails "parser refuses a missing key file" 'key "gone": .*keys/gone.pub: cannot open' \
 	sh -c 'printf "%s" "{\"version\": 1, \"keys\": {\"gone\": \"keys/gone.pub\"}}" >missing.json && "$0" evaluate missing.json r.io/a '"$DIGEST" "$TRUST_TOOL"

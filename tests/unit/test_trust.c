@@ -27,10 +27,10 @@
 #define OTHER  "sha256:2222222222222222222222222222222222222222222222222222222222222222"
 
 struct state {
-	struct sk_key *k1;	/* ec-sec1.pem */
-	struct sk_key *k2;	/* ec-pkcs8.pem */
-	struct sk_key *k3;	/* ed25519.pem */
-	struct sk_key *stray;	/* generated, in no policy */
+	struct sk_key *k1;    /* ec-sec1.pem */
+	struct sk_key *k2;    /* ec-pkcs8.pem */
+	struct sk_key *k3;    /* ed25519.pem */
+	struct sk_key *stray; /* generated, in no policy */
 	char tmp[64];
 };
 
@@ -185,7 +185,7 @@ static void test_key_generate_encrypted(void **state)
 			 -EACCES);
 	assert_contains(err.msg, "encrypted; set " SK_KEY_PASSWORD_ENV);
 	assert_int_equal(
-		sk_key_load_private(pem.data, pem.len, "s3cret pass", "k.key", &back, &err), 0);
+	    sk_key_load_private(pem.data, pem.len, "s3cret pass", "k.key", &back, &err), 0);
 	assert_true(sk_key_same_public(k, back));
 	sk_buf_free_secret(&pem);
 	sk_key_free(k);
@@ -245,8 +245,7 @@ static void test_key_load_sec1_from_ecparam(void **state)
 	assert_true(same_public(k, KEYS "/ec-sec1.pub"));
 	sk_key_free(k);
 	assert_int_equal(
-		sk_key_load_private_file(KEYS "/ec-sec1-enc.pem", "fixture-password", &k, &err),
-		0);
+	    sk_key_load_private_file(KEYS "/ec-sec1-enc.pem", "fixture-password", &k, &err), 0);
 	assert_true(same_public(k, KEYS "/ec-sec1.pub"));
 	sk_key_free(k);
 	assert_int_equal(sk_key_load_private_file(KEYS "/ec-sec1-enc.pem", "nope", &k, &err),
@@ -264,14 +263,13 @@ static void test_key_load_pkcs8(void **state)
 	assert_true(same_public(k, KEYS "/ec-pkcs8.pub"));
 	sk_key_free(k);
 	assert_int_equal(
-		sk_key_load_private_file(KEYS "/ec-pkcs8-enc.pem", "fixture-password", &k, &err),
-		0);
+	    sk_key_load_private_file(KEYS "/ec-pkcs8-enc.pem", "fixture-password", &k, &err), 0);
 	assert_true(same_public(k, KEYS "/ec-pkcs8.pub"));
 	sk_key_free(k);
 	k = NULL;
 	assert_int_equal(
-		sk_key_load_private_file(KEYS "/ec-pkcs8-enc.pem", "wrong-password", &k, &err),
-		-EACCES);
+	    sk_key_load_private_file(KEYS "/ec-pkcs8-enc.pem", "wrong-password", &k, &err),
+	    -EACCES);
 	assert_null(k);
 	assert_contains(err.msg, KEYS "/ec-pkcs8-enc.pem: cannot decrypt the key: wrong password");
 }
@@ -327,9 +325,9 @@ static void test_key_wrong_kind_of_file(void **state)
 	assert_contains(err.msg, "holds a public key; signing needs the private key");
 	assert_int_equal(sk_key_load_public_file(KEYS "/ec-sec1.pem", &k, &err), -EINVAL);
 	assert_contains(err.msg, "holds a private key; give the public key");
-	assert_int_equal(sk_key_load_private(cosign_key, sizeof(cosign_key) - 1, NULL, "c.key",
-					     &k, &err),
-			 -ENOTSUP);
+	assert_int_equal(
+	    sk_key_load_private(cosign_key, sizeof(cosign_key) - 1, NULL, "c.key", &k, &err),
+	    -ENOTSUP);
 	assert_contains(err.msg, "cosign's own encrypted key format");
 	assert_int_equal(sk_key_load_private("junk", 4, NULL, "j.key", &k, &err), -EBADMSG);
 	assert_contains(err.msg, "not a PEM key");
@@ -450,8 +448,8 @@ static void expect_payload_error(const char *json, const char *msg)
 	assert_contains(err.msg, msg);
 }
 
-#define CRIT_OK                                                                         \
-	"\"critical\":{\"identity\":{\"docker-reference\":\"r.io/a\"},\"image\":{\"docker-" \
+#define CRIT_OK                                                                                    \
+	"\"critical\":{\"identity\":{\"docker-reference\":\"r.io/a\"},\"image\":{\"docker-"        \
 	"manifest-digest\":\"" DIGEST "\"},\"type\":\"cosign container image signature\"}"
 
 static void test_payload_parse_strict(void **state)
@@ -521,8 +519,8 @@ static void test_sigmanifest_matches_cosign(void **state)
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.v[0].media_type, SK_MT_COSIGN_SIMPLESIGNING);
 	assert_string_equal(
-		l.v[0].digest,
-		"sha256:627e0597aa96af83dc428de77c56d98de571288eb6cc69ce4603f94cd853c6d6");
+	    l.v[0].digest,
+	    "sha256:627e0597aa96af83dc428de77c56d98de571288eb6cc69ce4603f94cd853c6d6");
 	assert_int_equal(l.v[0].size, 238);
 	assert_int_equal(sk_sigmanifest_build(&l, &man, &cfg, cfg_digest, &err), 0);
 	assert_int_equal(man.len, ml);
@@ -530,8 +528,7 @@ static void test_sigmanifest_matches_cosign(void **state)
 	assert_int_equal(cfg.len, cl);
 	assert_memory_equal(cfg.data, want_cfg, cl);
 	assert_string_equal(
-		cfg_digest,
-		"sha256:054d580e472e444008f476f16e91efa60ffbedb4a043537aa4f15fa97173d422");
+	    cfg_digest, "sha256:054d580e472e444008f476f16e91efa60ffbedb4a043537aa4f15fa97173d422");
 	sk_sig_list_free(&l);
 	sk_buf_free(&man);
 	sk_buf_free(&cfg);
@@ -542,11 +539,11 @@ static void test_sigmanifest_matches_cosign(void **state)
 	assert_int_equal(sk_sigmanifest_parse(m1, m1l, &l, &err), 0);
 	assert_int_equal(l.n, 1);
 	assert_int_equal(
-		sk_sig_list_add(&l, p2, p2l,
-				"tzrBHofn9NIi6hvOxbm0g/YD+ObXffeZmRy4lBVrqaGmm75231hRznR5joRMXD"
-				"Ikf7ozOh22SXVTXOuSKm7dCQ==",
-				&err),
-		1);
+	    sk_sig_list_add(&l, p2, p2l,
+			    "tzrBHofn9NIi6hvOxbm0g/YD+ObXffeZmRy4lBVrqaGmm75231hRznR5joRMXD"
+			    "Ikf7ozOh22SXVTXOuSKm7dCQ==",
+			    &err),
+	    1);
 	assert_int_equal(sk_sigmanifest_build(&l, &man, &cfg, cfg_digest, &err), 0);
 	assert_int_equal(man.len, ml);
 	assert_memory_equal(man.data, m, ml);
@@ -595,10 +592,10 @@ static void test_sig_list_add_idempotent(void **state)
 static void test_sigmanifest_parse_other_layers_and_errors(void **state)
 {
 	static const char other[] =
-		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-		"\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"size\":2,"
-		"\"digest\":\"" DIGEST "\"},\"layers\":[{\"mediaType\":\"application/x-other\","
-		"\"size\":3,\"digest\":\"" OTHER "\",\"annotations\":{\"a\":\"b\"}}]}";
+	    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	    "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"size\":2,"
+	    "\"digest\":\"" DIGEST "\"},\"layers\":[{\"mediaType\":\"application/x-other\","
+	    "\"size\":3,\"digest\":\"" OTHER "\",\"annotations\":{\"a\":\"b\"}}]}";
 	static const char bad_layer[] = "{\"schemaVersion\":2,\"layers\":[{\"mediaType\":"
 					"\"x\",\"size\":1,\"digest\":\"sha256:zz\"}]}";
 	struct sk_sig_list l = {0};
@@ -635,7 +632,7 @@ static void test_sig_tag(void **state)
 	(void)state;
 	assert_int_equal(sk_sig_tag(COSIGN_DIGEST, tag, &err), 0);
 	assert_string_equal(
-		tag, "sha256-2eb6e53be00b14fe465f7fbaabdc049ad6d0b8db493a4413a7159b77cb2ba958.sig");
+	    tag, "sha256-2eb6e53be00b14fe465f7fbaabdc049ad6d0b8db493a4413a7159b77cb2ba958.sig");
 	assert_int_equal(sk_sig_tag("sha256:ABC", tag, &err), -EINVAL);
 	assert_int_equal(sk_sig_tag("sha512:2eb6e53be00b14fe465f7fbaabdc049ad6d0b8db493a4413a7159b"
 				    "77cb2ba958",
@@ -668,19 +665,19 @@ static void expect_policy_error(const char *json, const char *msg)
 	assert_contains(err.msg, msg);
 }
 
-#define KEYS_JSON                                                                              \
-	"\"keys\":{\"k1\":\"keys/ec-sec1.pub\",\"k2\":{\"path\":\"keys/ec-pkcs8.pub\"},\"k3\":{" \
+#define KEYS_JSON                                                                                  \
+	"\"keys\":{\"k1\":\"keys/ec-sec1.pub\",\"k2\":{\"path\":\"keys/ec-pkcs8.pub\"},\"k3\":{"   \
 	"\"path\":\"keys/ed25519.pub\"}}"
 
 static const char main_policy[] =
-	"{\"$schema\":\"https://schedkit.dev/policy.schema.json\",\"version\":1," KEYS_JSON ","
-	"\"scopes\":{"
-	"\"reg.example\":{\"keys\":[\"k1\"]},"
-	"\"reg.example/team\":{\"keys\":[\"k2\"]},"
-	"\"reg.example/team/prod\":{\"keys\":[\"k1\",\"k2\",\"k3\"],\"threshold\":2,"
-	"\"require\":{\"stage\":\"production\"}},"
-	"\"reg.example/blocked\":{\"keys\":[]},"
-	"\"mirror.local:5000\":{\"keys\":[\"k1\"],\"mirror_of\":[\"reg.example\"]}}}";
+    "{\"$schema\":\"https://schedkit.dev/policy.schema.json\",\"version\":1," KEYS_JSON ","
+    "\"scopes\":{"
+    "\"reg.example\":{\"keys\":[\"k1\"]},"
+    "\"reg.example/team\":{\"keys\":[\"k2\"]},"
+    "\"reg.example/team/prod\":{\"keys\":[\"k1\",\"k2\",\"k3\"],\"threshold\":2,"
+    "\"require\":{\"stage\":\"production\"}},"
+    "\"reg.example/blocked\":{\"keys\":[]},"
+    "\"mirror.local:5000\":{\"keys\":[\"k1\"],\"mirror_of\":[\"reg.example\"]}}}";
 
 static void test_policy_parse_errors(void **state)
 {
@@ -1005,7 +1002,8 @@ static void test_threshold_and_annotations(void **state)
 
 	sign_payload(s->k1, prod, DIGEST, NULL, &sp[0]);
 	evaluate(p, prod, DIGEST, sp, 1, &e);
-	expect_reject(&e, SK_TRUST_ANNOTATION_MISSING, "required annotation stage=production missing");
+	expect_reject(&e, SK_TRUST_ANNOTATION_MISSING,
+		      "required annotation stage=production missing");
 	sk_trust_verdict_free(&e.v);
 	signed_free(&sp[0]);
 	sk_policy_free(p);
@@ -1072,9 +1070,9 @@ static void test_policy_inline_pem_and_cosign_fixture(void **state)
 	assert_contains(v.msg, "threshold 2 of 2 keys not met (1 matched: ec)");
 	sk_trust_verdict_free(&v);
 	/* The default scope trusts ed with stage=production, which cosign's -a gave it. */
-	assert_int_equal(sk_policy_evaluate(p, "other.io/test/x", COSIGN_DIGEST, sigs + 1, 1, &v,
-					    &err),
-			 -EKEYREJECTED);
+	assert_int_equal(
+	    sk_policy_evaluate(p, "other.io/test/x", COSIGN_DIGEST, sigs + 1, 1, &v, &err),
+	    -EKEYREJECTED);
 	assert_int_equal(v.reason, SK_TRUST_OTHER_REPO);
 	sk_trust_verdict_free(&v);
 	sk_sig_list_free(&l);
@@ -1112,9 +1110,9 @@ static void test_policy_from_keys(void **state)
 	sk_policy_free(p);
 	signed_free(&sp);
 	sk_strv_free(&req);
-	assert_int_equal(sk_policy_from_keys((const char *const[]){KEYS "/nope.pub"}, 1, NULL, &p,
-					     &err),
-			 -ENOENT);
+	assert_int_equal(
+	    sk_policy_from_keys((const char *const[]){KEYS "/nope.pub"}, 1, NULL, &p, &err),
+	    -ENOENT);
 	assert_contains(err.msg, "nope.pub: cannot open");
 }
 
@@ -1147,38 +1145,38 @@ static void test_policy_load_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_key_generate_unencrypted),
-		cmocka_unit_test(test_key_generate_encrypted),
-		cmocka_unit_test(test_key_write_pair),
-		cmocka_unit_test(test_key_load_sec1_from_ecparam),
-		cmocka_unit_test(test_key_load_pkcs8),
-		cmocka_unit_test(test_key_load_ed25519),
-		cmocka_unit_test(test_key_unsupported_types),
-		cmocka_unit_test(test_key_wrong_kind_of_file),
-		cmocka_unit_test(test_sign_verify_ecdsa),
-		cmocka_unit_test(test_verify_cosign_made_signatures),
-		cmocka_unit_test(test_payload_bytes_match_cosign),
-		cmocka_unit_test(test_payload_parse_strict),
-		cmocka_unit_test(test_sigmanifest_matches_cosign),
-		cmocka_unit_test(test_sig_list_add_idempotent),
-		cmocka_unit_test(test_sigmanifest_parse_other_layers_and_errors),
-		cmocka_unit_test(test_sig_tag),
-		cmocka_unit_test(test_policy_parse_errors),
-		cmocka_unit_test(test_policy_scope_precedence),
-		cmocka_unit_test(test_policy_accepts),
-		cmocka_unit_test(test_reject_no_signature),
-		cmocka_unit_test(test_reject_untrusted_key),
-		cmocka_unit_test(test_reject_other_digest),
-		cmocka_unit_test(test_reject_copied_from_other_repo),
-		cmocka_unit_test(test_reject_modified_payload),
-		cmocka_unit_test(test_reject_corrupted_base64),
-		cmocka_unit_test(test_reject_scope_without_keys),
-		cmocka_unit_test(test_reject_bad_payload),
-		cmocka_unit_test(test_threshold_and_annotations),
-		cmocka_unit_test(test_mirror_identities),
-		cmocka_unit_test(test_policy_inline_pem_and_cosign_fixture),
-		cmocka_unit_test(test_policy_from_keys),
-		cmocka_unit_test(test_policy_load_file),
+	    cmocka_unit_test(test_key_generate_unencrypted),
+	    cmocka_unit_test(test_key_generate_encrypted),
+	    cmocka_unit_test(test_key_write_pair),
+	    cmocka_unit_test(test_key_load_sec1_from_ecparam),
+	    cmocka_unit_test(test_key_load_pkcs8),
+	    cmocka_unit_test(test_key_load_ed25519),
+	    cmocka_unit_test(test_key_unsupported_types),
+	    cmocka_unit_test(test_key_wrong_kind_of_file),
+	    cmocka_unit_test(test_sign_verify_ecdsa),
+	    cmocka_unit_test(test_verify_cosign_made_signatures),
+	    cmocka_unit_test(test_payload_bytes_match_cosign),
+	    cmocka_unit_test(test_payload_parse_strict),
+	    cmocka_unit_test(test_sigmanifest_matches_cosign),
+	    cmocka_unit_test(test_sig_list_add_idempotent),
+	    cmocka_unit_test(test_sigmanifest_parse_other_layers_and_errors),
+	    cmocka_unit_test(test_sig_tag),
+	    cmocka_unit_test(test_policy_parse_errors),
+	    cmocka_unit_test(test_policy_scope_precedence),
+	    cmocka_unit_test(test_policy_accepts),
+	    cmocka_unit_test(test_reject_no_signature),
+	    cmocka_unit_test(test_reject_untrusted_key),
+	    cmocka_unit_test(test_reject_other_digest),
+	    cmocka_unit_test(test_reject_copied_from_other_repo),
+	    cmocka_unit_test(test_reject_modified_payload),
+	    cmocka_unit_test(test_reject_corrupted_base64),
+	    cmocka_unit_test(test_reject_scope_without_keys),
+	    cmocka_unit_test(test_reject_bad_payload),
+	    cmocka_unit_test(test_threshold_and_annotations),
+	    cmocka_unit_test(test_mirror_identities),
+	    cmocka_unit_test(test_policy_inline_pem_and_cosign_fixture),
+	    cmocka_unit_test(test_policy_from_keys),
+	    cmocka_unit_test(test_policy_load_file),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

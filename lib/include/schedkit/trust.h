@@ -26,9 +26,9 @@ extern "C" {
 #define SK_COSIGN_SIGNATURE_TYPE   "cosign container image signature"
 
 /* Signature payloads are tiny; anything larger is not one of ours. */
-#define SK_PAYLOAD_MAX	 (64u << 10)
-#define SK_POLICY_MAX	 (1u << 20)
-#define SK_KEY_FILE_MAX	 (64u << 10)
+#define SK_PAYLOAD_MAX	(64u << 10)
+#define SK_POLICY_MAX	(1u << 20)
+#define SK_KEY_FILE_MAX (64u << 10)
 /* "sha256-" + 64 hex + ".sig" + NUL */
 #define SK_SIG_TAG_MAX	 80
 #define SK_KEY_NAME_MAX	 128
@@ -246,8 +246,8 @@ struct sk_trust_sig_result {
 struct sk_trust_verdict {
 	enum sk_trust_reason reason;
 	char scope[SK_REFERENCE_MAX];
-	struct sk_strv matched;		      /* names of the keys that count, sorted */
-	struct sk_trust_sig_result *sigs;     /* one per input signature */
+	struct sk_strv matched;		  /* names of the keys that count, sorted */
+	struct sk_trust_sig_result *sigs; /* one per input signature */
 	size_t nsigs;
 	unsigned threshold;
 	char msg[1024];
