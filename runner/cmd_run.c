@@ -1,109 +1,139 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * skrun run: the path from an artifact to an attached scheduler, then
- * supervision in the foreground until a signal or the kernel ejects it.
+ * skrun run: prepare (fetch, verify, check) the scheduler and its fallback,
+ * take the host's supervisor lock, then supervise in the foreground.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "commands.h"
-#include "schedkit/kernel.h"
-#include "schedkit/oci.h"
-
-#define POLL_MS 100
+#include "skrun.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: skrun run LAYOUT[:TAG] [options]\n"
-		   "\n"
-		   "Loads the scheduler (the kernel verifier runs), attaches it, and stays in the\n"
-		   "foreground. SIGTERM or SIGINT detach it cleanly; if the kernel ejects it, the\n"
-		   "exit kind, reason and message are reported.\n"
-		   "\n"
-		   "  --ops NAME          the sched_ext_ops map when the object has several\n"
-		   "  --set NAME=VALUE    set a tunable before load (repeatable)\n");
+	fprintf(f,
+		"usage: skrun run REF [options]\n"
+		"\n"
+		"Fetches the scheduler by digest, verifies it, checks this kernel, loads it\n"
+		"(the kernel verifier runs), attaches it and supervises it in the foreground.\n"
+		"SIGTERM/SIGINT or `skrun stop` detach it cleanly; when the kernel ejects it,\n"
+		"the exit kind, reason and message are reported and the restart policy\n"
+		"applies. REF is an OCI layout directory DIR[:TAG].\n"
+		"\n"
+		"  --fallback REF          attach this (prepared the same way) when REF keeps\n"
+		"                          failing; otherwise the kernel default stays\n"
+		"  --restart POLICY        on-failure (default), always, never\n"
+		"  --backoff-ms N          first restart delay, doubled each time (default 1000)\n"
+		"  --backoff-max-ms N      cap of the delay (default 30000)\n"
+		"  --max-restarts N        restarts allowed within the window (default 5)\n"
+		"  --restart-window S      the window in seconds (default 300)\n"
+		"  --set NAME=VALUE        set a tunable before load (repeatable)\n"
+		"  --ops NAME              the sched_ext_ops map when the object has several\n"
+		"  --store DIR             content store (default /var/lib/schedkit)\n"
+		"  --policy FILE           trust policy (default /etc/schedkit/policy.json)\n"
+		"  --key PUB               trust this public key instead of the policy\n"
+		"  --insecure-skip-verify  run without signature verification (marked so)\n"
+		"\n"
+		"State: $SKRUN_STATE_DIR or /run/schedkit (lock, state.json, control.sock).\n");
 }
 
-static void print_exit(struct sk_sched *s)
+static int parse_int(const char *s, int min, int *out)
 {
-	const char *name = sk_sched_name(s);
-	struct sk_exit_info info, *ei = &info;
-	int ret = sk_sched_exit_info(s, ei);
+	char *end;
+	long v = strtol(s, &end, 10);
 
-	if (ret == -ENOENT) {
-		printf("skrun: %s: no exit record (the scheduler defines no uei)\n", name);
-		return;
-	}
-	if (ret || !ei->valid) {
-		printf("skrun: %s: exit record not filled (%s)\n", name,
-		       ret ? strerror(-ret) : "ops.exit did not record it");
-		return;
-	}
-	printf("skrun: %s exited: kind=%d (%s) code=%lld", name, ei->kind,
-	       sk_exit_kind_str(ei->kind), (long long)ei->exit_code);
-	if (ei->reason[0])
-		printf(" reason=\"%s\"", ei->reason);
-	printf("\n");
-	if (ei->msg[0])
-		printf("skrun: %s message: %s\n", name, ei->msg);
-	fflush(stdout);
-}
-
-/* Ejected when its exit record is filled or the kernel no longer runs it. */
-static bool ejected(struct sk_sched *s, struct sk_exit_info *ei)
-{
-	char state[32], ops[SK_SCX_NAME_LEN];
-
-	if (!sk_sched_exit_info(s, ei) && ei->valid)
-		return true;
-	sk_scx_state(state, sizeof(state));
-	sk_scx_ops_name(ops, sizeof(ops));
-	return strcmp(state, "enabled") && strcmp(state, "enabling");
-}
-
-static void wait_disabled(int max_ms)
-{
-	char state[32];
-
-	for (int waited = 0; waited < max_ms; waited += 10) {
-		sk_scx_state(state, sizeof(state));
-		if (!strcmp(state, "disabled") || !strcmp(state, "absent"))
-			return;
-		nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
-	}
+	if (*end || end == s || v < min || v > 1000000000)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
 }
 
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"ops", required_argument, NULL, 'o'},
+		{"fallback", required_argument, NULL, 'f'},
+		{"restart", required_argument, NULL, 'r'},
+		{"backoff-ms", required_argument, NULL, 'b'},
+		{"backoff-max-ms", required_argument, NULL, 'B'},
+		{"max-restarts", required_argument, NULL, 'm'},
+		{"restart-window", required_argument, NULL, 'w'},
 		{"set", required_argument, NULL, 's'},
+		{"ops", required_argument, NULL, 'o'},
+		{"store", required_argument, NULL, 'S'},
+		{"policy", required_argument, NULL, 'p'},
+		{"key", required_argument, NULL, 'k'},
+		{"insecure-skip-verify", no_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	struct skr_policy pol = {
+		.restart = SKR_RESTART_ON_FAILURE,
+		.backoff_ms = 1000,
+		.backoff_max_ms = 30000,
+		.max_restarts = 5,
+		.window_s = 300,
+	};
+	struct skr_source_opts src = {0};
+	struct skr_target primary = {0}, fallback = {0};
+	struct skr_state st = {.lock_fd = -1};
 	struct sk_error err = {0};
-	struct sk_layout *l = NULL;
-	struct sk_artifact *a = NULL;
-	struct sk_sched *s = NULL;
+	const char *fallback_ref = NULL, *ops = NULL;
 	struct sk_strv sets = {0};
-	struct sk_exit_info ei;
-	struct sk_load_opts lo = {0};
-	sigset_t sigs;
-	char *dir = NULL, *tag = NULL, state[32], ops[SK_SCX_NAME_LEN];
 	int c, status = 1;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'o':
-			lo.ops_name = optarg;
+		case 'f':
+			fallback_ref = optarg;
 			break;
+		case 'r':
+			if (!strcmp(optarg, "on-failure"))
+				pol.restart = SKR_RESTART_ON_FAILURE;
+			else if (!strcmp(optarg, "always"))
+				pol.restart = SKR_RESTART_ALWAYS;
+			else if (!strcmp(optarg, "never"))
+				pol.restart = SKR_RESTART_NEVER;
+			else {
+				sk_die_msg("run: --restart %s: use on-failure, always or never",
+					   optarg);
+				return 2;
+			}
+			break;
+		case 'b':
+		case 'B':
+		case 'm':
+		case 'w': {
+			int *dst = c == 'b' ? &pol.backoff_ms
+				   : c == 'B' ? &pol.backoff_max_ms
+				   : c == 'm' ? &pol.max_restarts
+					      : &pol.window_s;
+
+			if (parse_int(optarg, c == 'm' ? 0 : 1, dst)) {
+				sk_die_msg("run: '%s' is not a valid number here", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 's':
 			sk_strv_push(&sets, optarg);
+			break;
+		case 'o':
+			ops = optarg;
+			break;
+		case 'S':
+			src.store = optarg;
+			break;
+		case 'p':
+			src.policy = optarg;
+			break;
+		case 'k':
+			sk_strv_push(&src.keys, optarg);
+			break;
+		case 'I':
+			src.insecure_skip_verify = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -117,65 +147,28 @@ int cmd_run(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	lo.set = (const char *const *)sets.v;
 
-	/* Signals are taken synchronously: no handler, no global flag. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
-
-	if (sk_layout_ref_split(argv[optind], &dir, &tag)) {
-		sk_die_msg("run: out of memory");
-		goto out;
+	if (skr_prepare(argv[optind], &src, &primary, &err))
+		goto fail;
+	primary.ops_name = ops;
+	for (size_t i = 0; i < sets.n; i++)
+		sk_strv_push(&primary.sets, sets.v[i]);
+	if (fallback_ref && skr_prepare(fallback_ref, &src, &fallback, &err)) {
+		sk_err_prefix(&err, "fallback %s: ", fallback_ref);
+		goto fail;
 	}
-	if (sk_layout_open(dir, &l, &err) || sk_artifact_read(l, tag, NULL, &a, &err))
+	snprintf(st.dir, sizeof(st.dir), "%s", skr_state_dir());
+	if (skr_state_lock(&st, &err))
 		goto fail;
-	printf("skrun: artifact %s (%s/%s)\n",
-	       a->index_digest[0] ? a->index_digest : a->manifest_digest, a->os, a->arch);
-	if (sk_sched_load(a->object, a->object_len, &lo, &s, &err))
-		goto fail;
-	printf("skrun: loaded '%s' (verifier accepted it)\n", sk_sched_name(s));
-	if (sk_sched_attach(s, &err))
-		goto fail;
-	sk_scx_state(state, sizeof(state));
-	sk_scx_ops_name(ops, sizeof(ops));
-	printf("skrun: attached '%s': state=%s ops=%s\n", sk_sched_name(s), state, ops);
-	fflush(stdout);
-
-	for (;;) {
-		struct timespec ts = {0, POLL_MS * 1000000L};
-		int sig = sigtimedwait(&sigs, NULL, &ts);
-
-		if (sig == SIGTERM || sig == SIGINT) {
-			printf("skrun: %s received, detaching '%s'\n", strsignal(sig),
-			       sk_sched_name(s));
-			sk_sched_detach(s);
-			wait_disabled(5000);
-			sk_scx_state(state, sizeof(state));
-			printf("skrun: detached: state=%s\n", state);
-			print_exit(s);
-			status = 0;
-			goto out;
-		}
-		if (ejected(s, &ei)) {
-			wait_disabled(5000);
-			sk_scx_state(state, sizeof(state));
-			printf("skrun: the kernel ejected '%s': state=%s\n", sk_sched_name(s),
-			       state);
-			print_exit(s);
-			status = 1;
-			goto out;
-		}
-	}
+	status = skr_supervise(&st, &primary, fallback_ref ? &fallback : NULL, &pol, &src);
+	skr_state_unlock(&st);
+	goto out;
 fail:
 	sk_die_msg("run: %s", err.msg);
 out:
-	sk_sched_close(s);
-	sk_artifact_free(a);
-	sk_layout_close(l);
+	skr_target_free(&primary);
+	skr_target_free(&fallback);
 	sk_strv_free(&sets);
-	free(dir);
-	free(tag);
+	sk_strv_free(&src.keys);
 	return status;
 }

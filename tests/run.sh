@@ -40,7 +40,7 @@ for build in build build-asan; do
 		case "$name" in *"$filter"*) ;; *) continue ;; esac
 		log="$LOGDIR/$(echo "$name" | tr / _).log"
 		echo "== $name"
-		(cd "$ROOT" && "$t") >"$log" 2>&1
+		(cd "$ROOT" && timeout -k 10 "${SK_TEST_TIMEOUT:-600}" "$t") >"$log" 2>&1
 		cat "$log"
 		count_cmocka "$log" "$name"
 	done
@@ -51,8 +51,10 @@ for t in tests/host/*.sh tests/vm/test_*.sh; do
 	case "$t" in *"$filter"*) ;; *) continue ;; esac
 	log="$LOGDIR/$(echo "$t" | tr / _).log"
 	echo "== $t"
-	SK_ROOT=$ROOT sh "$t" >"$log" 2>&1
+	# A hung test must fail, not stall CI: each script has a time limit.
+	SK_ROOT=$ROOT timeout -k 10 "${SK_TEST_TIMEOUT:-600}" sh "$t" >"$log" 2>&1
 	rc=$?
+	[ $rc != 124 ] || echo "FAIL: $t timed out after ${SK_TEST_TIMEOUT:-600} s" >>"$log"
 	count_script "$log" "$t" "$rc"
 	cat "$log"
 done

@@ -148,7 +148,7 @@ static void store_uint(uint8_t *dst, uint32_t size, uint64_t v)
 }
 
 /* Upstream's SCX_ENUM_INIT: const volatile __SCX_FOO takes enumerator SCX_FOO's value. */
-static int fill_enum_placeholders(struct sk_sched *s, const struct btf *kbtf, struct sk_error *err)
+static void fill_enum_placeholders(struct sk_sched *s, const struct btf *kbtf)
 {
 	struct btf *btf = bpf_object__btf(s->obj);
 	const struct btf_type *dsec;
@@ -158,27 +158,27 @@ static int fill_enum_placeholders(struct sk_sched *s, const struct btf *kbtf, st
 	size_t size;
 
 	if (!ro)
-		return 0;
+		return;
 	data = bpf_map__initial_value(ro, &size);
 	if (!data)
-		return 0;
+		return;
 	vs = btf_var_secinfos(dsec);
 	for (int i = 0; i < btf_vlen(dsec); i++, vs++) {
 		const struct btf_type *v = btf__type_by_id(btf, vs->type);
 		const char *name = btf__name_by_offset(btf, v->name_off);
-		uint64_t val;
+		uint64_t val = 0;
 
 		if (strncmp(name, "__SCX_", 6))
 			continue;
-		if (kernel_enum_value(kbtf, name + 2, &val))
-			return sk_errf(err, -ENOENT,
-				       "the scheduler expects kernel enum value %s, which this "
-				       "kernel's BTF does not have; it was built for another kernel",
-				       name + 2);
+		/*
+		 * The headers list enumerators of several releases (7.2's list
+		 * SCX_RQ_BAL_PENDING, which 7.2's own BTF lacks); upstream's
+		 * loader sets the ones this kernel lacks to 0, and so do we.
+		 */
+		kernel_enum_value(kbtf, name + 2, &val);
 		if (vs->offset + vs->size <= size)
 			store_uint(data + vs->offset, vs->size, val);
 	}
-	return 0;
 }
 
 static int read_sysfs(const char *name, char *buf, size_t sz)
@@ -409,6 +409,20 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 		       assign, name);
 }
 
+/*
+ * struct sched_ext_ops, or the cid-form struct sched_ext_ops_cid (7.2's
+ * scx_qmap uses it), possibly with a "___flavour" suffix that libbpf
+ * strips when it matches the kernel type.
+ */
+static bool is_scx_ops_type(const char *name)
+{
+	const char *flavour = strstr(name, "___");
+	size_t len = flavour ? (size_t)(flavour - name) : strlen(name);
+
+	return (len == strlen(SK_SCX_OPS_TYPE) && !strncmp(name, SK_SCX_OPS_TYPE, len)) ||
+	       (len == strlen("sched_ext_ops_cid") && !strncmp(name, "sched_ext_ops_cid", len));
+}
+
 static struct bpf_map *select_ops_map(struct bpf_object *obj, const char *want,
 				      struct sk_error *err)
 {
@@ -424,7 +438,7 @@ static struct bpf_map *select_ops_map(struct bpf_object *obj, const char *want,
 		if (bpf_map__type(m) != BPF_MAP_TYPE_STRUCT_OPS || !btf)
 			continue;
 		t = skip_mods(btf, bpf_map__btf_value_type_id(m), NULL);
-		if (!t || strcmp(btf__name_by_offset(btf, t->name_off), SK_SCX_OPS_TYPE))
+		if (!t || !is_scx_ops_type(btf__name_by_offset(btf, t->name_off)))
 			continue;
 		sk_buf_printf(&names, "%s%s", n ? ", " : "", bpf_map__name(m));
 		n++;
@@ -515,9 +529,7 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 			      "; sched_ext needs CONFIG_DEBUG_INFO_BTF=y");
 		goto fail;
 	}
-	ret = fill_enum_placeholders(s, kbtf, err);
-	if (ret)
-		goto fail;
+	fill_enum_placeholders(s, kbtf);
 	ret = prepare_ops(s, err);
 	if (ret)
 		goto fail;

@@ -13,14 +13,7 @@
 /* sign.c reaches the key's EVP_PKEY through this (struct sk_key is key.c's). */
 EVP_PKEY *sk_trust_key_pkey(const struct sk_key *k);
 
-/* "sha256:<hex>" of data. */
-void sk_trust_sha256(const void *data, size_t len, char out[80]);
-/* "sha256:" followed by exactly 64 lowercase hex digits. */
-bool sk_trust_digest_valid(const char *digest);
-/*
- * Parses untrusted JSON (size and depth limited, nothing after the value) that
- * must be an object. what names the document in errors.
- */
+/* sk_json_parse() with a size limit of the caller's (payloads and policies are small). */
 int sk_trust_json_parse(const void *data, size_t len, size_t max, const char *what,
 			struct json_object **out, struct sk_error *err);
 /* Compact serialization with no escaped slashes (what cosign's Go code writes). */

@@ -14,8 +14,10 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
+#include "schedkit/oci.h"
 #include "schedkit/trust.h"
 #include "internal.h"
 
@@ -96,6 +98,29 @@ static int bio_to_buf(BIO *bio, struct sk_buf *out, struct sk_error *err)
 	return 0;
 }
 
+/*
+ * PEM_write_bio_PKCS8PrivateKey() would use OpenSSL's default of 2048 PBKDF2
+ * rounds, cheap to brute-force; a key file that leaks should cost an attacker
+ * far more than it costs us to open it once per signing.
+ */
+#define PBKDF2_ITERATIONS 600000
+
+static int write_encrypted_pkcs8(BIO *bio, EVP_PKEY *pkey, const char *password)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
+	X509_SIG *enc = NULL;
+	int ok = 0;
+
+	if (p8)
+		enc = PKCS8_encrypt_ex(-1, EVP_aes_256_cbc(), password, (int)strlen(password), NULL,
+				       0, PBKDF2_ITERATIONS, p8, NULL, NULL);
+	if (enc)
+		ok = PEM_write_bio_PKCS8(bio, enc);
+	X509_SIG_free(enc);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return ok;
+}
+
 int sk_key_private_pem(const struct sk_key *k, const char *password, struct sk_buf *out,
 		       struct sk_error *err)
 {
@@ -108,8 +133,7 @@ int sk_key_private_pem(const struct sk_key *k, const char *password, struct sk_b
 	if (!bio)
 		return sk_errf(err, -ENOMEM, "out of memory");
 	if (encrypt)
-		ok = PEM_write_bio_PKCS8PrivateKey(bio, k->pkey, EVP_aes_256_cbc(), password,
-						   (int)strlen(password), NULL, NULL);
+		ok = write_encrypted_pkcs8(bio, k->pkey, password);
 	else
 		ok = PEM_write_bio_PKCS8PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL);
 	if (!ok) {
@@ -479,7 +503,7 @@ int sk_key_fingerprint(const struct sk_key *k, char out[80], struct sk_error *er
 		ERR_clear_error();
 		return sk_errf(err, -EIO, "cannot encode the public key");
 	}
-	sk_trust_sha256(der, (size_t)n, out);
+	sk_digest_buf(der, (size_t)n, out);
 	OPENSSL_free(der);
 	return 0;
 }
@@ -510,17 +534,21 @@ static int read_password_tty(const char *prompt, char **out, struct sk_error *er
 	ssize_t n;
 	bool restore;
 
-	fputs(prompt, stderr);
-	fflush(stderr);
+	/*
+	 * Echo goes off before the prompt appears, and without flushing input, so
+	 * that an answer typed as soon as the prompt shows is neither echoed nor lost.
+	 */
 	restore = !tcgetattr(STDIN_FILENO, &old);
 	if (restore) {
 		noecho = old;
 		noecho.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+		tcsetattr(STDIN_FILENO, TCSANOW, &noecho);
 	}
+	fputs(prompt, stderr);
+	fflush(stderr);
 	n = getline(&line, &cap, stdin);
 	if (restore)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
 	fputc('\n', stderr);
 	if (n < 0) {
 		free(line);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schedkit/oci.h"
 #include "schedkit/trust.h"
 #include "internal.h"
 
@@ -68,7 +69,7 @@ int sk_payload_build(const char *reference, const char *digest, const struct sk_
 		return sk_errf(err, -EINVAL,
 			       "\"%s\" is not a repository name (HOST/REPO, without tag or digest)",
 			       reference);
-	if (!sk_trust_digest_valid(digest))
+	if (!sk_digest_valid(digest))
 		return sk_errf(err, -EINVAL, "\"%s\" is not a sha256 digest", digest);
 	if (annotations && annotations->n) {
 		ret = build_optional(annotations, &opt, err);

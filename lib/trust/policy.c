@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schedkit/oci.h"
 #include "schedkit/trust.h"
 #include "internal.h"
 
@@ -601,7 +602,7 @@ int sk_policy_evaluate(const struct sk_policy *p, const char *repo, const char *
 	memset(v, 0, sizeof(*v));
 	if (!sk_trust_repo_valid(repo, false))
 		return sk_errf(err, -EINVAL, "\"%s\" is not a repository name (HOST/REPO)", repo);
-	if (!sk_trust_digest_valid(digest))
+	if (!sk_digest_valid(digest))
 		return sk_errf(err, -EINVAL, "\"%s\" is not a sha256 digest", digest);
 	s = find_scope(p, repo);
 	snprintf(v->scope, sizeof(v->scope), "%s", s->name);

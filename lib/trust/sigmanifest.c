@@ -16,7 +16,7 @@
 
 int sk_sig_tag(const char *digest, char out[SK_SIG_TAG_MAX], struct sk_error *err)
 {
-	if (!sk_trust_digest_valid(digest))
+	if (!sk_digest_valid(digest))
 		return sk_errf(err, -EINVAL, "\"%s\" is not a sha256 digest", digest);
 	snprintf(out, SK_SIG_TAG_MAX, "sha256-%s.sig", digest + 7);
 	return 0;
@@ -53,7 +53,7 @@ static int parse_layer(struct json_object *layer, size_t i, struct sk_sig_entry 
 	    !json_object_is_type(sz, json_type_int))
 		return sk_errf(err, -EBADMSG,
 			       "signature manifest: layer %zu lacks mediaType, digest or size", i);
-	if (!sk_trust_digest_valid(json_object_get_string(dg)) || json_object_get_int64(sz) < 0 ||
+	if (!sk_digest_valid(json_object_get_string(dg)) || json_object_get_int64(sz) < 0 ||
 	    strlen(json_object_get_string(mt)) >= sizeof(e->media_type))
 		return sk_errf(err, -EBADMSG,
 			       "signature manifest: layer %zu has an invalid digest, size or "
@@ -137,7 +137,7 @@ int sk_sig_list_add(struct sk_sig_list *l, const void *payload, size_t payload_l
 	char digest[80];
 	int ret;
 
-	sk_trust_sha256(payload, payload_len, digest);
+	sk_digest_buf(payload, payload_len, digest);
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].signature && !strcmp(l->v[i].digest, digest) &&
 		    !strcmp(l->v[i].signature, sig_b64))
@@ -214,7 +214,7 @@ int sk_sigmanifest_build(const struct sk_sig_list *l, struct sk_buf *manifest,
 		ret = sk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	sk_trust_sha256(s, len, config_digest);
+	sk_digest_buf(s, len, config_digest);
 	m = json_object_new_object();
 	layers = json_object_new_array();
 	json_object_object_add(m, "schemaVersion", json_object_new_int(2));

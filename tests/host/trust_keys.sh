@@ -26,6 +26,8 @@ check "generate output names the files, not the key" sh -c "grep -q 'wrote $T/en
 check "private key mode is 0600" test "$(stat -c %a enc.key)" = 600
 check "public key mode is 0644" test "$(stat -c %a enc.pub)" = 644
 check "private key is encrypted PKCS#8" grep -q '^-----BEGIN ENCRYPTED PRIVATE KEY-----$' enc.key
+check "PBES2: PBKDF2-HMAC-SHA256, 600000 rounds, AES-256-CBC" sh -c "openssl asn1parse -in enc.key >asn1 &&
+	grep -q ':PBKDF2' asn1 && grep -q 'INTEGER *:0927C0' asn1 && grep -q ':hmacWithSHA256' asn1 && grep -q ':aes-256-cbc' asn1"
 check "public key is a PUBLIC KEY PEM" grep -q '^-----BEGIN PUBLIC KEY-----$' enc.pub
 check "openssl decrypts it with the password" \
 	sh -c "openssl pkey -in enc.key -passin pass:pw-from-env -pubout >enc.openssl.pub"

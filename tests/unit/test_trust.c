@@ -490,8 +490,8 @@ static void test_payload_parse_strict(void **state)
 	expect_payload_error("{" CRIT_OK "}", "\"optional\" is missing");
 	expect_payload_error("{" CRIT_OK ",\"optional\":[]}", "neither null nor an object");
 	expect_payload_error("{" CRIT_OK ",\"optional\":null} x", "invalid JSON");
-	expect_payload_error("[1]", "not a JSON object");
-	expect_payload_error("{\"critical\":", "truncated JSON");
+	expect_payload_error("[1]", "expected a JSON object");
+	expect_payload_error("{\"critical\":", "document ends early");
 	expect_payload_error("{\"critical\":}", "invalid JSON");
 	memset(big, ' ', sizeof(big));
 	big[0] = '{';
@@ -606,7 +606,7 @@ static void test_sigmanifest_parse_other_layers_and_errors(void **state)
 	(void)state;
 	assert_int_equal(sk_sigmanifest_parse("{\"schemaVersion\":2,\"layers\":[", 29, &l, &err),
 			 -EBADMSG);
-	assert_contains(err.msg, "truncated");
+	assert_contains(err.msg, "document ends early");
 	assert_int_equal(sk_sigmanifest_parse(other, strlen(other), &l, &err), 0);
 	assert_int_equal(l.n, 1);
 	assert_null(l.v[0].signature);
@@ -723,7 +723,7 @@ static void test_policy_parse_errors(void **state)
 	expect_policy_error("{\"version\":1," KEYS_JSON
 			    ",\"scopes\":{\"r.io\":{\"keys\":[\"k1\"],\"require\":{\"a\":1}}}}",
 			    "require \"a\" must have a string value");
-	expect_policy_error("{\"version\":1,", "truncated JSON");
+	expect_policy_error("{\"version\":1,", "document ends early");
 	expect_policy_error("{\"version\":1,}", "invalid JSON");
 }
 

@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * An artifact's requirements against a kernel's BTF. The BTF is parsed once
+ * and every name is looked up by kind, so `skrun run` can afford this before
+ * every load. Features decide; the release number is only reported, because
+ * distributions backport (SCHED_EXT.md).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include <bpf/btf.h>
+
+#include "schedkit/hostcheck.h"
+#include "schedkit/kernel.h"
+#include "schedkit/oci.h"
+
+#define SK_SCX_TIMEOUT_MAX_MS  30000 /* SCX_WATCHDOG_MAX_TIMEOUT: larger is -E2BIG */
+#define SK_SCX_STRUCT_OPS_TYPE "bpf_struct_ops_sched_ext_ops"
+#define SK_SCX_FLAGS_ENUM      "scx_ops_flags"
+#define SK_SCX_ALL_FLAGS       "SCX_OPS_ALL_FLAGS"
+
+struct hc {
+	struct btf *btf;
+	const struct btf_type *ops_st; /* struct sched_ext_ops, NULL without sched_ext */
+	struct sk_check_report *r;
+};
+
+const char *sk_verdict_str(enum sk_verdict v)
+{
+	switch (v) {
+	case SK_VERDICT_OK:
+		return "ok";
+	case SK_VERDICT_INFO:
+		return "info";
+	case SK_VERDICT_WARNING:
+		return "warning";
+	case SK_VERDICT_MISSING:
+		return "missing";
+	}
+	return "?";
+}
+
+static int add_row(struct sk_check_report *r, const char *kind, const char *req, enum sk_verdict v,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int add_row(struct sk_check_report *r, const char *kind, const char *req, enum sk_verdict v,
+		   const char *fmt, ...)
+{
+	struct sk_check_row *rows, *row;
+	va_list ap;
+	int n;
+
+	rows = realloc(r->rows, (r->nr_rows + 1) * sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	r->rows = rows;
+	row = &rows[r->nr_rows];
+	memset(row, 0, sizeof(*row));
+	row->verdict = v;
+	row->kind = strdup(kind);
+	row->requirement = strdup(req);
+	va_start(ap, fmt);
+	n = vasprintf(&row->host, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		row->host = NULL;
+	r->nr_rows++;
+	if (!row->kind || !row->requirement || !row->host)
+		return -ENOMEM;
+	return 0;
+}
+
+static bool has_row(const struct sk_check_report *r, const char *kind, const char *req)
+{
+	for (size_t i = 0; i < r->nr_rows; i++)
+		if (!strcmp(r->rows[i].kind, kind) && !strcmp(r->rows[i].requirement, req))
+			return true;
+	return false;
+}
+
+static size_t nr_missing(const struct sk_check_report *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nr_rows; i++)
+		n += r->rows[i].verdict == SK_VERDICT_MISSING;
+	return n;
+}
+
+static bool ops_has_member(const struct hc *h, const char *name)
+{
+	const struct btf_member *m;
+
+	if (!h->ops_st)
+		return false;
+	m = btf_members(h->ops_st);
+	for (int i = 0; i < btf_vlen(h->ops_st); i++, m++)
+		if (!strcmp(btf__name_by_offset(h->btf, m->name_off), name))
+			return true;
+	return false;
+}
+
+/* ---- the individual requirement kinds ---- */
+
+static int check_kernel(struct hc *h)
+{
+	int ret;
+
+	if (h->ops_st)
+		ret = add_row(h->r, "kernel", "sched_ext", SK_VERDICT_OK,
+			      "struct sched_ext_ops (%d members)", btf_vlen(h->ops_st));
+	else
+		ret = add_row(h->r, "kernel", "sched_ext", SK_VERDICT_MISSING,
+			      "no struct sched_ext_ops in this kernel's BTF: it was built without "
+			      "sched_ext (needs 6.12+ with CONFIG_SCHED_CLASS_EXT=y; the scheduler "
+			      "cannot run here)");
+	if (ret)
+		return ret;
+	if (btf__find_by_name_kind(h->btf, SK_SCX_STRUCT_OPS_TYPE, BTF_KIND_STRUCT) > 0)
+		return add_row(h->r, "kernel", "struct_ops", SK_VERDICT_OK, SK_SCX_STRUCT_OPS_TYPE);
+	return add_row(h->r, "kernel", "struct_ops", SK_VERDICT_MISSING,
+		       "no " SK_SCX_STRUCT_OPS_TYPE " in the BTF: this kernel cannot register "
+		       "sched_ext_ops struct_ops maps");
+}
+
+static int check_kfunc(struct hc *h, const char *name, bool optional)
+{
+	const char *removed;
+
+	if (btf__find_by_name_kind(h->btf, name, BTF_KIND_FUNC) > 0)
+		return add_row(h->r, optional ? "optional kfunc" : "kfunc", name, SK_VERDICT_OK,
+			       optional ? "available" : "present");
+	if (optional)
+		return add_row(h->r, "optional kfunc", name, SK_VERDICT_INFO, "missing (optional)");
+	removed = sk_req_kfunc_removed(name);
+	if (removed)
+		return add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
+			       "not in this kernel (removed in %s; needed; the scheduler cannot "
+			       "load here)",
+			       removed);
+	return add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
+		       "not in this kernel (needed; the scheduler cannot load here)");
+}
+
+/* kind is "callback" or "member"; both are members of struct sched_ext_ops. */
+static int check_member(struct hc *h, const char *kind, const char *name)
+{
+	const char *rel;
+
+	if (has_row(h->r, kind, name))
+		return 0;
+	if (ops_has_member(h, name))
+		return add_row(h->r, kind, name, SK_VERDICT_OK, "in struct sched_ext_ops");
+	if (!h->ops_st)
+		return add_row(h->r, kind, name, SK_VERDICT_MISSING, "no sched_ext in this kernel");
+	rel = sk_req_release(SK_REQ_CALLBACK, name);
+	if (rel)
+		return add_row(h->r, kind, name, SK_VERDICT_MISSING,
+			       "not in this kernel's struct sched_ext_ops (added in %s; the "
+			       "kernel rejects the ops)",
+			       rel);
+	return add_row(h->r, kind, name, SK_VERDICT_MISSING,
+		       "not in this kernel's struct sched_ext_ops (the kernel rejects the ops)");
+}
+
+/*
+ * The flag bits this kernel accepts: SCX_OPS_ALL_FLAGS when the enum has it
+ * (the kernel validates against exactly that), else every public enumerator.
+ */
+static int flag_names(struct hc *h, uint64_t *known, const struct btf_type **enum_t)
+{
+	int id = btf__find_by_name_kind(h->btf, SK_SCX_FLAGS_ENUM, BTF_KIND_ENUM64);
+	const struct btf_type *t;
+	uint64_t all = 0, pub = 0;
+	bool have_all = false;
+
+	if (id <= 0)
+		id = btf__find_by_name_kind(h->btf, SK_SCX_FLAGS_ENUM, BTF_KIND_ENUM);
+	*known = 0;
+	*enum_t = NULL;
+	if (id <= 0)
+		return -ENOENT;
+	t = btf__type_by_id(h->btf, id);
+	for (int i = 0; i < btf_vlen(t); i++) {
+		const char *n;
+		uint64_t v;
+
+		if (btf_is_enum64(t)) {
+			const struct btf_enum64 *e = btf_enum64(t) + i;
+
+			n = btf__name_by_offset(h->btf, e->name_off);
+			v = btf_enum64_value(e);
+		} else {
+			const struct btf_enum *e = btf_enum(t) + i;
+
+			n = btf__name_by_offset(h->btf, e->name_off);
+			v = (uint32_t)e->val;
+		}
+		if (!strcmp(n, SK_SCX_ALL_FLAGS)) {
+			all = v;
+			have_all = true;
+		} else if (strncmp(n, "__", 2)) {
+			pub |= v;
+		}
+	}
+	*known = have_all ? all : pub;
+	*enum_t = t;
+	return 0;
+}
+
+static const char *flag_name(struct hc *h, const struct btf_type *t, uint64_t bit)
+{
+	for (int i = 0; t && i < btf_vlen(t); i++) {
+		const char *n;
+		uint64_t v;
+
+		if (btf_is_enum64(t)) {
+			n = btf__name_by_offset(h->btf, btf_enum64(t)[i].name_off);
+			v = btf_enum64_value(btf_enum64(t) + i);
+		} else {
+			n = btf__name_by_offset(h->btf, btf_enum(t)[i].name_off);
+			v = (uint32_t)btf_enum(t)[i].val;
+		}
+		if (v == bit && strcmp(n, SK_SCX_ALL_FLAGS))
+			return n;
+	}
+	return NULL;
+}
+
+static int check_flags(struct hc *h, uint64_t flags)
+{
+	const struct btf_type *t = NULL;
+	uint64_t known = 0;
+	bool have_enum;
+	int ret = 0;
+
+	if (!flags)
+		return 0;
+	have_enum = flag_names(h, &known, &t) == 0;
+	for (int b = 0; !ret && b < 64; b++) {
+		uint64_t bit = 1ULL << b;
+		const char *n = flag_name(h, t, bit);
+		char req[64];
+
+		if (!(flags & bit))
+			continue;
+		if (n)
+			snprintf(req, sizeof(req), "%s", n);
+		else
+			snprintf(req, sizeof(req), "0x%" PRIx64, bit);
+		if (have_enum && (known & bit))
+			ret = add_row(h->r, "flag", req, SK_VERDICT_OK, "in enum scx_ops_flags");
+		else if (!h->ops_st)
+			ret = add_row(h->r, "flag", req, SK_VERDICT_MISSING,
+				      "no sched_ext in this kernel");
+		else
+			ret = add_row(h->r, "flag", req, SK_VERDICT_MISSING,
+				      "bit 0x%" PRIx64 " is not in this kernel's enum "
+				      "scx_ops_flags (the kernel rejects the ops with EINVAL)",
+				      bit);
+	}
+	return ret;
+}
+
+static int check_timeout(struct hc *h, uint64_t timeout_ms)
+{
+	char req[64];
+
+	if (!timeout_ms)
+		return 0;
+	snprintf(req, sizeof(req), "timeout_ms %" PRIu64, timeout_ms);
+	if (timeout_ms <= SK_SCX_TIMEOUT_MAX_MS)
+		return add_row(h->r, "ops", req, SK_VERDICT_OK, "within the %d ms watchdog limit",
+			       SK_SCX_TIMEOUT_MAX_MS);
+	return add_row(h->r, "ops", req, SK_VERDICT_MISSING,
+		       "above the kernel's %d ms watchdog limit (the kernel rejects the ops with "
+		       "E2BIG)",
+		       SK_SCX_TIMEOUT_MAX_MS);
+}
+
+/* ---- config access ---- */
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static size_t arr_len(struct json_object *a)
+{
+	return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+static const char *arr_str(struct json_object *a, size_t i)
+{
+	struct json_object *v = json_object_array_get_idx(a, i);
+
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static uint64_t get_u64(struct json_object *o, const char *key)
+{
+	struct json_object *v = get(o, key);
+
+	return json_object_is_type(v, json_type_int) ? json_object_get_uint64(v) : 0;
+}
+
+/*
+ * Requirements recorded as "member sub_cgroup_id (7.1)" / "callback x" (in
+ * minKernelBecause and unknown): the data members the config does not list
+ * elsewhere, and anything the analyser did not recognise.
+ */
+static int check_listed(struct hc *h, struct json_object *list)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < arr_len(list); i++) {
+		const char *s = arr_str(list, i), *sp;
+		char kind[32], name[256];
+		size_t klen;
+
+		if (!s || !(sp = strchr(s, ' ')))
+			continue;
+		klen = (size_t)(sp - s);
+		if (klen >= sizeof(kind))
+			continue;
+		memcpy(kind, s, klen);
+		kind[klen] = '\0';
+		snprintf(name, sizeof(name), "%s", sp + 1);
+		name[strcspn(name, " ")] = '\0';
+		if (!name[0])
+			continue;
+		if (!strcmp(kind, "kfunc")) {
+			if (!has_row(h->r, "kfunc", name))
+				ret = check_kfunc(h, name, false);
+		} else if (!strcmp(kind, "callback") || !strcmp(kind, "member")) {
+			ret = check_member(h, kind, name);
+		}
+		/* "flag ...": every set bit is checked from opsFlags already. */
+	}
+	return ret;
+}
+
+/* "6.18.44-foo" -> "6.18"; false when it does not start with MAJOR.MINOR. */
+static bool major_minor(const char *release, char *out, size_t sz)
+{
+	unsigned int maj, min;
+
+	if (!release || sscanf(release, "%u.%u", &maj, &min) != 2)
+		return false;
+	snprintf(out, sz, "%u.%u", maj, min);
+	return true;
+}
+
+static int insert_row_at(struct sk_check_report *r, size_t pos)
+{
+	struct sk_check_row last = r->rows[r->nr_rows - 1];
+
+	memmove(&r->rows[pos + 1], &r->rows[pos], (r->nr_rows - 1 - pos) * sizeof(last));
+	r->rows[pos] = last;
+	return 0;
+}
+
+/* Release rows go right after the kernel rows, but are judged after the features. */
+static int check_release(struct hc *h, struct json_object *req, size_t pos)
+{
+	const char *min = json_object_get_string(get(req, "minKernel"));
+	struct json_object *before_o = get(req, "kernelBefore");
+	const char *before = json_object_is_type(before_o, json_type_string)
+				 ? json_object_get_string(before_o)
+				 : NULL;
+	const char *rel = h->r->release;
+	bool features = nr_missing(h->r) == 0;
+	char mm[32], rq[64];
+	int ret = 0;
+
+	if (min && *min) {
+		snprintf(rq, sizeof(rq), ">= %s", min);
+		if (!*rel)
+			ret = add_row(h->r, "release", rq, SK_VERDICT_INFO,
+				      "release not known; the features decide");
+		else if (!major_minor(rel, mm, sizeof(mm)))
+			ret = add_row(h->r, "release", rq, SK_VERDICT_INFO,
+				      "%s (not a MAJOR.MINOR release; the features decide)", rel);
+		else if (sk_release_cmp(mm, min) >= 0)
+			ret = add_row(h->r, "release", rq, SK_VERDICT_OK, "%s", rel);
+		else if (features)
+			ret = add_row(h->r, "release", rq, SK_VERDICT_WARNING,
+				      "%s is older than %s, but every feature it needs is present "
+				      "(backported)",
+				      rel, min);
+		else
+			ret =
+			    add_row(h->r, "release", rq, SK_VERDICT_WARNING,
+				    "%s is older than %s (the missing features decide)", rel, min);
+		if (ret)
+			return ret;
+		insert_row_at(h->r, pos++);
+	}
+	if (before && *before) {
+		snprintf(rq, sizeof(rq), "< %s", before);
+		if (!*rel || !major_minor(rel, mm, sizeof(mm)))
+			ret = add_row(h->r, "release", rq, SK_VERDICT_INFO,
+				      "release not known; the features decide");
+		else if (sk_release_cmp(mm, before) < 0)
+			ret = add_row(h->r, "release", rq, SK_VERDICT_OK, "%s", rel);
+		else
+			ret = add_row(h->r, "release", rq, SK_VERDICT_WARNING,
+				      "%s is not older than %s, which removed kfuncs it needs (%s)",
+				      rel, before,
+				      features ? "but they are present" : "the features decide");
+		if (ret)
+			return ret;
+		insert_row_at(h->r, pos);
+	}
+	return 0;
+}
+
+int sk_host_check(struct json_object *config, const char *btf_path, const char *release,
+		  struct sk_check_report **out, struct sk_error *err)
+{
+	struct json_object *req = get(config, "requirements"), *ops = get(config, "ops");
+	struct json_object *kfuncs = get(req, "kfuncs"), *tun = get(config, "tunables"), *list;
+	struct sk_check_report *r = NULL;
+	struct hc h = {0};
+	struct utsname uts;
+	size_t release_pos;
+	uint64_t flags, timeout;
+	int id, ret;
+
+	*out = NULL;
+	if (!json_object_is_type(req, json_type_object))
+		return sk_errf(err, -EINVAL,
+			       "the artifact config has no \"requirements\" object: not a schedkit "
+			       "scheduler config (rebuild it with skbuild build)");
+	if (!btf_path)
+		btf_path = SK_SYSFS_BTF;
+	if (!release) {
+		if (uname(&uts))
+			return sk_errf(err, -errno, "uname: %s", strerror(errno));
+		release = uts.release;
+	}
+	h.btf = btf__parse(btf_path, NULL);
+	if (!h.btf) {
+		ret = -errno;
+		return sk_errf(err, ret ? ret : -EINVAL,
+			       "reading kernel BTF %s: %s (a kernel built without "
+			       "CONFIG_DEBUG_INFO_BTF has none; pass another with --btf FILE)",
+			       btf_path, strerror(ret ? -ret : EINVAL));
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	h.r = r;
+	r->release = strdup(release);
+	r->btf = strdup(btf_path);
+	if (!r->release || !r->btf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (json_object_is_type(tun, json_type_array))
+		r->tunables = json_object_get(tun);
+	id = btf__find_by_name_kind(h.btf, SK_SCX_OPS_TYPE, BTF_KIND_STRUCT);
+	h.ops_st = id > 0 ? btf__type_by_id(h.btf, id) : NULL;
+
+	ret = check_kernel(&h);
+	release_pos = r->nr_rows;
+	list = get(kfuncs, "required");
+	for (size_t i = 0; !ret && i < arr_len(list); i++)
+		if (arr_str(list, i) && !has_row(r, "kfunc", arr_str(list, i)))
+			ret = check_kfunc(&h, arr_str(list, i), false);
+	list = get(req, "callbacks");
+	for (size_t i = 0; !ret && i < arr_len(list); i++)
+		if (arr_str(list, i))
+			ret = check_member(&h, "callback", arr_str(list, i));
+	/* Non-zero data members of the ops map that the config records as values. */
+	if (!ret && get_u64(ops, "dispatchMaxBatch"))
+		ret = check_member(&h, "member", "dispatch_max_batch");
+	if (!ret && get_u64(ops, "exitDumpLen"))
+		ret = check_member(&h, "member", "exit_dump_len");
+	if (!ret)
+		ret = check_listed(&h, get(req, "minKernelBecause"));
+	if (!ret)
+		ret = check_listed(&h, get(req, "unknown"));
+	flags = get(req, "opsFlags") ? get_u64(req, "opsFlags") : get_u64(ops, "flags");
+	timeout = get(req, "timeoutMs") ? get_u64(req, "timeoutMs") : get_u64(ops, "timeoutMs");
+	if (!ret && flags)
+		ret = check_member(&h, "member", "flags");
+	if (!ret && timeout)
+		ret = check_member(&h, "member", "timeout_ms");
+	if (!ret)
+		ret = check_flags(&h, flags);
+	if (!ret)
+		ret = check_timeout(&h, timeout);
+	list = get(kfuncs, "optional");
+	for (size_t i = 0; !ret && i < arr_len(list); i++)
+		if (arr_str(list, i) && !has_row(r, "kfunc", arr_str(list, i)))
+			ret = check_kfunc(&h, arr_str(list, i), true);
+	if (!ret)
+		ret = check_release(&h, req, release_pos);
+out:
+	btf__free(h.btf);
+	if (ret) {
+		sk_check_report_free(r);
+		return sk_errf(err, ret, "checking requirements against %s: %s", btf_path,
+			       strerror(-ret));
+	}
+	*out = r;
+	return 0;
+}
+
+bool sk_check_report_ok(const struct sk_check_report *r)
+{
+	return r && nr_missing(r) == 0;
+}
+
+int sk_check_report_error(const struct sk_check_report *r, struct sk_error *err)
+{
+	struct sk_buf b = {0};
+	size_t n = 0;
+	int ret;
+
+	if (sk_check_report_ok(r))
+		return 0;
+	if (!r)
+		return sk_errf(err, -EINVAL, "no compatibility report");
+	for (size_t i = 0; i < r->nr_rows; i++) {
+		const struct sk_check_row *row = &r->rows[i];
+
+		if (row->verdict != SK_VERDICT_MISSING)
+			continue;
+		if (sk_buf_printf(&b, "%s%s %s: %s", n++ ? "; " : "", row->kind, row->requirement,
+				  row->host)) {
+			sk_buf_free(&b);
+			return sk_errf(err, -ENOMEM, "out of memory");
+		}
+	}
+	ret = sk_errf(err, -ENOTSUP, "the scheduler cannot run on this kernel (%s, BTF %s): %s",
+		      *r->release ? r->release : "release unknown", r->btf,
+		      b.data ? (char *)b.data : "");
+	sk_buf_free(&b);
+	return ret;
+}
+
+void sk_check_report_print(const struct sk_check_report *r, FILE *f)
+{
+	int w_req = (int)strlen("REQUIREMENT"), w_host = (int)strlen("HOST");
+	size_t nt;
+
+	for (size_t i = 0; i < r->nr_rows; i++) {
+		int lr = (int)(strlen(r->rows[i].kind) + 1 + strlen(r->rows[i].requirement));
+		int lh = (int)strlen(r->rows[i].host);
+
+		if (lr > w_req)
+			w_req = lr;
+		if (lh > w_host)
+			w_host = lh;
+	}
+	/* Long sentences overflow rather than push every verdict off the screen. */
+	if (w_host > 60)
+		w_host = 60;
+	fprintf(f, "kernel %s, BTF %s\n\n", *r->release ? r->release : "(release unknown)", r->btf);
+	fprintf(f, "%-*s  %-*s  %s\n", w_req, "REQUIREMENT", w_host, "HOST", "VERDICT");
+	for (size_t i = 0; i < r->nr_rows; i++) {
+		const struct sk_check_row *row = &r->rows[i];
+		char req[512];
+
+		snprintf(req, sizeof(req), "%s %s", row->kind, row->requirement);
+		fprintf(f, "%-*s  %-*s  %s\n", w_req, req, w_host, row->host,
+			sk_verdict_str(row->verdict));
+	}
+	if (sk_check_report_ok(r))
+		fprintf(f, "\nresult: can run on this kernel\n");
+	else
+		fprintf(f, "\nresult: cannot run on this kernel (%zu requirement(s) missing)\n",
+			nr_missing(r));
+	nt = arr_len(r->tunables);
+	if (!nt) {
+		fprintf(f, "\ntunables: none\n");
+		return;
+	}
+	fprintf(f, "\ntunables (skrun run --set NAME=VALUE):\n");
+	fprintf(f, "  %-24s %-16s %s\n", "NAME", "TYPE", "DEFAULT");
+	for (size_t i = 0; i < nt; i++) {
+		struct json_object *t = json_object_array_get_idx(r->tunables, i);
+		const char *n = sk_json_str(t, "name"), *ty = sk_json_str(t, "type");
+		const char *d = sk_json_str(t, "default");
+
+		fprintf(f, "  %-24s %-16s %s\n", n ? n : "?", ty ? ty : "?", d ? d : "-");
+	}
+}
+
+static int add(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (!v)
+		return -ENOMEM;
+	if (json_object_object_add(o, key, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct json_object *sk_check_report_to_json(const struct sk_check_report *r)
+{
+	struct json_object *o = json_object_new_object(), *k = json_object_new_object();
+	struct json_object *checks = json_object_new_array();
+	int ret = (o && k && checks) ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !ret && i < r->nr_rows; i++) {
+		const struct sk_check_row *row = &r->rows[i];
+		struct json_object *c = json_object_new_object();
+
+		if (!c) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = add(c, "requirement", json_object_new_string(row->requirement));
+		if (!ret)
+			ret = add(c, "kind", json_object_new_string(row->kind));
+		if (!ret)
+			ret = add(c, "host", json_object_new_string(row->host));
+		if (!ret)
+			ret =
+			    add(c, "verdict", json_object_new_string(sk_verdict_str(row->verdict)));
+		if (ret || json_object_array_add(checks, c)) {
+			json_object_put(c);
+			ret = -ENOMEM;
+		}
+	}
+	if (!ret && *r->release)
+		ret = add(k, "release", json_object_new_string(r->release));
+	else if (!ret)
+		ret = json_object_object_add(k, "release", NULL) ? -ENOMEM : 0;
+	if (!ret)
+		ret = add(k, "btf", json_object_new_string(r->btf));
+	if (!ret)
+		ret = add(o, "ok", json_object_new_boolean(sk_check_report_ok(r)));
+	if (!ret) {
+		ret = add(o, "kernel", k);
+		k = NULL;
+	}
+	if (!ret) {
+		ret = add(o, "checks", checks);
+		checks = NULL;
+	}
+	if (!ret)
+		ret = add(o, "tunables",
+			  r->tunables ? json_object_get(r->tunables) : json_object_new_array());
+	if (ret) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_object_put(k);
+	json_object_put(checks);
+	return o;
+}
+
+void sk_check_report_free(struct sk_check_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nr_rows; i++) {
+		free(r->rows[i].kind);
+		free(r->rows[i].requirement);
+		free(r->rows[i].host);
+	}
+	free(r->rows);
+	free(r->release);
+	free(r->btf);
+	json_object_put(r->tunables);
+	free(r);
+}

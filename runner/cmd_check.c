@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* skrun check: can this artifact run on this kernel? Its requirements against the BTF. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "schedkit/hostcheck.h"
+#include "schedkit/kernel.h"
+#include "schedkit/oci.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: skrun check LAYOUT[:TAG] [options]\n"
+		   "\n"
+		   "Tests the artifact's kernel requirements against this kernel's own BTF:\n"
+		   "sched_ext and struct_ops support, every required kfunc, every callback and\n"
+		   "data member of struct sched_ext_ops it sets, every ops flag bit, the watchdog\n"
+		   "timeout. Optional (weak) kfuncs are reported without failing. The release is\n"
+		   "compared with the artifact's minimum too, but features decide: distributions\n"
+		   "backport. Lists the tunables (skrun run --set NAME=VALUE).\n"
+		   "Exit status: 0 when it can run here, 1 when it cannot, 2 on usage errors.\n"
+		   "\n"
+		   "  --json         machine-readable report\n"
+		   "  --btf FILE     kernel BTF to test against: raw BTF or a vmlinux ELF\n"
+		   "                 (default " SK_SYSFS_BTF ")\n"
+		   "  --release R    kernel release to compare with (default: uname -r, or\n"
+		   "                 not compared when --btf names another kernel's BTF)\n"
+		   "  --arch ARCH    platform to check (default: this machine's)\n");
+}
+
+/*
+ * The one place that turns a command-line source into an artifact; registry
+ * references and the store plug in here.
+ */
+static int open_artifact(const char *src, const char *arch, struct sk_artifact **out,
+			 struct sk_error *err)
+{
+	struct sk_layout *l = NULL;
+	char *dir = NULL, *tag = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = sk_layout_ref_split(src, &dir, &tag);
+	if (ret) {
+		sk_errf(err, ret, "'%s' is not LAYOUT[:TAG]", src);
+		goto out;
+	}
+	ret = sk_layout_open(dir, &l, err);
+	if (!ret)
+		ret = sk_artifact_read(l, tag, arch, out, err);
+out:
+	sk_layout_close(l);
+	free(dir);
+	free(tag);
+	return ret;
+}
+
+/*
+ * A config that carries no requirements (not written by skbuild) gets them
+ * from the object itself, so check never trusts an absence.
+ */
+static int config_for_check(struct sk_artifact *a, struct json_object **out, struct sk_error *err)
+{
+	struct json_object *req = NULL, *ops = NULL;
+	struct sk_sched_info *info = NULL;
+	const char *map;
+	int ret;
+
+	if (json_object_object_get_ex(a->config, "requirements", &req)) {
+		*out = json_object_get(a->config);
+		return 0;
+	}
+	map = json_object_object_get_ex(a->config, "ops", &ops) ? sk_json_str(ops, "map") : NULL;
+	ret = sk_sched_analyze(a->object, a->object_len, map, &info, err);
+	if (ret)
+		return sk_err_prefix(err, "the config records no requirements; analysing the "
+					  "object: ");
+	*out = sk_sched_info_to_json(info);
+	sk_sched_info_free(info);
+	if (!*out)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+	    {"json", no_argument, NULL, 'j'},	       {"btf", required_argument, NULL, 'b'},
+	    {"release", required_argument, NULL, 'r'}, {"arch", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	};
+	const char *btf = NULL, *release = NULL, *arch = NULL;
+	struct sk_check_report *report = NULL;
+	struct json_object *config = NULL, *j;
+	struct sk_artifact *a = NULL;
+	struct sk_error err = {0};
+	bool json = false;
+	int c, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'b':
+			btf = optarg;
+			break;
+		case 'r':
+			release = optarg;
+			break;
+		case 'a':
+			arch = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	/* Another kernel's BTF says nothing about the running kernel's release. */
+	if (btf && !release)
+		release = "";
+	if (open_artifact(argv[optind], arch, &a, &err) || config_for_check(a, &config, &err) ||
+	    sk_host_check(config, btf, release, &report, &err)) {
+		sk_die_msg("check %s: %s", argv[optind], err.msg);
+		goto out;
+	}
+	if (json) {
+		j = sk_check_report_to_json(report);
+		if (!j) {
+			sk_die_msg("out of memory");
+			goto out;
+		}
+		printf("%s\n", json_object_to_json_string_ext(
+				   j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(j);
+	} else {
+		printf("%s (%s/%s, %s)\n", argv[optind], a->os, a->arch, a->manifest_digest);
+		sk_check_report_print(report, stdout);
+	}
+	ret = sk_check_report_ok(report) ? 0 : 1;
+out:
+	sk_check_report_free(report);
+	json_object_put(config);
+	sk_artifact_free(a);
+	return ret;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* skrun internals shared by its subcommands (not part of lib/'s public API). */
+#ifndef SKRUN_H
+#define SKRUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "schedkit/common.h"
+#include "schedkit/kernel.h"
+#include "schedkit/oci.h"
+
+#define SKRUN_STATE_DEFAULT "/run/schedkit"
+
+/* Where an artifact comes from and how it must be trusted. */
+struct skr_source_opts {
+	const char *store;	   /* NULL: the default store */
+	const char *policy;	   /* NULL: the default policy */
+	struct sk_strv keys;	   /* --key PUB: trust these instead of the policy */
+	bool insecure_skip_verify; /* explicit opt-out, reported loudly */
+	const char *arch;	   /* NULL: the host's */
+	const char *btf;	   /* NULL: the running kernel (for the compatibility check) */
+	bool skip_check;	   /* only for tests of the loader itself */
+};
+
+/* A scheduler that passed every gate and is ready to load. */
+struct skr_target {
+	char ref[1024];
+	char digest[SK_DIGEST_MAX]; /* what was verified: index or manifest digest */
+	struct sk_artifact *artifact;
+	struct sk_strv sets; /* NAME=VALUE tunables */
+	const char *ops_name;
+	bool verified; /* false only with --insecure-skip-verify */
+};
+
+/*
+ * The path from a reference to a loadable scheduler: fetch by digest, verify
+ * the signature, check this kernel. Fails before anything is loaded.
+ */
+int skr_prepare(const char *ref, const struct skr_source_opts *o, struct skr_target *t,
+		struct sk_error *err);
+void skr_target_free(struct skr_target *t);
+
+/* ---- state directory ---- */
+
+struct skr_state {
+	char dir[1024];
+	int lock_fd; /* held by the supervising skrun for its lifetime */
+};
+
+const char *skr_state_dir(void);
+/* Takes the single-supervisor lock; -EBUSY (with the holder's pid) if taken. */
+int skr_state_lock(struct skr_state *st, struct sk_error *err);
+void skr_state_unlock(struct skr_state *st);
+
+struct skr_status {
+	const char *status; /* "running", "restarting", "fallback", "stopped", "failed" */
+	const char *ref;
+	const char *digest;
+	const char *name;
+	bool verified;
+	bool on_fallback;
+	time_t since;
+	int restarts;
+	bool have_exit;
+	struct sk_exit_info last_exit;
+	time_t last_exit_at;
+};
+
+/* Writes state.json atomically. */
+int skr_state_write(const struct skr_state *st, const struct skr_status *s, struct sk_error *err);
+/* Reads state.json from dir; *out is owned by the caller. */
+int skr_state_read(const char *dir, struct json_object **out, struct sk_error *err);
+/* The pid recorded in state.json if that process is alive, else 0. */
+int skr_state_pid(const char *dir);
+
+/* systemd readiness (Type=notify) when NOTIFY_SOCKET is set; a no-op otherwise. */
+void skr_notify(const char *msg);
+
+/* ---- supervision ---- */
+
+enum skr_restart {
+	SKR_RESTART_ON_FAILURE,
+	SKR_RESTART_ALWAYS,
+	SKR_RESTART_NEVER,
+};
+
+struct skr_policy {
+	enum skr_restart restart;
+	int backoff_ms;	    /* first delay */
+	int backoff_max_ms; /* cap */
+	int max_restarts;   /* within window_s */
+	int window_s;
+};
+
+/* Runs in the foreground until a signal, or until nothing is left to run. */
+int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_target *fallback,
+		  const struct skr_policy *pol, const struct skr_source_opts *src);
+
+/* Control socket path in the state dir (malloc'd). */
+char *skr_control_path(const char *dir);
+/* Sends one request line, prints the replies; 0 when the last reply is "OK ...". */
+int skr_control_request(const char *request, struct sk_error *err);
+
+#endif

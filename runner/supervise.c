@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The foreground supervisor: keeps one scheduler attached, reports why the
+ * kernel ejected it, restarts it with backoff, falls back when it keeps
+ * failing, and serves `skrun switch` / `skrun stop` on a control socket.
+ * Rule throughout: the host is never left worse off than it was found.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "skrun.h"
+
+#define POLL_MS		100
+#define SCX_ECODE_ACT_RESTART (1LL << 48)
+#define MAX_RESTART_LOG 64
+
+struct sup {
+	struct skr_state *st;
+	const struct skr_policy *pol;
+	const struct skr_source_opts *src;
+	struct skr_target *cur; /* what runs (primary, fallback or a switched-in one) */
+	struct skr_target *fallback;
+	struct skr_target switched; /* storage for a target brought in by switch */
+	struct sk_sched *sched;
+	struct skr_status status;
+	int sig_fd;
+	int ctl_fd;
+	char *ctl_path;
+	time_t restart_log[MAX_RESTART_LOG];
+	int nr_restart_log;
+	int consecutive;
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("skrun: ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+static void publish(struct sup *s, const char *status)
+{
+	struct sk_error err = {0};
+
+	s->status.status = status;
+	if (s->cur) {
+		s->status.ref = s->cur->ref;
+		s->status.digest = s->cur->digest;
+		s->status.verified = s->cur->verified;
+		s->status.name = s->sched ? sk_sched_name(s->sched) : "";
+	}
+	if (skr_state_write(s->st, &s->status, &err))
+		say("warning: cannot record state: %s", err.msg);
+}
+
+static int load_attach(struct skr_target *t, struct sk_sched **out, struct sk_error *err)
+{
+	struct sk_load_opts lo = {
+		.ops_name = t->ops_name,
+		.set = (const char *const *)t->sets.v,
+	};
+	int ret;
+
+	ret = sk_sched_load(t->artifact->object, t->artifact->object_len, &lo, out, err);
+	if (ret)
+		return ret;
+	ret = sk_sched_attach(*out, err);
+	if (ret) {
+		sk_sched_close(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+static void report_attached(struct sup *s)
+{
+	char state[32], ops[SK_SCX_NAME_LEN], msg[512];
+
+	sk_scx_state(state, sizeof(state));
+	sk_scx_ops_name(ops, sizeof(ops));
+	say("attached '%s' from %s (%s): state=%s ops=%s", sk_sched_name(s->sched), s->cur->ref,
+	    s->cur->digest, state, ops);
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=running %s (%s)\nMAINPID=%d",
+		 sk_sched_name(s->sched), s->cur->digest, (int)getpid());
+	skr_notify(msg);
+}
+
+static void wait_disabled(int max_ms)
+{
+	char state[32];
+
+	for (int waited = 0; waited < max_ms; waited += 10) {
+		sk_scx_state(state, sizeof(state));
+		if (!strcmp(state, "disabled") || !strcmp(state, "absent"))
+			return;
+		nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
+	}
+}
+
+static void report_exit(struct sup *s, const struct sk_exit_info *ei, bool by_us)
+{
+	const char *name = sk_sched_name(s->sched);
+
+	s->status.have_exit = true;
+	s->status.last_exit = *ei;
+	s->status.last_exit_at = time(NULL);
+	if (!ei->valid) {
+		say("%s: no exit record (the scheduler defines no uei)", name);
+		return;
+	}
+	say("%s exited: kind=%d (%s) code=%lld%s%s%s", name, ei->kind, sk_exit_kind_str(ei->kind),
+	    (long long)ei->exit_code, ei->reason[0] ? " reason=\"" : "", ei->reason,
+	    ei->reason[0] ? "\"" : "");
+	if (ei->msg[0])
+		say("%s message: %s", name, ei->msg);
+	if (!by_us && (ei->exit_code & SCX_ECODE_ACT_RESTART))
+		say("%s asked to be restarted (SCX_ECODE_ACT_RESTART)", name);
+}
+
+/* The scheduler is gone when its exit record is filled or the kernel stopped running it. */
+static bool ejected(struct sup *s, struct sk_exit_info *ei)
+{
+	char state[32], ops[SK_SCX_NAME_LEN];
+
+	if (!sk_sched_exit_info(s->sched, ei) && ei->valid)
+		return true;
+	sk_scx_state(state, sizeof(state));
+	if (!strcmp(state, "enabling"))
+		return false;
+	sk_scx_ops_name(ops, sizeof(ops));
+	return strcmp(state, "enabled") || strcmp(ops, sk_sched_name(s->sched));
+}
+
+static bool wants_restart(const struct sup *s, const struct sk_exit_info *ei)
+{
+	if (s->pol->restart == SKR_RESTART_NEVER)
+		return false;
+	if (ei->valid && (ei->exit_code & SCX_ECODE_ACT_RESTART))
+		return true;
+	if (s->pol->restart == SKR_RESTART_ALWAYS)
+		return true;
+	/* on-failure: errors and stalls, not an operator's SysRq or a clean exit */
+	return !ei->valid || ei->kind >= 1024;
+}
+
+/* Waits, but a signal or a control request ends the wait. Returns the signal or 0. */
+static int interruptible_sleep(struct sup *s, int ms)
+{
+	struct pollfd p[1] = {{.fd = s->sig_fd, .events = POLLIN}};
+	struct signalfd_siginfo si;
+
+	if (poll(p, 1, ms) > 0 && read(s->sig_fd, &si, sizeof(si)) == sizeof(si))
+		return (int)si.ssi_signo;
+	return 0;
+}
+
+static bool over_limit(struct sup *s)
+{
+	time_t now = time(NULL);
+	int n = 0;
+
+	for (int i = 0; i < s->nr_restart_log; i++)
+		if (now - s->restart_log[i] < s->pol->window_s)
+			n++;
+	return n >= s->pol->max_restarts;
+}
+
+static void log_restart(struct sup *s)
+{
+	if (s->nr_restart_log == MAX_RESTART_LOG) {
+		memmove(s->restart_log, s->restart_log + 1,
+			sizeof(s->restart_log[0]) * (MAX_RESTART_LOG - 1));
+		s->nr_restart_log--;
+	}
+	s->restart_log[s->nr_restart_log++] = time(NULL);
+}
+
+static int backoff_ms(struct sup *s)
+{
+	long d = s->pol->backoff_ms;
+	unsigned int seed = (unsigned int)(time(NULL) ^ getpid() ^ s->consecutive);
+
+	for (int i = 1; i < s->consecutive && d < s->pol->backoff_max_ms; i++)
+		d *= 2;
+	if (d > s->pol->backoff_max_ms)
+		d = s->pol->backoff_max_ms;
+	/* jitter up to 10%: many hosts ejected at once must not restart in lockstep */
+	return (int)(d + (d / 10 ? rand_r(&seed) % (d / 10) : 0));
+}
+
+/*
+ * Returns 0 when something is attached again (restart or fallback), 1 when the
+ * kernel default scheduler is left in place, or a signal number.
+ */
+static int recover(struct sup *s, const struct sk_exit_info *ei)
+{
+	struct sk_error err = {0};
+
+	while (wants_restart(s, ei) && !over_limit(s)) {
+		int ms, sig;
+
+		s->consecutive++;
+		ms = backoff_ms(s);
+		publish(s, "restarting");
+		say("restarting '%s' in %d ms (restart %d)", sk_sched_name(s->sched), ms,
+		    s->status.restarts + 1);
+		sig = interruptible_sleep(s, ms);
+		if (sig)
+			return sig;
+		log_restart(s);
+		sk_sched_close(s->sched);
+		s->sched = NULL;
+		s->status.restarts++;
+		if (!load_attach(s->cur, &s->sched, &err)) {
+			s->status.since = time(NULL);
+			report_attached(s);
+			publish(s, s->status.on_fallback ? "fallback" : "running");
+			return 0;
+		}
+		/* A load or attach that fails now will fail again: stop retrying. */
+		say("restart failed: %s", err.msg);
+		break;
+	}
+	if (wants_restart(s, ei) && over_limit(s))
+		say("giving up: %d restarts within %d s", s->pol->max_restarts, s->pol->window_s);
+	if (s->sched) {
+		sk_sched_close(s->sched);
+		s->sched = NULL;
+	}
+	if (s->fallback && s->cur != s->fallback) {
+		say("attaching fallback %s (%s)", s->fallback->ref, s->fallback->digest);
+		s->cur = s->fallback;
+		s->consecutive = 0;
+		s->nr_restart_log = 0;
+		if (!load_attach(s->cur, &s->sched, &err)) {
+			s->status.on_fallback = true;
+			s->status.since = time(NULL);
+			report_attached(s);
+			publish(s, "fallback");
+			return 0;
+		}
+		say("fallback failed: %s", err.msg);
+	}
+	say("leaving the kernel's default scheduler in place");
+	publish(s, "failed");
+	return 1;
+}
+
+static int open_control(struct sup *s)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	s->ctl_path = skr_control_path(s->st->dir);
+	if (!s->ctl_path || strlen(s->ctl_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, s->ctl_path);
+	unlink(s->ctl_path); /* we hold the lock: a leftover socket is stale */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4)) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	s->ctl_fd = fd;
+	return 0;
+}
+
+static void reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(int fd, const char *fmt, ...)
+{
+	char buf[SK_ERROR_MSG_MAX + 128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) < 0) {
+		/* the client went away; the switch still completes */
+	}
+	fputs("skrun: ", stdout);
+	fwrite(buf, 1, (size_t)n, stdout);
+	fflush(stdout);
+}
+
+/*
+ * switch: the new scheduler passes every gate and the verifier while the old
+ * one keeps running; only then is the old one detached and the new attached.
+ * If that attach fails, the old one is attached again.
+ */
+static void do_switch(struct sup *s, int fd, char *args)
+{
+	struct skr_target next = {0};
+	struct sk_sched *loaded = NULL;
+	struct sk_error err = {0};
+	struct sk_load_opts lo = {0};
+	char *save = NULL, *ref = strtok_r(args, "\t", &save);
+	char old_name[SK_SCX_NAME_LEN] = "";
+
+	if (!ref || !*ref) {
+		reply(fd, "ERROR switch needs a reference");
+		return;
+	}
+	for (char *set = strtok_r(NULL, "\t", &save); set; set = strtok_r(NULL, "\t", &save))
+		sk_strv_push(&next.sets, set);
+	reply(fd, "switch: preparing %s", ref);
+	if (skr_prepare(ref, s->src, &next, &err)) {
+		reply(fd, "ERROR %s; '%s' is still attached", err.msg,
+		      s->sched ? sk_sched_name(s->sched) : "(nothing)");
+		goto out;
+	}
+	lo.ops_name = next.ops_name;
+	lo.set = (const char *const *)next.sets.v;
+	if (sk_sched_load(next.artifact->object, next.artifact->object_len, &lo, &loaded, &err)) {
+		reply(fd, "ERROR %s", err.msg);
+		reply(fd, "ERROR switch refused; '%s' is still attached",
+		      s->sched ? sk_sched_name(s->sched) : "(nothing)");
+		goto out;
+	}
+	reply(fd, "switch: '%s' loaded (verifier accepted it); detaching '%s'",
+	      sk_sched_name(loaded), s->sched ? sk_sched_name(s->sched) : "(nothing)");
+	if (s->sched) {
+		snprintf(old_name, sizeof(old_name), "%s", sk_sched_name(s->sched));
+		sk_sched_detach(s->sched);
+		wait_disabled(5000);
+	}
+	if (sk_sched_attach(loaded, &err)) {
+		reply(fd, "ERROR attaching '%s' failed: %s", sk_sched_name(loaded), err.msg);
+		sk_sched_close(loaded);
+		loaded = NULL;
+		if (s->sched) {
+			/* A fresh load: the detached object's exit record is already filled. */
+			sk_sched_close(s->sched);
+			s->sched = NULL;
+			if (load_attach(s->cur, &s->sched, &err))
+				reply(fd, "ERROR re-attaching '%s' failed too: %s", old_name,
+				      err.msg);
+			else
+				reply(fd, "ERROR switch failed; '%s' re-attached", old_name);
+		}
+		goto out;
+	}
+	sk_sched_close(s->sched);
+	s->sched = loaded;
+	loaded = NULL;
+	skr_target_free(&s->switched);
+	s->switched = next;
+	memset(&next, 0, sizeof(next));
+	s->cur = &s->switched;
+	s->status.on_fallback = false;
+	s->status.since = time(NULL);
+	s->status.restarts = 0;
+	s->consecutive = 0;
+	s->nr_restart_log = 0;
+	report_attached(s);
+	publish(s, "running");
+	reply(fd, "OK switched from '%s' to '%s' (%s)", old_name[0] ? old_name : "(nothing)",
+	      sk_sched_name(s->sched), s->cur->digest);
+out:
+	sk_sched_close(loaded);
+	skr_target_free(&next);
+}
+
+/* Returns 1 when the client asked us to stop. */
+static int serve_control(struct sup *s)
+{
+	char buf[8192];
+	ssize_t n;
+	int fd = accept4(s->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+	int stop = 0;
+
+	if (fd < 0)
+		return 0;
+	/* One short request line; a stuck client must not wedge the supervisor. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){2, 0}, sizeof(struct timeval));
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0) {
+		close(fd);
+		return 0;
+	}
+	buf[n] = '\0';
+	sk_rstrip(buf);
+	if (!strncmp(buf, "switch\t", 7))
+		do_switch(s, fd, buf + 7);
+	else if (!strcmp(buf, "stop")) {
+		reply(fd, "OK stopping");
+		stop = 1;
+	} else
+		reply(fd, "ERROR unknown request");
+	close(fd);
+	return stop;
+}
+
+static int detach_and_report(struct sup *s, const char *why)
+{
+	struct sk_exit_info ei;
+	char state[32];
+
+	say("%s, detaching '%s'", why, sk_sched_name(s->sched));
+	skr_notify("STOPPING=1");
+	sk_sched_detach(s->sched);
+	wait_disabled(5000);
+	sk_scx_state(state, sizeof(state));
+	say("detached: state=%s", state);
+	sk_sched_exit_info(s->sched, &ei);
+	report_exit(s, &ei, true);
+	publish(s, "stopped");
+	return 0;
+}
+
+int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_target *fallback,
+		  const struct skr_policy *pol, const struct skr_source_opts *src)
+{
+	struct sup s = {
+		.st = st,
+		.pol = pol,
+		.src = src,
+		.cur = primary,
+		.fallback = fallback,
+		.sig_fd = -1,
+		.ctl_fd = -1,
+	};
+	struct sk_error err = {0};
+	struct sk_exit_info ei;
+	sigset_t sigs;
+	int ret = 1;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	s.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s.sig_fd < 0) {
+		say("cannot watch signals: %s", strerror(errno));
+		goto out;
+	}
+	if (open_control(&s))
+		say("warning: no control socket in %s (switch and stop unavailable)", st->dir);
+
+	s.status.since = time(NULL);
+	if (load_attach(s.cur, &s.sched, &err)) {
+		say("%s", err.msg);
+		memset(&ei, 0, sizeof(ei));
+		ei.kind = 1024; /* treat like an error: the fallback may take over */
+		s.sched = NULL;
+		if (!fallback) {
+			publish(&s, "failed");
+			goto out;
+		}
+		s.consecutive = pol->max_restarts; /* a load failure is not transient */
+		s.nr_restart_log = 0;
+		{
+			struct skr_policy no_restart = *pol;
+
+			no_restart.restart = SKR_RESTART_NEVER;
+			s.pol = &no_restart;
+			ret = recover(&s, &ei);
+			s.pol = pol;
+		}
+		if (ret)
+			goto out;
+	} else {
+		report_attached(&s);
+		publish(&s, "running");
+	}
+
+	for (;;) {
+		struct pollfd p[2] = {{.fd = s.sig_fd, .events = POLLIN},
+				      {.fd = s.ctl_fd, .events = POLLIN}};
+		struct signalfd_siginfo si;
+
+		if (poll(p, s.ctl_fd >= 0 ? 2 : 1, POLL_MS) > 0) {
+			if ((p[0].revents & POLLIN) &&
+			    read(s.sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				ret = detach_and_report(&s, strsignal((int)si.ssi_signo));
+				goto out;
+			}
+			if (s.ctl_fd >= 0 && (p[1].revents & POLLIN) && serve_control(&s)) {
+				ret = detach_and_report(&s, "stop requested");
+				goto out;
+			}
+		}
+		if (!s.sched || !ejected(&s, &ei))
+			continue;
+		wait_disabled(5000);
+		{
+			char state[32];
+
+			sk_scx_state(state, sizeof(state));
+			say("the kernel ejected '%s': state=%s", sk_sched_name(s.sched), state);
+		}
+		sk_sched_exit_info(s.sched, &ei);
+		report_exit(&s, &ei, false);
+		ret = recover(&s, &ei);
+		if (ret == 1)
+			goto out;
+		if (ret) {
+			say("%s received while restarting; not restarting", strsignal(ret));
+			publish(&s, "stopped");
+			ret = 0;
+			goto out;
+		}
+	}
+out:
+	sk_sched_close(s.sched);
+	skr_target_free(&s.switched);
+	if (s.ctl_fd >= 0) {
+		close(s.ctl_fd);
+		unlink(s.ctl_path);
+	}
+	free(s.ctl_path);
+	if (s.sig_fd >= 0)
+		close(s.sig_fd);
+	return ret;
+}

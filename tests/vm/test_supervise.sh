@@ -1,0 +1,134 @@
+#!/bin/sh
+# skrun's supervisor on the real sched_ext kernel: status, one supervisor per
+# host, switch (good and verifier-rejected), stop, a stalling scheduler ejected
+# by the watchdog and replaced by the fallback, restart requests with backoff
+# and a limit, and kill -9 of skrun returning the host to the default scheduler.
+. "$(dirname "$0")/../lib.sh"
+. "$SK_ROOT/tests/vm/vm.sh"
+
+if ! vm_kernel_ready 2>"$T/kernel.err"; then
+	fail vm-kernel "$(cat "$T/kernel.err")"
+	exit 1
+fi
+export SKBUILD_BTF=$SK_KERNEL/vmlinux SCHEDKIT_CACHE=$T/cache
+mkdir -p "$T/data"
+for s in fifo vtime; do
+	check "build $s" "$SKBUILD" build -q "$SK_ROOT/scheds/$s" -o "$T/data/$s.oci" -t t
+done
+for s in stall restart broken; do
+	check "build $s" "$SKBUILD" build -q "$SK_ROOT/tests/scheds/$s.bpf.c" -o "$T/data/$s.oci" -t t
+done
+
+cat >"$T/guest.sh" <<'EOF'
+ok() { echo "PASS: vm: $1"; }
+no() { echo "FAIL: vm: $1: $2"; }
+state() { cat /sys/kernel/sched_ext/state; }
+ops() { cat /sys/kernel/sched_ext/root/ops 2>/dev/null; }
+expect() { # NAME WANT GOT
+	if [ "$2" = "$3" ]; then ok "$1"; else no "$1" "want '$2', got '$3'"; fi
+}
+wait_for() { # PATTERN FILE [TENTHS]
+	for _ in $(seq ${3:-100}); do grep -q "$1" "$2" && return 0; sleep 0.1; done
+	return 1
+}
+wait_state() { # STATE [TENTHS]
+	for _ in $(seq ${2:-100}); do [ "$(state)" = "$1" ] && return 0; sleep 0.1; done
+	return 1
+}
+show() { sed 's/^/    [guest] /' "$1"; }
+export SKRUN_STATE_DIR=/run/schedkit
+
+# --- status, single supervisor, switch, stop ---
+skrun run /data/fifo.oci:t >/tmp/a.log 2>&1 &
+pid=$!
+wait_for "attached 'fifo'" /tmp/a.log
+expect "fifo enabled" enabled "$(state)"
+skrun status --json >/tmp/st.json
+grep -q '"digest":"sha256:' /tmp/st.json && grep -q '"name":"fifo"' /tmp/st.json &&
+	grep -q '"verdict":"ok: the kernel runs' /tmp/st.json && ok "status --json names the digest" ||
+	no "status --json names the digest" "$(cat /tmp/st.json)"
+skrun status >/tmp/st.txt
+grep -q "verdict:    ok" /tmp/st.txt && ok "status (text)" || no "status (text)" "$(cat /tmp/st.txt)"
+skrun run /data/vtime.oci:t >/tmp/b.log 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "already supervising" /tmp/b.log && ok "second skrun run refused" ||
+	no "second skrun run refused" "rc $rc $(cat /tmp/b.log)"
+expect "fifo still attached after refused run" fifo "$(ops)"
+skrun switch /data/vtime.oci:t >/tmp/sw.log 2>&1
+rc=$?
+show /tmp/sw.log
+expect "switch to vtime exit 0" 0 $rc
+expect "switch: root/ops is vtime" vtime "$(ops)"
+expect "switch: enabled" enabled "$(state)"
+skrun switch /data/broken.oci:t >/tmp/sw2.log 2>&1
+rc=$?
+show /tmp/sw2.log
+[ $rc != 0 ] && ok "switch to a rejected scheduler fails" || no "switch to a rejected scheduler fails" "rc 0"
+grep -q "verifier log" /tmp/sw2.log && ok "switch shows the verifier's error" || no "switch shows the verifier's error" "no log"
+expect "old scheduler still attached after failed switch" vtime "$(ops)"
+expect "still enabled after failed switch" enabled "$(state)"
+skrun stop >/tmp/stop.log 2>&1 && ok "skrun stop" || no "skrun stop" "$(cat /tmp/stop.log)"
+wait $pid
+expect "supervisor exit 0 after stop" 0 $?
+expect "disabled after stop" disabled "$(state)"
+grep -q "kind=64 (unregistered from user space)" /tmp/a.log && ok "stop reports unregistered" ||
+	no "stop reports unregistered" "$(tail -3 /tmp/a.log)"
+show /tmp/a.log
+
+# --- stall: the watchdog ejects it, skrun says why, the fallback takes over ---
+skrun run /data/stall.oci:t --fallback /data/fifo.oci:t --backoff-ms 100 --max-restarts 1 >/tmp/c.log 2>&1 &
+pid=$!
+if wait_for "attached 'fifo'" /tmp/c.log 300; then ok "fallback attached after stalls"; else no "fallback attached after stalls" "timeout"; fi
+show /tmp/c.log
+grep -q "kind=1026 (runnable task stall)" /tmp/c.log && ok "stall reported as runnable task stall" ||
+	no "stall reported as runnable task stall" "missing"
+grep -q "message: .*watchdog failed to check in" /tmp/c.log && ok "kernel's stall message shown" ||
+	no "kernel's stall message shown" "missing"
+grep -q "restarting 'stall'" /tmp/c.log && grep -q "giving up: 1 restarts" /tmp/c.log &&
+	ok "stall restarted once, then gave up" || no "stall restarted once, then gave up" "missing"
+expect "fallback enabled" enabled "$(state)"
+expect "fallback is fifo" fifo "$(ops)"
+skrun status --json | grep -q '"status":"fallback"' && ok "status says fallback" || no "status says fallback" "$(skrun status --json)"
+kill -TERM $pid
+wait $pid
+expect "disabled after SIGTERM" disabled "$(state)"
+
+# --- restart requested by the scheduler: reattach after backoff, then a limit ---
+skrun run /data/restart.oci:t --backoff-ms 200 --max-restarts 2 --restart-window 120 >/tmp/d.log 2>&1
+rc=$?
+show /tmp/d.log
+[ $rc != 0 ] && ok "restart loop ends with failure status" || no "restart loop ends with failure status" "rc 0"
+n=$(grep -c "asked to be restarted (SCX_ECODE_ACT_RESTART)" /tmp/d.log)
+expect "three ejections asked for a restart" 3 "$n"
+expect "two reattachments" 2 "$(grep -c "^skrun: attached 'restart'" /tmp/d.log | awk '{print $1 - 1}')"
+grep -q "restarting 'restart' in 2[0-9][0-9] ms" /tmp/d.log && grep -q "restarting 'restart' in [45][0-9][0-9] ms" /tmp/d.log &&
+	ok "backoff doubles" || no "backoff doubles" "missing delays"
+grep -q "giving up: 2 restarts" /tmp/d.log && grep -q "default scheduler in place" /tmp/d.log &&
+	ok "limit reached, default scheduler left" || no "limit reached, default scheduler left" "missing"
+expect "disabled after giving up" disabled "$(state)"
+
+# --- kill -9: the kernel drops the scheduler, the next run works ---
+skrun run /data/fifo.oci:t >/tmp/e.log 2>&1 &
+pid=$!
+wait_for "attached 'fifo'" /tmp/e.log
+expect "enabled before kill -9" enabled "$(state)"
+kill -9 $pid
+wait $pid 2>/dev/null
+if wait_state disabled 50; then ok "kill -9: kernel back to disabled"; else no "kill -9: kernel back to disabled" "$(state)"; fi
+skrun status >/tmp/st2.txt
+grep -q "skrun:      dead" /tmp/st2.txt && ok "status notices the dead supervisor" || no "status notices the dead supervisor" "$(cat /tmp/st2.txt)"
+skrun run /data/fifo.oci:t >/tmp/f.log 2>&1 &
+pid=$!
+if wait_for "attached 'fifo'" /tmp/f.log; then ok "next run after kill -9 works"; else no "next run after kill -9 works" "$(cat /tmp/f.log)"; fi
+kill -TERM $pid
+wait $pid
+expect "disabled at the end" disabled "$(state)"
+EOF
+
+SKVM_TIMEOUT=${SKVM_TIMEOUT:-180} vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" >"$T/vm.out" 2>&1
+rc=$?
+grep -E '^(PASS|FAIL): |^    ' "$T/vm/console.log"
+if [ $rc = 0 ]; then pass "vm scenario ran"; else
+	fail "vm scenario ran" "vm_run returned $rc"
+	tail -n 40 "$T/vm.out"
+fi
