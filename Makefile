@@ -109,6 +109,9 @@ install: all
 	install -D -m 0755 $(BUILD)/skrun $(DESTDIR)$(PREFIX)/bin/skrun
 	mkdir -p $(DESTDIR)$(DATADIR)/bpf
 	cp -r bpf/. $(DESTDIR)$(DATADIR)/bpf/
+	install -D -m 0644 templates/systemd/skrun.service $(DESTDIR)$(PREFIX)/lib/systemd/system/skrun.service
+	install -D -m 0644 docs/man/skbuild.1 $(DESTDIR)$(PREFIX)/share/man/man1/skbuild.1
+	install -D -m 0644 docs/man/skrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/skrun.1
 
 clean:
 	rm -rf build build-asan

@@ -148,11 +148,11 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	}
 
-	if (skr_prepare(argv[optind], &src, &primary, &err))
-		goto fail;
 	primary.ops_name = ops;
 	for (size_t i = 0; i < sets.n; i++)
 		sk_strv_push(&primary.sets, sets.v[i]);
+	if (skr_prepare(argv[optind], &src, &primary, &err))
+		goto fail;
 	if (fallback_ref && skr_prepare(fallback_ref, &src, &fallback, &err)) {
 		sk_err_prefix(&err, "fallback %s: ", fallback_ref);
 		goto fail;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schedkit/hostcheck.h"
 #include "skrun.h"
 
 /* Gate 1: fetch by digest (digest-verified by the reader). */
@@ -33,6 +34,33 @@ static int fetch(const char *ref, const struct skr_source_opts *o, struct skr_ta
 	return ret;
 }
 
+/* Gate 3: this kernel's own BTF has every feature the scheduler needs. */
+static int check_kernel(const struct skr_source_opts *o, struct skr_target *t,
+			struct sk_error *err)
+{
+	struct sk_check_report *r = NULL;
+	int ret;
+
+	if (o->skip_check)
+		return 0;
+	ret = sk_host_check(t->artifact->config, o->btf, NULL, &r, err);
+	if (!ret && !sk_check_report_ok(r))
+		ret = sk_check_report_error(r, err);
+	sk_check_report_free(r);
+	if (ret)
+		sk_err_prefix(err, "%s is not compatible with this kernel: ", t->ref);
+	return ret;
+}
+
+/* Tunables are typed against the object's BTF now, not discovered at load time. */
+static int check_sets(struct skr_target *t, struct sk_error *err)
+{
+	if (!t->sets.n)
+		return 0;
+	return sk_sched_validate_sets(t->artifact->object, t->artifact->object_len,
+				      (const char *const *)t->sets.v, err);
+}
+
 int skr_prepare(const char *ref, const struct skr_source_opts *o, struct skr_target *t,
 		struct sk_error *err)
 {
@@ -43,7 +71,10 @@ int skr_prepare(const char *ref, const struct skr_source_opts *o, struct skr_tar
 	if (ret)
 		return ret;
 	t->verified = false;
-	return 0;
+	ret = check_kernel(o, t, err);
+	if (!ret)
+		ret = check_sets(t, err);
+	return ret;
 }
 
 void skr_target_free(struct skr_target *t)

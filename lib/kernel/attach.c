@@ -410,6 +410,45 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 }
 
 /*
+ * A map left at max_entries 0 is one the scheduler's own loader sizes at run
+ * time (upstream's scx_pair: bpf_map__set_max_entries(pair_ctx, nr_cpus / 2)).
+ * The kernel refuses it with a bare EINVAL; say what it means instead. Local
+ * storage maps are exempt: 0 is their required value.
+ */
+static int check_map_sizes(struct sk_sched *s, struct sk_error *err)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, s->obj)
+	{
+		switch (bpf_map__type(m)) {
+		case BPF_MAP_TYPE_HASH:
+		case BPF_MAP_TYPE_ARRAY:
+		case BPF_MAP_TYPE_PERCPU_HASH:
+		case BPF_MAP_TYPE_PERCPU_ARRAY:
+		case BPF_MAP_TYPE_LRU_HASH:
+		case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+		case BPF_MAP_TYPE_QUEUE:
+		case BPF_MAP_TYPE_STACK:
+		case BPF_MAP_TYPE_RINGBUF:
+		case BPF_MAP_TYPE_USER_RINGBUF:
+		case BPF_MAP_TYPE_ARENA:
+			break;
+		default:
+			continue;
+		}
+		if (bpf_map__autocreate(m) && !bpf_map__is_internal(m) && !bpf_map__max_entries(m))
+			return sk_errf(
+			    err, -EINVAL,
+			    "scheduler '%s': map '%s' has max_entries 0, so its size is "
+			    "meant to be set at run time by the scheduler's own user-space "
+			    "loader; it cannot run under skrun without that component",
+			    s->name, bpf_map__name(m));
+	}
+	return 0;
+}
+
+/*
  * struct sched_ext_ops, or the cid-form struct sched_ext_ops_cid (7.2's
  * scx_qmap uses it), possibly with a "___flavour" suffix that libbpf
  * strips when it matches the kernel type.
@@ -538,6 +577,10 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		if (ret)
 			goto fail;
 	}
+
+	ret = check_map_sizes(s, err);
+	if (ret)
+		goto fail;
 
 	ret = bpf_object__load(s->obj);
 	if (ret) {
@@ -688,4 +731,29 @@ const char *sk_exit_kind_str(int kind)
 	default:
 		return "unknown exit kind";
 	}
+}
+
+int sk_sched_validate_sets(const void *obj, size_t len, const char *const *set,
+			   struct sk_error *err)
+{
+	struct sk_sched s = {0};
+	int ret = 0;
+
+	s.obj_copy = malloc(len);
+	if (!s.obj_copy)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	memcpy(s.obj_copy, obj, len);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "sched");
+	s.obj = bpf_object__open_mem(s.obj_copy, len, &oo);
+	if (!s.obj) {
+		ret = -errno;
+		sk_errf(err, ret, "the BPF object cannot be opened: %s", strerror(-ret));
+		goto out;
+	}
+	for (; set && *set && !ret; set++)
+		ret = apply_set(&s, *set, err);
+out:
+	bpf_object__close(s.obj);
+	free(s.obj_copy);
+	return ret;
 }

@@ -488,7 +488,6 @@ static bool curl_transient(CURLcode c)
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-	case CURLE_COULDNT_RESOLVE_HOST:
 		return true;
 	default:
 		return false;

@@ -67,10 +67,8 @@ check_fails "pull of an invalid reference" "invalid reference.*must be lowercase
 	"$SKRUN" pull "$R/Test/Sched:v1" --store "$T/store"
 check_fails "pull from a registry that is not there" 'registry 127.0.0.1:1: .*(Could not connect|Couldn.t connect)' \
 	"$SKRUN" pull "127.0.0.1:1/test/sched:v1" --store "$T/store2"
-check_fails "push of a missing layout" "not an OCI layout|cannot open|does not exist|No such" \
+check_fails "push of a missing layout" "nolayout: no such directory" \
 	"$SKBUILD" push "$T/nolayout:v1" "$R/test/sched:v1"
-check_fails "push to a non-loopback plain-HTTP host without --insecure is refused" 'SSL|TLS|wrong version|--insecure' \
-	"$SKBUILD" push "$T/lay:v1" "localhost.localdomain:$REG_PORT/test/sched:v1"
 
 # -- chunked upload (PATCH) above --chunk-size; pulled back byte-identical
 python3 "$REG_TOOLS/mklayout.py" "$T/big" v1 --size 2600000 --seed big --platforms amd64 >"$T/bigtop"
@@ -91,10 +89,12 @@ for i in 1 2 3 4; do
 	python3 "$REG_TOOLS/mklayout.py" "$T/c$i" v1 --seed "c$i" >/dev/null
 	"$SKBUILD" push "$T/c$i:v1" "$R/conc/s$i:v1" >/dev/null 2>&1 || fail "push c$i" "failed"
 done
+pids=""
 for i in 1 2 3 4; do
 	"$SKRUN" pull "$R/conc/s$i:v1" --store "$T/cstore" >"$T/cp$i" 2>&1 &
+	pids="$pids $!"
 done
-wait
+for p in $pids; do wait "$p" || fail "concurrent pull" "a pull failed: $(cat "$T"/cp*)"; done
 n=$(grep -o '"org.opencontainers.image.ref.name":"[^"]*conc/s[1-4]:v1"' "$T/cstore/index.json" | sort -u | wc -l)
 check_eq "4 concurrent pulls: 4 entries recorded" "$n" 4
 check "concurrent pulls: store clean" store_clean "$T/cstore"

@@ -1,19 +1,19 @@
 #!/bin/sh
-# Upstream sched_ext example schedulers (the kernel's tools/sched_ext/, built
-# against its include/scx headers, unchanged) are built by skbuild on the
-# host and run by `skrun run` in the sched_ext guest without their own
-# user-space halves: each attaches (state enabled, root/ops names it), runs
-# a CPU-bound workload to completion, and detaches on SIGTERM with the exit
-# record read back from the scheduler's `uei` (kind 64). One boot for all.
+# Upstream sched_ext example schedulers (the kernel's tools/sched_ext/,
+# fetched by tests/vm/fetch-scx.sh) built unchanged against their
+# include/scx headers by skbuild, then run by `skrun run` in the sched_ext
+# guest without their own user-space halves. One boot for all of them.
 #
-# Which examples run here, and why the others do not:
-#   scx_simple, scx_cpu0, scx_sdt  need nothing from user space
-#   scx_central   its tunables come from user space: skrun --set supplies them
-#   scx_qmap      likewise (max_tasks, slice_ns); cid-form sched_ext_ops_cid
-#   scx_flatcg    runs; its cgroup hierarchy is just the root here
-#   scx_pair      needs its loader to fill the pair_cpu/pair_id/in_pair_idx
-#                 arrays (resized .rodata sections): built, not run
-#   scx_userland  needs its user-space scheduler process: built, not run
+# Expected per scheduler (column 2 of the list below):
+#   run     attaches (state enabled, root/ops is its name), a CPU-bound
+#           workload completes, SIGTERM detaches it (state disabled) and the
+#           `uei` exit record reads kind 64 "unregistered from user space".
+#   refuse  skrun refuses it before attaching, saying why (scx_pair: its
+#           loader sizes the pair_ctx map at run time).
+#   eject   it attaches and then ejects itself with scx_bpf_error because
+#           its user-space part is absent (scx_userland); skrun reports the
+#           exit kind and the scheduler's message (and is told not to restart).
+# `skrun run` options stand in for what each one's loader would set.
 . "$(dirname "$0")/../lib.sh"
 . "$SK_ROOT/tests/vm/vm.sh"
 
@@ -28,7 +28,7 @@ if [ ! -d "$SCX/tools/sched_ext/include/scx" ]; then
 fi
 S=$SCX/tools/sched_ext
 # scx_sdt and scx_qmap keep pointers in a BPF arena and rely on the compiler
-# to emit the address-space casts (clang >= 18, __BPF_FEATURE_ADDR_SPACE_CAST);
+# to emit the address-space casts (clang >= 18, __BPF_FEATURE_ADDR_SPACE_CAST):
 # built with clang-16 they compile but the verifier rejects them.
 ARENA_CC=${SCX_ARENA_CC:-clang-19}
 command -v "$ARENA_CC" >/dev/null 2>&1 ||
@@ -36,26 +36,29 @@ command -v "$ARENA_CC" >/dev/null 2>&1 ||
 export SKBUILD_BTF=$SK_KERNEL/vmlinux SCHEDKIT_CACHE=$T/cache
 mkdir -p "$T/data"
 
-# NAME|skbuild options|`skrun run` options standing in for its user-space half
+# NAME|expect[:PATTERN]|skbuild options|skrun run options
 cat >"$T/list" <<EOF
-scx_simple||
-scx_cpu0||
-scx_flatcg||--set nr_cpus=2 --set cgrp_slice_ns=20000000
-scx_central||--set slice_ns=20000000
-scx_sdt|--cc $ARENA_CC|
-scx_qmap|--cc $ARENA_CC|--set max_tasks=16384 --set slice_ns=20000000
+scx_simple|run||
+scx_cpu0|run||
+scx_flatcg|run||--set nr_cpus=2 --set cgrp_slice_ns=20000000
+scx_central|run||--set slice_ns=20000000
+scx_sdt|run|--cc $ARENA_CC|
+scx_qmap|run|--cc $ARENA_CC|--set max_tasks=16384 --set slice_ns=20000000
+scx_pair|refuse:map 'pair_ctx' has max_entries 0||--restart never
+scx_userland|eject:User scheduler pid uninitialized||--restart never
 EOF
-while IFS='|' read -r name bopts ropts; do
+while IFS='|' read -r name expect bopts ropts; do
 	# shellcheck disable=SC2086
 	check "build $name for the VM${bopts:+ ($bopts)}" "$SKBUILD" build -q "$S/$name.bpf.c" \
 		-o "$T/data/$name.oci" -t test -I "$S/include" -I "$S/include/bpf-compat" $bopts
 done <"$T/list"
-cut -d'|' -f1,3 "$T/list" | tr '|' ' ' >"$T/data/list"
+cut -d'|' -f1,2,4 "$T/list" >"$T/data/list"
 
 cat >"$T/guest.sh" <<'EOF'
 ok() { echo "PASS: vm: $1"; }
 no() { echo "FAIL: vm: $1: $2"; }
 state() { cat /sys/kernel/sched_ext/state; }
+show() { sed 's/^/    [guest] /' "$1"; }
 
 # Two CPU-bound loops; the scheduler must run them to completion. (Waits
 # for their pids only: a bare `wait` would also wait for skrun.)
@@ -68,22 +71,67 @@ workload() {
 	wait $pids
 }
 
-[ "$(state)" = disabled ] && ok "initial state disabled" || no "initial state disabled" "$(state)"
-while read -r s opts; do
-	ops=${s#scx_}
+# Starts skrun in the background (pid in $pid) and waits until it says it
+# attached or it exits.
+start() {
 	# shellcheck disable=SC2086
-	skrun run /data/$s.oci:test $opts >/tmp/$s.log 2>&1 &
+	skrun run /data/$1.oci:test $2 >/tmp/$1.log 2>&1 &
 	pid=$!
-	for _ in $(seq 100); do grep -q "attached" /tmp/$s.log && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 150); do
+		grep -q "attached" /tmp/$1.log && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+}
+
+[ "$(state)" = disabled ] && ok "initial state disabled" || no "initial state disabled" "$(state)"
+# The loader owns the headers' __SCX_* enum placeholders: not settable.
+if skrun run /data/scx_simple.oci:test --restart never --set __SCX_SLICE_DFL=1 >/tmp/set.log 2>&1; then
+	no "--set __SCX_SLICE_DFL refused" "skrun accepted it"
+elif grep -q "no tunable named '__SCX_SLICE_DFL'" /tmp/set.log; then ok "--set __SCX_SLICE_DFL refused"
+else no "--set __SCX_SLICE_DFL refused" "$(cat /tmp/set.log)"; fi
+while IFS='|' read -r s expect opts; do
+	case $expect in
+	refuse:*)
+		# shellcheck disable=SC2086
+		skrun run /data/$s.oci:test $opts >/tmp/$s.log 2>&1
+		rc=$?
+		if [ $rc != 0 ] && grep -q "${expect#refuse:}" /tmp/$s.log; then
+			ok "$s refused before attach, saying why (rc $rc)"
+		else no "$s refused before attach" "rc $rc, no '${expect#refuse:}' in the output"; fi
+		[ "$(state)" = disabled ] && ok "$s state disabled after refusal" || no "$s state disabled after refusal" "$(state)"
+		show /tmp/$s.log
+		continue
+		;;
+	eject:*)
+		start "$s" "$opts"
+		for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+		if kill -0 $pid 2>/dev/null; then
+			no "$s ejected itself" "skrun still running, state $(state)"
+			kill -TERM $pid
+		fi
+		wait $pid
+		if grep -q "kind=1025 (scx_bpf_error)" /tmp/$s.log && grep -q "${expect#eject:}" /tmp/$s.log; then
+			ok "$s ejected itself; skrun reports kind 1025 and '${expect#eject:}'"
+		else no "$s ejected itself" "no 'kind=1025 (scx_bpf_error)' and '${expect#eject:}' in the output"; fi
+		[ "$(state)" = disabled ] && ok "$s state disabled after ejection" || no "$s state disabled after ejection" "$(state)"
+		show /tmp/$s.log
+		continue
+		;;
+	esac
+	ops=${s#scx_}
+	start "$s" "$opts"
 	if [ "$(state)" = enabled ]; then ok "$s enabled"; else
-		no "$s enabled" "state $(state)"
-		sed 's/^/    [guest] /' /tmp/$s.log
-		kill -TERM $pid 2>/dev/null; wait $pid
+		no "$s enabled" "state $(state); $(grep -E 'invalid|rejected|error' /tmp/$s.log | tail -n 1)"
+		kill -TERM $pid 2>/dev/null
+		wait $pid
+		show /tmp/$s.log
 		continue
 	fi
 	o=$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)
 	[ "$o" = "$ops" ] && ok "$s root/ops is $ops" || no "$s root/ops" "'$o'"
-	t0=$(date +%s); if workload; then ok "$s workload completed in $(( $(date +%s) - t0 )) s"; else no "$s workload completed" "rc $?"; fi
+	t0=$(date +%s)
+	if workload; then ok "$s workload completed in $(($(date +%s) - t0)) s"; else no "$s workload completed" "rc $?"; fi
 	[ "$(state)" = enabled ] && ok "$s still enabled after workload" || no "$s still enabled after workload" "$(state)"
 	kill -TERM $pid
 	wait $pid
@@ -93,7 +141,7 @@ while read -r s opts; do
 	if grep -q "kind=64 (unregistered from user space)" /tmp/$s.log; then
 		ok "$s uei exit record: kind 64 (unregistered from user space)"
 	else no "$s uei exit record" "$(cat /tmp/$s.log)"; fi
-	sed 's/^/    [guest] /' /tmp/$s.log
+	show /tmp/$s.log
 done </data/list
 EOF
 

@@ -15,7 +15,7 @@ mkdir -p "$T/data"
 for s in fifo vtime; do
 	check "build $s" "$SKBUILD" build -q "$SK_ROOT/scheds/$s" -o "$T/data/$s.oci" -t t
 done
-for s in stall restart broken; do
+for s in stall restart broken needs_kfunc; do
 	check "build $s" "$SKBUILD" build -q "$SK_ROOT/tests/scheds/$s.bpf.c" -o "$T/data/$s.oci" -t t
 done
 
@@ -38,8 +38,28 @@ wait_state() { # STATE [TENTHS]
 show() { sed 's/^/    [guest] /' "$1"; }
 export SKRUN_STATE_DIR=/run/schedkit
 
+# --- refused before anything is loaded: incompatible, bad tunables ---
+seq0=$(cat /sys/kernel/sched_ext/enable_seq)
+skrun run /data/needs_kfunc.oci:t >/tmp/n.log 2>&1
+rc=$?
+show /tmp/n.log
+[ $rc != 0 ] && grep -q "not compatible with this kernel.*scx_bpf_schedkit_test_missing" /tmp/n.log &&
+	ok "incompatible artifact refused by the kernel check" || no "incompatible artifact refused by the kernel check" "rc $rc"
+grep -q "loaded\|libbpf" /tmp/n.log && no "nothing loaded for the incompatible artifact" "it reached the loader" ||
+	ok "nothing loaded for the incompatible artifact"
+skrun run /data/fifo.oci:t --set slice_ns=banana >/tmp/s1.log 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "not a valid unsigned integer" /tmp/s1.log && ok "--set with a bad value refused" ||
+	no "--set with a bad value refused" "rc $rc $(cat /tmp/s1.log)"
+skrun run /data/fifo.oci:t --set no_such_knob=1 >/tmp/s2.log 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "no tunable named 'no_such_knob'" /tmp/s2.log && ok "--set of an unknown tunable refused" ||
+	no "--set of an unknown tunable refused" "rc $rc $(cat /tmp/s2.log)"
+expect "state stays disabled after refusals" disabled "$(state)"
+expect "nothing was enabled after refusals" "$seq0" "$(cat /sys/kernel/sched_ext/enable_seq)"
+
 # --- status, single supervisor, switch, stop ---
-skrun run /data/fifo.oci:t >/tmp/a.log 2>&1 &
+skrun run /data/fifo.oci:t --set slice_ns=2000000 --set fast_path=false >/tmp/a.log 2>&1 &
 pid=$!
 wait_for "attached 'fifo'" /tmp/a.log
 expect "fifo enabled" enabled "$(state)"

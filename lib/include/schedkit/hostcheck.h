@@ -71,7 +71,8 @@ int sk_check_report_error(const struct sk_check_report *r, struct sk_error *err)
 void sk_check_report_print(const struct sk_check_report *r, FILE *f);
 /*
  * {"ok":bool,"kernel":{"release":..,"btf":..},"checks":[{"requirement","kind",
- * "host","verdict"}],"tunables":[...]}; NULL on allocation failure.
+ * "host","verdict"}],"tunables":[...]} (release null when not known, tunables
+ * as in the config); NULL on allocation failure.
  */
 struct json_object *sk_check_report_to_json(const struct sk_check_report *r);
 void sk_check_report_free(struct sk_check_report *r);

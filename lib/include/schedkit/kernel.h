@@ -131,6 +131,12 @@ struct sk_load_opts {
 /* Opens and loads (verifies) the object; the verifier log ends up in err. */
 int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		  struct sk_sched **out, struct sk_error *err);
+/*
+ * Type-checks "NAME=VALUE" tunables against the object's BTF without loading
+ * anything: the same rules sk_sched_load applies.
+ */
+int sk_sched_validate_sets(const void *obj, size_t len, const char *const *set,
+			   struct sk_error *err);
 /* Registers the scheduler with the kernel. */
 int sk_sched_attach(struct sk_sched *s, struct sk_error *err);
 /* Unregisters (the kernel records exit kind UNREG). Idempotent. */
