@@ -85,6 +85,7 @@ asan:
 check:
 	sh scripts/deps.sh
 	sh tests/vm/fetch-kernel.sh >/dev/null
+	sh tests/vm/fetch-scx.sh >/dev/null
 	$(MAKE) all
 	$(MAKE) asan
 	sh tests/run.sh

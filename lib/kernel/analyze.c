@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "schedkit/kernel.h"
+#include "internal.h"
 
 #define SK_SCX_TIMEOUT_MAX_MS 30000 /* SCX_WATCHDOG_MAX_TIMEOUT: larger is -E2BIG */
 
@@ -313,9 +314,7 @@ static int select_ops_map(struct ana *a, const char *ops_name, struct bpf_map **
 			continue;
 		t = skip_mods(obtf, bpf_map__btf_value_type_id(m), NULL);
 		tn = type_name(obtf, t);
-		/* A flavoured "sched_ext_ops___v1" is the same kernel type to libbpf. */
-		if (!t || !btf_is_struct(t) || essential_len(tn) != strlen(SK_SCX_OPS_TYPE) ||
-		    strncmp(tn, SK_SCX_OPS_TYPE, strlen(SK_SCX_OPS_TYPE)))
+		if (!t || !btf_is_struct(t) || !sk_is_scx_ops_type(tn))
 			continue;
 		ret = sk_strv_push(&info->all_ops_maps, bpf_map__name(m));
 		if (ret)

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "schedkit/kernel.h"
+#include "internal.h"
 
 #define SCX_SYSFS	 "/sys/kernel/sched_ext"
 #define LOG_BUF_SIZE	 (4u << 20)
@@ -337,7 +338,9 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 	snprintf(name, sizeof(name), "%.*s", (int)(eq - assign), assign);
 	const char *val = eq + 1;
 
-	if (!ro || find_var(btf, dsec, name, &loc) || !strncmp(name, "__", 2))
+	/* The __SCX_* placeholders and the exit dump length are the loader's. */
+	if (!ro || find_var(btf, dsec, name, &loc) || !strncmp(name, "__", 2) ||
+	    !strcmp(name, "uei_dump_len"))
 		return sk_errf(err, -ENOENT,
 			       "--set %s: the scheduler has no tunable named '%s' "
 			       "(`skbuild inspect` lists them)",
@@ -448,19 +451,6 @@ static int check_map_sizes(struct sk_sched *s, struct sk_error *err)
 	return 0;
 }
 
-/*
- * struct sched_ext_ops, or the cid-form struct sched_ext_ops_cid (7.2's
- * scx_qmap uses it), possibly with a "___flavour" suffix that libbpf
- * strips when it matches the kernel type.
- */
-static bool is_scx_ops_type(const char *name)
-{
-	const char *flavour = strstr(name, "___");
-	size_t len = flavour ? (size_t)(flavour - name) : strlen(name);
-
-	return (len == strlen(SK_SCX_OPS_TYPE) && !strncmp(name, SK_SCX_OPS_TYPE, len)) ||
-	       (len == strlen("sched_ext_ops_cid") && !strncmp(name, "sched_ext_ops_cid", len));
-}
 
 static struct bpf_map *select_ops_map(struct bpf_object *obj, const char *want,
 				      struct sk_error *err)
@@ -477,7 +467,7 @@ static struct bpf_map *select_ops_map(struct bpf_object *obj, const char *want,
 		if (bpf_map__type(m) != BPF_MAP_TYPE_STRUCT_OPS || !btf)
 			continue;
 		t = skip_mods(btf, bpf_map__btf_value_type_id(m), NULL);
-		if (!t || !is_scx_ops_type(btf__name_by_offset(btf, t->name_off)))
+		if (!t || !sk_is_scx_ops_type(btf__name_by_offset(btf, t->name_off)))
 			continue;
 		sk_buf_printf(&names, "%s%s", n ? ", " : "", bpf_map__name(m));
 		n++;

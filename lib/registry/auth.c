@@ -69,9 +69,11 @@ static void split_key(const char *key, char *host, size_t hlen, const char **pat
 		key += 7;
 		url = true;
 	}
+	char raw[SK_REF_REGISTRY_MAX];
+
 	slash = strchr(key, '/');
-	snprintf(host, hlen, "%.*s", slash ? (int)(slash - key) : (int)strlen(key), key);
-	snprintf(host, hlen, "%s", canonical_host(host));
+	snprintf(raw, sizeof(raw), "%.*s", slash ? (int)(slash - key) : (int)strlen(key), key);
+	snprintf(host, hlen, "%s", canonical_host(raw));
 	*path = (slash && !url) ? slash + 1 : "";
 }
 

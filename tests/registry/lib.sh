@@ -158,3 +158,44 @@ for m in idx.get("manifests", []):
 print(" ".join(out))
 PY
 }
+
+# reg_proxy_start UPSTREAM_PORT: the fault proxy in front of a registry; sets
+# PROXY_PORT, PROXY_LOG (one line per request) and PROXY_RULES (see faultproxy.py).
+reg_proxy_start() {
+	PROXY_PORT=$(free_port)
+	PROXY_LOG=$T/proxy/requests
+	PROXY_RULES=$T/proxy/rules.json
+	mkdir -p "$T/proxy"
+	: >"$PROXY_LOG"
+	echo '[]' >"$PROXY_RULES"
+	python3 "$REG_TOOLS/faultproxy.py" "$PROXY_PORT" "$1" "$PROXY_RULES" "$PROXY_LOG" >"$T/proxy/log" 2>&1 &
+	_pid=$!
+	sk_on_exit "kill $_pid 2>/dev/null"
+	reg_wait_port "$PROXY_PORT" "$_pid" "$T/proxy/log" "fault proxy"
+}
+
+# proxy_rules JSON: replaces the rules (and their counters).
+proxy_rules() {
+	echo "$1" >"$PROXY_RULES.new" && mv "$PROXY_RULES.new" "$PROXY_RULES"
+	sleep 0.01
+}
+
+# token_start ARGS...: the Bearer token server (tokenserver.py) with a fresh
+# signing key; sets TOKEN_PORT, TOKEN_LOG, TOKEN_CERT.
+token_start() {
+	mkdir -p "$T/token"
+	if [ ! -f "$T/token/key.pem" ]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/token/key.pem" \
+			-out "$T/token/cert.pem" -days 2 -subj "/CN=schedkit test token issuer" \
+			>/dev/null 2>&1 || reg_fatal "token key" "openssl could not create the token key"
+	fi
+	TOKEN_PORT=${TOKEN_PORT:-$(free_port)}
+	TOKEN_LOG=$T/token/requests
+	TOKEN_CERT=$T/token/cert.pem
+	: >"$TOKEN_LOG"
+	python3 "$REG_TOOLS/tokenserver.py" "$TOKEN_PORT" "$T/token/key.pem" "$TOKEN_CERT" \
+		sk-issuer "$TOKEN_LOG" "$@" >"$T/token/log" 2>&1 &
+	TOKEN_PID=$!
+	sk_on_exit "kill $TOKEN_PID 2>/dev/null"
+	reg_wait_port "$TOKEN_PORT" "$TOKEN_PID" "$T/token/log" "token server"
+}

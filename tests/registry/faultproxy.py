@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""A fault-injecting HTTP proxy for registry tests (python3 stdlib only).
+
+usage: faultproxy.py LISTEN_PORT UPSTREAM_PORT RULES_FILE LOG_FILE
+
+Forwards every request to 127.0.0.1:UPSTREAM_PORT. Before each request it
+reads RULES_FILE (JSON list; re-read when it changes, which also resets the
+counters). A rule is {"match": REGEX on "METHOD PATH?QUERY", "action": A,
+"times": N (default: always)}; the first rule that matches and has uses left
+applies. Actions:
+  tamper       flip one byte of the response body (length and headers kept)
+  wrong_digest replace Docker-Content-Digest with another digest
+  extra        append bytes to the body (and to Content-Length)
+  truncate     announce the full Content-Length, send half, close
+  drop         close the connection without answering
+  status500    answer 500 without forwarding
+  status404    answer 404 without forwarding
+  status429    answer 429 with Retry-After: 1 without forwarding
+  slowbody     send the body in 20 pieces, 0.1 s apart
+  delay        wait 0.2 s, then forward normally
+Each request is logged to LOG_FILE as "METHOD PATH STATUS ACTION".
+"""
+import http.client
+import http.server
+import json
+import os
+import re
+import sys
+import threading
+import time
+
+LISTEN, UPSTREAM, RULES, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+lock = threading.Lock()
+state = {"mtime": None, "rules": [], "used": []}
+
+
+def pick(line):
+    with lock:
+        try:
+            mt = os.stat(RULES).st_mtime_ns
+        except FileNotFoundError:
+            mt = None
+        if mt != state["mtime"]:
+            state["mtime"] = mt
+            state["rules"] = json.load(open(RULES)) if mt else []
+            state["used"] = [0] * len(state["rules"])
+        for i, r in enumerate(state["rules"]):
+            if re.search(r["match"], line) and state["used"][i] < r.get("times", 1 << 30):
+                state["used"][i] += 1
+                return r["action"]
+    return None
+
+
+def log(line, status, action):
+    with lock, open(LOG, "a") as f:
+        f.write(f"{line} {status} {action or '-'}\n")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def handle_one(self):
+        line = f"{self.command} {self.path}"
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        action = pick(line)
+        if action == "delay":
+            time.sleep(0.2)
+        if action == "drop":
+            log(line, "drop", action)
+            self.close_connection = True
+            self.connection.close()
+            return
+        if action in ("status500", "status404", "status429"):
+            code = int(action[6:])
+            msg = json.dumps({"errors": [{"code": "INJECTED", "message": f"injected {code}"}]}).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(msg)))
+            if code == 429:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(msg)
+            log(line, code, action)
+            return
+        up = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
+        if body or self.command in ("PUT", "POST", "PATCH"):
+            headers["Content-Length"] = str(len(body))
+        up.request(self.command, self.path, body=body, headers=headers)
+        resp = up.getresponse()
+        data = resp.read()
+        up.close()
+        out_headers = [(k, v) for k, v in resp.getheaders()
+                       if k.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive")]
+        clen = resp.getheader("Content-Length")
+        if self.command != "HEAD":
+            clen = str(len(data))
+        if action == "tamper" and data:
+            data = data[:-1] + bytes([data[-1] ^ 1])
+        elif action == "extra":
+            data = data + b"EXTRA-BYTES"
+            clen = str(len(data))
+        elif action == "wrong_digest":
+            out_headers = [(k, "sha256:" + "0" * 64 if k.lower() == "docker-content-digest" else v)
+                           for k, v in out_headers]
+        self.send_response(resp.status)
+        for k, v in out_headers:
+            self.send_header(k, v)
+        if clen is not None:
+            self.send_header("Content-Length", clen)
+        self.end_headers()
+        log(line, resp.status, action)
+        if self.command == "HEAD":
+            return
+        if action == "truncate":
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        if action == "slowbody":
+            step = max(1, len(data) // 20)
+            for i in range(0, len(data), step):
+                self.wfile.write(data[i:i + step])
+                self.wfile.flush()
+                time.sleep(0.1)
+            return
+        self.wfile.write(data)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_one
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+Server(("127.0.0.1", LISTEN), Handler).serve_forever()

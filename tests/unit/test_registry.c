@@ -1,0 +1,695 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* References, WWW-Authenticate, auth files and helpers, the store writer, oci-archives. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cmocka.h>
+
+#include "schedkit/registry.h"
+#include "schedkit/store.h"
+
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static char *make_tmpdir(void)
+{
+	char *dir = strdup("/tmp/sk-test-registry.XXXXXX");
+
+	assert_non_null(dir);
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	char *p = sk_path_join(dir, name);
+	FILE *f;
+
+	assert_non_null(p);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(p);
+}
+
+/* ---- references ---- */
+
+static void test_ref_valid(void **state)
+{
+	static const struct {
+		const char *in, *registry, *host, *repo, *tag, *digest, *string;
+	} cases[] = {
+		{"alpine", "docker.io", "registry-1.docker.io", "library/alpine", "", "",
+		 "docker.io/library/alpine"},
+		{"alpine:3.19", "docker.io", "registry-1.docker.io", "library/alpine", "3.19", "",
+		 "docker.io/library/alpine:3.19"},
+		{"org/app:v1", "docker.io", "registry-1.docker.io", "org/app", "v1", "",
+		 "docker.io/org/app:v1"},
+		{"index.docker.io/org/app", "docker.io", "registry-1.docker.io", "org/app", "", "",
+		 "docker.io/org/app"},
+		{"docker.io/alpine", "docker.io", "registry-1.docker.io", "library/alpine", "", "",
+		 "docker.io/library/alpine"},
+		{"localhost/x", "localhost", "localhost", "x", "", "", "localhost/x"},
+		{"localhost:5000/a/b/c:t", "localhost:5000", "localhost:5000", "a/b/c", "t", "",
+		 "localhost:5000/a/b/c:t"},
+		{"127.0.0.1:5000/sched/fifo:v1.2_3-x", "127.0.0.1:5000", "127.0.0.1:5000",
+		 "sched/fifo", "v1.2_3-x", "", "127.0.0.1:5000/sched/fifo:v1.2_3-x"},
+		{"ghcr.io/o/r@sha256:" D64, "ghcr.io", "ghcr.io", "o/r", "", "sha256:" D64,
+		 "ghcr.io/o/r@sha256:" D64},
+		{"ghcr.io/o/r:t@sha256:" D64, "ghcr.io", "ghcr.io", "o/r", "t", "sha256:" D64,
+		 "ghcr.io/o/r:t@sha256:" D64},
+		{"[::1]:5000/x", "[::1]:5000", "[::1]:5000", "x", "", "", "[::1]:5000/x"},
+		{"Registry/x", "Registry", "Registry", "x", "", "", "Registry/x"},
+		{"r.io/a__b/c-d/e.f/g--h", "r.io", "r.io", "a__b/c-d/e.f/g--h", "", "",
+		 "r.io/a__b/c-d/e.f/g--h"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sk_error err = {0};
+		struct sk_ref r;
+		char buf[SK_REF_STRING_MAX];
+
+		if (sk_ref_parse(cases[i].in, &r, &err))
+			fail_msg("%s: %s", cases[i].in, err.msg);
+		assert_string_equal(r.registry, cases[i].registry);
+		assert_string_equal(r.host, cases[i].host);
+		assert_string_equal(r.repo, cases[i].repo);
+		assert_string_equal(r.tag, cases[i].tag);
+		assert_string_equal(r.digest, cases[i].digest);
+		sk_ref_string(&r, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].string);
+	}
+}
+
+static void test_ref_reference(void **state)
+{
+	struct sk_ref r;
+
+	(void)state;
+	assert_int_equal(sk_ref_parse("r.io/x", &r, NULL), 0);
+	assert_string_equal(sk_ref_reference(&r), "latest");
+	assert_int_equal(sk_ref_parse("r.io/x:t", &r, NULL), 0);
+	assert_string_equal(sk_ref_reference(&r), "t");
+	/* a digest pins the content even when a tag is given */
+	assert_int_equal(sk_ref_parse("r.io/x:t@sha256:" D64, &r, NULL), 0);
+	assert_string_equal(sk_ref_reference(&r), "sha256:" D64);
+}
+
+static void test_ref_invalid(void **state)
+{
+	static const struct {
+		const char *in, *msg;
+	} cases[] = {
+		{"", "empty"},
+		{"r.io/Upper", "must be lowercase"},
+		{"r.io/a..b", "must match"},
+		{"r.io/-a", "must match"},
+		{"r.io/a-", "must match"},
+		{"r.io/a___b", "must match"},
+		{"r.io/a/", "ends with '/'"},
+		{"r.io/a//b", "must match"},
+		{"r.io/a:", "tag ''"},
+		{"r.io/a:.x", "tag '.x'"},
+		{"r.io/a:x/y", "must match"},
+		{"r.io/a@sha256:abc", "64 lowercase hex"},
+		{"r.io/a@sha512:" D64, "only sha256"},
+		{"r.io/a@sha256:" D64 "00", "64 lowercase hex"},
+		{"https://r.io/a", "without a URL scheme"},
+		{"r.io/a b", "whitespace"},
+		{"bad_host:5000/a", "bad registry host"},
+		{"r.io:99999999/a", "bad registry host"},
+		{"r.io/", "empty"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sk_error err = {0};
+		struct sk_ref r;
+
+		if (!sk_ref_parse(cases[i].in, &r, &err))
+			fail_msg("'%s' was accepted", cases[i].in);
+		assert_int_equal(err.code, -EINVAL);
+		if (!strstr(err.msg, cases[i].msg))
+			fail_msg("'%s': message '%s' lacks '%s'", cases[i].in, err.msg,
+				 cases[i].msg);
+	}
+}
+
+static void test_ref_long_tag(void **state)
+{
+	char in[300], tag[140];
+	struct sk_ref r;
+
+	(void)state;
+	memset(tag, 'a', 128);
+	tag[128] = '\0';
+	snprintf(in, sizeof(in), "r.io/x:%s", tag);
+	assert_int_equal(sk_ref_parse(in, &r, NULL), 0);
+	snprintf(in, sizeof(in), "r.io/x:%sa", tag);
+	assert_int_equal(sk_ref_parse(in, &r, NULL), -EINVAL);
+}
+
+/* ---- WWW-Authenticate ---- */
+
+static void test_challenge_bearer(void **state)
+{
+	struct sk_challenge c;
+	struct sk_error err = {0};
+
+	(void)state;
+	assert_int_equal(sk_challenge_parse("Bearer realm=\"https://auth.example/token\","
+					    "service=\"registry.example\","
+					    "scope=\"repository:a/b:pull,push repository:c:pull\"",
+					    &c, &err),
+			 0);
+	assert_string_equal(c.scheme, "Bearer");
+	assert_string_equal(c.realm, "https://auth.example/token");
+	assert_string_equal(c.service, "registry.example");
+	assert_string_equal(c.scope, "repository:a/b:pull,push repository:c:pull");
+	assert_string_equal(c.error, "");
+
+	assert_int_equal(sk_challenge_parse("bearer  realm=\"http://x/t\" , error=\"invalid_token\","
+					    " service=unquoted",
+					    &c, &err),
+			 0);
+	assert_string_equal(c.realm, "http://x/t");
+	assert_string_equal(c.error, "invalid_token");
+	assert_string_equal(c.service, "unquoted");
+
+	assert_int_equal(sk_challenge_parse("Bearer realm=\"a\\\"b\"", &c, &err), 0);
+	assert_string_equal(c.realm, "a\"b");
+}
+
+static void test_challenge_basic_and_errors(void **state)
+{
+	struct sk_challenge c;
+	struct sk_error err = {0};
+
+	(void)state;
+	assert_int_equal(sk_challenge_parse("Basic realm=\"Registry Realm\"", &c, &err), 0);
+	assert_string_equal(c.scheme, "Basic");
+	assert_string_equal(c.realm, "Registry Realm");
+	/* the first challenge of several */
+	assert_int_equal(sk_challenge_parse("Basic realm=\"r\", Bearer realm=\"t\"", &c, &err), 0);
+	assert_string_equal(c.scheme, "Basic");
+	assert_string_equal(c.realm, "r");
+
+	assert_int_equal(sk_challenge_parse("Bearer service=\"s\"", &c, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "without a realm"));
+	assert_int_equal(sk_challenge_parse("Bearer realm=\"open", &c, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "unterminated"));
+	assert_int_equal(sk_challenge_parse("", &c, &err), -EINVAL);
+	assert_int_equal(sk_challenge_parse("Bearer realm=\"a\" junk", &c, &err), -EINVAL);
+}
+
+/* ---- auth files ---- */
+
+static int parse(const char *json, const char *registry, const char *repo, struct sk_cred *c,
+		 char **helper, struct sk_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	return sk_cred_parse(json, strlen(json), "test.json", registry, repo, c, helper, err);
+}
+
+static void test_cred_parse_auths(void **state)
+{
+	/* dXNlcjpwYXNz = user:pass, YWxpY2U6czNjcjN0Og== = alice:s3cr3t: (2 pad, ':' in pw) */
+	const char *json = "{\"auths\":{"
+			   "\"127.0.0.1:5000\":{\"auth\":\"dXNlcjpwYXNz\"},"
+			   "\"https://index.docker.io/v1/\":{\"auth\":\"YWxpY2U6czNjcjN0Og==\"},"
+			   "\"quay.io\":{\"auth\":\"dXNlcjpwYXNz\"},"
+			   "\"quay.io/org\":{\"auth\":\"b3JnOm9yZ3B3\"},"
+			   "\"quay.io/org/repo\":{\"auth\":\"cmVwbzpyZXBvcHc=\"},"
+			   "\"old.io\":{\"username\":\"u\",\"password\":\"p\"}"
+			   "}}";
+	struct sk_error err = {0};
+	struct sk_cred c;
+	char *helper;
+
+	(void)state;
+	assert_int_equal(parse(json, "127.0.0.1:5000", "x", &c, &helper, &err), 1);
+	assert_string_equal(c.username, "user");
+	assert_string_equal(c.password, "pass");
+	assert_string_equal(c.source, "test.json");
+	assert_null(helper);
+	sk_cred_clear(&c);
+	assert_null(c.username);
+
+	assert_int_equal(parse(json, "docker.io", "library/alpine", &c, &helper, &err), 1);
+	assert_string_equal(c.username, "alice");
+	assert_string_equal(c.password, "s3cr3t:");
+	sk_cred_clear(&c);
+
+	/* repository-scoped entries: the longest matching prefix wins */
+	assert_int_equal(parse(json, "quay.io", "org/repo", &c, &helper, &err), 1);
+	assert_string_equal(c.username, "repo");
+	sk_cred_clear(&c);
+	assert_int_equal(parse(json, "quay.io", "org/other", &c, &helper, &err), 1);
+	assert_string_equal(c.username, "org");
+	sk_cred_clear(&c);
+	assert_int_equal(parse(json, "quay.io", "orgx/a", &c, &helper, &err), 1);
+	assert_string_equal(c.username, "user");
+	sk_cred_clear(&c);
+
+	assert_int_equal(parse(json, "old.io", "a", &c, &helper, &err), 1);
+	assert_string_equal(c.password, "p");
+	sk_cred_clear(&c);
+
+	assert_int_equal(parse(json, "127.0.0.1:5001", "x", &c, &helper, &err), 0);
+	assert_null(c.username);
+}
+
+static void test_cred_parse_helpers_and_errors(void **state)
+{
+	struct sk_error err = {0};
+	struct sk_cred c;
+	char *helper;
+
+	(void)state;
+	assert_int_equal(parse("{\"credHelpers\":{\"r.io\":\"ecr\"},\"credsStore\":\"desktop\","
+			       "\"auths\":{\"r.io\":{}}}",
+			       "r.io", "a", &c, &helper, &err),
+			 1);
+	assert_string_equal(helper, "ecr");
+	free(helper);
+	/* credsStore covers registries without their own helper; an empty entry too */
+	assert_int_equal(parse("{\"credsStore\":\"desktop\",\"auths\":{\"s.io\":{}}}", "s.io", "a",
+			       &c, &helper, &err),
+			 1);
+	assert_string_equal(helper, "desktop");
+	free(helper);
+	assert_int_equal(parse("{\"credsStore\":\"desktop\"}", "t.io", "a", &c, &helper, &err), 1);
+	assert_string_equal(helper, "desktop");
+	free(helper);
+
+	assert_int_equal(parse("{\"auths\":{\"r.io\":{\"auth\":\"!!!!\"}}}", "r.io", "a", &c,
+			       &helper, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "base64"));
+	assert_int_equal(parse("{\"auths\":{\"r.io\":{\"auth\":\"bm9jb2xvbg==\"}}}", "r.io", "a",
+			       &c, &helper, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "USER:PASSWORD"));
+	assert_null(strstr(err.msg, "nocolon"));
+	assert_int_equal(parse("{\"auths\":{\"r.io\":{\"identitytoken\":\"x\"}}}", "r.io", "a", &c,
+			       &helper, &err),
+			 -ENOTSUP);
+	assert_int_equal(parse("[1]", "r.io", "a", &c, &helper, &err) < 0, 1);
+}
+
+static void test_cred_store_remove(void **state)
+{
+	char *dir = make_tmpdir(), *path = sk_path_join(dir, "sub/config.json");
+	struct sk_error err = {0};
+	struct sk_cred c = {0};
+	uint8_t *data;
+	size_t len;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(sk_cred_store(path, "r.io:5000", "bob", "pw:1", &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* keeps what else the file holds */
+	assert_int_equal(sk_cred_store(path, "docker.io", "hub", "hpw", &err), 0);
+	assert_int_equal(sk_read_file(path, 1 << 20, &data, &len, &err), 0);
+	assert_non_null(strstr((char *)data, "https://index.docker.io/v1/"));
+	assert_null(strstr((char *)data, "pw:1"));
+	free(data);
+	assert_int_equal(sk_cred_lookup("r.io:5000", "x", path, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "bob");
+	assert_string_equal(c.password, "pw:1");
+	sk_cred_clear(&c);
+	/* replacing, not duplicating */
+	assert_int_equal(sk_cred_store(path, "r.io:5000", "bob2", "x", &err), 0);
+	assert_int_equal(sk_cred_lookup("r.io:5000", "x", path, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "bob2");
+	sk_cred_clear(&c);
+
+	assert_int_equal(sk_cred_remove(path, "r.io:5000", &err), 1);
+	assert_int_equal(sk_cred_remove(path, "r.io:5000", &err), 0);
+	assert_int_equal(sk_cred_lookup("r.io:5000", "x", path, &c, NULL, &err), 0);
+	assert_null(c.username);
+	assert_int_equal(sk_cred_lookup("docker.io", "library/x", path, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "hub");
+	sk_cred_clear(&c);
+	assert_int_equal(sk_cred_store(path, "r.io", "a:b", "x", &err), -EINVAL);
+	sk_rm_rf(dir);
+	free(path);
+	free(dir);
+}
+
+static void test_cred_lookup_order(void **state)
+{
+	char *dir = make_tmpdir(), *p;
+	struct sk_strv looked = {0};
+	struct sk_error err = {0};
+	struct sk_cred c = {0};
+	char home[512], xdg[512], regfile[512], docker[512];
+
+	(void)state;
+	snprintf(home, sizeof(home), "%s/home", dir);
+	snprintf(xdg, sizeof(xdg), "%s/run", dir);
+	snprintf(regfile, sizeof(regfile), "%s/reg-auth.json", dir);
+	snprintf(docker, sizeof(docker), "%s/dockercfg", dir);
+	assert_int_equal(sk_mkdir_p(home, 0755, &err), 0);
+	setenv("HOME", home, 1);
+	setenv("XDG_RUNTIME_DIR", xdg, 1);
+	setenv("REGISTRY_AUTH_FILE", regfile, 1);
+	setenv("DOCKER_CONFIG", docker, 1);
+
+	/* only Docker's file knows r.io */
+	p = sk_path_join(docker, "config.json");
+	assert_int_equal(sk_cred_store(p, "r.io", "docker-user", "pw", &err), 0);
+	free(p);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, &looked, &err), 0);
+	assert_string_equal(c.username, "docker-user");
+	sk_cred_clear(&c);
+	assert_int_equal(looked.n, 4);
+	assert_string_equal(looked.v[0], regfile);
+	sk_strv_free(&looked);
+
+	/* containers' auth.json under XDG_RUNTIME_DIR comes before Docker's */
+	p = sk_path_join(xdg, "containers/auth.json");
+	assert_int_equal(sk_cred_store(p, "r.io", "xdg-user", "pw", &err), 0);
+	free(p);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "xdg-user");
+	sk_cred_clear(&c);
+
+	/* and REGISTRY_AUTH_FILE before everything */
+	assert_int_equal(sk_cred_store(regfile, "r.io", "env-user", "pw", &err), 0);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "env-user");
+	sk_cred_clear(&c);
+
+	/* an explicit file is the only one read */
+	p = sk_path_join(dir, "only.json");
+	assert_int_equal(sk_cred_lookup("r.io", "a", p, &c, NULL, &err), -ENOENT);
+	write_text(dir, "only.json", "{}");
+	assert_int_equal(sk_cred_lookup("r.io", "a", p, &c, NULL, &err), 0);
+	assert_null(c.username);
+	free(p);
+
+	/* nothing anywhere: anonymous */
+	assert_int_equal(sk_cred_lookup("nothing.io", "a", NULL, &c, NULL, &err), 0);
+	assert_null(c.username);
+
+	unsetenv("REGISTRY_AUTH_FILE");
+	unsetenv("DOCKER_CONFIG");
+	unsetenv("XDG_RUNTIME_DIR");
+	sk_rm_rf(dir);
+	free(dir);
+}
+
+static void test_cred_helper(void **state)
+{
+	char *dir = make_tmpdir(), *script, *cfg, path[4096];
+	const char *old_path = getenv("PATH");
+	struct sk_error err = {0};
+	struct sk_cred c = {0};
+
+	(void)state;
+	/* answers for helper.io only, like a real helper's "not found" otherwise */
+	write_text(dir, "docker-credential-sktest",
+		   "#!/bin/sh\n"
+		   "[ \"$1\" = get ] || exit 3\n"
+		   "read -r server\n"
+		   "if [ \"$server\" = helper.io ]; then\n"
+		   "  echo '{\"ServerURL\":\"helper.io\",\"Username\":\"hu\",\"Secret\":\"hs\"}'\n"
+		   "elif [ \"$server\" = https://index.docker.io/v1/ ]; then\n"
+		   "  echo '{\"ServerURL\":\"x\",\"Username\":\"hub\",\"Secret\":\"hubs\"}'\n"
+		   "elif [ \"$server\" = broken.io ]; then\n"
+		   "  echo 'secret-looking garbage'; exit 2\n"
+		   "else echo 'credentials not found in native keychain'; exit 1; fi\n");
+	script = sk_path_join(dir, "docker-credential-sktest");
+	assert_int_equal(chmod(script, 0755), 0);
+	snprintf(path, sizeof(path), "%s:%s", dir, old_path ? old_path : "/usr/bin:/bin");
+	setenv("PATH", path, 1);
+	write_text(dir, "config.json", "{\"credsStore\":\"sktest\"}");
+	cfg = sk_path_join(dir, "config.json");
+
+	assert_int_equal(sk_cred_lookup("helper.io", "a", cfg, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "hu");
+	assert_string_equal(c.password, "hs");
+	assert_string_equal(c.source, "docker-credential-sktest");
+	sk_cred_clear(&c);
+	assert_int_equal(sk_cred_lookup("docker.io", "library/a", cfg, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "hub");
+	sk_cred_clear(&c);
+	assert_int_equal(sk_cred_lookup("other.io", "a", cfg, &c, NULL, &err), 0);
+	assert_null(c.username);
+	assert_int_equal(sk_cred_lookup("broken.io", "a", cfg, &c, NULL, &err), -EACCES);
+	assert_non_null(strstr(err.msg, "exit status 2"));
+	assert_null(strstr(err.msg, "garbage"));
+
+	write_text(dir, "config.json", "{\"credsStore\":\"missing-helper\"}");
+	assert_true(sk_cred_lookup("helper.io", "a", cfg, &c, NULL, &err) < 0);
+	assert_non_null(strstr(err.msg, "docker-credential-missing-helper"));
+
+	setenv("PATH", old_path ? old_path : "/usr/bin:/bin", 1);
+	sk_rm_rf(dir);
+	free(script);
+	free(cfg);
+	free(dir);
+}
+
+/* ---- the store ---- */
+
+static size_t count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_store_writer(void **state)
+{
+	char *dir = make_tmpdir(), *tmp, *blobs, dg[SK_DIGEST_MAX];
+	struct sk_store_writer *w;
+	struct sk_error err = {0};
+	struct sk_store *s;
+	struct sk_descriptor d = {0};
+
+	(void)state;
+	tmp = sk_path_join(dir, ".tmp");
+	blobs = sk_path_join(dir, "blobs/sha256");
+	assert_int_equal(sk_store_open(dir, &s, &err), 0);
+	sk_digest_buf("hello", 5, dg);
+
+	/* wrong content: refused, nothing visible, no temporary file left */
+	assert_int_equal(sk_store_writer_new(s, &w, &err), 0);
+	assert_int_equal(sk_store_writer_write(w, "hellO", 5, &err), 0);
+	assert_int_equal(sk_store_writer_commit(w, dg, 5, &err), -EBADMSG);
+	assert_false(sk_store_has_blob(s, dg, -1));
+	assert_int_equal(count_entries(tmp), 0);
+	assert_int_equal(count_entries(blobs), 0);
+
+	/* wrong size */
+	assert_int_equal(sk_store_writer_new(s, &w, &err), 0);
+	assert_int_equal(sk_store_writer_write(w, "hello", 5, &err), 0);
+	assert_int_equal(sk_store_writer_commit(w, dg, 6, &err), -EBADMSG);
+	assert_false(sk_store_has_blob(s, dg, -1));
+
+	/* a retried download: reset drops the first attempt's bytes */
+	assert_int_equal(sk_store_writer_new(s, &w, &err), 0);
+	assert_int_equal(sk_store_writer_write(w, "garbage", 7, &err), 0);
+	assert_int_equal(count_entries(tmp), 1);
+	assert_int_equal(sk_store_writer_reset(w, &err), 0);
+	assert_int_equal(sk_store_writer_write(w, "hel", 3, &err), 0);
+	assert_int_equal(sk_store_writer_write(w, "lo", 2, &err), 0);
+	assert_int_equal(sk_store_writer_commit(w, dg, 5, &err), 0);
+	assert_true(sk_store_has_blob(s, dg, 5));
+	assert_false(sk_store_has_blob(s, dg, 4));
+	assert_int_equal(count_entries(tmp), 0);
+
+	/* an aborted writer leaves nothing */
+	assert_int_equal(sk_store_writer_new(s, &w, &err), 0);
+	assert_int_equal(sk_store_writer_write(w, "x", 1, &err), 0);
+	sk_store_writer_abort(w);
+	assert_int_equal(count_entries(tmp), 0);
+
+	assert_int_equal(sk_store_put(s, "hello", 5, dg, &err), 0);
+	assert_int_equal(sk_store_put(s, "hellx", 5, dg, &err), -EBADMSG);
+
+	snprintf(d.media_type, sizeof(d.media_type), "%s", SK_MT_MANIFEST);
+	snprintf(d.digest, sizeof(d.digest), "%s", dg);
+	d.size = 5;
+	assert_int_equal(sk_store_record(s, "r.io/x:v1", &d, &err), 0);
+	{
+		struct sk_descriptor got;
+
+		assert_int_equal(sk_layout_resolve(sk_store_layout(s), "r.io/x:v1", &got, &err), 0);
+		assert_string_equal(got.digest, dg);
+	}
+	sk_store_close(s);
+	sk_rm_rf(dir);
+	free(tmp);
+	free(blobs);
+	free(dir);
+}
+
+/* ---- oci-archive ---- */
+
+static void make_tar(const char *path, const char *name, int type, const char *linkto,
+		     const char *content)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	size_t len = content ? strlen(content) : 0;
+
+	archive_write_set_format_pax_restricted(a);
+	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, (unsigned)type);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, type == AE_IFREG ? (la_int64_t)len : 0);
+	if (linkto)
+		archive_entry_set_symlink(e, linkto);
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	if (len)
+		archive_write_data(a, content, len);
+	archive_entry_free(e);
+	archive_write_close(a);
+	archive_write_free(a);
+}
+
+static void test_archive_round_trip(void **state)
+{
+	char *dir = make_tmpdir(), src[512], tar1[512], tar2[512], out[512], dg[SK_DIGEST_MAX];
+	struct sk_error err = {0};
+	struct sk_layout *l;
+	struct sk_descriptor d;
+	uint8_t *a, *b;
+	size_t alen, blen;
+
+	(void)state;
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(tar1, sizeof(tar1), "%s/a.tar", dir);
+	snprintf(tar2, sizeof(tar2), "%s/b.tar", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	assert_int_equal(sk_layout_create(src, &l, &err), 0);
+	assert_int_equal(sk_layout_put_blob(l, "{}", 2, dg, &err), 0);
+	memset(&d, 0, sizeof(d));
+	snprintf(d.media_type, sizeof(d.media_type), "%s", SK_MT_MANIFEST);
+	snprintf(d.digest, sizeof(d.digest), "%s", dg);
+	d.size = 2;
+	assert_int_equal(sk_layout_add_manifest(l, &d, "v1", &err), 0);
+	sk_layout_close(l);
+	write_text(src, "blobs/sha256/not-a-digest.tmp", "junk");
+
+	assert_int_equal(sk_archive_write(src, tar1, &err), 0);
+	sleep(1); /* mtimes differ: the output must not */
+	assert_int_equal(sk_archive_write(src, tar2, &err), 0);
+	assert_int_equal(sk_read_file(tar1, 1 << 20, &a, &alen, &err), 0);
+	assert_int_equal(sk_read_file(tar2, 1 << 20, &b, &blen, &err), 0);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	free(a);
+	free(b);
+
+	assert_int_equal(mkdir(out, 0755), 0);
+	assert_int_equal(sk_archive_extract(tar1, out, 1 << 20, &err), 0);
+	assert_int_equal(sk_layout_open(out, &l, &err), 0);
+	assert_int_equal(sk_layout_resolve(l, "v1", &d, &err), 0);
+	assert_string_equal(d.digest, dg);
+	assert_true(sk_layout_has_blob(l, dg));
+	sk_layout_close(l);
+	{
+		char *junk = sk_path_join(out, "blobs/sha256/not-a-digest.tmp");
+
+		assert_false(sk_is_file(junk));
+		free(junk);
+	}
+	/* the size limit */
+	sk_rm_rf(out);
+	assert_int_equal(mkdir(out, 0755), 0);
+	assert_int_equal(sk_archive_extract(tar1, out, 10, &err), -EFBIG);
+	sk_rm_rf(dir);
+	free(dir);
+}
+
+static void test_archive_hostile(void **state)
+{
+	static const struct {
+		const char *name;
+		int type;
+		const char *link;
+		const char *msg;
+	} cases[] = {
+		{"../evil", AE_IFREG, NULL, "absolute or '..'"},
+		{"blobs/../../evil", AE_IFREG, NULL, "absolute or '..'"},
+		{"/etc/evil", AE_IFREG, NULL, "absolute or '..'"},
+		{"index.json", AE_IFLNK, "/etc/passwd", "not allowed"},
+		{"blobs/sha256/" D64, AE_IFLNK, "/etc/shadow", "not allowed"},
+		{"dev", AE_IFCHR, NULL, "not allowed"},
+		{"fifo", AE_IFIFO, NULL, "not allowed"},
+		{"etc/passwd", AE_IFREG, NULL, "unexpected entry"},
+		{"blobs/sha256/short", AE_IFREG, NULL, "unexpected entry"},
+	};
+	char *dir = make_tmpdir(), tar[512], out[512];
+
+	(void)state;
+	snprintf(tar, sizeof(tar), "%s/h.tar", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sk_error err = {0};
+
+		snprintf(out, sizeof(out), "%s/out%zu", dir, i);
+		assert_int_equal(mkdir(out, 0755), 0);
+		make_tar(tar, cases[i].name, cases[i].type, cases[i].link, "x");
+		if (!sk_archive_extract(tar, out, 1 << 20, &err))
+			fail_msg("entry %s was accepted", cases[i].name);
+		if (!strstr(err.msg, cases[i].msg))
+			fail_msg("%s: '%s' lacks '%s'", cases[i].name, err.msg, cases[i].msg);
+	}
+	{
+		struct sk_error err = {0};
+
+		write_text(dir, "notatar", "this is not a tar archive at all, just text\n");
+		snprintf(tar, sizeof(tar), "%s/notatar", dir);
+		snprintf(out, sizeof(out), "%s/outx", dir);
+		assert_int_equal(mkdir(out, 0755), 0);
+		assert_true(sk_archive_extract(tar, out, 1 << 20, &err) < 0);
+	}
+	sk_rm_rf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ref_valid),
+		cmocka_unit_test(test_ref_reference),
+		cmocka_unit_test(test_ref_invalid),
+		cmocka_unit_test(test_ref_long_tag),
+		cmocka_unit_test(test_challenge_bearer),
+		cmocka_unit_test(test_challenge_basic_and_errors),
+		cmocka_unit_test(test_cred_parse_auths),
+		cmocka_unit_test(test_cred_parse_helpers_and_errors),
+		cmocka_unit_test(test_cred_store_remove),
+		cmocka_unit_test(test_cred_lookup_order),
+		cmocka_unit_test(test_cred_helper),
+		cmocka_unit_test(test_store_writer),
+		cmocka_unit_test(test_archive_round_trip),
+		cmocka_unit_test(test_archive_hostile),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
