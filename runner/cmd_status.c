@@ -55,7 +55,7 @@ int cmd_status(int argc, char **argv)
 		sstatus = "dead"; /* the supervisor died without recording it */
 
 	/* Discrepancy verdict: does the kernel run what skrun says it runs? */
-	if (!strcmp(state, "absent"))
+	if (!strcmp(state, "absent") && !pid)
 		snprintf(verdict, sizeof(verdict), "no sched_ext in this kernel");
 	else if (!strcmp(state, "enabled") && pid && !strcmp(ops, name))
 		snprintf(verdict, sizeof(verdict), "ok: the kernel runs '%s' as skrun attached it",

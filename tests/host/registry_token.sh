@@ -67,7 +67,7 @@ kill "$TOKEN_PID"
 wait "$TOKEN_PID" 2>/dev/null
 token_start --user alice:s3cret --ttl 1 --expires-in 300
 reg_proxy_start "$REG_PORT"
-proxy_rules '[{"match": ".", "action": "delay"}]'
+proxy_rules '[{"match": ".", "action": "delay", "ms": 150}]'
 P=127.0.0.1:$PROXY_PORT
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$P" "$(printf 'alice:s3cret' | base64)" >"$T/pauth.json"
 python3 "$REG_TOOLS/mklayout.py" "$T/lay2" v1 --seed exp --platforms amd64 >"$T/top2"
@@ -82,9 +82,10 @@ check "expiry: a new token was fetched ($ntok tokens)" test "$ntok" -ge 2
 check "expiry: the pushed artifact pulls back" env REGISTRY_AUTH_FILE="$T/pauth.json" "$SKRUN" pull "$P/t/exp:v1" --store "$T/st5"
 
 # -- honest short expires_in: the client renews before the registry refuses
+#    (the registry truncates exp to whole seconds, so the token lives 1-2 s)
 kill "$TOKEN_PID"
 wait "$TOKEN_PID" 2>/dev/null
-token_start --user alice:s3cret --ttl 1 --expires-in 1
+token_start --user alice:s3cret --ttl 2 --expires-in 1
 python3 "$REG_TOOLS/mklayout.py" "$T/lay3" v1 --seed renew --platforms amd64 >"$T/top3"
 reg_mark "$LOG"
 check "push with 1 s tokens renewed ahead of expiry" env REGISTRY_AUTH_FILE="$T/pauth.json" \

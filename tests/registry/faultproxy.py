@@ -17,7 +17,7 @@ applies. Actions:
   status404    answer 404 without forwarding
   status429    answer 429 with Retry-After: 1 without forwarding
   slowbody     send the body in 20 pieces, 0.1 s apart
-  delay        wait 0.2 s, then forward normally
+  delay        wait "ms" milliseconds (default 200), then forward normally
 Each request is logged to LOG_FILE as "METHOD PATH STATUS ACTION".
 """
 import http.client
@@ -47,8 +47,8 @@ def pick(line):
         for i, r in enumerate(state["rules"]):
             if re.search(r["match"], line) and state["used"][i] < r.get("times", 1 << 30):
                 state["used"][i] += 1
-                return r["action"]
-    return None
+                return r["action"], r
+    return None, None
 
 
 def log(line, status, action):
@@ -66,9 +66,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         line = f"{self.command} {self.path}"
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        action = pick(line)
+        action, rule = pick(line)
         if action == "delay":
-            time.sleep(0.2)
+            time.sleep(rule.get("ms", 200) / 1000.0)
         if action == "drop":
             log(line, "drop", action)
             self.close_connection = True

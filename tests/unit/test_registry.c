@@ -672,6 +672,117 @@ static void test_archive_hostile(void **state)
 	free(dir);
 }
 
+
+/* ---- the pull verification hook ---- */
+
+struct verify_seen {
+	int calls;
+	int answer;
+	char name[SK_REF_STRING_MAX];
+	char digest[SK_DIGEST_MAX];
+	char manifest_digest[SK_DIGEST_MAX];
+	bool blobs_present;
+	bool recorded_before;
+};
+
+static int verify_cb(void *ctx, const struct sk_pull_subject *subj, struct sk_error *err)
+{
+	struct verify_seen *v = ctx;
+	struct sk_descriptor d;
+
+	v->calls++;
+	snprintf(v->name, sizeof(v->name), "%s", subj->name);
+	snprintf(v->digest, sizeof(v->digest), "%s", subj->digest);
+	snprintf(v->manifest_digest, sizeof(v->manifest_digest), "%s", subj->manifest_digest);
+	/* everything fetched and verified already; nothing recorded yet */
+	v->blobs_present = sk_store_has_blob(subj->store, subj->digest, -1) &&
+			   sk_store_has_blob(subj->store, subj->manifest_digest, -1);
+	v->recorded_before = !sk_layout_resolve(sk_store_layout(subj->store), subj->name, &d, NULL);
+	if (v->answer)
+		return sk_errf(err, v->answer, "signature check said no");
+	return 0;
+}
+
+/* A layout with an index (linux/amd64) -> manifest -> config + one layer, tagged v1. */
+static void make_layout(const char *dir, char top[SK_DIGEST_MAX], char man[SK_DIGEST_MAX])
+{
+	struct sk_error err = {0};
+	struct sk_layout *l;
+	struct sk_descriptor d = {0};
+	char cfg[SK_DIGEST_MAX], layer[SK_DIGEST_MAX], json[2048];
+
+	assert_int_equal(sk_layout_create(dir, &l, &err), 0);
+	assert_int_equal(sk_layout_put_blob(l, "{}", 2, cfg, &err), 0);
+	assert_int_equal(sk_layout_put_blob(l, "ELF!", 4, layer, &err), 0);
+	snprintf(json, sizeof(json),
+		 "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
+		 "\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
+		 "\"size\":4}]}",
+		 SK_MT_MANIFEST, SK_MT_SCHED_CONFIG, cfg, SK_MT_SCHED_BPF, layer);
+	assert_int_equal(sk_layout_put_blob(l, json, strlen(json), man, &err), 0);
+	snprintf(json + 1024, 1024,
+		 "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":[{\"mediaType\":\"%s\","
+		 "\"digest\":\"%s\",\"size\":%zu,\"platform\":{\"os\":\"linux\","
+		 "\"architecture\":\"amd64\"}}]}",
+		 SK_MT_INDEX, SK_MT_MANIFEST, man, strlen(json));
+	assert_int_equal(sk_layout_put_blob(l, json + 1024, strlen(json + 1024), top, &err), 0);
+	snprintf(d.media_type, sizeof(d.media_type), "%s", SK_MT_INDEX);
+	snprintf(d.digest, sizeof(d.digest), "%s", top);
+	d.size = (int64_t)strlen(json + 1024);
+	assert_int_equal(sk_layout_add_manifest(l, &d, "v1", &err), 0);
+	sk_layout_close(l);
+}
+
+static void test_pull_verify_hook(void **state)
+{
+	char *dir = make_tmpdir(), lay[512], src[600], top[SK_DIGEST_MAX], man[SK_DIGEST_MAX];
+	char st[512], digest[SK_DIGEST_MAX], name[SK_REF_STRING_MAX];
+	struct verify_seen seen = {.answer = -EPERM};
+	struct sk_pull_opts o = {.arch = "amd64", .verify = verify_cb, .verify_ctx = &seen};
+	struct sk_error err = {0};
+	struct sk_descriptor d;
+	struct sk_store *s;
+
+	(void)state;
+	snprintf(lay, sizeof(lay), "%s/lay", dir);
+	snprintf(st, sizeof(st), "%s/store", dir);
+	snprintf(src, sizeof(src), "oci:%s:v1", lay);
+	make_layout(lay, top, man);
+	assert_int_equal(sk_store_open(st, &s, &err), 0);
+
+	/* refused: an error naming the verifier, nothing recorded */
+	assert_int_equal(sk_pull(s, src, &o, digest, name, &err), -EPERM);
+	assert_non_null(strstr(err.msg, "signature check said no"));
+	assert_non_null(strstr(err.msg, "not recorded"));
+	assert_int_equal(seen.calls, 1);
+	assert_true(seen.blobs_present);
+	assert_false(seen.recorded_before);
+	assert_string_equal(seen.digest, top);
+	assert_string_equal(seen.manifest_digest, man);
+	assert_string_equal(seen.name, "v1");
+	assert_int_equal(sk_layout_resolve(sk_store_layout(s), "v1", &d, NULL), -ENOENT);
+
+	/* accepted: recorded */
+	seen.answer = 0;
+	assert_int_equal(sk_pull(s, src, &o, digest, name, &err), 0);
+	assert_int_equal(seen.calls, 2);
+	assert_false(seen.recorded_before);
+	assert_string_equal(digest, top);
+	assert_string_equal(name, "v1");
+	assert_int_equal(sk_layout_resolve(sk_store_layout(s), "v1", &d, &err), 0);
+	assert_string_equal(d.digest, top);
+
+	/* record_as names the entry */
+	o.record_as = "example.org/x:v1";
+	assert_int_equal(sk_pull(s, src, &o, digest, name, &err), 0);
+	assert_string_equal(seen.name, "example.org/x:v1");
+	assert_int_equal(sk_layout_resolve(sk_store_layout(s), "example.org/x:v1", &d, &err), 0);
+
+	sk_store_close(s);
+	sk_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +800,7 @@ int main(void)
 		cmocka_unit_test(test_store_writer),
 		cmocka_unit_test(test_archive_round_trip),
 		cmocka_unit_test(test_archive_hostile),
+		cmocka_unit_test(test_pull_verify_hook),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,8 @@ for s in stall restart broken needs_kfunc; do
 	check "build $s" "$SKBUILD" build -q "$SK_ROOT/tests/scheds/$s.bpf.c" -o "$T/data/$s.oci" -t t
 done
 
+check "build the notify-socket stand-in" gcc -O2 -Wall -o "$T/data/notify_listen" "$SK_ROOT/tests/vm/helpers/notify_listen.c"
+
 cat >"$T/guest.sh" <<'EOF'
 ok() { echo "PASS: vm: $1"; }
 no() { echo "FAIL: vm: $1: $2"; }
@@ -127,6 +129,22 @@ grep -q "giving up: 2 restarts" /tmp/d.log && grep -q "default scheduler in plac
 	ok "limit reached, default scheduler left" || no "limit reached, default scheduler left" "missing"
 expect "disabled after giving up" disabled "$(state)"
 
+# --- systemd Type=notify readiness, and skrun's footprint ---
+/data/notify_listen /run/notify.sock STOPPING=1 >/tmp/notify.log 2>&1 &
+lpid=$!
+sleep 0.3
+NOTIFY_SOCKET=/run/notify.sock skrun run /data/vtime.oci:t >/tmp/g.log 2>&1 &
+pid=$!
+wait_for "attached 'vtime'" /tmp/g.log
+wait_for "READY=1" /tmp/notify.log 30 && grep -q "STATUS=running vtime (sha256:" /tmp/notify.log &&
+	ok "READY=1 with status sent to NOTIFY_SOCKET" || no "READY=1 sent to NOTIFY_SOCKET" "$(cat /tmp/notify.log)"
+sleep 1
+echo "INFO: skrun binary $(wc -c </bin/skrun) bytes; $(grep -E 'VmRSS|VmHWM' /proc/$pid/status | tr -s ' \t' ' ' | tr '\n' ' ')"
+kill -TERM $pid
+wait $pid
+wait $lpid
+grep -q "STOPPING=1" /tmp/notify.log && ok "STOPPING=1 sent on SIGTERM" || no "STOPPING=1 sent on SIGTERM" "$(cat /tmp/notify.log)"
+
 # --- kill -9: the kernel drops the scheduler, the next run works ---
 skrun run /data/fifo.oci:t >/tmp/e.log 2>&1 &
 pid=$!
@@ -147,7 +165,7 @@ EOF
 
 SKVM_TIMEOUT=${SKVM_TIMEOUT:-180} vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" >"$T/vm.out" 2>&1
 rc=$?
-grep -E '^(PASS|FAIL): |^    ' "$T/vm/console.log"
+grep -E '^(PASS|FAIL|INFO): |^    ' "$T/vm/console.log"
 if [ $rc = 0 ]; then pass "vm scenario ran"; else
 	fail "vm scenario ran" "vm_run returned $rc"
 	tail -n 40 "$T/vm.out"
