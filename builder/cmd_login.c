@@ -15,19 +15,20 @@
 
 static void usage_login(FILE *f)
 {
-	fprintf(f,
-		"usage: skbuild login REGISTRY -u USER --password-stdin [options]\n"
-		"\n"
-		"Checks the credentials against REGISTRY (host[:port]) and stores them in\n"
-		"Docker's config.json ($DOCKER_CONFIG/config.json or ~/.docker/config.json),\n"
-		"or $REGISTRY_AUTH_FILE when set. The password is read from standard input.\n"
-		"\n"
-		"  -u, --username USER  user name\n"
-		"  --password-stdin     read the password from standard input (required)\n"
-		"  --authfile FILE      store into FILE instead\n"
-		"  --insecure           the registry may use plain HTTP or an unverified certificate\n"
-		"  --ca-cert FILE       trust this PEM CA bundle too\n"
-		"  -v, --verbose        log each HTTP request to stderr\n");
+	fprintf(
+	    f,
+	    "usage: skbuild login REGISTRY -u USER --password-stdin [options]\n"
+	    "\n"
+	    "Checks the credentials against REGISTRY (host[:port]) and stores them in\n"
+	    "Docker's config.json ($DOCKER_CONFIG/config.json or ~/.docker/config.json),\n"
+	    "or $REGISTRY_AUTH_FILE when set. The password is read from standard input.\n"
+	    "\n"
+	    "  -u, --username USER  user name\n"
+	    "  --password-stdin     read the password from standard input (required)\n"
+	    "  --authfile FILE      store into FILE instead\n"
+	    "  --insecure           the registry may use plain HTTP or an unverified certificate\n"
+	    "  --ca-cert FILE       trust this PEM CA bundle too\n"
+	    "  -v, --verbose        log each HTTP request to stderr\n");
 }
 
 static void usage_logout(FILE *f)
@@ -92,14 +93,10 @@ static char *read_password(void)
 int cmd_login(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-		{"username", required_argument, NULL, 'u'},
-		{"password-stdin", no_argument, NULL, 'P'},
-		{"authfile", required_argument, NULL, 'a'},
-		{"insecure", no_argument, NULL, 'k'},
-		{"ca-cert", required_argument, NULL, 'c'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"username", required_argument, NULL, 'u'}, {"password-stdin", no_argument, NULL, 'P'},
+	    {"authfile", required_argument, NULL, 'a'}, {"insecure", no_argument, NULL, 'k'},
+	    {"ca-cert", required_argument, NULL, 'c'},	{"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
 	};
 	struct sk_registry_opts opts = {0};
 	struct sk_strv insecure = {0};
@@ -185,9 +182,9 @@ out:
 int cmd_logout(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-		{"authfile", required_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"authfile", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct sk_error err = {0};
 	struct sk_ref ref;

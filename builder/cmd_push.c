@@ -12,40 +12,39 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: skbuild push LAYOUT[:TAG] REF [options]\n"
-		"\n"
-		"Pushes the artifact tagged TAG in the OCI layout (its index, every platform\n"
-		"manifest and the blobs the registry does not have yet) to REF\n"
-		"([REGISTRY/]REPO[:TAG]) and prints the pushed digest. A re-push of\n"
-		"unchanged content uploads nothing.\n"
-		"\n"
-		"  --digest-file F     also write the digest to F (for CI)\n"
-		"  --insecure          the registry may use plain HTTP or an unverified\n"
-		"                      certificate (loopback registries may use plain HTTP\n"
-		"                      by default; their certificates are still verified)\n"
-		"  --ca-cert FILE      trust this PEM CA bundle too\n"
-		"  --authfile FILE     read credentials only from FILE\n"
-		"  --mount-from REPO   mount blobs from REPO of the same registry\n"
-		"  --chunk-size BYTES  upload blobs above this size in chunks (default 16 MiB)\n"
-		"  -v, --verbose       log each HTTP request to stderr\n"
-		"\n"
-		"Credentials come from `skbuild login`, $REGISTRY_AUTH_FILE, containers'\n"
-		"auth.json or Docker's config.json (including credential helpers).\n");
+	fprintf(f, "usage: skbuild push LAYOUT[:TAG] REF [options]\n"
+		   "\n"
+		   "Pushes the artifact tagged TAG in the OCI layout (its index, every platform\n"
+		   "manifest and the blobs the registry does not have yet) to REF\n"
+		   "([REGISTRY/]REPO[:TAG]) and prints the pushed digest. A re-push of\n"
+		   "unchanged content uploads nothing.\n"
+		   "\n"
+		   "  --digest-file F     also write the digest to F (for CI)\n"
+		   "  --insecure          the registry may use plain HTTP or an unverified\n"
+		   "                      certificate (loopback registries may use plain HTTP\n"
+		   "                      by default; their certificates are still verified)\n"
+		   "  --ca-cert FILE      trust this PEM CA bundle too\n"
+		   "  --authfile FILE     read credentials only from FILE\n"
+		   "  --mount-from REPO   mount blobs from REPO of the same registry\n"
+		   "  --chunk-size BYTES  upload blobs above this size in chunks (default 16 MiB)\n"
+		   "  -v, --verbose       log each HTTP request to stderr\n"
+		   "\n"
+		   "Credentials come from `skbuild login`, $REGISTRY_AUTH_FILE, containers'\n"
+		   "auth.json or Docker's config.json (including credential helpers).\n");
 }
 
 int cmd_push(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-		{"digest-file", required_argument, NULL, 'd'},
-		{"insecure", no_argument, NULL, 'k'},
-		{"ca-cert", required_argument, NULL, 'c'},
-		{"authfile", required_argument, NULL, 'a'},
-		{"mount-from", required_argument, NULL, 'm'},
-		{"chunk-size", required_argument, NULL, 's'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"digest-file", required_argument, NULL, 'd'},
+	    {"insecure", no_argument, NULL, 'k'},
+	    {"ca-cert", required_argument, NULL, 'c'},
+	    {"authfile", required_argument, NULL, 'a'},
+	    {"mount-from", required_argument, NULL, 'm'},
+	    {"chunk-size", required_argument, NULL, 's'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct sk_push_opts opts = {0};
 	struct sk_strv insecure = {0}, mounts = {0};
@@ -127,8 +126,8 @@ int cmd_push(int argc, char **argv)
 
 		snprintf(line, sizeof(line), "%s\n", digest);
 		if (sk_write_file_atomic(digest_file, line, strlen(line), 0644, &err)) {
-			sk_die_msg("push: pushed %s but could not write the digest file: %s", digest,
-				   err.msg);
+			sk_die_msg("push: pushed %s but could not write the digest file: %s",
+				   digest, err.msg);
 			goto out;
 		}
 	}

@@ -11,31 +11,31 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: skbuild save REF|LAYOUT[:TAG] -o FILE.tar [options]\n"
-		"\n"
-		"Writes the artifact (its index and every platform) as an oci-archive: a tar\n"
-		"of an OCI layout, byte-for-byte the same for the same content. From a\n"
-		"registry the entry is named by the full reference, so `skrun pull FILE.tar`\n"
-		"records the same name a pull from the registry would.\n"
-		"\n"
-		"  -o, --output FILE  the archive to write (required)\n"
-		"  --insecure         the registry may use plain HTTP or an unverified certificate\n"
-		"  --ca-cert FILE     trust this PEM CA bundle too\n"
-		"  --authfile FILE    read credentials only from FILE\n"
-		"  -v, --verbose      log each HTTP request to stderr\n");
+	fprintf(
+	    f, "usage: skbuild save REF|LAYOUT[:TAG] -o FILE.tar [options]\n"
+	       "\n"
+	       "Writes the artifact (its index and every platform) as an oci-archive: a tar\n"
+	       "of an OCI layout, byte-for-byte the same for the same content. From a\n"
+	       "registry the entry is named by the full reference, so `skrun pull FILE.tar`\n"
+	       "records the same name a pull from the registry would.\n"
+	       "\n"
+	       "  -o, --output FILE  the archive to write (required)\n"
+	       "  --insecure         the registry may use plain HTTP or an unverified certificate\n"
+	       "  --ca-cert FILE     trust this PEM CA bundle too\n"
+	       "  --authfile FILE    read credentials only from FILE\n"
+	       "  -v, --verbose      log each HTTP request to stderr\n");
 }
 
 int cmd_save(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"insecure", no_argument, NULL, 'k'},
-		{"ca-cert", required_argument, NULL, 'c'},
-		{"authfile", required_argument, NULL, 'a'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"insecure", no_argument, NULL, 'k'},
+	    {"ca-cert", required_argument, NULL, 'c'},
+	    {"authfile", required_argument, NULL, 'a'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct sk_pull_opts opts = {.all_platforms = true};
 	struct sk_strv insecure = {0};

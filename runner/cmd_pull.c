@@ -11,38 +11,33 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: skrun pull SOURCE [options]\n"
-		"\n"
-		"SOURCE is a registry reference ([REGISTRY/]REPO[:TAG][@sha256:DIGEST]), an\n"
-		"OCI layout directory (DIR[:TAG], or oci:DIR[:TAG]) or an oci-archive\n"
-		"tarball (FILE[:TAG], or oci-archive:FILE[:TAG]) for air-gapped hosts.\n"
-		"A tag is resolved once to a digest; this host's platform is selected from\n"
-		"the index; every manifest and blob is verified against its digest as it\n"
-		"lands in the store. Prints the digest. A reference pinned by digest whose\n"
-		"content is already in the store makes no network request.\n"
-		"\n"
-		"  --platform OS/ARCH  platform to pull (default: linux/this machine's)\n"
-		"  --store DIR         the content store (default " SK_STORE_DEFAULT ")\n"
-		"  --insecure          the registry may use plain HTTP or an unverified\n"
-		"                      certificate (loopback registries may use plain HTTP by\n"
-		"                      default; their certificates are still verified)\n"
-		"  --ca-cert FILE      trust this PEM CA bundle too\n"
-		"  --authfile FILE     read credentials only from FILE\n"
-		"  -v, --verbose       log each HTTP request to stderr\n");
+	fprintf(f, "usage: skrun pull SOURCE [options]\n"
+		   "\n"
+		   "SOURCE is a registry reference ([REGISTRY/]REPO[:TAG][@sha256:DIGEST]), an\n"
+		   "OCI layout directory (DIR[:TAG], or oci:DIR[:TAG]) or an oci-archive\n"
+		   "tarball (FILE[:TAG], or oci-archive:FILE[:TAG]) for air-gapped hosts.\n"
+		   "A tag is resolved once to a digest; this host's platform is selected from\n"
+		   "the index; every manifest and blob is verified against its digest as it\n"
+		   "lands in the store. Prints the digest. A reference pinned by digest whose\n"
+		   "content is already in the store makes no network request.\n"
+		   "\n"
+		   "  --platform OS/ARCH  platform to pull (default: linux/this machine's)\n"
+		   "  --store DIR         the content store (default " SK_STORE_DEFAULT ")\n"
+		   "  --insecure          the registry may use plain HTTP or an unverified\n"
+		   "                      certificate (loopback registries may use plain HTTP by\n"
+		   "                      default; their certificates are still verified)\n"
+		   "  --ca-cert FILE      trust this PEM CA bundle too\n"
+		   "  --authfile FILE     read credentials only from FILE\n"
+		   "  -v, --verbose       log each HTTP request to stderr\n");
 }
 
 int cmd_pull(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-		{"platform", required_argument, NULL, 'p'},
-		{"store", required_argument, NULL, 's'},
-		{"insecure", no_argument, NULL, 'k'},
-		{"ca-cert", required_argument, NULL, 'c'},
-		{"authfile", required_argument, NULL, 'a'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"platform", required_argument, NULL, 'p'}, {"store", required_argument, NULL, 's'},
+	    {"insecure", no_argument, NULL, 'k'},	{"ca-cert", required_argument, NULL, 'c'},
+	    {"authfile", required_argument, NULL, 'a'}, {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
 	};
 	struct sk_pull_opts opts = {0};
 	struct sk_strv insecure = {0};

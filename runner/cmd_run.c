@@ -21,7 +21,8 @@ static void usage(FILE *f)
 		"(the kernel verifier runs), attaches it and supervises it in the foreground.\n"
 		"SIGTERM/SIGINT or `skrun stop` detach it cleanly; when the kernel ejects it,\n"
 		"the exit kind, reason and message are reported and the restart policy\n"
-		"applies. REF is an OCI layout directory DIR[:TAG].\n"
+		"applies. REF is a registry reference, an OCI layout DIR[:TAG] or an\n"
+		"oci-archive FILE[:TAG]; it is pulled into the store first.\n"
 		"\n"
 		"  --fallback REF          attach this (prepared the same way) when REF keeps\n"
 		"                          failing; otherwise the kernel default stays\n"
@@ -36,6 +37,9 @@ static void usage(FILE *f)
 		"  --policy FILE           trust policy (default /etc/schedkit/policy.json)\n"
 		"  --key PUB               trust this public key instead of the policy\n"
 		"  --insecure-skip-verify  run without signature verification (marked so)\n"
+		"  --insecure-registry H   registry H may use plain HTTP / unverified TLS\n"
+		"  --ca-cert FILE          extra CA bundle for registry TLS\n"
+		"  --authfile FILE         registry credentials file\n"
 		"\n"
 		"State: $SKRUN_STATE_DIR or /run/schedkit (lock, state.json, control.sock).\n");
 }
@@ -66,6 +70,9 @@ int cmd_run(int argc, char **argv)
 		{"policy", required_argument, NULL, 'p'},
 		{"key", required_argument, NULL, 'k'},
 		{"insecure-skip-verify", no_argument, NULL, 'I'},
+		{"insecure-registry", required_argument, NULL, 'R'},
+		{"ca-cert", required_argument, NULL, 'C'},
+		{"authfile", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -135,6 +142,15 @@ int cmd_run(int argc, char **argv)
 		case 'I':
 			src.insecure_skip_verify = true;
 			break;
+		case 'R':
+			sk_strv_push(&src.insecure_registries, optarg);
+			break;
+		case 'C':
+			src.ca_cert = optarg;
+			break;
+		case 'A':
+			src.auth_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -170,5 +186,6 @@ out:
 	skr_target_free(&fallback);
 	sk_strv_free(&sets);
 	sk_strv_free(&src.keys);
+	sk_strv_free(&src.insecure_registries);
 	return status;
 }

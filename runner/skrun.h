@@ -21,6 +21,9 @@ struct skr_source_opts {
 	bool insecure_skip_verify; /* explicit opt-out, reported loudly */
 	const char *arch;	   /* NULL: the host's */
 	const char *btf;	   /* NULL: the running kernel (for the compatibility check) */
+	const char *ca_cert;	   /* registry TLS: extra CA bundle */
+	const char *auth_file;	   /* registry credentials file */
+	struct sk_strv insecure_registries; /* hosts allowed plain HTTP / unverified TLS */
 	bool skip_check;	   /* only for tests of the loader itself */
 };
 

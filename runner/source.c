@@ -9,28 +9,43 @@
 #include <string.h>
 
 #include "schedkit/hostcheck.h"
+#include "schedkit/registry.h"
+#include "schedkit/store.h"
 #include "skrun.h"
 
-/* Gate 1: fetch by digest (digest-verified by the reader). */
+/*
+ * Gate 1 and 2: pull into the store by digest (every byte digest-verified),
+ * with signature verification between fetching and recording. What is read
+ * back is addressed by the digest that was verified, never by tag again.
+ */
 static int fetch(const char *ref, const struct skr_source_opts *o, struct skr_target *t,
 		 struct sk_error *err)
 {
-	struct sk_layout *l = NULL;
-	char *dir = NULL, *tag = NULL;
+	struct sk_pull_opts po = {0};
+	struct sk_store *store = NULL;
+	char name[SK_REF_STRING_MAX];
 	int ret;
 
-	if (sk_layout_ref_split(ref, &dir, &tag))
-		return sk_errf(err, -ENOMEM, "out of memory");
-	ret = sk_layout_open(dir, &l, err);
-	if (!ret)
-		ret = sk_artifact_read(l, tag, o->arch, &t->artifact, err);
-	if (!ret)
-		snprintf(t->digest, sizeof(t->digest), "%s",
-			 t->artifact->index_digest[0] ? t->artifact->index_digest
-						      : t->artifact->manifest_digest);
-	sk_layout_close(l);
-	free(dir);
-	free(tag);
+	po.reg.ca_cert = o->ca_cert;
+	po.reg.auth_file = o->auth_file;
+	po.reg.insecure = &o->insecure_registries;
+	po.arch = o->arch;
+	if (!o->insecure_skip_verify)
+		return sk_errf(err, -EPERM,
+			       "%s: signature verification is not available in this build; "
+			       "pass --insecure-skip-verify to run it unverified",
+			       ref);
+	ret = sk_store_open(o->store, &store, err);
+	if (ret)
+		return ret;
+	ret = sk_pull(store, ref, &po, t->digest, name, err);
+	if (ret) {
+		sk_err_prefix(err, "pulling %s: ", ref);
+		goto out;
+	}
+	ret = sk_artifact_read(sk_store_layout(store), t->digest, o->arch, &t->artifact, err);
+out:
+	sk_store_close(store);
 	return ret;
 }
 

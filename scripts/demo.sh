@@ -33,8 +33,8 @@ say "Booting the sched_ext kernel in qemu; skrun attaches each scheduler"
 cat >"$T/guest.sh" <<GUEST
 for s in $names; do
 	echo
-	echo "guest\$ skrun run /data/\$s.oci:demo &"
-	skrun run /data/\$s.oci:demo &
+	echo "guest\$ skrun run --insecure-skip-verify /data/\$s.oci:demo &"
+	skrun run --insecure-skip-verify /data/\$s.oci:demo &
 	pid=\$!
 	for _ in \$(seq 50); do [ "\$(cat /sys/kernel/sched_ext/state)" = enabled ] && break; sleep 0.1; done
 	echo "guest: state=\$(cat /sys/kernel/sched_ext/state) ops=\$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)"

@@ -138,6 +138,61 @@ static int open_btf(struct ana *a)
 	return 0;
 }
 
+/*
+ * libbpf 1.4 takes each struct_ops variable's offset from its ELF symbol,
+ * truncated to 32 bits, and checks offset + size against the section with
+ * 32-bit arithmetic: a value near 4 GiB wraps the check and
+ * bpf_object__open_mem() copies from far outside the object. A hostile object
+ * must be refused here, with 64-bit arithmetic, before libbpf sees it.
+ */
+static int check_struct_ops_bounds(struct ana *a)
+{
+	for (uint32_t id = 1; id < btf__type_cnt(a->btf); id++) {
+		const struct btf_type *t = btf__type_by_id(a->btf, id);
+		const struct btf_var_secinfo *vsi;
+		const char *name;
+		Elf_Data *d;
+
+		if (!t || !btf_is_datasec(t))
+			continue;
+		name = btf__name_by_offset(a->btf, t->name_off);
+		if (!name || strncmp(name, ".struct_ops", strlen(".struct_ops")))
+			continue;
+		d = sec_data(find_sec(a, name));
+		if (!d)
+			continue;
+		vsi = btf_var_secinfos(t);
+		for (uint16_t i = 0; i < btf_vlen(t); i++, vsi++) {
+			const struct btf_type *var = btf__type_by_id(a->btf, vsi->type);
+			const char *vname = var ? btf__name_by_offset(a->btf, var->name_off) : NULL;
+			int tid = btf__resolve_type(a->btf, vsi->type);
+			const struct btf_type *vt = tid > 0 ? btf__type_by_id(a->btf, tid) : NULL;
+			uint64_t off = vsi->offset;
+
+			if (!vt || !btf_is_struct(vt))
+				continue;
+			/* libbpf's find_elf_var_sym(): any object symbol of that name, any section. */
+			for (size_t s = 0; vname && s < a->nsyms; s++) {
+				GElf_Sym sym;
+				const char *sn;
+
+				if (!gelf_getsym(a->symtab, (int)s, &sym) ||
+				    GELF_ST_TYPE(sym.st_info) != STT_OBJECT)
+					continue;
+				sn = elf_strptr(a->elf, a->sym_strndx, sym.st_name);
+				if (sn && !strcmp(sn, vname) && sym.st_value > off)
+					off = sym.st_value;
+			}
+			if (off + vt->size > d->d_size || off + vt->size < off)
+				return sk_errf(a->err, -EINVAL,
+					       "struct_ops variable %s of section %s lies outside the "
+					       "section: the object is malformed, rebuild it",
+					       vname ? vname : "?", name);
+		}
+	}
+	return 0;
+}
+
 /* ---- license ---- */
 
 static int read_license(struct ana *a)
@@ -813,6 +868,8 @@ int sk_sched_analyze(const void *obj, size_t len, const char *ops_name, struct s
 		ret = read_license(&a);
 	if (!ret)
 		ret = read_kfuncs(&a);
+	if (!ret)
+		ret = check_struct_ops_bounds(&a);
 	if (ret)
 		goto out;
 

@@ -21,7 +21,7 @@
 
 #include "schedkit/registry.h"
 
-#define AUTH_FILE_MAX (1u << 20)
+#define AUTH_FILE_MAX  (1u << 20)
 #define HELPER_OUT_MAX (64u << 10)
 
 extern char **environ;
@@ -124,8 +124,8 @@ static int b64_decode_auth(const char *b64, struct sk_cred *c, const char *path,
 	if (!colon || colon == (char *)out) {
 		OPENSSL_cleanse(out, (size_t)n);
 		free(out);
-		return sk_errf(err, -EINVAL,
-			       "%s: an 'auth' entry does not decode to USER:PASSWORD", path);
+		return sk_errf(err, -EINVAL, "%s: an 'auth' entry does not decode to USER:PASSWORD",
+			       path);
 	}
 	*colon = '\0';
 	c->username = strdup((char *)out);
@@ -182,8 +182,8 @@ int sk_cred_parse(const char *json, size_t len, const char *path, const char *re
 	}
 	if (!best)
 		goto out;
-	if (json_object_object_get_ex(best, "auth", &v) && json_object_is_type(v, json_type_string) &&
-	    json_object_get_string_len(v) > 0) {
+	if (json_object_object_get_ex(best, "auth", &v) &&
+	    json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0) {
 		ret = b64_decode_auth(json_object_get_string(v), c, path, err);
 	} else if (sk_json_str(best, "username") && sk_json_str(best, "password")) {
 		c->username = strdup(sk_json_str(best, "username"));
@@ -353,6 +353,7 @@ static int path_push(struct sk_strv *v, const char *a, const char *b)
 static int search_path(const char *auth_file, struct sk_strv *files)
 {
 	const char *home = getenv("HOME");
+	const char *docker_config = getenv("DOCKER_CONFIG");
 	int ret = 0;
 
 	if (auth_file)
@@ -360,15 +361,15 @@ static int search_path(const char *auth_file, struct sk_strv *files)
 	ret |= path_push(files, getenv("REGISTRY_AUTH_FILE"), NULL);
 	ret |= path_push(files, getenv("XDG_RUNTIME_DIR"), "containers/auth.json");
 	ret |= path_push(files, home, ".config/containers/auth.json");
-	if (getenv("DOCKER_CONFIG") && *getenv("DOCKER_CONFIG"))
-		ret |= path_push(files, getenv("DOCKER_CONFIG"), "config.json");
+	if (docker_config && *docker_config)
+		ret |= path_push(files, docker_config, "config.json");
 	else
 		ret |= path_push(files, home, ".docker/config.json");
 	return ret ? -ENOMEM : 0;
 }
 
-int sk_cred_lookup(const char *registry, const char *repo, const char *auth_file,
-		   struct sk_cred *c, struct sk_strv *looked, struct sk_error *err)
+int sk_cred_lookup(const char *registry, const char *repo, const char *auth_file, struct sk_cred *c,
+		   struct sk_strv *looked, struct sk_error *err)
 {
 	struct sk_strv files = {0};
 	int ret = 0;
@@ -387,7 +388,8 @@ int sk_cred_lookup(const char *registry, const char *repo, const char *auth_file
 			sk_strv_push(looked, files.v[i]);
 		if (!sk_is_file(files.v[i])) {
 			if (auth_file) {
-				ret = sk_errf(err, -ENOENT, "auth file %s does not exist", auth_file);
+				ret =
+				    sk_errf(err, -ENOENT, "auth file %s does not exist", auth_file);
 				goto out;
 			}
 			continue;
@@ -420,13 +422,15 @@ out:
 char *sk_cred_store_path(const char *auth_file)
 {
 	const char *home = getenv("HOME");
+	const char *auth_env = getenv("REGISTRY_AUTH_FILE");
+	const char *docker_config = getenv("DOCKER_CONFIG");
 
 	if (auth_file)
 		return strdup(auth_file);
-	if (getenv("REGISTRY_AUTH_FILE") && *getenv("REGISTRY_AUTH_FILE"))
-		return strdup(getenv("REGISTRY_AUTH_FILE"));
-	if (getenv("DOCKER_CONFIG") && *getenv("DOCKER_CONFIG"))
-		return sk_path_join(getenv("DOCKER_CONFIG"), "config.json");
+	if (auth_env && *auth_env)
+		return strdup(auth_env);
+	if (docker_config && *docker_config)
+		return sk_path_join(docker_config, "config.json");
 	return sk_path_join(home && *home ? home : "/root", ".docker/config.json");
 }
 
@@ -451,9 +455,9 @@ static int load_for_update(const char *path, struct json_object **root, struct s
 
 static int save_auth(const char *path, struct json_object *root, struct sk_error *err)
 {
-	const char *text = json_object_to_json_string_ext(
-		root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB |
-			      JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+								    JSON_C_TO_STRING_PRETTY_TAB |
+								    JSON_C_TO_STRING_NOSLASHESCAPE);
 	char *dir = strdup(path), *slash;
 	int ret = 0;
 

@@ -27,7 +27,7 @@
 #define BACKOFF_BASE_MS	   200u
 #define BACKOFF_CAP_MS	   8000u
 #define CONNECT_TIMEOUT_MS 10000L
-#define ACCEPT_MANIFESTS                                                                       \
+#define ACCEPT_MANIFESTS                                                                           \
 	SK_MT_INDEX ", " SK_MT_MANIFEST ", " SK_MT_DOCKER_LIST ", " SK_MT_DOCKER_MANIFEST
 
 enum auth_kind { AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
@@ -176,7 +176,8 @@ int sk_registry_open(const struct sk_ref *ref, const struct sk_registry_opts *op
 		return sk_errf(err, -ENOMEM, "out of memory");
 	}
 	if (r->ca_cert && !sk_is_file(r->ca_cert)) {
-		int ret = sk_errf(err, -ENOENT, "CA certificate file %s does not exist", r->ca_cert);
+		int ret =
+		    sk_errf(err, -ENOENT, "CA certificate file %s does not exist", r->ca_cert);
 
 		sk_registry_close(r);
 		return ret;
@@ -232,7 +233,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 	const char *colon, *v;
 
 	if (len >= 5 && !strncmp(buf, "HTTP/", 5)) {
-		/* a new response (after a redirect or 100 Continue): forget the last one's headers */
+		/* a new response (after a redirect or 100 Continue): forget the last one's headers
+		 */
 		const char *sp = memchr(buf, ' ', len);
 
 		rs->status = sp ? strtol(sp + 1, NULL, 10) : 0;
@@ -286,7 +288,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 
 			if (when > 0)
 				rs->retry_after_ms =
-					when > time(NULL) ? (long)(when - time(NULL)) * 1000 : 0;
+				    when > time(NULL) ? (long)(when - time(NULL)) * 1000 : 0;
 		}
 	}
 #undef HDR
@@ -398,9 +400,9 @@ static int http_error(struct sk_registry *r, const struct req *rq, const struct 
 		      struct sk_error *err)
 {
 	char detail[512];
-	int code = rs->status == 404 ? -ENOENT
+	int code = rs->status == 404			    ? -ENOENT
 		   : rs->status == 401 || rs->status == 403 ? -EACCES
-							     : -EPROTO;
+							    : -EPROTO;
 
 	describe_error(rs, detail, sizeof(detail));
 	return sk_errf(err, code, "registry %s: %s: HTTP %ld%s%s", r->ref.registry, rq->what,
@@ -454,20 +456,18 @@ static bool same_host(struct sk_registry *r, const char *url)
 
 	if (!u)
 		return false;
-	if (!curl_url_set(u, CURLUPART_URL, url, 0) &&
-	    !curl_url_get(u, CURLUPART_HOST, &host, 0) &&
+	if (!curl_url_set(u, CURLUPART_URL, url, 0) && !curl_url_get(u, CURLUPART_HOST, &host, 0) &&
 	    !curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)) {
 		const char *h = r->ref.host;
+		/* host[:port] or [v6][:port]: a port is present after the last ']' */
+		const char *after = h[0] == '[' ? strchr(h, ']') : h;
+		char got[SK_REF_REGISTRY_MAX + 8];
 
-		if (strchr(h, ':') && h[0] != '[')
-			snprintf(want, sizeof(want), "%s", h);
-		else if (h[0] == '[' && strstr(h, "]:"))
+		if (after && strchr(after, ':'))
 			snprintf(want, sizeof(want), "%s", h);
 		else
 			snprintf(want, sizeof(want), "%s:%s", h,
 				 !strcmp(r->scheme, "http") ? "80" : "443");
-		char got[SK_REF_REGISTRY_MAX + 8];
-
 		snprintf(got, sizeof(got), "%s:%s", host, port);
 		same = !strcasecmp(got, want);
 	}
@@ -504,8 +504,9 @@ static const char *curl_hint(struct sk_registry *r, CURLcode c)
 				  : " (pass the registry's CA with --ca-cert FILE, or name the "
 				    "registry with --insecure)";
 	case CURLE_SSL_CONNECT_ERROR:
-		return r->plain_ok ? ""
-				   : " (if the registry speaks plain HTTP, name it with --insecure)";
+		return r->plain_ok
+			   ? ""
+			   : " (if the registry speaks plain HTTP, name it with --insecure)";
 	case CURLE_COULDNT_CONNECT:
 		return " (is the registry running and the address right?)";
 	default:
@@ -631,7 +632,8 @@ static CURLcode perform(struct sk_registry *r, const struct req *rq, struct resp
 	curl_slist_free_all(h);
 	if (r->verbose) {
 		if (cc == CURLE_OK)
-			fprintf(stderr, "registry: %s %s -> %ld\n", rq->method, rq->url, rs->status);
+			fprintf(stderr, "registry: %s %s -> %ld\n", rq->method, rq->url,
+				rs->status);
 		else
 			fprintf(stderr, "registry: %s %s -> %s\n", rq->method, rq->url,
 				curl_easy_strerror(cc));
@@ -661,6 +663,16 @@ static void resp_free(struct resp *rs)
 	if (rs->hasher)
 		sk_hasher_free(rs->hasher);
 	rs->hasher = NULL;
+}
+
+/* Exponential backoff with jitter: half the step fixed, half random. */
+static unsigned backoff_ms(struct sk_registry *r, unsigned attempt)
+{
+	unsigned delay = BACKOFF_BASE_MS << (attempt - 1 < 6 ? attempt - 1 : 6);
+
+	if (delay > BACKOFF_CAP_MS)
+		delay = BACKOFF_CAP_MS;
+	return delay / 2 + (unsigned)rand_r(&r->seed) % (delay / 2 + 1);
 }
 
 static int no_credentials(struct sk_registry *r, const struct req *rq, struct sk_error *err)
@@ -742,17 +754,18 @@ static int do_request(struct sk_registry *r, const struct req *rq, struct resp *
 			return sk_errf(err, rs->sink_ret, "registry %s: %s: %s", r->ref.registry,
 				       rq->what, rs->sink_err.msg);
 		if (cc == CURLE_WRITE_ERROR && rs->too_large)
-			return sk_errf(err, -EFBIG,
-				       "registry %s: %s: the response is larger than the %lld bytes "
-				       "expected; refusing it",
-				       r->ref.registry, rq->what,
-				       (long long)(rq->expect_size >= 0 ? rq->expect_size
-									: (int64_t)rq->max));
+			return sk_errf(
+			    err, -EFBIG,
+			    "registry %s: %s: the response is larger than the %lld bytes "
+			    "expected; refusing it",
+			    r->ref.registry, rq->what,
+			    (long long)(rq->expect_size >= 0 ? rq->expect_size : (int64_t)rq->max));
 		if (cc != CURLE_OK) {
 			if (!curl_transient(cc))
-				return sk_errf(err, -EIO, "registry %s: %s: %s%s%s%s", r->ref.registry,
-					       rq->what, curl_easy_strerror(cc),
-					       r->errbuf[0] ? ": " : "", r->errbuf, curl_hint(r, cc));
+				return sk_errf(err, -EIO, "registry %s: %s: %s%s%s%s",
+					       r->ref.registry, rq->what, curl_easy_strerror(cc),
+					       r->errbuf[0] ? ": " : "", r->errbuf,
+					       curl_hint(r, cc));
 		} else if (rs->status == 401 && !rq->token_request && !reauthed) {
 			int ret = handle_challenge(r, rq, rs, err);
 
@@ -763,24 +776,21 @@ static int do_request(struct sk_registry *r, const struct req *rq, struct resp *
 		} else if (rs->status == 401 && !rq->token_request) {
 			if (!r->cred.username)
 				return no_credentials(r, rq, err);
-			return sk_errf(err, -EACCES,
-				       "registry %s: %s: the registry rejected the credentials from "
-				       "%s (wrong user name or password, or no access to this "
-				       "repository)",
-				       r->ref.registry, rq->what, r->cred.source);
+			return sk_errf(
+			    err, -EACCES,
+			    "registry %s: %s: the registry rejected the credentials from "
+			    "%s (wrong user name or password, or no access to this "
+			    "repository)",
+			    r->ref.registry, rq->what, r->cred.source);
 		} else if (rs->status != 408 && rs->status != 429 && rs->status < 500) {
 			return 0;
 		}
 
 		/* transient: back off and try again, if time and attempts remain */
-		delay = BACKOFF_BASE_MS << (attempt - 1 < 6 ? attempt - 1 : 6);
-		if (delay > BACKOFF_CAP_MS)
-			delay = BACKOFF_CAP_MS;
-		delay = delay / 2 + (unsigned)rand_r(&r->seed) % (delay / 2 + 1);
+		delay = backoff_ms(r, attempt);
 		if (cc == CURLE_OK && rs->retry_after_ms >= 0)
 			delay = (unsigned)rs->retry_after_ms;
-		if (attempt >= r->max_attempts ||
-		    now_s() + delay / 1000.0 >= deadline) {
+		if (attempt >= r->max_attempts || now_s() + delay / 1000.0 >= deadline) {
 			char why[600];
 
 			if (cc != CURLE_OK) {
@@ -810,8 +820,7 @@ static int load_credentials(struct sk_registry *r, struct sk_error *err)
 	if (r->cred_loaded)
 		return 0;
 	r->cred_loaded = true;
-	ret = sk_cred_lookup(r->ref.registry, r->ref.repo, r->auth_file, &r->cred, &r->looked,
-			     err);
+	ret = sk_cred_lookup(r->ref.registry, r->ref.repo, r->auth_file, &r->cred, &r->looked, err);
 	if (ret)
 		return sk_err_prefix(err, "registry %s: reading credentials: ", r->ref.registry);
 	return 0;
@@ -820,8 +829,11 @@ static int load_credentials(struct sk_registry *r, struct sk_error *err)
 static int get_token(struct sk_registry *r, const char *challenge_scope, struct sk_error *err)
 {
 	struct resp rs = {0};
-	struct req rq = {.method = "GET", .token_request = true, .max = TOKEN_BODY_MAX,
-			 .expect_size = -1, .what = "getting a token"};
+	struct req rq = {.method = "GET",
+			 .token_request = true,
+			 .max = TOKEN_BODY_MAX,
+			 .expect_size = -1,
+			 .what = "getting a token"};
 	struct json_object *j = NULL;
 	char *url = NULL, *next = NULL;
 	const char *tok;
@@ -865,15 +877,17 @@ static int get_token(struct sk_registry *r, const char *challenge_scope, struct 
 		goto out;
 	if (rs.status == 401 || rs.status == 403) {
 		if (r->cred.username)
-			ret = sk_errf(err, -EACCES,
-				      "registry %s: the token server at %s rejected the credentials "
-				      "from %s (wrong user name or password?)",
-				      r->ref.registry, r->realm, r->cred.source);
+			ret =
+			    sk_errf(err, -EACCES,
+				    "registry %s: the token server at %s rejected the credentials "
+				    "from %s (wrong user name or password?)",
+				    r->ref.registry, r->realm, r->cred.source);
 		else
-			ret = sk_errf(err, -EACCES,
-				      "registry %s: the token server at %s requires credentials and "
-				      "none were found; run `skbuild login %s`",
-				      r->ref.registry, r->realm, r->ref.registry);
+			ret =
+			    sk_errf(err, -EACCES,
+				    "registry %s: the token server at %s requires credentials and "
+				    "none were found; run `skbuild login %s`",
+				    r->ref.registry, r->realm, r->ref.registry);
 		goto out;
 	}
 	if (rs.status != 200) {
@@ -922,8 +936,8 @@ bad_realm:
 
 static int ping_scheme(struct sk_registry *r, const char *scheme, struct resp *rs, CURLcode *cc)
 {
-	struct req rq = {.method = "GET", .expect_size = -1, .max = ERROR_BODY_MAX,
-			 .what = "connecting"};
+	struct req rq = {
+	    .method = "GET", .expect_size = -1, .max = ERROR_BODY_MAX, .what = "connecting"};
 	char url[SK_REF_REGISTRY_MAX + 16];
 
 	snprintf(r->scheme, sizeof(r->scheme), "%s", scheme);
@@ -931,12 +945,15 @@ static int ping_scheme(struct sk_registry *r, const char *scheme, struct resp *r
 	rq.url = url;
 	resp_reset(rs);
 	*cc = perform(r, &rq, rs, now_s() + r->budget_ms / 1000.0);
+	rs->req = NULL; /* rq ends here; the caller only reads the response */
 	return 0;
 }
 
 int sk_registry_ping(struct sk_registry *r, struct sk_error *err)
 {
-	struct req rq = {.method = "GET", .expect_size = -1, .max = ERROR_BODY_MAX,
+	struct req rq = {.method = "GET",
+			 .expect_size = -1,
+			 .max = ERROR_BODY_MAX,
 			 .what = "checking the API (GET /v2/)"};
 	struct resp rs = {0};
 	char *url = NULL;
@@ -944,18 +961,28 @@ int sk_registry_ping(struct sk_registry *r, struct sk_error *err)
 	int ret;
 
 	if (!r->scheme[0]) {
-		/* HTTPS first; plain HTTP only where allowed and only if TLS did not happen at all */
-		ping_scheme(r, "https", &rs, &cc);
-		if (cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_RECV_ERROR ||
-		    cc == CURLE_GOT_NOTHING) {
-			if (r->plain_ok) {
+		/*
+		 * HTTPS first; plain HTTP only where allowed and only if TLS did not
+		 * happen at all. A registry that is down is probed again (both ways)
+		 * with backoff, so a restarting plain-HTTP registry is not taken for
+		 * an HTTPS one.
+		 */
+		for (unsigned attempt = 1;; attempt++) {
+			ping_scheme(r, "https", &rs, &cc);
+			if (r->plain_ok && (cc == CURLE_SSL_CONNECT_ERROR ||
+					    cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING))
 				ping_scheme(r, "http", &rs, &cc);
-			}
+			if (!curl_transient(cc) || attempt >= r->max_attempts)
+				break;
+			sleep_ms(backoff_ms(r, attempt));
 		}
-		if (cc != CURLE_OK && !curl_transient(cc)) {
-			ret = sk_errf(err, -EIO, "registry %s: connecting over %s: %s%s%s%s",
-				      r->ref.registry, r->scheme, curl_easy_strerror(cc),
-				      r->errbuf[0] ? ": " : "", r->errbuf, curl_hint(r, cc));
+		if (cc != CURLE_OK) {
+			ret = sk_errf(err, curl_transient(cc) ? -EAGAIN : -EIO,
+				      "registry %s: connecting over %s%s: %s%s%s%s",
+				      r->ref.registry, r->scheme,
+				      curl_transient(cc) ? " (gave up after retrying)" : "",
+				      curl_easy_strerror(cc), r->errbuf[0] ? ": " : "", r->errbuf,
+				      curl_hint(r, cc));
 			r->scheme[0] = '\0';
 			goto out;
 		}
@@ -1046,8 +1073,8 @@ out:
 	return ret;
 }
 
-int sk_registry_blob_get(struct sk_registry *r, const char *repo, const char *digest,
-			 int64_t size, const struct sk_sink *sink, struct sk_error *err)
+int sk_registry_blob_get(struct sk_registry *r, const char *repo, const char *digest, int64_t size,
+			 const struct sk_sink *sink, struct sk_error *err)
 {
 	struct req rq = {.method = "GET", .follow = true, .sink = sink, .expect_size = size};
 	struct resp rs = {0};
@@ -1088,9 +1115,10 @@ int sk_registry_blob_get(struct sk_registry *r, const char *repo, const char *di
 		break;
 	}
 	if (rs.got != size) {
-		ret = sk_errf(err, -EBADMSG,
-			      "registry %s: %s: got %lld bytes, the descriptor says %lld; refusing it",
-			      r->ref.registry, what, (long long)rs.got, (long long)size);
+		ret = sk_errf(
+		    err, -EBADMSG,
+		    "registry %s: %s: got %lld bytes, the descriptor says %lld; refusing it",
+		    r->ref.registry, what, (long long)rs.got, (long long)size);
 		goto out;
 	}
 	sk_hasher_final(rs.hasher, got);
@@ -1172,12 +1200,12 @@ out:
 	return ret;
 }
 
-int sk_registry_blob_push(struct sk_registry *r, const char *repo, const char *digest,
-			  int64_t size, const char *path, const char *mount_from, bool *mounted,
+int sk_registry_blob_push(struct sk_registry *r, const char *repo, const char *digest, int64_t size,
+			  const char *path, const char *mount_from, bool *mounted,
 			  struct sk_error *err)
 {
-	struct req rq = {.expect_size = -1, .max = ERROR_BODY_MAX,
-			 .content_type = "application/octet-stream"};
+	struct req rq = {
+	    .expect_size = -1, .max = ERROR_BODY_MAX, .content_type = "application/octet-stream"};
 	struct resp rs = {0};
 	struct body body = {.fd = -1};
 	char *location = NULL, *url = NULL, what[SK_DIGEST_MAX + SK_REF_REPO_MAX + 64];
@@ -1210,7 +1238,7 @@ int sk_registry_blob_push(struct sk_registry *r, const char *repo, const char *d
 		snprintf(what, sizeof(what), "uploading a chunk of blob %.19s", digest);
 		for (off_t off = 0; off < size; off += (off_t)r->chunk_size) {
 			size_t n = (size_t)(size - off) < r->chunk_size ? (size_t)(size - off)
-								       : r->chunk_size;
+									: r->chunk_size;
 
 			body.off = off;
 			body.len = n;
@@ -1285,8 +1313,8 @@ int sk_registry_manifest_get(struct sk_registry *r, const char *repo, const char
 			     size_t max, struct sk_buf *body, char media_type[256],
 			     char digest[SK_DIGEST_MAX], struct sk_error *err)
 {
-	struct req rq = {.method = "GET", .accept = ACCEPT_MANIFESTS, .expect_size = -1,
-			 .max = max};
+	struct req rq = {
+	    .method = "GET", .accept = ACCEPT_MANIFESTS, .expect_size = -1, .max = max};
 	struct resp rs = {0};
 	char *url = NULL, what[SK_DIGEST_MAX + SK_REF_REPO_MAX + 64];
 	bool by_digest = sk_digest_valid(reference);
@@ -1311,9 +1339,8 @@ int sk_registry_manifest_get(struct sk_registry *r, const char *repo, const char
 	}
 	sk_digest_buf(rs.body.data ? rs.body.data : (uint8_t *)"", rs.body.len, digest);
 	if (by_digest && strcmp(digest, reference)) {
-		ret = sk_errf(err, -EBADMSG,
-			      "registry %s: %s: content hashes to %s; refusing it", r->ref.registry,
-			      what, digest);
+		ret = sk_errf(err, -EBADMSG, "registry %s: %s: content hashes to %s; refusing it",
+			      r->ref.registry, what, digest);
 		goto out;
 	}
 	if (rs.digest[0] && strcmp(rs.digest, digest)) {
@@ -1378,8 +1405,8 @@ int sk_registry_manifest_put(struct sk_registry *r, const char *repo, const char
 			     const char *media_type, const void *data, size_t len,
 			     struct sk_error *err)
 {
-	struct req rq = {.method = "PUT", .content_type = media_type, .expect_size = -1,
-			 .max = ERROR_BODY_MAX};
+	struct req rq = {
+	    .method = "PUT", .content_type = media_type, .expect_size = -1, .max = ERROR_BODY_MAX};
 	struct body body = {.mem = data, .len = len, .fd = -1};
 	struct resp rs = {0};
 	char *url = NULL, what[SK_DIGEST_MAX + SK_REF_REPO_MAX + 64], digest[SK_DIGEST_MAX];
@@ -1425,8 +1452,8 @@ static int next_link(const char *link, char *out, size_t len)
 int sk_registry_tags(struct sk_registry *r, const char *repo, struct sk_strv *tags,
 		     struct sk_error *err)
 {
-	struct req rq = {.method = "GET", .expect_size = -1, .max = TAGS_BODY_MAX,
-			 .what = "listing tags"};
+	struct req rq = {
+	    .method = "GET", .expect_size = -1, .max = TAGS_BODY_MAX, .what = "listing tags"};
 	struct resp rs = {0};
 	char *url = NULL, next[1024];
 	int ret, pages = 0;
@@ -1441,7 +1468,8 @@ int sk_registry_tags(struct sk_registry *r, const char *repo, struct sk_strv *ta
 		curl_free(url);
 		url = NULL;
 		if (make_url(r, next, &url)) {
-			ret = sk_errf(err, -EPROTO, "registry %s: bad tag list URL", r->ref.registry);
+			ret =
+			    sk_errf(err, -EPROTO, "registry %s: bad tag list URL", r->ref.registry);
 			goto out;
 		}
 		rq.url = url;

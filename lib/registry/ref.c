@@ -174,10 +174,11 @@ int sk_ref_parse(const char *s, struct sk_ref *ref, struct sk_error *err)
 				       "invalid reference '%s': only sha256 digests are supported",
 				       s);
 		if (!sk_digest_valid(dg))
-			return sk_errf(err, -EINVAL,
-				       "invalid reference '%s': the digest must be sha256: followed "
-				       "by 64 lowercase hex digits",
-				       s);
+			return sk_errf(
+			    err, -EINVAL,
+			    "invalid reference '%s': the digest must be sha256: followed "
+			    "by 64 lowercase hex digits",
+			    s);
 		snprintf(ref->digest, sizeof(ref->digest), "%s", dg);
 	}
 
@@ -198,8 +199,9 @@ int sk_ref_parse(const char *s, struct sk_ref *ref, struct sk_error *err)
 		size_t dlen = (size_t)(slash - name);
 
 		if (!domain_valid(name, dlen) || dlen >= sizeof(ref->registry))
-			return sk_errf(err, -EINVAL, "invalid reference '%s': bad registry host '%.*s'",
-				       s, (int)dlen, name);
+			return sk_errf(err, -EINVAL,
+				       "invalid reference '%s': bad registry host '%.*s'", s,
+				       (int)dlen, name);
 		memcpy(ref->registry, name, dlen);
 		ref->registry[dlen] = '\0';
 		repo = slash + 1;
@@ -222,9 +224,9 @@ int sk_ref_parse(const char *s, struct sk_ref *ref, struct sk_error *err)
 		memcpy(ref->repo + (library ? 8 : 0), repo, rlen + 1);
 	}
 	if (strlen(ref->registry) + 1 + strlen(ref->repo) > 255)
-		return sk_errf(err, -EINVAL,
-			       "invalid reference '%s': registry and repository exceed 255 characters",
-			       s);
+		return sk_errf(
+		    err, -EINVAL,
+		    "invalid reference '%s': registry and repository exceed 255 characters", s);
 	snprintf(ref->host, sizeof(ref->host), "%s",
 		 strcmp(ref->registry, SK_DOCKER_HUB) ? ref->registry : SK_DOCKER_HUB_API);
 	return 0;

@@ -33,8 +33,8 @@ static int check_local_blob(const char *path, const struct sk_descriptor *d, str
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		sk_hasher_free(h);
-		return sk_errf(err, -errno, "blob %s is missing from the layout (%s): %s", d->digest,
-			       path, strerror(errno));
+		return sk_errf(err, -errno, "blob %s is missing from the layout (%s): %s",
+			       d->digest, path, strerror(errno));
 	}
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
@@ -173,11 +173,12 @@ int sk_push_layout(struct sk_layout *l, const char *tag, const struct sk_ref *ds
 			       "the destination names digest %s but the layout's content is %s",
 			       dst->digest, top.digest);
 	if (strcmp(top.media_type, SK_MT_INDEX) && strcmp(top.media_type, SK_MT_MANIFEST))
-		return sk_errf(err, -EINVAL, "%s is a %s, not an OCI index or manifest",
-			       top.digest, top.media_type);
-	reference = dst->tag[0] ? dst->tag : dst->digest[0] ? dst->digest
-				  : tag && *tag && !sk_digest_valid(tag) ? tag
-									: "latest";
+		return sk_errf(err, -EINVAL, "%s is a %s, not an OCI index or manifest", top.digest,
+			       top.media_type);
+	reference = dst->tag[0]				   ? dst->tag
+		    : dst->digest[0]			   ? dst->digest
+		    : tag && *tag && !sk_digest_valid(tag) ? tag
+							   : "latest";
 	ret = sk_registry_open(dst, opts ? &opts->reg : NULL, &c.r, err);
 	if (ret)
 		return ret;
@@ -254,9 +255,8 @@ struct source {
 };
 
 /* Fetches a manifest (by tag or digest) verified against its digest; mt from the JSON. */
-static int src_manifest(struct source *src, struct sk_store *s, const char *reference,
-			int64_t size, struct sk_buf *body, char digest[SK_DIGEST_MAX],
-			struct sk_error *err)
+static int src_manifest(struct source *src, struct sk_store *s, const char *reference, int64_t size,
+			struct sk_buf *body, char digest[SK_DIGEST_MAX], struct sk_error *err)
 {
 	struct sk_layout *from = src->layout;
 	char mt[256];
@@ -282,8 +282,7 @@ static int src_manifest(struct source *src, struct sk_store *s, const char *refe
 			if (ret)
 				return ret;
 		}
-		ret = sk_layout_get_blob(from, d.digest, d.size, SK_MANIFEST_MAX, &data,
-					 &len, err);
+		ret = sk_layout_get_blob(from, d.digest, d.size, SK_MANIFEST_MAX, &data, &len, err);
 		if (ret)
 			return ret;
 		body->data = data;
@@ -344,8 +343,8 @@ static int src_blob(struct source *src, struct sk_store *s, const struct sk_desc
 		return ret;
 	if (src->reg) {
 		sk_store_writer_sink(w, &sink);
-		ret = sk_registry_blob_get(src->reg, src->ref->repo, d->digest, d->size, &sink,
-					   err);
+		ret =
+		    sk_registry_blob_get(src->reg, src->ref->repo, d->digest, d->size, &sink, err);
 	} else {
 		char *path = sk_layout_blob_path(src->layout, d->digest);
 
@@ -497,16 +496,16 @@ static int pull_from(struct source *src, struct sk_store *s, const char *referen
 				sk_buf_printf(&avail, "%s%s/%s%s%s", avail.len ? ", " : "",
 					      d.platform_os[0] ? d.platform_os : "?",
 					      d.platform_arch[0] ? d.platform_arch : "?",
-					      d.platform_variant[0] ? "/" : "",
-					      d.platform_variant);
+					      d.platform_variant[0] ? "/" : "", d.platform_variant);
 			}
 		}
 		if (!ret && !found && !o->all_platforms)
-			ret = sk_errf(err, -ENOENT,
-				      "%s has no manifest for %s/%s%s%s (it has: %s); pick one with "
-				      "--platform",
-				      reference, os, arch, variant ? "/" : "", variant ? variant : "",
-				      avail.len ? (char *)avail.data : "none");
+			ret =
+			    sk_errf(err, -ENOENT,
+				    "%s has no manifest for %s/%s%s%s (it has: %s); pick one with "
+				    "--platform",
+				    reference, os, arch, variant ? "/" : "", variant ? variant : "",
+				    avail.len ? (char *)avail.data : "none");
 		sk_buf_free(&avail);
 		if (ret)
 			goto out;
@@ -539,6 +538,7 @@ static int split_archive(const char *arg, char **file, char **tag)
 	if (!*file || !*tag) {
 		free(*file);
 		free(*tag);
+		*file = *tag = NULL;
 		return -ENOMEM;
 	}
 	if (!sk_is_file(*file)) {
@@ -580,6 +580,7 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 	static const struct sk_pull_opts none;
 	struct source src = {0};
 	struct sk_ref ref;
+	struct sk_descriptor top;
 	struct pulled p = {0};
 	char refname[SK_REF_STRING_MAX] = "", *dir = NULL, *tag = NULL, *tmpdir = NULL;
 	const char *rest, *reference = NULL;
@@ -624,8 +625,9 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 			}
 			if (asprintf(&tmpdir, "%s/.tmp/archive-XXXXXX", sk_store_dir(s)) < 0 ||
 			    !mkdtemp(tmpdir)) {
-				ret = sk_errf(err, -errno, "cannot create a directory in %s/.tmp: %s",
-					      sk_store_dir(s), strerror(errno));
+				ret =
+				    sk_errf(err, -errno, "cannot create a directory in %s/.tmp: %s",
+					    sk_store_dir(s), strerror(errno));
 				goto out;
 			}
 			ret = sk_archive_extract(dir, tmpdir, ARCHIVE_MAX_TOTAL, err);
@@ -641,15 +643,11 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 		}
 		if (ret)
 			goto out;
-		{
-			struct sk_descriptor d;
-
-			ret = sk_layout_resolve(src.layout, tag, &d, err);
-			if (ret)
-				goto out;
-			reference = d.digest;
-			snprintf(refname, sizeof(refname), "%s", d.ref_name);
-		}
+		ret = sk_layout_resolve(src.layout, tag, &top, err);
+		if (ret)
+			goto out;
+		reference = top.digest;
+		snprintf(refname, sizeof(refname), "%s", top.ref_name);
 	}
 	ret = pull_from(&src, s, reference, opts, &p, err);
 	if (ret)
@@ -658,13 +656,13 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 		snprintf(refname, sizeof(refname), "%s", opts->record_as);
 	if (opts->verify) {
 		struct sk_pull_subject subj = {
-			.name = refname,
-			.ref = kind == SRC_REGISTRY ? &ref : NULL,
-			.registry = src.reg,
-			.source = src.layout,
-			.digest = p.digest,
-			.manifest_digest = p.manifest_digest,
-			.store = s,
+		    .name = refname,
+		    .ref = kind == SRC_REGISTRY ? &ref : NULL,
+		    .registry = src.reg,
+		    .source = src.layout,
+		    .digest = p.digest,
+		    .manifest_digest = p.manifest_digest,
+		    .store = s,
 		};
 
 		ret = opts->verify(opts->verify_ctx, &subj, err);

@@ -47,7 +47,8 @@ static int add_entry(struct archive *a, const char *dir, const char *name, bool 
 	archive_entry_set_uname(e, "");
 	archive_entry_set_gname(e, "");
 	if (archive_write_header(a, e) != ARCHIVE_OK) {
-		ret = sk_errf(err, -EIO, "archive: cannot add %s: %s", name, archive_error_string(a));
+		ret =
+		    sk_errf(err, -EIO, "archive: cannot add %s: %s", name, archive_error_string(a));
 		goto out;
 	}
 	if (!is_dir) {
@@ -101,6 +102,8 @@ int sk_archive_write(const char *dir, const char *tar_path, struct sk_error *err
 		goto out;
 	}
 	/* only blobs by name: temporary files and anything else stay out */
+	/* readdir_r is deprecated; this DIR stream is never shared between threads */
+	/* cppcheck-suppress readdirCalled */
 	while ((de = readdir(d))) {
 		char name[96];
 
@@ -219,8 +222,8 @@ int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_tota
 		size_t len;
 
 		if (++entries > MAX_ENTRIES) {
-			ret = sk_errf(err, -EFBIG, "%s: more than %d entries", tar_path,
-				      MAX_ENTRIES);
+			ret =
+			    sk_errf(err, -EFBIG, "%s: more than %d entries", tar_path, MAX_ENTRIES);
 			goto out;
 		}
 		if (!name || !*name || name[0] == '/' || strstr(name, "..")) {
@@ -244,7 +247,8 @@ int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_tota
 			goto out;
 		}
 		if (archive_entry_hardlink(e) || archive_entry_symlink(e)) {
-			ret = sk_errf(err, -EINVAL, "%s: refusing link entry '%s'", tar_path, clean);
+			ret =
+			    sk_errf(err, -EINVAL, "%s: refusing link entry '%s'", tar_path, clean);
 			goto out;
 		}
 		if (!allowed_name(clean, type == AE_IFDIR)) {
@@ -256,7 +260,8 @@ int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_tota
 		}
 		if (type == AE_IFDIR)
 			continue;
-		if (size < 0 || (uint64_t)size > SK_BLOB_MAX || total + (uint64_t)size > max_total) {
+		if (size < 0 || (uint64_t)size > SK_BLOB_MAX ||
+		    total + (uint64_t)size > max_total) {
 			ret = sk_errf(err, -EFBIG, "%s: entry '%s' is too large (%lld bytes)",
 				      tar_path, clean, (long long)size);
 			goto out;
@@ -265,8 +270,7 @@ int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_tota
 		fd = openat(dfd, clean, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0) {
 			ret = sk_errf(err, -errno, "%s: cannot extract '%s': %s%s", tar_path, clean,
-				      strerror(errno),
-				      errno == EEXIST ? " (duplicate entry)" : "");
+				      strerror(errno), errno == EEXIST ? " (duplicate entry)" : "");
 			goto out;
 		}
 		{
@@ -283,8 +287,9 @@ int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_tota
 				}
 			}
 			if (n < 0 || written != size) {
-				ret = sk_errf(err, -EIO, "%s: entry '%s' is truncated: %s", tar_path,
-					      clean, n < 0 ? archive_error_string(a) : "short");
+				ret =
+				    sk_errf(err, -EIO, "%s: entry '%s' is truncated: %s", tar_path,
+					    clean, n < 0 ? archive_error_string(a) : "short");
 				goto out;
 			}
 		}

@@ -14,7 +14,7 @@
 #include "schedkit/store.h"
 
 #define TMP_DIR	       ".tmp"
-#define STALE_TMP_SECS (24 * 3600)
+#define STALE_TMP_SECS (24L * 3600)
 
 struct sk_store {
 	char *dir;
@@ -39,6 +39,8 @@ static void sweep_tmp(const char *tmp)
 
 	if (!d)
 		return;
+	/* readdir_r is deprecated; this DIR stream is never shared between threads */
+	/* cppcheck-suppress readdirCalled */
 	while ((e = readdir(d))) {
 		struct stat st;
 

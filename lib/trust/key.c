@@ -365,6 +365,16 @@ static int check_label(const char *label, bool want_private, const char *what, s
 	return 0;
 }
 
+static bool key_pair_matches(EVP_PKEY *pkey)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	bool ok = ctx && EVP_PKEY_pairwise_check(ctx) == 1;
+
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
 int sk_key_load_private(const void *pem, size_t len, const char *password, const char *what,
 			struct sk_key **out, struct sk_error *err)
 {
@@ -397,6 +407,18 @@ int sk_key_load_private(const void *pem, size_t len, const char *password, const
 				       "file)",
 				       what);
 		return sk_errf(err, -EBADMSG, "%s: cannot parse the \"%s\" PEM block", what, label);
+	}
+	/*
+	 * A SEC1 or PKCS#8 file may carry a public key that is not the private
+	 * key's: OpenSSL keeps it as is, and we would sign with one key while
+	 * publishing (and fingerprinting) another.
+	 */
+	if (!key_pair_matches(pkey)) {
+		EVP_PKEY_free(pkey);
+		return sk_errf(err, -EBADMSG,
+			       "%s: the public key stored in the file does not belong to its "
+			       "private key; the file is damaged: regenerate the key pair",
+			       what);
 	}
 	return wrap(pkey, true, what, out, err);
 }

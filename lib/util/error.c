@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "schedkit/common.h"
 
-int sk_errf(struct sk_error *err, int code, const char *fmt, ...)
+/* Parenthesized: common.h may define sk_errf as a macro for the static analyzer. */
+int(sk_errf)(struct sk_error *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -23,8 +25,9 @@ int sk_err_prefix(struct sk_error *err, const char *fmt, ...)
 	char pre[512];
 	va_list ap;
 
+	/* Callers write `return sk_err_prefix(...)` after a failure: never turn it into 0. */
 	if (!err)
-		return 0;
+		return -EIO;
 	va_start(ap, fmt);
 	vsnprintf(pre, sizeof(pre), fmt, ap);
 	va_end(ap);

@@ -4,6 +4,8 @@
  * all go through sk_json_parse, and every descriptor in them through
  * sk_descriptor_from_json. An accepted document must serialize and parse back
  * to the same bytes (the digest of a manifest is computed from that dump).
+ * Regression: crash-descriptor-null-err (a failure reported as success when
+ * the caller passed no struct sk_error).
  */
 #include "fuzz.h"
 #include "schedkit/oci.h"
@@ -17,6 +19,9 @@ static void descriptor(struct json_object *o)
 
 	ret = sk_descriptor_from_json(o, &d, &err);
 	FZ_CHECK_ERROR(ret, &err);
+	/* err may be NULL (common.h): the verdict must not depend on it. */
+	FZ_ASSERT(!sk_descriptor_from_json(o, &d, NULL) == !ret,
+		  "with err NULL the result differs from %d", ret);
 	if (ret)
 		return;
 	FZ_ASSERT(sk_digest_valid(d.digest), "accepted digest %s", d.digest);

@@ -50,29 +50,29 @@ static void test_ref_valid(void **state)
 	static const struct {
 		const char *in, *registry, *host, *repo, *tag, *digest, *string;
 	} cases[] = {
-		{"alpine", "docker.io", "registry-1.docker.io", "library/alpine", "", "",
-		 "docker.io/library/alpine"},
-		{"alpine:3.19", "docker.io", "registry-1.docker.io", "library/alpine", "3.19", "",
-		 "docker.io/library/alpine:3.19"},
-		{"org/app:v1", "docker.io", "registry-1.docker.io", "org/app", "v1", "",
-		 "docker.io/org/app:v1"},
-		{"index.docker.io/org/app", "docker.io", "registry-1.docker.io", "org/app", "", "",
-		 "docker.io/org/app"},
-		{"docker.io/alpine", "docker.io", "registry-1.docker.io", "library/alpine", "", "",
-		 "docker.io/library/alpine"},
-		{"localhost/x", "localhost", "localhost", "x", "", "", "localhost/x"},
-		{"localhost:5000/a/b/c:t", "localhost:5000", "localhost:5000", "a/b/c", "t", "",
-		 "localhost:5000/a/b/c:t"},
-		{"127.0.0.1:5000/sched/fifo:v1.2_3-x", "127.0.0.1:5000", "127.0.0.1:5000",
-		 "sched/fifo", "v1.2_3-x", "", "127.0.0.1:5000/sched/fifo:v1.2_3-x"},
-		{"ghcr.io/o/r@sha256:" D64, "ghcr.io", "ghcr.io", "o/r", "", "sha256:" D64,
-		 "ghcr.io/o/r@sha256:" D64},
-		{"ghcr.io/o/r:t@sha256:" D64, "ghcr.io", "ghcr.io", "o/r", "t", "sha256:" D64,
-		 "ghcr.io/o/r:t@sha256:" D64},
-		{"[::1]:5000/x", "[::1]:5000", "[::1]:5000", "x", "", "", "[::1]:5000/x"},
-		{"Registry/x", "Registry", "Registry", "x", "", "", "Registry/x"},
-		{"r.io/a__b/c-d/e.f/g--h", "r.io", "r.io", "a__b/c-d/e.f/g--h", "", "",
-		 "r.io/a__b/c-d/e.f/g--h"},
+	    {"alpine", "docker.io", "registry-1.docker.io", "library/alpine", "", "",
+	     "docker.io/library/alpine"},
+	    {"alpine:3.19", "docker.io", "registry-1.docker.io", "library/alpine", "3.19", "",
+	     "docker.io/library/alpine:3.19"},
+	    {"org/app:v1", "docker.io", "registry-1.docker.io", "org/app", "v1", "",
+	     "docker.io/org/app:v1"},
+	    {"index.docker.io/org/app", "docker.io", "registry-1.docker.io", "org/app", "", "",
+	     "docker.io/org/app"},
+	    {"docker.io/alpine", "docker.io", "registry-1.docker.io", "library/alpine", "", "",
+	     "docker.io/library/alpine"},
+	    {"localhost/x", "localhost", "localhost", "x", "", "", "localhost/x"},
+	    {"localhost:5000/a/b/c:t", "localhost:5000", "localhost:5000", "a/b/c", "t", "",
+	     "localhost:5000/a/b/c:t"},
+	    {"127.0.0.1:5000/sched/fifo:v1.2_3-x", "127.0.0.1:5000", "127.0.0.1:5000", "sched/fifo",
+	     "v1.2_3-x", "", "127.0.0.1:5000/sched/fifo:v1.2_3-x"},
+	    {"ghcr.io/o/r@sha256:" D64, "ghcr.io", "ghcr.io", "o/r", "", "sha256:" D64,
+	     "ghcr.io/o/r@sha256:" D64},
+	    {"ghcr.io/o/r:t@sha256:" D64, "ghcr.io", "ghcr.io", "o/r", "t", "sha256:" D64,
+	     "ghcr.io/o/r:t@sha256:" D64},
+	    {"[::1]:5000/x", "[::1]:5000", "[::1]:5000", "x", "", "", "[::1]:5000/x"},
+	    {"Registry/x", "Registry", "Registry", "x", "", "", "Registry/x"},
+	    {"r.io/a__b/c-d/e.f/g--h", "r.io", "r.io", "a__b/c-d/e.f/g--h", "", "",
+	     "r.io/a__b/c-d/e.f/g--h"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -111,25 +111,25 @@ static void test_ref_invalid(void **state)
 	static const struct {
 		const char *in, *msg;
 	} cases[] = {
-		{"", "empty"},
-		{"r.io/Upper", "must be lowercase"},
-		{"r.io/a..b", "must match"},
-		{"r.io/-a", "must match"},
-		{"r.io/a-", "must match"},
-		{"r.io/a___b", "must match"},
-		{"r.io/a/", "ends with '/'"},
-		{"r.io/a//b", "must match"},
-		{"r.io/a:", "tag ''"},
-		{"r.io/a:.x", "tag '.x'"},
-		{"r.io/a:x/y", "must match"},
-		{"r.io/a@sha256:abc", "64 lowercase hex"},
-		{"r.io/a@sha512:" D64, "only sha256"},
-		{"r.io/a@sha256:" D64 "00", "64 lowercase hex"},
-		{"https://r.io/a", "without a URL scheme"},
-		{"r.io/a b", "whitespace"},
-		{"bad_host:5000/a", "bad registry host"},
-		{"r.io:99999999/a", "bad registry host"},
-		{"r.io/", "empty"},
+	    {"", "empty"},
+	    {"r.io/Upper", "must be lowercase"},
+	    {"r.io/a..b", "must match"},
+	    {"r.io/-a", "must match"},
+	    {"r.io/a-", "must match"},
+	    {"r.io/a___b", "must match"},
+	    {"r.io/a/", "ends with '/'"},
+	    {"r.io/a//b", "must match"},
+	    {"r.io/a:", "tag ''"},
+	    {"r.io/a:.x", "tag '.x'"},
+	    {"r.io/a:x/y", "must match"},
+	    {"r.io/a@sha256:abc", "64 lowercase hex"},
+	    {"r.io/a@sha512:" D64, "only sha256"},
+	    {"r.io/a@sha256:" D64 "00", "64 lowercase hex"},
+	    {"https://r.io/a", "without a URL scheme"},
+	    {"r.io/a b", "whitespace"},
+	    {"bad_host:5000/a", "bad registry host"},
+	    {"r.io:99999999/a", "bad registry host"},
+	    {"r.io/", "empty"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -178,10 +178,11 @@ static void test_challenge_bearer(void **state)
 	assert_string_equal(c.scope, "repository:a/b:pull,push repository:c:pull");
 	assert_string_equal(c.error, "");
 
-	assert_int_equal(sk_challenge_parse("bearer  realm=\"http://x/t\" , error=\"invalid_token\","
-					    " service=unquoted",
-					    &c, &err),
-			 0);
+	assert_int_equal(
+	    sk_challenge_parse("bearer  realm=\"http://x/t\" , error=\"invalid_token\","
+			       " service=unquoted",
+			       &c, &err),
+	    0);
 	assert_string_equal(c.realm, "http://x/t");
 	assert_string_equal(c.error, "invalid_token");
 	assert_string_equal(c.service, "unquoted");
@@ -292,9 +293,9 @@ static void test_cred_parse_helpers_and_errors(void **state)
 	assert_string_equal(helper, "desktop");
 	free(helper);
 
-	assert_int_equal(parse("{\"auths\":{\"r.io\":{\"auth\":\"!!!!\"}}}", "r.io", "a", &c,
-			       &helper, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    parse("{\"auths\":{\"r.io\":{\"auth\":\"!!!!\"}}}", "r.io", "a", &c, &helper, &err),
+	    -EINVAL);
 	assert_non_null(strstr(err.msg, "base64"));
 	assert_int_equal(parse("{\"auths\":{\"r.io\":{\"auth\":\"bm9jb2xvbg==\"}}}", "r.io", "a",
 			       &c, &helper, &err),
@@ -634,15 +635,15 @@ static void test_archive_hostile(void **state)
 		const char *link;
 		const char *msg;
 	} cases[] = {
-		{"../evil", AE_IFREG, NULL, "absolute or '..'"},
-		{"blobs/../../evil", AE_IFREG, NULL, "absolute or '..'"},
-		{"/etc/evil", AE_IFREG, NULL, "absolute or '..'"},
-		{"index.json", AE_IFLNK, "/etc/passwd", "not allowed"},
-		{"blobs/sha256/" D64, AE_IFLNK, "/etc/shadow", "not allowed"},
-		{"dev", AE_IFCHR, NULL, "not allowed"},
-		{"fifo", AE_IFIFO, NULL, "not allowed"},
-		{"etc/passwd", AE_IFREG, NULL, "unexpected entry"},
-		{"blobs/sha256/short", AE_IFREG, NULL, "unexpected entry"},
+	    {"../evil", AE_IFREG, NULL, "absolute or '..'"},
+	    {"blobs/../../evil", AE_IFREG, NULL, "absolute or '..'"},
+	    {"/etc/evil", AE_IFREG, NULL, "absolute or '..'"},
+	    {"index.json", AE_IFLNK, "/etc/passwd", "not allowed"},
+	    {"blobs/sha256/" D64, AE_IFLNK, "/etc/shadow", "not allowed"},
+	    {"dev", AE_IFCHR, NULL, "not allowed"},
+	    {"fifo", AE_IFIFO, NULL, "not allowed"},
+	    {"etc/passwd", AE_IFREG, NULL, "unexpected entry"},
+	    {"blobs/sha256/short", AE_IFREG, NULL, "unexpected entry"},
 	};
 	char *dir = make_tmpdir(), tar[512], out[512];
 
@@ -671,7 +672,6 @@ static void test_archive_hostile(void **state)
 	sk_rm_rf(dir);
 	free(dir);
 }
-
 
 /* ---- the pull verification hook ---- */
 
@@ -714,11 +714,12 @@ static void make_layout(const char *dir, char top[SK_DIGEST_MAX], char man[SK_DI
 	assert_int_equal(sk_layout_create(dir, &l, &err), 0);
 	assert_int_equal(sk_layout_put_blob(l, "{}", 2, cfg, &err), 0);
 	assert_int_equal(sk_layout_put_blob(l, "ELF!", 4, layer, &err), 0);
-	snprintf(json, sizeof(json),
-		 "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
-		 "\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
-		 "\"size\":4}]}",
-		 SK_MT_MANIFEST, SK_MT_SCHED_CONFIG, cfg, SK_MT_SCHED_BPF, layer);
+	snprintf(
+	    json, sizeof(json),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
+	    "\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
+	    "\"size\":4}]}",
+	    SK_MT_MANIFEST, SK_MT_SCHED_CONFIG, cfg, SK_MT_SCHED_BPF, layer);
 	assert_int_equal(sk_layout_put_blob(l, json, strlen(json), man, &err), 0);
 	snprintf(json + 1024, 1024,
 		 "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":[{\"mediaType\":\"%s\","
@@ -786,21 +787,21 @@ static void test_pull_verify_hook(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ref_valid),
-		cmocka_unit_test(test_ref_reference),
-		cmocka_unit_test(test_ref_invalid),
-		cmocka_unit_test(test_ref_long_tag),
-		cmocka_unit_test(test_challenge_bearer),
-		cmocka_unit_test(test_challenge_basic_and_errors),
-		cmocka_unit_test(test_cred_parse_auths),
-		cmocka_unit_test(test_cred_parse_helpers_and_errors),
-		cmocka_unit_test(test_cred_store_remove),
-		cmocka_unit_test(test_cred_lookup_order),
-		cmocka_unit_test(test_cred_helper),
-		cmocka_unit_test(test_store_writer),
-		cmocka_unit_test(test_archive_round_trip),
-		cmocka_unit_test(test_archive_hostile),
-		cmocka_unit_test(test_pull_verify_hook),
+	    cmocka_unit_test(test_ref_valid),
+	    cmocka_unit_test(test_ref_reference),
+	    cmocka_unit_test(test_ref_invalid),
+	    cmocka_unit_test(test_ref_long_tag),
+	    cmocka_unit_test(test_challenge_bearer),
+	    cmocka_unit_test(test_challenge_basic_and_errors),
+	    cmocka_unit_test(test_cred_parse_auths),
+	    cmocka_unit_test(test_cred_parse_helpers_and_errors),
+	    cmocka_unit_test(test_cred_store_remove),
+	    cmocka_unit_test(test_cred_lookup_order),
+	    cmocka_unit_test(test_cred_helper),
+	    cmocka_unit_test(test_store_writer),
+	    cmocka_unit_test(test_archive_round_trip),
+	    cmocka_unit_test(test_archive_hostile),
+	    cmocka_unit_test(test_pull_verify_hook),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

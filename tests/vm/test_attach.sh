@@ -42,7 +42,7 @@ workload() {
 
 [ "$(state)" = disabled ] && ok "initial state disabled" || no "initial state disabled" "$(state)"
 for s in $scheds; do
-	skrun run /data/$s.oci:test >/tmp/$s.log 2>&1 &
+	skrun run --insecure-skip-verify /data/$s.oci:test >/tmp/$s.log 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do grep -q "attached" /tmp/$s.log && break; sleep 0.1; done
 	if [ "$(state)" = enabled ]; then ok "$s enabled"; else no "$s enabled" "state $(state)"; cat /tmp/$s.log; fi
@@ -62,7 +62,7 @@ for s in $scheds; do
 	sed 's/^/    [guest] /' /tmp/$s.log
 done
 
-skrun run /data/broken.oci:test >/tmp/broken.log 2>&1
+skrun run --insecure-skip-verify /data/broken.oci:test >/tmp/broken.log 2>&1
 rc=$?
 sed 's/^/    [guest] /' /tmp/broken.log
 [ $rc != 0 ] && ok "broken refused (rc $rc)" || no "broken refused" "rc 0"

@@ -76,7 +76,7 @@ workload() {
 # attached or it exits.
 start() {
 	# shellcheck disable=SC2086
-	skrun run /data/$1.oci:test $2 >/tmp/$1.log 2>&1 &
+	skrun run --insecure-skip-verify /data/$1.oci:test $2 >/tmp/$1.log 2>&1 &
 	pid=$!
 	for _ in $(seq 150); do
 		grep -q "attached" /tmp/$1.log && break
@@ -87,7 +87,7 @@ start() {
 
 [ "$(state)" = disabled ] && ok "initial state disabled" || no "initial state disabled" "$(state)"
 # The loader owns the headers' __SCX_* enum placeholders: not settable.
-if skrun run /data/scx_simple.oci:test --restart never --set __SCX_SLICE_DFL=1 >/tmp/set.log 2>&1; then
+if skrun run --insecure-skip-verify /data/scx_simple.oci:test --restart never --set __SCX_SLICE_DFL=1 >/tmp/set.log 2>&1; then
 	no "--set __SCX_SLICE_DFL refused" "skrun accepted it"
 elif grep -q "no tunable named '__SCX_SLICE_DFL'" /tmp/set.log; then ok "--set __SCX_SLICE_DFL refused"
 else no "--set __SCX_SLICE_DFL refused" "$(cat /tmp/set.log)"; fi
@@ -95,7 +95,7 @@ while IFS='|' read -r s expect opts; do
 	case $expect in
 	refuse:*)
 		# shellcheck disable=SC2086
-		skrun run /data/$s.oci:test $opts >/tmp/$s.log 2>&1
+		skrun run --insecure-skip-verify /data/$s.oci:test $opts >/tmp/$s.log 2>&1
 		rc=$?
 		if [ $rc != 0 ] && grep -q "${expect#refuse:}" /tmp/$s.log; then
 			ok "$s refused before attach, saying why (rc $rc)"

@@ -30,8 +30,26 @@ struct sk_error {
 /* Fills err (if not NULL) and returns code, which must be negative. */
 int sk_errf(struct sk_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Prefixes an existing message with more context ("pulling X: " + old msg). */
+/*
+ * Prefixes an existing message with more context ("pulling X: " + old msg).
+ * Returns err->code (-EIO when err is NULL), so `return sk_err_prefix(...)`
+ * always reports a failure.
+ */
 int sk_err_prefix(struct sk_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#ifdef __clang_analyzer__
+/*
+ * For the static analyzer (make lint) only: it does not look into error.c, so
+ * it would follow `return sk_errf(...)` as if it could return 0 and report
+ * null dereferences on paths that never run. This says what sk_errf returns.
+ */
+#define sk_errf(err, code, ...)                                                                    \
+	__extension__({                                                                            \
+		int sk_code_ = (code);                                                             \
+		sk_errf((err), sk_code_, __VA_ARGS__);                                             \
+		sk_code_ < 0 ? sk_code_ : -1;                                                      \
+	})
+#endif
 
 /* A growable, NULL-terminated vector of owned strings. */
 struct sk_strv {

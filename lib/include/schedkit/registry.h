@@ -27,12 +27,12 @@
 extern "C" {
 #endif
 
-#define SK_DOCKER_HUB	     "docker.io"
-#define SK_DOCKER_HUB_API    "registry-1.docker.io"
-#define SK_REF_REGISTRY_MAX  256
-#define SK_REF_REPO_MAX	     256
-#define SK_REF_TAG_MAX	     129
-#define SK_REF_STRING_MAX    (SK_REF_REGISTRY_MAX + SK_REF_REPO_MAX + SK_REF_TAG_MAX + SK_DIGEST_MAX)
+#define SK_DOCKER_HUB	      "docker.io"
+#define SK_DOCKER_HUB_API     "registry-1.docker.io"
+#define SK_REF_REGISTRY_MAX   256
+#define SK_REF_REPO_MAX	      256
+#define SK_REF_TAG_MAX	      129
+#define SK_REF_STRING_MAX     (SK_REF_REGISTRY_MAX + SK_REF_REPO_MAX + SK_REF_TAG_MAX + SK_DIGEST_MAX)
 #define SK_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define SK_MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
 
@@ -61,8 +61,8 @@ const char *sk_ref_reference(const struct sk_ref *ref);
 /* ---- credentials ---- */
 
 struct sk_cred {
-	char *username; /* NULL when anonymous */
-	char *password; /* wiped before free */
+	char *username;	  /* NULL when anonymous */
+	char *password;	  /* wiped before free */
 	char source[512]; /* where they came from (a path or "docker-credential-X"), for messages */
 };
 
@@ -77,8 +77,8 @@ void sk_cred_clear(struct sk_cred *c);
  * helper) for the registry wins. Nothing found: 0 with c->username NULL.
  * looked (may be NULL) receives the list of files consulted, for messages.
  */
-int sk_cred_lookup(const char *registry, const char *repo, const char *auth_file,
-		   struct sk_cred *c, struct sk_strv *looked, struct sk_error *err);
+int sk_cred_lookup(const char *registry, const char *repo, const char *auth_file, struct sk_cred *c,
+		   struct sk_strv *looked, struct sk_error *err);
 
 /*
  * Parses one auth file's contents (exposed for tests). On a match fills c, or
@@ -102,7 +102,7 @@ int sk_cred_remove(const char *path, const char *registry, struct sk_error *err)
 /* ---- WWW-Authenticate ---- */
 
 struct sk_challenge {
-	char scheme[16];   /* "Bearer", "Basic" (as sent; compare case-insensitively) */
+	char scheme[16]; /* "Bearer", "Basic" (as sent; compare case-insensitively) */
 	char realm[1024];
 	char service[256];
 	char scope[1024]; /* may hold several, space-separated */
@@ -114,15 +114,15 @@ int sk_challenge_parse(const char *header, struct sk_challenge *c, struct sk_err
 /* ---- registry client ---- */
 
 struct sk_registry_opts {
-	const char *ca_cert;	       /* extra PEM CA bundle, NULL: system CAs only */
+	const char *ca_cert;		/* extra PEM CA bundle, NULL: system CAs only */
 	const struct sk_strv *insecure; /* host[:port] names allowed HTTP/unverified TLS */
-	const char *auth_file;	       /* NULL: the usual search (sk_cred_lookup) */
-	const char *username;	       /* explicit credentials (login), NULL: look up */
+	const char *auth_file;		/* NULL: the usual search (sk_cred_lookup) */
+	const char *username;		/* explicit credentials (login), NULL: look up */
 	const char *password;
-	bool verbose;		  /* one line per request on stderr (method, URL, status) */
-	unsigned max_attempts;	  /* per request on transient failures; 0: 5 */
-	unsigned budget_ms;	  /* total time one request may take with retries; 0: 120 s */
-	size_t chunk_size;	  /* blobs larger than this go up in PATCH chunks; 0: 16 MiB */
+	bool verbose;	       /* one line per request on stderr (method, URL, status) */
+	unsigned max_attempts; /* per request on transient failures; 0: 5 */
+	unsigned budget_ms;    /* total time one request may take with retries; 0: 120 s */
+	size_t chunk_size;     /* blobs larger than this go up in PATCH chunks; 0: 16 MiB */
 };
 
 struct sk_registry;
@@ -153,15 +153,15 @@ int sk_registry_blob_exists(struct sk_registry *r, const char *repo, const char 
  * Streams a blob into sink, hashing it; fails unless exactly size bytes with
  * this digest arrived (a longer body is cut off at size).
  */
-int sk_registry_blob_get(struct sk_registry *r, const char *repo, const char *digest,
-			 int64_t size, const struct sk_sink *sink, struct sk_error *err);
+int sk_registry_blob_get(struct sk_registry *r, const char *repo, const char *digest, int64_t size,
+			 const struct sk_sink *sink, struct sk_error *err);
 /*
  * Uploads the file at path as digest/size: POST then PUT, or PATCH chunks when
  * larger than the chunk size. mount_from (may be NULL) names another repository
  * of this registry to mount the blob from instead. *mounted (may be NULL) tells.
  */
-int sk_registry_blob_push(struct sk_registry *r, const char *repo, const char *digest,
-			  int64_t size, const char *path, const char *mount_from, bool *mounted,
+int sk_registry_blob_push(struct sk_registry *r, const char *repo, const char *digest, int64_t size,
+			  const char *path, const char *mount_from, bool *mounted,
 			  struct sk_error *err);
 
 /*
@@ -205,11 +205,12 @@ int sk_push_layout(struct sk_layout *l, const char *tag, const struct sk_ref *ds
 /* What a pull verifier sees; every manifest and blob named here is already in the store,
  * verified against its digest. */
 struct sk_pull_subject {
-	const char *name;	     /* the ref.name the store will record */
-	const struct sk_ref *ref;    /* registry sources; NULL for layouts/archives */
-	struct sk_registry *registry; /* registry sources: open client (connects lazily), else NULL */
-	struct sk_layout *source;    /* layout/archive sources; NULL for registries */
-	const char *digest;	     /* top-level digest (index, or manifest) */
+	const char *name;	  /* the ref.name the store will record */
+	const struct sk_ref *ref; /* registry sources; NULL for layouts/archives */
+	struct sk_registry
+	    *registry;		  /* registry sources: open client (connects lazily), else NULL */
+	struct sk_layout *source; /* layout/archive sources; NULL for registries */
+	const char *digest;	  /* top-level digest (index, or manifest) */
 	const char *manifest_digest; /* the selected platform's manifest ("" with all_platforms) */
 	struct sk_store *store;
 };
@@ -219,15 +220,14 @@ struct sk_pull_subject {
  * records the reference: return non-zero to refuse (nothing gets recorded).
  * This is where signature verification plugs in.
  */
-typedef int (*sk_pull_verify_fn)(void *ctx, const struct sk_pull_subject *s,
-				 struct sk_error *err);
+typedef int (*sk_pull_verify_fn)(void *ctx, const struct sk_pull_subject *s, struct sk_error *err);
 
 struct sk_pull_opts {
 	struct sk_registry_opts reg;
-	const char *os;		/* NULL: "linux" */
-	const char *arch;	/* NULL: the host's */
-	bool all_platforms;	/* fetch every manifest of an index (save) */
-	const char *record_as;	/* ref.name to record; NULL: derived from the source */
+	const char *os;		  /* NULL: "linux" */
+	const char *arch;	  /* NULL: the host's */
+	bool all_platforms;	  /* fetch every manifest of an index (save) */
+	const char *record_as;	  /* ref.name to record; NULL: derived from the source */
 	sk_pull_verify_fn verify; /* NULL: no verification step */
 	void *verify_ctx;
 };
