@@ -31,11 +31,13 @@ struct build_opts {
 	const char *btf;
 	const char *cc;
 	const char *ops;
+	const char *push_ref;
 	struct sk_strv arches;
 	struct sk_strv includes;
 	struct sk_strv cflags;
 	bool no_source;
 	bool quiet;
+	struct sk_strv push_args; /* --push REF and its registry options, handed to push */
 };
 
 /* What the scheduler's own schedkit.json (or its absence) says. */
@@ -69,6 +71,9 @@ static void usage(FILE *f)
 		"      --ops NAME       the sched_ext_ops map to use when there are several\n"
 		"      --no-source      do not attach the source tarball layer\n"
 		"  -q, --quiet          print only the index digest\n"
+		"      --push REF       then push the artifact to REF (as `skbuild push`);\n"
+		"                       with --digest-file F, --insecure, --ca-cert F,\n"
+		"                       --authfile F passed through\n"
 		"\n"
 		"DIR may hold a schedkit.json: {\"name\", \"version\", \"description\",\n"
 		"\"license\", \"sources\": [...], \"main\": \"x.bpf.c\", \"source\": URL}.\n");
@@ -487,6 +492,9 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 		{"cflags", required_argument, NULL, 'c'}, {"cc", required_argument, NULL, 'C'},
 		{"ops", required_argument, NULL, 'O'},	  {"no-source", no_argument, NULL, 'n'},
 		{"quiet", no_argument, NULL, 'q'},	  {"help", no_argument, NULL, 'h'},
+		{"push", required_argument, NULL, 'P'},	  {"digest-file", required_argument, NULL, 'D'},
+		{"insecure", no_argument, NULL, 'K'},	  {"ca-cert", required_argument, NULL, 'A'},
+		{"authfile", required_argument, NULL, 'F'}, {"sign", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -527,6 +535,22 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 		case 'q':
 			o->quiet = true;
 			break;
+		case 'P':
+			o->push_ref = optarg;
+			break;
+		case 'D':
+		case 'A':
+		case 'F':
+		case 'S':
+			sk_strv_push(&o->push_args, c == 'D'   ? "--digest-file"
+						    : c == 'A' ? "--ca-cert"
+						    : c == 'F' ? "--authfile"
+							       : "--sign");
+			sk_strv_push(&o->push_args, optarg);
+			break;
+		case 'K':
+			sk_strv_push(&o->push_args, "--insecure");
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -548,6 +572,11 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 				   o->arches.v[i]);
 			return -EINVAL;
 		}
+	if (o->push_args.n && !o->push_ref) {
+		sk_die_msg("build: --digest-file, --insecure, --ca-cert, --authfile and --sign "
+			   "go with --push REF");
+		return -EINVAL;
+	}
 	if (!o->cc)
 		o->cc = getenv("SKBUILD_CC") && *getenv("SKBUILD_CC") ? getenv("SKBUILD_CC")
 								      : "clang-16";
@@ -702,6 +731,22 @@ int cmd_build(int argc, char **argv)
 		       o.tag ? o.tag : (m.version ? m.version : "latest"), index_digest);
 	}
 	status = 0;
+	if (o.push_ref) {
+		/* The push command itself, so build --push behaves exactly like push. */
+		struct sk_strv pargv = {0};
+		char src[4300];
+
+		snprintf(src, sizeof(src), "%s:%s", o.out,
+			 o.tag ? o.tag : (m.version ? m.version : "latest"));
+		sk_strv_push(&pargv, "push");
+		for (size_t i = 0; i < o.push_args.n; i++)
+			sk_strv_push(&pargv, o.push_args.v[i]);
+		sk_strv_push(&pargv, src);
+		sk_strv_push(&pargv, o.push_ref);
+		optind = 0;
+		status = cmd_push((int)pargv.n, pargv.v);
+		sk_strv_free(&pargv);
+	}
 	goto out;
 fail:
 	sk_die_msg("build: %s", err.msg);
@@ -725,5 +770,6 @@ out:
 	sk_strv_free(&o.arches);
 	sk_strv_free(&o.includes);
 	sk_strv_free(&o.cflags);
+	sk_strv_free(&o.push_args);
 	return status;
 }

@@ -8,16 +8,22 @@
 
 #include "commands.h"
 #include "schedkit/oci.h"
+#include "schedkit/registry.h"
+#include "schedkit/store.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: skbuild inspect LAYOUT[:TAG] [--json] [--arch ARCH]\n"
+	fprintf(f, "usage: skbuild inspect LAYOUT[:TAG]|REF [--json] [--arch ARCH]\n"
 		   "\n"
 		   "Shows a scheduler artifact: identity, digests, kernel requirements,\n"
-		   "callbacks, tunables and build information.\n"
+		   "callbacks, tunables and build information. REF is a registry reference;\n"
+		   "its content is fetched (digest-verified) into a temporary store.\n"
 		   "\n"
-		   "  --json        machine-readable output (manifest, config, digests)\n"
-		   "  --arch ARCH   platform to show (default: this machine's)\n");
+		   "  --json             machine-readable output (manifest, config, digests)\n"
+		   "  --arch ARCH        platform to show (default: this machine's)\n"
+		   "  --insecure         the registry may use plain HTTP / unverified TLS\n"
+		   "  --ca-cert FILE     extra CA bundle for registry TLS\n"
+		   "  --authfile FILE    registry credentials file\n");
 }
 
 static struct json_object *get(struct json_object *o, const char *path)
@@ -102,6 +108,9 @@ int cmd_inspect(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"arch", required_argument, NULL, 'a'},
+		{"insecure", no_argument, NULL, 'k'},
+		{"ca-cert", required_argument, NULL, 'c'},
+		{"authfile", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -110,7 +119,11 @@ int cmd_inspect(int argc, char **argv)
 	struct sk_artifact *a = NULL;
 	const char *arch = NULL;
 	char *dir = NULL, *tag = NULL;
-	bool json = false;
+	struct sk_pull_opts po = {0};
+	struct sk_strv insecure_hosts = {0};
+	struct sk_store *store = NULL;
+	char tmp[] = "/tmp/skbuild-inspect.XXXXXX", digest[SK_DIGEST_MAX];
+	bool json = false, insecure = false, have_tmp = false;
 	int c, status = 1;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -120,6 +133,15 @@ int cmd_inspect(int argc, char **argv)
 			break;
 		case 'a':
 			arch = optarg;
+			break;
+		case 'k':
+			insecure = true;
+			break;
+		case 'c':
+			po.reg.ca_cert = optarg;
+			break;
+		case 'A':
+			po.reg.auth_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -137,9 +159,29 @@ int cmd_inspect(int argc, char **argv)
 		sk_die_msg("inspect: out of memory");
 		return 1;
 	}
-	if (sk_layout_open(dir, &l, &err) || sk_artifact_read(l, tag, arch, &a, &err)) {
-		sk_die_msg("inspect: %s", err.msg);
-		goto out;
+	if (sk_is_dir(dir)) {
+		if (sk_layout_open(dir, &l, &err) || sk_artifact_read(l, tag, arch, &a, &err))
+			goto fail;
+	} else {
+		struct sk_ref ref;
+
+		/* Not a layout: a registry reference, fetched into a throwaway store. */
+		if (sk_ref_parse(argv[optind], &ref, &err))
+			goto fail;
+		if (insecure)
+			sk_strv_push(&insecure_hosts, ref.host);
+		po.reg.insecure = &insecure_hosts;
+		po.arch = arch;
+		if (!mkdtemp(tmp)) {
+			sk_errf(&err, -errno, "cannot create a temporary directory: %s",
+				strerror(errno));
+			goto fail;
+		}
+		have_tmp = true;
+		if (sk_store_open(tmp, &store, &err) ||
+		    sk_pull(store, argv[optind], &po, digest, NULL, &err) ||
+		    sk_artifact_read(sk_store_layout(store), digest, arch, &a, &err))
+			goto fail;
 	}
 	if (json) {
 		struct json_object *o = json_object_new_object();
@@ -162,7 +204,14 @@ int cmd_inspect(int argc, char **argv)
 		print_human(a);
 	}
 	status = 0;
+	goto out;
+fail:
+	sk_die_msg("inspect: %s", err.msg);
 out:
+	sk_store_close(store);
+	if (have_tmp)
+		sk_rm_rf(tmp);
+	sk_strv_free(&insecure_hosts);
 	sk_artifact_free(a);
 	sk_layout_close(l);
 	free(dir);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -301,5 +302,129 @@ int sk_store_record(struct sk_store *s, const char *ref_name, const struct sk_de
 
 	if (ret)
 		sk_err_prefix(err, "recording %s in the store %s: ", ref_name, s->dir);
+	return ret;
+}
+
+/* The same directory lock sk_layout_add_manifest takes, so the two never interleave. */
+static int lock_store(const struct sk_store *s, struct sk_error *err)
+{
+	int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return sk_errf(err, -errno, "%s: cannot open: %s", s->dir, strerror(errno));
+	while (flock(fd, LOCK_EX)) {
+		if (errno != EINTR) {
+			int e = errno;
+
+			close(fd);
+			return sk_errf(err, -e, "%s: cannot lock: %s", s->dir, strerror(e));
+		}
+	}
+	return fd;
+}
+
+static struct json_object *annotations_json(const char *const *kv, struct sk_error *err)
+{
+	struct json_object *ann = json_object_new_object();
+
+	if (!ann) {
+		sk_errf(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; kv && kv[i]; i++) {
+		const char *eq = strchr(kv[i], '=');
+		char *key;
+
+		if (!eq || eq == kv[i]) {
+			sk_errf(err, -EINVAL, "annotation \"%s\" is not KEY=VALUE", kv[i]);
+			json_object_put(ann);
+			return NULL;
+		}
+		key = strndup(kv[i], (size_t)(eq - kv[i]));
+		if (!key || json_object_object_add(ann, key, json_object_new_string(eq + 1))) {
+			free(key);
+			json_object_put(ann);
+			sk_errf(err, -ENOMEM, "out of memory");
+			return NULL;
+		}
+		free(key);
+	}
+	return ann;
+}
+
+int sk_store_record_annotated(struct sk_store *s, const char *ref_name,
+			      const struct sk_descriptor *d, const char *const *annotations,
+			      struct sk_error *err)
+{
+	struct json_object *idx = NULL, *old, *list = NULL, *entry = NULL, *ann;
+	struct sk_descriptor copy = *d;
+	char *path = NULL;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int lock, ret;
+
+	if (!annotations || !annotations[0])
+		return sk_store_record(s, ref_name, d, err);
+	if (!ref_name || !*ref_name)
+		return sk_errf(err, -EINVAL, "an annotated store entry needs a name");
+	if (strlen(ref_name) >= sizeof(copy.ref_name))
+		return sk_errf(err, -EINVAL, "name \"%.64s...\" is too long", ref_name);
+	snprintf(copy.ref_name, sizeof(copy.ref_name), "%s", ref_name);
+	ann = annotations_json(annotations, err);
+	if (!ann)
+		return err ? err->code : -EINVAL;
+	entry = sk_descriptor_to_json(&copy, ann);
+	if (!entry)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	lock = lock_store(s, err);
+	if (lock < 0) {
+		json_object_put(entry);
+		return lock;
+	}
+	path = sk_path_join(s->dir, "index.json");
+	list = json_object_new_array();
+	if (!path || !list) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ret = sk_read_file(path, SK_MANIFEST_MAX, &data, &len, err);
+	if (!ret)
+		ret = sk_json_parse(data, len, path, &idx, err);
+	if (ret)
+		goto out;
+	if (json_object_object_get_ex(idx, "manifests", &old) &&
+	    json_object_is_type(old, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(old); i++) {
+			struct json_object *e = json_object_array_get_idx(old, i), *a;
+			const char *name = NULL;
+
+			if (json_object_object_get_ex(e, "annotations", &a))
+				name = sk_json_str(a, SK_ANN_REF_NAME);
+			if (name && !strcmp(name, ref_name))
+				continue;
+			json_object_array_add(list, json_object_get(e));
+		}
+	}
+	json_object_array_add(list, entry);
+	entry = NULL;
+	json_object_object_add(idx, "manifests", list);
+	list = NULL;
+	{
+		size_t n;
+		char *text = sk_json_dump(idx, &n);
+
+		ret = text ? sk_write_file_atomic(path, text, n, 0644, err)
+			   : sk_errf(err, -ENOMEM, "out of memory");
+		free(text);
+	}
+out:
+	if (ret)
+		sk_err_prefix(err, "recording %s in the store %s: ", ref_name, s->dir);
+	json_object_put(entry);
+	json_object_put(list);
+	json_object_put(idx);
+	free(data);
+	free(path);
+	close(lock);
 	return ret;
 }

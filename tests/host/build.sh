@@ -109,6 +109,16 @@ else
 			pass "oras manifest fetch returns our bytes ($name)"
 		else fail "oras manifest fetch returns our bytes ($name)" "$(head -c 300 "$T/fetched")"; fi
 	done
+	# build --push and inspect against the registry
+	check "build --push" "$SKBUILD" build "$SK_ROOT/scheds/vtime" -o "$T/pushed.oci" -t p --push "127.0.0.1:$port/sched/vtime:pushed" --digest-file "$T/pushed.digest"
+	built=$("$SKBUILD" inspect --json "$T/pushed.oci:p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["indexDigest"])')
+	[ "$(cat "$T/pushed.digest" 2>/dev/null)" = "$built" ] && pass "build --push digest file" ||
+		fail "build --push digest file" "'$(cat "$T/pushed.digest" 2>/dev/null)' vs '$built'"
+	check "inspect a registry reference" "$SKBUILD" inspect "127.0.0.1:$port/sched/vtime:pushed"
+	grep -q "index digest      $built" "$T/out" && grep -q "ops name          vtime" "$T/out" &&
+		pass "inspect REF shows the pushed artifact" || fail "inspect REF shows the pushed artifact" "$(cat "$T/out")"
+	check_fails "inspect a missing registry tag" "nosuch" "$SKBUILD" inspect "127.0.0.1:$port/sched/vtime:nosuch"
+	check_fails "build: --digest-file needs --push" "go with --push" "$SKBUILD" build "$SK_ROOT/scheds/vtime" --digest-file x
 fi
 
 # --- bad input: clear message, non-zero exit ---

@@ -230,6 +230,9 @@ struct sk_pull_opts {
 	const char *record_as;	  /* ref.name to record; NULL: derived from the source */
 	sk_pull_verify_fn verify; /* NULL: no verification step */
 	void *verify_ctx;
+	/* "KEY=VALUE" annotations for the recorded index.json entry, NULL-terminated
+	 * (NULL: none); sk_store_record_annotated */
+	const char *const *record_annotations;
 };
 
 /*

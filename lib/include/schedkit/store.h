@@ -65,6 +65,13 @@ int sk_store_put(struct sk_store *s, const void *data, size_t len, const char *d
 /* Records d under ref_name in index.json (replacing an entry of that name), under the lock. */
 int sk_store_record(struct sk_store *s, const char *ref_name, const struct sk_descriptor *d,
 		    struct sk_error *err);
+/*
+ * Like sk_store_record, and the entry also carries annotations: "KEY=VALUE"
+ * strings, NULL-terminated (e.g. SK_ANN_VERIFIED=false of trust.h).
+ */
+int sk_store_record_annotated(struct sk_store *s, const char *ref_name,
+			      const struct sk_descriptor *d, const char *const *annotations,
+			      struct sk_error *err);
 
 /* ---- oci-archive ---- */
 

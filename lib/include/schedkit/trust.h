@@ -4,8 +4,10 @@
  * signing" format that `cosign sign --key` writes), the `sha256-<hex>.sig`
  * signature manifest, and the host trust policy (docs/policy.md).
  *
- * Nothing here talks to a registry: callers fetch or store the signature
- * manifest and its payload blobs, this module builds, parses and judges them.
+ * The keys, payload, signature-manifest and policy parts talk to no registry:
+ * they build, parse and judge. The last two sections (verification and
+ * signing of artifacts) fetch and store signature manifests through the
+ * registry client, layouts and the store.
  */
 #ifndef SCHEDKIT_TRUST_H
 #define SCHEDKIT_TRUST_H
@@ -13,6 +15,8 @@
 #include <json-c/json.h>
 
 #include "schedkit/common.h"
+#include "schedkit/oci.h"
+#include "schedkit/registry.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -262,6 +266,110 @@ int sk_policy_evaluate(const struct sk_policy *p, const char *repo, const char *
 		       const struct sk_trust_signature *sigs, size_t n, struct sk_trust_verdict *v,
 		       struct sk_error *err);
 void sk_trust_verdict_free(struct sk_trust_verdict *v);
+
+/* ---- verifying artifacts (verify.c) ---- */
+
+/*
+ * Set to "false" on the store's index.json entry of a reference pulled with
+ * --insecure-skip-verify; a verified pull of the same name replaces the entry
+ * without it.
+ */
+#define SK_ANN_VERIFIED "org.schedkit.verified"
+
+struct sk_store;
+
+struct sk_verify_opts {
+	const char *policy_path; /* NULL: SK_POLICY_DEFAULT (/etc/schedkit/policy.json) */
+	/* --key PUB files, NULL-terminated; non-NULL: trust exactly these for this call,
+	 * as `cosign verify --key` */
+	const char *const *keys;
+	/* "key=value" annotations the signatures must carry (only with keys; a policy
+	 * file says its own). May be NULL. */
+	const struct sk_strv *require;
+	/*
+	 * Layouts and archives: the repository (HOST/REPO) the artifact was signed
+	 * for. NULL: the layout entry's ref name when it is a full reference with a
+	 * registry (what `skbuild save REF` records); otherwise verification fails
+	 * and asks for it. Ignored for registry sources.
+	 */
+	const char *identity;
+};
+
+struct sk_verify_result {
+	char digest[SK_DIGEST_MAX];	/* the digest that was verified */
+	struct sk_strv matched;		/* names of the keys that matched */
+	char identity[512];		/* repository identity checked (docker-reference) */
+	char scope[SK_REFERENCE_MAX];	/* the policy scope that applied */
+	enum sk_trust_reason reason;	/* SK_TRUST_OK, or why not */
+	size_t nsigs;			/* signatures found for the digest */
+};
+
+/*
+ * An sk_pull_verify_fn: ctx points to struct sk_verify_ctx. Verifies the pulled
+ * subject's top-level digest (for an index: the index digest) against the
+ * policy, fetching the sha256-<hex>.sig manifest and its payload blobs from the
+ * subject's source (registry or layout/archive) and storing them in the store
+ * next to what they sign (index.json entry named sha256-<hex>.sig), so later
+ * verification works offline. The selected platform manifest's signatures are
+ * carried too when present. Never resolves a tag: only s->digest is used.
+ */
+struct sk_verify_ctx {
+	struct sk_verify_opts opts;
+	struct sk_verify_result result;
+};
+int sk_trust_pull_verify(void *ctx, const struct sk_pull_subject *s, struct sk_error *err);
+/*
+ * An sk_pull_verify_fn that verifies nothing: it only copies the signatures of
+ * the top-level digest and of every manifest of an index into the store (what
+ * `skbuild save` and `skrun pull --insecure-skip-verify` use). ctx is unused.
+ */
+int sk_trust_pull_copy_signatures(void *ctx, const struct sk_pull_subject *s,
+				  struct sk_error *err);
+/*
+ * Verifies a digest already in the store (offline), using signatures kept
+ * there. identity is "HOST/REPO" or a reference whose repository is used.
+ * Returns 0 when trusted, -EKEYREJECTED (err says why) when not.
+ */
+int sk_trust_verify_stored(struct sk_store *st, const char *identity, const char *digest,
+			   const struct sk_verify_opts *o, struct sk_verify_result *res,
+			   struct sk_error *err);
+/*
+ * Verifies a source as sk_pull names it (registry reference, [oci:]DIR[:TAG],
+ * [oci-archive:]FILE[:TAG]) without writing anything: the tag is resolved once
+ * to a digest and only that digest's signatures are judged. Layouts and
+ * archives need no network.
+ */
+int sk_trust_verify_source(const char *src, const struct sk_registry_opts *reg,
+			   const struct sk_verify_opts *o, struct sk_verify_result *res,
+			   struct sk_error *err);
+void sk_verify_result_free(struct sk_verify_result *r);
+
+/* ---- signing artifacts (signing.c) ---- */
+
+struct sk_sign_opts {
+	/* docker-reference to sign for. NULL: the registry reference's repository; for a
+	 * layout, its entry's ref name when that is a full reference, else required. */
+	const char *identity;
+	const struct sk_strv *annotations; /* "key=value" for the payload's optional section */
+	struct sk_registry_opts reg;
+};
+
+struct sk_sign_result {
+	char digest[SK_DIGEST_MAX]; /* the top-level digest signed */
+	char identity[512];	    /* the docker-reference in the payloads */
+	struct sk_strv signed_digests; /* every digest signed (top level first) */
+};
+
+/*
+ * Signs target, a registry reference (REPO[:TAG][@DIGEST]) or a layout
+ * (DIR[:TAG]): resolves it once to a digest, signs that digest and, for an
+ * index, each platform manifest's; adds each signature to the existing
+ * sha256-<hex>.sig manifest (keeping the signatures already there) and writes
+ * it back: payload blobs, config, then the manifest under the .sig tag.
+ */
+int sk_sign_artifact(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
+		     struct sk_sign_result *res, struct sk_error *err);
+void sk_sign_result_free(struct sk_sign_result *r);
 
 #ifdef __cplusplus
 }
