@@ -30,7 +30,7 @@ BUILDER_OBJS := $(BUILDER_SRCS:%.c=$(BUILD)/%.o)
 RUNNER_OBJS  := $(RUNNER_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps kernel check demo asan lint format format-check install clean
+.PHONY: all deps kernel check demo asan lint fuzz format format-check install clean
 
 all: $(BUILD)/skbuild $(BUILD)/skrun $(UNIT_BINS)
 
@@ -96,8 +96,22 @@ demo:
 	$(MAKE) all
 	sh scripts/demo.sh
 
+# Benchmarks against the peers (oras, cosign, bare libbpf, bare clang):
+# bench/results.md and bench/results.json. Phony: bench/ is a directory.
+.PHONY: bench
+bench:
+	sh scripts/deps.sh
+	sh tests/vm/fetch-kernel.sh >/dev/null
+	$(MAKE) all
+	sh scripts/bench.sh
+
 lint:
 	sh scripts/lint.sh
+
+# libFuzzer harnesses (tests/fuzz/), each run for FUZZ_SECONDS; make check runs a short version.
+FUZZ_SECONDS ?= 60
+fuzz:
+	sh scripts/fuzz.sh $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $(LIB_SRCS) $(HEADERS) $(BUILDER_SRCS) $(RUNNER_SRCS) $(UNIT_SRCS)

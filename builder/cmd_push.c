@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "schedkit/oci.h"
 #include "schedkit/registry.h"
+#include "schedkit/trust.h"
 
 static void usage(FILE *f)
 {
@@ -26,6 +27,11 @@ static void usage(FILE *f)
 		   "  --ca-cert FILE      trust this PEM CA bundle too\n"
 		   "  --authfile FILE     read credentials only from FILE\n"
 		   "  --mount-from REPO   mount blobs from REPO of the same registry\n"
+		   "  --sign KEY          then sign the pushed digest (and each platform\n"
+		   "                      manifest) with KEY, as `skbuild sign --key KEY\n"
+		   "                      REF@DIGEST` does; the key is loaded (and its password\n"
+		   "                      asked for) before anything is pushed\n"
+		   "  --annotation K=V    with --sign: a signed annotation, repeatable\n"
 		   "  --chunk-size BYTES  upload blobs above this size in chunks (default 16 MiB)\n"
 		   "  -v, --verbose       log each HTTP request to stderr\n"
 		   "\n"
@@ -42,12 +48,16 @@ int cmd_push(int argc, char **argv)
 	    {"authfile", required_argument, NULL, 'a'},
 	    {"mount-from", required_argument, NULL, 'm'},
 	    {"chunk-size", required_argument, NULL, 's'},
+	    {"sign", required_argument, NULL, 'S'},
+	    {"annotation", required_argument, NULL, 'A'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sk_push_opts opts = {0};
-	struct sk_strv insecure = {0}, mounts = {0};
+	struct sk_strv insecure = {0}, mounts = {0}, ann = {0};
+	struct sk_key *key = NULL;
+	const char *sign_key = NULL;
 	struct sk_error err = {0};
 	struct sk_layout *l = NULL;
 	struct sk_ref ref;
@@ -58,6 +68,18 @@ int cmd_push(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
 		switch (c) {
+		case 'S':
+			sign_key = optarg;
+			break;
+		case 'A':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				sk_die_msg("push: --annotation wants KEY=VALUE, got '%s'", optarg);
+				ret = 2;
+				goto out;
+			}
+			if (sk_strv_push(&ann, optarg))
+				goto out;
+			break;
 		case 'd':
 			digest_file = optarg;
 			break;
@@ -109,6 +131,16 @@ int cmd_push(int argc, char **argv)
 		goto out;
 	opts.reg.insecure = &insecure;
 	opts.mount_from = &mounts;
+	if (ann.n && !sign_key) {
+		sk_die_msg("push: --annotation goes with --sign KEY");
+		ret = 2;
+		goto out;
+	}
+	/* a wrong password must fail before anything is pushed */
+	if (sign_key && sk_key_load_signing_key(sign_key, &key, &err)) {
+		sk_die_msg("push: --sign: %s", err.msg);
+		goto out;
+	}
 	if (sk_layout_ref_split(argv[optind], &dir, &tag)) {
 		sk_die_msg("push: out of memory");
 		goto out;
@@ -131,9 +163,26 @@ int cmd_push(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (key) {
+		struct sk_sign_opts so = {.annotations = &ann, .reg = opts.reg};
+		struct sk_ref pushed = ref;
+		char target[SK_REF_STRING_MAX];
+
+		/* the digest just pushed, never the tag again */
+		snprintf(pushed.digest, sizeof(pushed.digest), "%s", digest);
+		sk_ref_string(&pushed, target, sizeof(target));
+		if (skb_sign_print(target, key, &so, stderr)) {
+			sk_die_msg("push: pushed %s but signing it failed (see above); retry with "
+				   "`skbuild sign --key %s %s`",
+				   digest, sign_key, target);
+			goto out;
+		}
+	}
 	printf("%s\n", digest);
 	ret = 0;
 out:
+	sk_key_free(key);
+	sk_strv_free(&ann);
 	sk_layout_close(l);
 	free(dir);
 	free(tag);

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "schedkit/registry.h"
 #include "schedkit/store.h"
+#include "schedkit/trust.h"
 
 static void usage(FILE *f)
 {
@@ -17,7 +18,9 @@ static void usage(FILE *f)
 	       "Writes the artifact (its index and every platform) as an oci-archive: a tar\n"
 	       "of an OCI layout, byte-for-byte the same for the same content. From a\n"
 	       "registry the entry is named by the full reference, so `skrun pull FILE.tar`\n"
-	       "records the same name a pull from the registry would.\n"
+	       "records the same name a pull from the registry would. Signatures travel\n"
+	       "along: the sha256-<hex>.sig manifests of the index and of each platform\n"
+	       "manifest (and their payloads), so the archive verifies offline.\n"
 	       "\n"
 	       "  -o, --output FILE  the archive to write (required)\n"
 	       "  --insecure         the registry may use plain HTTP or an unverified certificate\n"
@@ -37,7 +40,8 @@ int cmd_save(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct sk_pull_opts opts = {.all_platforms = true};
+	/* not a verification: save copies the signatures; the host that pulls judges them */
+	struct sk_pull_opts opts = {.all_platforms = true, .verify = sk_trust_pull_copy_signatures};
 	struct sk_strv insecure = {0};
 	struct sk_error err = {0};
 	struct sk_store *s = NULL;

@@ -4,6 +4,7 @@
 #define SKBUILD_COMMANDS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct sk_command {
 	const char *name;
@@ -18,10 +19,17 @@ int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_save(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
 int cmd_vmlinux(int argc, char **argv);
 
 /* skbuild's cache: $SCHEDKIT_CACHE, $XDG_CACHE_HOME/schedkit, ~/.cache/schedkit. */
 void skb_cache_dir(char *buf, size_t sz, const char *sub);
+
+/* Signs target with key (sk_sign_artifact) and prints what was signed to out (cmd_sign.c). */
+struct sk_key;
+struct sk_sign_opts;
+int skb_sign_print(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
+		   FILE *out);
 
 /* Prints "skbuild: " + message to stderr. */
 void sk_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

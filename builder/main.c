@@ -14,6 +14,7 @@ static const struct sk_command commands[] = {
 	{"logout", cmd_logout, "remove stored credentials for a registry"},
 	{"push", cmd_push, "push an artifact from a layout to a registry"},
 	{"save", cmd_save, "write an artifact as an oci-archive tarball"},
+	{"sign", cmd_sign, "sign an artifact in a registry or a layout (cosign format)"},
 	{"vmlinux", cmd_vmlinux, "write vmlinux.h for a kernel's BTF"},
 };
 

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "schedkit/registry.h"
 #include "schedkit/store.h"
+#include "schedkit/trust.h"
 
 static void usage(FILE *f)
 {
@@ -21,6 +22,19 @@ static void usage(FILE *f)
 		   "lands in the store. Prints the digest. A reference pinned by digest whose\n"
 		   "content is already in the store makes no network request.\n"
 		   "\n"
+		   "\n"
+		   "Before the reference is recorded, its digest (the index's, for a\n"
+		   "multi-platform artifact) must carry signatures the trust policy accepts;\n"
+		   "the signatures are kept in the store so later checks work offline.\n"
+		   "\n"
+		   "  --policy FILE       trust policy (default " SK_POLICY_DEFAULT ")\n"
+		   "  --key PUB           trust exactly this public key instead of the policy\n"
+		   "                      (repeatable; any one suffices), as cosign verify --key\n"
+		   "  --identity HOST/REPO  the repository a layout or archive was signed for\n"
+		   "                      (default: its entry's name when that is a full\n"
+		   "                      reference, as `skbuild save REF` records)\n"
+		   "  --insecure-skip-verify  record it without verifying signatures; the store\n"
+		   "                      entry is marked " SK_ANN_VERIFIED "=false\n"
 		   "  --platform OS/ARCH  platform to pull (default: linux/this machine's)\n"
 		   "  --store DIR         the content store (default " SK_STORE_DEFAULT ")\n"
 		   "  --insecure          the registry may use plain HTTP or an unverified\n"
@@ -34,11 +48,23 @@ static void usage(FILE *f)
 int cmd_pull(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-	    {"platform", required_argument, NULL, 'p'}, {"store", required_argument, NULL, 's'},
-	    {"insecure", no_argument, NULL, 'k'},	{"ca-cert", required_argument, NULL, 'c'},
-	    {"authfile", required_argument, NULL, 'a'}, {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
+	    {"platform", required_argument, NULL, 'p'},
+	    {"store", required_argument, NULL, 's'},
+	    {"insecure", no_argument, NULL, 'k'},
+	    {"ca-cert", required_argument, NULL, 'c'},
+	    {"authfile", required_argument, NULL, 'a'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"policy", required_argument, NULL, 'P'},
+	    {"key", required_argument, NULL, 'K'},
+	    {"identity", required_argument, NULL, 'i'},
+	    {"insecure-skip-verify", no_argument, NULL, 'I'},
+	    {NULL, 0, NULL, 0},
 	};
+	static const char *const unverified[] = {SK_ANN_VERIFIED "=false", NULL};
+	struct sk_verify_ctx vctx = {0};
+	struct sk_strv keys = {0};
+	bool skip_verify = false;
 	struct sk_pull_opts opts = {0};
 	struct sk_strv insecure = {0};
 	struct sk_error err = {0};
@@ -67,6 +93,19 @@ int cmd_pull(int argc, char **argv)
 			break;
 		case 'v':
 			opts.reg.verbose = true;
+			break;
+		case 'P':
+			vctx.opts.policy_path = optarg;
+			break;
+		case 'K':
+			if (sk_strv_push(&keys, optarg))
+				goto out;
+			break;
+		case 'i':
+			vctx.opts.identity = optarg;
+			break;
+		case 'I':
+			skip_verify = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -99,14 +138,20 @@ int cmd_pull(int argc, char **argv)
 			goto out;
 	}
 	opts.reg.insecure = &insecure;
-	/*
-	 * Signature verification plugs in here: set opts.verify (see
-	 * sk_pull_verify_fn). It runs after every manifest and blob is in the store
-	 * and verified by digest, and before the reference is recorded; a refusal
-	 * leaves nothing recorded. Until it is wired, pull verifies integrity
-	 * (digests, sizes) but not who published the artifact.
-	 */
-	opts.verify = NULL;
+	if (skip_verify && (keys.n || vctx.opts.policy_path)) {
+		sk_die_msg("pull: --insecure-skip-verify does not go with --key or --policy");
+		ret = 2;
+		goto out;
+	}
+	if (skip_verify) {
+		/* no signature traffic at all: skipping means skipping */
+		opts.record_annotations = unverified;
+	} else {
+		if (keys.n)
+			vctx.opts.keys = (const char *const *)keys.v;
+		opts.verify = sk_trust_pull_verify;
+		opts.verify_ctx = &vctx;
+	}
 	if (sk_store_open(store, &s, &err)) {
 		sk_die_msg("pull: %s", err.msg);
 		goto out;
@@ -114,6 +159,19 @@ int cmd_pull(int argc, char **argv)
 	if (sk_pull(s, argv[optind], &opts, digest, name, &err)) {
 		sk_die_msg("pull: %s", err.msg);
 		goto out;
+	}
+	/* quiet on success (stdout is the digest, for scripts); -v tells what was trusted */
+	if (skip_verify && opts.reg.verbose) {
+		fprintf(stderr,
+			"skrun: WARNING: %s was not verified (--insecure-skip-verify); recorded "
+			"as %s with " SK_ANN_VERIFIED "=false\n",
+			digest, name[0] ? name : "(untagged)");
+	} else if (opts.reg.verbose) {
+		char *list = sk_strv_join(&vctx.result.matched, ", ");
+
+		fprintf(stderr, "verified %s for %s: signed by %s (scope %s)\n", digest,
+			vctx.result.identity, list ? list : "?", vctx.result.scope);
+		free(list);
 	}
 	if (opts.reg.verbose)
 		fprintf(stderr, "pulled %s as %s into %s\n", digest, name[0] ? name : "(untagged)",
@@ -123,5 +181,7 @@ int cmd_pull(int argc, char **argv)
 out:
 	sk_store_close(s);
 	sk_strv_free(&insecure);
+	sk_strv_free(&keys);
+	sk_verify_result_free(&vctx.result);
 	return ret;
 }

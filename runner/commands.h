@@ -10,12 +10,14 @@ struct sk_command {
 };
 
 int cmd_pull(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_switch(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 
 /* Prints "skrun: " + message to stderr. */
 void sk_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -13,9 +13,9 @@ SECONDS_EACH=${1:-60}
 B=${FUZZ_BUILD:-build-fuzz}
 JOBS=${FUZZ_JOBS:-$(nproc)}
 
-if ! make -s -f tests/fuzz/fuzz.mk FUZZ_BUILD="$B" -j"$JOBS" >"$B.log" 2>&1; then
-	mkdir -p "$B"
-	cat "$B.log" >&2
+mkdir -p "$B"
+if ! make -s -f tests/fuzz/fuzz.mk FUZZ_BUILD="$B" -j"$JOBS" >"$B/build.log" 2>&1; then
+	cat "$B/build.log" >&2
 	echo "fuzz: building the harnesses failed (needs clang-16 and libclang-rt-16-dev)" >&2
 	exit 1
 fi
@@ -50,6 +50,7 @@ run_one() {
 failed=0
 pids=""
 running=0
+start=$(date +%s)
 grep -v '^#' tests/fuzz/targets | while read -r name maxlen; do
 	[ -n "$name" ] || continue
 	case " ${FUZZ_TARGETS:-$name} " in *" $name "*) ;; *) continue ;; esac
@@ -79,4 +80,4 @@ if [ $failed != 0 ]; then
 	echo "fuzz: reproduce with $B/fuzz_NAME FILE (from $ROOT)"
 	exit 1
 fi
-echo "fuzz: all harnesses ran ${SECONDS_EACH}s without a crash"
+echo "fuzz: all harnesses ran ${SECONDS_EACH}s without a crash ($(($(date +%s) - start))s in all)"

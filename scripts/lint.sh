@@ -9,12 +9,14 @@
 # Prints every finding and one summary line per tool; exits 1 if any failed.
 #   LINT_ONLY="cppcheck tidy format" selects tools; LINT_JOBS=N parallel tidy runs.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 ONLY=${LINT_ONLY:-cppcheck tidy format}
 JOBS=${LINT_JOBS:-$(nproc)}
-CLANG_TIDY=${CLANG_TIDY:-clang-tidy}
+# The same LLVM as the compiler (clang-16); older clang-tidy reports differ.
+CLANG_TIDY=${CLANG_TIDY:-clang-tidy-16}
 CLANG_FORMAT=${CLANG_FORMAT:-clang-format}
+LOGDIR=${LINT_LOGS:-$ROOT/build/lint}
 W=$(mktemp -d /tmp/sklint.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 failed=""
@@ -57,9 +59,9 @@ if want tidy && need "$CLANG_TIDY" clang-tidy; then
 	cflags=$(make -s --no-print-directory --eval 'lint-print-cflags: ; @echo $(CFLAGS)' lint-print-cflags)
 	# clang does not know some gcc warning options the Makefile passes.
 	python3 - "$W/compile_commands.json" "$ROOT" "$cflags -Ilib -Wno-unknown-warning-option" $SRCS <<'PY'
-import json, shlex, sys
+import json, sys
 out, root, flags, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-args = shlex.split(flags)
+args = flags.split()  # as the shell passed them: the quotes of -DX=\"..\" stay
 json.dump([{"directory": root, "file": f, "arguments": ["clang", *args, "-c", f]}
            for f in files], open(out, "w"))
 PY
@@ -77,8 +79,10 @@ PY
 	if [ $tidy_rc = 0 ] && [ -z "$findings" ]; then
 		echo "lint: clang-tidy clean ($(echo "$SRCS" | wc -l) files)"
 	else
-		grep -v -E '^[0-9]+ warnings? (and [0-9]+ errors? )?generated|^Suppressed [0-9]+ warnings|^Use -header-filter|^Use -system-headers' "$W/tidy.out"
-		echo "lint: clang-tidy found $(echo "$findings" | grep -c .) problem(s)"
+		mkdir -p "$LOGDIR"
+		grep -v -E '^[0-9]+ warnings? (and [0-9]+ errors? )?generated|^Suppressed [0-9]+ warnings|^Use -header-filter|^Use -system-headers' "$W/tidy.out" >"$LOGDIR/clang-tidy.log"
+		echo "$findings"
+		echo "lint: clang-tidy found $(echo "$findings" | grep -c .) problem(s); the analyzer's paths are in $LOGDIR/clang-tidy.log"
 		failed="$failed clang-tidy"
 	fi
 fi

@@ -284,11 +284,20 @@ static int read_kfuncs(struct ana *a)
 
 /* ---- BTF helpers ---- */
 
+/*
+ * A hostile object's BTF may chain modifiers into a cycle, which btf__new()
+ * accepts: type walks stop after libbpf's own limit (MAX_RESOLVE_DEPTH).
+ */
+#define BTF_WALK_MAX 32
+
 static const struct btf_type *skip_mods(const struct btf *btf, uint32_t id, uint32_t *out_id)
 {
 	const struct btf_type *t = btf__type_by_id(btf, id);
+	unsigned depth = 0;
 
 	while (t && (btf_is_mod(t) || btf_is_typedef(t))) {
+		if (++depth > BTF_WALK_MAX)
+			return NULL;
 		id = t->type;
 		t = btf__type_by_id(btf, id);
 	}
@@ -640,8 +649,11 @@ static bool is_const_volatile(const struct btf *btf, uint32_t id)
 {
 	bool c = false, v = false;
 	const struct btf_type *t = btf__type_by_id(btf, id);
+	unsigned depth = 0;
 
 	while (t) {
+		if (++depth > BTF_WALK_MAX)
+			return false;
 		if (btf_is_const(t))
 			c = true;
 		else if (btf_is_volatile(t))

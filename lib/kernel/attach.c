@@ -35,8 +35,12 @@ struct sk_sched {
 static const struct btf_type *skip_mods(const struct btf *btf, uint32_t id, uint32_t *res_id)
 {
 	const struct btf_type *t = btf__type_by_id(btf, id);
+	unsigned depth = 0;
 
 	while (t && (btf_is_mod(t) || btf_is_typedef(t))) {
+		/* A hostile BTF may chain modifiers into a cycle; libbpf stops at 32 too. */
+		if (++depth > 32)
+			return NULL;
 		id = t->type;
 		t = btf__type_by_id(btf, id);
 	}
@@ -349,6 +353,9 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 	if (!data || loc.offset + loc.size > size)
 		return sk_errf(err, -EINVAL, "--set %s: cannot reach .rodata", assign);
 	t = skip_mods(btf, loc.type_id, NULL);
+	if (!t)
+		return sk_errf(err, -EINVAL, "--set %s: the tunable's BTF type is malformed",
+			       assign);
 	if (btf_is_int(t)) {
 		uint8_t enc = btf_int_encoding(t);
 
@@ -403,6 +410,8 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 					       "--set %s: value is %zu bytes; at most %u fit", assign,
 					       n, loc.size - 1);
 			memset(data + loc.offset, 0, loc.size);
+			/* n < loc.size and the memset above leave the NUL in place. */
+			// NOLINTNEXTLINE(bugprone-not-null-terminated-result)
 			memcpy(data + loc.offset, val, n);
 			return 0;
 		}

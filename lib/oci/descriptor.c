@@ -45,6 +45,23 @@ int sk_descriptor_from_json(struct json_object *obj, struct sk_descriptor *d, st
 	ret = copy_member(obj, "mediaType", d->media_type, sizeof(d->media_type), true, err);
 	if (ret)
 		return ret;
+	if (json_object_object_get_ex(obj, "digest", &v) &&
+	    json_object_is_type(v, json_type_string)) {
+		const char *dg = json_object_get_string(v), *colon = strchr(dg, ':');
+
+		/* say why sha512:... is refused rather than that it is too long */
+		if (colon && (colon - dg != 6 || strncmp(dg, "sha256", 6)))
+			return sk_errf(err, -EBADMSG,
+				       "descriptor: digest \"%.80s\" uses the %.*s algorithm; only "
+				       "sha256 digests are supported",
+				       dg, (int)(colon - dg > 16 ? 16 : colon - dg), dg);
+		if (strlen(dg) >= sizeof(d->digest))
+			return sk_errf(
+			    err, -EBADMSG,
+			    "descriptor: digest \"%.80s...\" is not sha256: followed by 64 "
+			    "lowercase hex digits",
+			    dg);
+	}
 	ret = copy_member(obj, "digest", d->digest, sizeof(d->digest), true, err);
 	if (ret)
 		return ret;

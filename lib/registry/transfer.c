@@ -17,8 +17,63 @@
 
 #define ARCHIVE_MAX_TOTAL (1ull << 30)
 #define INDEX_MAX_ENTRIES 256
+/* A scheduler artifact has two or three layers; thousands only cost disk and fsyncs. */
+#define MANIFEST_MAX_LAYERS 256
 
 /* ---- push ---- */
+
+/* "sha256-<64 hex>.sig": a cosign signature tag, never an artifact. */
+static bool is_sig_tag(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n != 7 + 64 + 4 || strncmp(name, "sha256-", 7) || strcmp(name + 71, ".sig"))
+		return false;
+	for (size_t i = 7; i < 71; i++)
+		if (!strchr("0123456789abcdef", name[i]))
+			return false;
+	return true;
+}
+
+int sk_layout_resolve_artifact(struct sk_layout *l, const char *tag, struct sk_descriptor *d,
+			    struct sk_error *err)
+{
+	struct json_object *idx = NULL, *list;
+	char *path, pick[SK_DIGEST_MAX + 256] = "";
+	uint8_t *data = NULL;
+	size_t len, found = 0;
+	int ret;
+
+	if (tag && *tag)
+		return sk_layout_resolve(l, tag, d, err);
+	path = sk_path_join(sk_layout_dir(l), "index.json");
+	if (!path)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	ret = sk_read_file(path, SK_MANIFEST_MAX, &data, &len, err);
+	if (!ret)
+		ret = sk_json_parse(data, len, path, &idx, err);
+	free(path);
+	free(data);
+	if (ret)
+		return ret;
+	if (json_object_object_get_ex(idx, "manifests", &list) &&
+	    json_object_is_type(list, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			struct json_object *e = json_object_array_get_idx(list, i), *a;
+			const char *name = NULL, *dg = sk_json_str(e, "digest");
+
+			if (json_object_object_get_ex(e, "annotations", &a))
+				name = sk_json_str(a, SK_ANN_REF_NAME);
+			if (is_sig_tag(name))
+				continue;
+			found++;
+			snprintf(pick, sizeof(pick), "%s", name ? name : dg ? dg : "");
+		}
+	}
+	json_object_put(idx);
+	/* anything but exactly one artifact: the layout's own message lists what it holds */
+	return sk_layout_resolve(l, found == 1 && pick[0] ? pick : NULL, d, err);
+}
 
 /* Hashes a layout blob before it leaves: never push what the layout does not vouch for. */
 static int check_local_blob(const char *path, const struct sk_descriptor *d, struct sk_error *err)
@@ -165,7 +220,7 @@ int sk_push_layout(struct sk_layout *l, const char *tag, const struct sk_ref *ds
 	const char *reference;
 	int ret;
 
-	ret = sk_layout_resolve(l, tag, &top, err);
+	ret = sk_layout_resolve_artifact(l, tag, &top, err);
 	if (ret)
 		return ret;
 	if (dst->digest[0] && strcmp(dst->digest, top.digest))
@@ -388,6 +443,11 @@ static int fetch_manifest_tree(struct source *src, struct sk_store *s, const cha
 		ret = sk_errf(err, -EBADMSG, "manifest %s has no config or layers", digest);
 		goto out;
 	}
+	if (json_object_array_length(layers) > MANIFEST_MAX_LAYERS) {
+		ret = sk_errf(err, -EFBIG, "manifest %s has %zu layers, more than the %d allowed",
+			      digest, json_object_array_length(layers), MANIFEST_MAX_LAYERS);
+		goto out;
+	}
 	ret = sk_descriptor_from_json(cfg, &d, err);
 	if (!ret)
 		ret = src_blob(src, s, &d, err);
@@ -457,9 +517,13 @@ static int pull_from(struct source *src, struct sk_store *s, const char *referen
 		goto out;
 	}
 	if (!json_object_object_get_ex(top, "manifests", &list) ||
-	    !json_object_is_type(list, json_type_array) ||
-	    json_object_array_length(list) > INDEX_MAX_ENTRIES) {
+	    !json_object_is_type(list, json_type_array)) {
 		ret = sk_errf(err, -EBADMSG, "index %s: no usable manifests list", p->digest);
+		goto out;
+	}
+	if (json_object_array_length(list) > INDEX_MAX_ENTRIES) {
+		ret = sk_errf(err, -EFBIG, "index %s lists %zu manifests, more than the %d allowed",
+			      p->digest, json_object_array_length(list), INDEX_MAX_ENTRIES);
 		goto out;
 	}
 	{
@@ -520,34 +584,33 @@ out:
 /* How the command-line source names its content. */
 enum src_kind { SRC_REGISTRY, SRC_LAYOUT, SRC_ARCHIVE };
 
-/* FILE[:TAG] where FILE exists. */
+/*
+ * FILE[:TAG] where FILE exists. The first colon after which the path names a
+ * file splits: tags of saved archives are full references ("host:port/repo:tag").
+ */
 static int split_archive(const char *arg, char **file, char **tag)
 {
-	const char *colon;
-
-	*tag = NULL;
+	*file = *tag = NULL;
 	if (sk_is_file(arg)) {
 		*file = strdup(arg);
 		return *file ? 0 : -ENOMEM;
 	}
-	colon = strrchr(arg, ':');
-	if (!colon)
-		return -ENOENT;
-	*file = strndup(arg, (size_t)(colon - arg));
-	*tag = strdup(colon + 1);
-	if (!*file || !*tag) {
+	for (const char *colon = strchr(arg, ':'); colon; colon = strchr(colon + 1, ':')) {
+		*file = strndup(arg, (size_t)(colon - arg));
+		if (!*file)
+			return -ENOMEM;
+		if (sk_is_file(*file)) {
+			*tag = strdup(colon + 1);
+			if (*tag)
+				return 0;
+			free(*file);
+			*file = NULL;
+			return -ENOMEM;
+		}
 		free(*file);
-		free(*tag);
-		*file = *tag = NULL;
-		return -ENOMEM;
+		*file = NULL;
 	}
-	if (!sk_is_file(*file)) {
-		free(*file);
-		free(*tag);
-		*file = *tag = NULL;
-		return -ENOENT;
-	}
-	return 0;
+	return -ENOENT;
 }
 
 static enum src_kind classify(const char *src, const char **rest)
@@ -643,7 +706,7 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 		}
 		if (ret)
 			goto out;
-		ret = sk_layout_resolve(src.layout, tag, &top, err);
+		ret = sk_layout_resolve_artifact(src.layout, tag, &top, err);
 		if (ret)
 			goto out;
 		reference = top.digest;
@@ -671,7 +734,10 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 			goto out;
 		}
 	}
-	ret = sk_store_record(s, refname[0] ? refname : NULL, &p.top, err);
+	ret = opts->record_annotations && opts->record_annotations[0]
+		  ? sk_store_record_annotated(s, refname[0] ? refname : NULL, &p.top,
+					      opts->record_annotations, err)
+		  : sk_store_record(s, refname[0] ? refname : NULL, &p.top, err);
 	if (ret)
 		goto out;
 	snprintf(digest, SK_DIGEST_MAX, "%s", p.digest);

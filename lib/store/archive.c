@@ -173,6 +173,29 @@ out:
 	return ret;
 }
 
+static int write_all(int fd, const char *p, size_t len, struct sk_error *err)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			return sk_errf(
+			    err, -e, "%s%s", strerror(e),
+			    e == ENOSPC || e == EDQUOT
+				? " (the archive is unpacked inside the store first: free "
+				  "space there or pass --store DIR on a larger file system)"
+				: "");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* The only names an OCI layout archive needs; anything else is refused. */
 static bool allowed_name(const char *n, bool is_dir)
 {
@@ -280,9 +303,19 @@ int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_tota
 
 			while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
 				written += n;
-				if (written > size || write(fd, buf, (size_t)n) != n) {
-					ret = sk_errf(err, -EIO, "%s: extracting '%s' failed",
-						      tar_path, clean);
+				if (written > size) {
+					ret =
+					    sk_errf(err, -EBADMSG,
+						    "%s: entry '%s' holds more than the %lld bytes "
+						    "its header declares",
+						    tar_path, clean, (long long)size);
+					goto out;
+				}
+				ret = write_all(fd, buf, (size_t)n, err);
+				if (ret) {
+					sk_err_prefix(err,
+						      "%s: extracting '%s' into %s: ", tar_path,
+						      clean, dest);
 					goto out;
 				}
 			}
@@ -293,7 +326,12 @@ int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_tota
 				goto out;
 			}
 		}
-		close(fd);
+		if (close(fd)) {
+			fd = -1;
+			ret = sk_errf(err, -errno, "%s: extracting '%s' into %s: %s", tar_path,
+				      clean, dest, strerror(errno));
+			goto out;
+		}
 		fd = -1;
 	}
 	if (r != ARCHIVE_EOF) {

@@ -16,6 +16,7 @@
 
 #define TMP_DIR	       ".tmp"
 #define STALE_TMP_SECS (24L * 3600)
+#define CREATE_TRIES   8
 
 struct sk_store {
 	char *dir;
@@ -31,7 +32,13 @@ struct sk_store_writer {
 	int64_t len;
 };
 
-/* Temporary files of killed writers are invisible but take space: drop old ones. */
+/*
+ * A writer holds an exclusive flock on its temporary file for as long as it
+ * lives, so a temporary file nobody has locked belongs to a writer that was
+ * killed: it is invisible but takes space (on a full file system it would
+ * block every later pull), so it goes at once. Extraction directories of
+ * killed archive pulls carry no lock and go once they are a day old.
+ */
 static void sweep_tmp(const char *tmp)
 {
 	DIR *d = opendir(tmp);
@@ -43,15 +50,49 @@ static void sweep_tmp(const char *tmp)
 	/* readdir_r is deprecated; this DIR stream is never shared between threads */
 	/* cppcheck-suppress readdirCalled */
 	while ((e = readdir(d))) {
-		struct stat st;
+		struct stat st, again;
+		int fd;
 
+		if (!strncmp(e->d_name, "archive-", 8)) {
+			char *path = sk_path_join(tmp, e->d_name);
+
+			if (path && !lstat(path, &st) && S_ISDIR(st.st_mode) &&
+			    now - st.st_mtime > STALE_TMP_SECS)
+				sk_rm_rf(path);
+			free(path);
+			continue;
+		}
 		if (strncmp(e->d_name, "blob-", 5))
 			continue;
-		if (!fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
-		    S_ISREG(st.st_mode) && now - st.st_mtime > STALE_TMP_SECS)
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* still the file we locked: never unlink a name a new writer just took */
+		if (!flock(fd, LOCK_EX | LOCK_NB) && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+		    !fstatat(dirfd(d), e->d_name, &again, AT_SYMLINK_NOFOLLOW) &&
+		    st.st_ino == again.st_ino && st.st_dev == again.st_dev)
 			unlinkat(dirfd(d), e->d_name, 0);
+		close(fd);
 	}
 	closedir(d);
+}
+
+/* What to do about a failed write into the store, for the message. */
+static const char *write_hint(int e)
+{
+	switch (e) {
+	case ENOSPC:
+	case EDQUOT:
+		return "; free space there or pass --store DIR on a larger file system";
+	case EROFS:
+		return "; the store is on a read-only file system: remount it read-write or pass "
+		       "--store DIR";
+	case EACCES:
+	case EPERM:
+		return "; run as a user who may write there or pass --store DIR";
+	default:
+		return "";
+	}
 }
 
 int sk_store_open(const char *dir, struct sk_store **out, struct sk_error *err)
@@ -118,9 +159,40 @@ bool sk_store_has_blob(struct sk_store *s, const char *digest, int64_t size)
 	return ok;
 }
 
+/*
+ * Creates and locks the temporary file. A sweeper in another process may take
+ * the lock between mkostemp and flock and unlink the name: then the file we
+ * hold is no longer the one the name points to, and we start over.
+ */
+static int create_locked_tmp(struct sk_store_writer *w, struct sk_error *err)
+{
+	for (int i = 0; i < CREATE_TRIES; i++) {
+		struct stat st, again;
+
+		snprintf(w->path + strlen(w->path) - 6, 7, "XXXXXX");
+		w->fd = mkostemp(w->path, O_CLOEXEC);
+		if (w->fd < 0) {
+			int e = errno;
+
+			return sk_errf(err, -e,
+				       "store %s: cannot create a temporary file in %s: %s%s",
+				       w->s->dir, w->s->tmp, strerror(e), write_hint(e));
+		}
+		if (!flock(w->fd, LOCK_EX | LOCK_NB) && !fstat(w->fd, &st) &&
+		    !stat(w->path, &again) && st.st_ino == again.st_ino &&
+		    st.st_dev == again.st_dev)
+			return 0;
+		close(w->fd);
+		w->fd = -1;
+	}
+	return sk_errf(err, -EAGAIN, "store %s: could not create a temporary file in %s", w->s->dir,
+		       w->s->tmp);
+}
+
 int sk_store_writer_new(struct sk_store *s, struct sk_store_writer **out, struct sk_error *err)
 {
 	struct sk_store_writer *w = calloc(1, sizeof(*w));
+	int ret;
 
 	*out = NULL;
 	if (!w)
@@ -133,11 +205,8 @@ int sk_store_writer_new(struct sk_store *s, struct sk_store_writer **out, struct
 		sk_store_writer_abort(w);
 		return sk_errf(err, -ENOMEM, "out of memory");
 	}
-	w->fd = mkostemp(w->path, O_CLOEXEC);
-	if (w->fd < 0) {
-		int ret = sk_errf(err, -errno, "%s: cannot create a temporary file: %s", s->tmp,
-				  strerror(errno));
-
+	ret = create_locked_tmp(w, err);
+	if (ret) {
 		free(w->path);
 		w->path = NULL;
 		sk_store_writer_abort(w);
@@ -162,8 +231,10 @@ int sk_store_writer_write(struct sk_store_writer *w, const void *data, size_t le
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return sk_errf(err, -errno, "%s: write failed: %s", w->path,
-				       strerror(errno));
+			int e = errno;
+
+			return sk_errf(err, -e, "store %s: writing a blob into %s failed: %s%s",
+				       w->s->dir, w->s->tmp, strerror(e), write_hint(e));
 		}
 		p += n;
 		len -= (size_t)n;
@@ -224,11 +295,17 @@ int sk_store_writer_commit(struct sk_store_writer *w, const char *digest, int64_
 		goto out;
 	}
 	if (fchmod(w->fd, 0644) || fsync(w->fd)) {
-		ret = sk_errf(err, -errno, "%s: cannot sync: %s", w->path, strerror(errno));
+		int e = errno;
+
+		ret = sk_errf(err, -e, "store %s: cannot sync %s: %s%s", w->s->dir, w->path,
+			      strerror(e), write_hint(e));
 		goto out;
 	}
 	if (rename(w->path, dst)) {
-		ret = sk_errf(err, -errno, "%s: cannot move into place: %s", dst, strerror(errno));
+		int e = errno;
+
+		ret = sk_errf(err, -e, "store %s: cannot move a blob into place at %s: %s%s",
+			      w->s->dir, dst, strerror(e), write_hint(e));
 		goto out;
 	}
 	free(w->path);
@@ -295,10 +372,53 @@ int sk_store_put(struct sk_store *s, const void *data, size_t len, const char *d
 	return sk_store_writer_commit(w, digest, (int64_t)len, err);
 }
 
+/*
+ * True when index.json already holds exactly the entry a record would write:
+ * a repeated pull then changes nothing, which also lets it succeed on a store
+ * mounted read-only.
+ */
+static bool already_recorded(struct sk_store *s, const char *ref_name,
+			     const struct sk_descriptor *d)
+{
+	struct sk_descriptor copy = *d;
+	struct json_object *want, *idx = NULL, *list;
+	char *path = sk_path_join(s->dir, "index.json"), *ws = NULL;
+	uint8_t *data = NULL;
+	size_t len;
+	bool found = false;
+
+	snprintf(copy.ref_name, sizeof(copy.ref_name), "%s", ref_name ? ref_name : "");
+	want = sk_descriptor_to_json(&copy, NULL);
+	if (want)
+		ws = sk_json_dump(want, NULL);
+	if (!path || !ws || sk_read_file(path, SK_MANIFEST_MAX, &data, &len, NULL) ||
+	    sk_json_parse(data, len, path, &idx, NULL) ||
+	    !json_object_object_get_ex(idx, "manifests", &list) ||
+	    !json_object_is_type(list, json_type_array))
+		goto out;
+	for (size_t i = 0; !found && i < json_object_array_length(list); i++) {
+		char *have = sk_json_dump(json_object_array_get_idx(list, i), NULL);
+
+		found = have && !strcmp(have, ws);
+		free(have);
+	}
+out:
+	json_object_put(idx);
+	json_object_put(want);
+	free(ws);
+	free(data);
+	free(path);
+	return found;
+}
+
 int sk_store_record(struct sk_store *s, const char *ref_name, const struct sk_descriptor *d,
 		    struct sk_error *err)
 {
-	int ret = sk_layout_add_manifest(s->layout, d, ref_name, err);
+	int ret;
+
+	if (ref_name && strlen(ref_name) < sizeof(d->ref_name) && already_recorded(s, ref_name, d))
+		return 0;
+	ret = sk_layout_add_manifest(s->layout, d, ref_name, err);
 
 	if (ret)
 		sk_err_prefix(err, "recording %s in the store %s: ", ref_name, s->dir);

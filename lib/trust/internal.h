@@ -26,5 +26,10 @@ bool sk_trust_repo_valid(const char *repo, bool allow_host_only);
 /* Splits "key=value" into a malloc'd key and a pointer into s for the value. */
 int sk_trust_split_kv(const char *s, char **key, const char **value, const char *what,
 		      struct sk_error *err);
+/*
+ * "HOST/REPO" of a reference or repository name (verify.c). need_registry: s
+ * must name its registry explicitly (a layout tag like "v1" is no identity).
+ */
+int sk_trust_repo_identity(const char *s, bool need_registry, char out[512], struct sk_error *err);
 
 #endif

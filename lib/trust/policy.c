@@ -662,6 +662,8 @@ int sk_policy_evaluate(const struct sk_policy *p, const char *repo, const char *
 			 s->nkeys, v->matched.n, list ? list : "?");
 		free(list);
 	} else {
+		/* n > 0 and none accepted (matched is empty), so best was set in the loop. */
+		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 		v->reason = best->reason;
 		snprintf(v->msg, sizeof(v->msg), "%s", best->msg);
 		if (n > 1)

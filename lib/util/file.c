@@ -200,6 +200,8 @@ char *sk_path_join(const char *a, const char *b)
 
 	if (!out)
 		return NULL;
+	/* The NUL comes with b (lb + 1 bytes) below. */
+	// NOLINTNEXTLINE(bugprone-not-null-terminated-result)
 	memcpy(out, a, la);
 	if (la && a[la - 1] != '/')
 		out[la++] = '/';

@@ -43,7 +43,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define FZ_CHECK_ERROR(ret, err)                                                                   \
 	do {                                                                                       \
 		if (getenv("FUZZ_VERBOSE"))                                                        \
-			fprintf(stderr, "%s:%d: %d %s\n", __FILE__, __LINE__, (int)(ret),         \
+			fprintf(stderr, "%s:%d: %d %s\n", __FILE__, __LINE__, (int)(ret),          \
 				(ret) < 0 ? (err)->msg : "");                                      \
 		FZ_ASSERT((ret) >= 0 || ((err)->code < 0 && (err)->msg[0]),                        \
 			  "failed with %d but left no error message", (int)(ret));                 \

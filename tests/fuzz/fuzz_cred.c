@@ -18,7 +18,8 @@ static void one(const char *json, size_t len, const char *registry, const char *
 	FZ_CHECK_ERROR(ret, &err);
 	FZ_ASSERT(ret <= 1, "returned %d", ret);
 	if (ret == 1)
-		FZ_ASSERT(c.username || helper, "matched but gave neither credentials nor a helper");
+		FZ_ASSERT(c.username || helper,
+			  "matched but gave neither credentials nor a helper");
 	if (ret < 0)
 		FZ_ASSERT(!c.username && !c.password, "failed but left credentials behind");
 	free(helper);

@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_ASSERT(!p.optional, "failed but kept the optional section");
 		return 0;
 	}
-	FZ_ASSERT(memchr(p.reference, 0, sizeof(p.reference)) && memchr(p.digest, 0, sizeof(p.digest)),
+	FZ_ASSERT(memchr(p.reference, 0, sizeof(p.reference)) &&
+		      memchr(p.digest, 0, sizeof(p.digest)),
 		  "unterminated field");
 	(void)sk_payload_annotation(&p, "stage");
 	(void)sk_payload_annotation(&p, "");

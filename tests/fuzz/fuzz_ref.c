@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ret = sk_ref_parse(s, &ref, &err);
 	FZ_CHECK_ERROR(ret, &err);
 	if (!ret) {
-		FZ_ASSERT(ref.registry[0] && ref.host[0] && ref.repo[0], "accepted with empty fields");
+		FZ_ASSERT(ref.registry[0] && ref.host[0] && ref.repo[0],
+			  "accepted with empty fields");
 		FZ_ASSERT(sk_ref_reference(&ref)[0], "empty reference");
 		sk_ref_string(&ref, buf, sizeof(buf));
 		memset(&err, 0, sizeof(err));

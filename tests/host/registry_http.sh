@@ -36,7 +36,7 @@ check_eq "new tag: no blob uploads" "$(reg_since "$LOG" '"(POST|PATCH) |blobs/up
 
 # -- pull
 reg_mark "$LOG"
-check "pull by tag" "$SKRUN" pull "$R/test/sched:v1" --store "$T/store" --platform linux/amd64
+check "pull by tag" "$SKRUN" pull --insecure-skip-verify "$R/test/sched:v1" --store "$T/store" --platform linux/amd64
 check_eq "pull prints the digest" "$(cat "$T/out")" "$TOP"
 check_eq "pull: requests (GET /v2/, index, manifest, 3 blobs)" "$(reg_since "$LOG")" 6
 amd=$(python3 -c 'import json,sys; print([m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m["platform"]["architecture"]=="amd64"][0])' "$T/lay/blobs/sha256/${TOP#sha256:}")
@@ -48,25 +48,25 @@ check "pull: recorded under the full reference" grep -q "\"org.opencontainers.im
 check "pull: the other platform was not fetched" test ! -e "$T/store/blobs/sha256/${arm#sha256:}"
 
 reg_mark "$LOG"
-check "pull again by tag" "$SKRUN" pull "$R/test/sched:v1" --store "$T/store" --platform linux/amd64
+check "pull again by tag" "$SKRUN" pull --insecure-skip-verify "$R/test/sched:v1" --store "$T/store" --platform linux/amd64
 check_eq "re-pull: only the tag is resolved (GET /v2/, GET index)" "$(reg_since "$LOG")" 2
 
 reg_mark "$LOG"
-check "pull pinned by digest, content present" "$SKRUN" pull "$R/test/sched@$TOP" --store "$T/store" --platform linux/amd64
+check "pull pinned by digest, content present" "$SKRUN" pull --insecure-skip-verify "$R/test/sched@$TOP" --store "$T/store" --platform linux/amd64
 check_eq "pinned pull: no request at all" "$(reg_since "$LOG")" 0
-check "pinned pull from an unreachable registry works offline" "$SKRUN" pull "127.0.0.1:1/test/sched@$TOP" --store "$T/store" --platform linux/amd64
+check "pinned pull from an unreachable registry works offline" "$SKRUN" pull --insecure-skip-verify "127.0.0.1:1/test/sched@$TOP" --store "$T/store" --platform linux/amd64
 check "pinned pull recorded under its digest reference" grep -q "127.0.0.1:1/test/sched@$TOP" "$T/store/index.json"
 
-check "pull --platform linux/arm64" "$SKRUN" pull "$R/test/sched:v1" --store "$T/store" --platform linux/arm64
+check "pull --platform linux/arm64" "$SKRUN" pull --insecure-skip-verify "$R/test/sched:v1" --store "$T/store" --platform linux/arm64
 check "arm64 manifest now in the store" test -f "$T/store/blobs/sha256/${arm#sha256:}"
 check_fails "pull of a platform the index lacks" 'no manifest for linux/riscv64 \(it has: linux/amd64, linux/arm64\)' \
-	"$SKRUN" pull "$R/test/sched:v1" --store "$T/store" --platform linux/riscv64
+	"$SKRUN" pull --insecure-skip-verify "$R/test/sched:v1" --store "$T/store" --platform linux/riscv64
 check_fails "pull of an unknown tag" 'fetching manifest test/sched:nope: HTTP 404: MANIFEST_UNKNOWN' \
-	"$SKRUN" pull "$R/test/sched:nope" --store "$T/store"
+	"$SKRUN" pull --insecure-skip-verify "$R/test/sched:nope" --store "$T/store"
 check_fails "pull of an invalid reference" "invalid reference.*must be lowercase" \
-	"$SKRUN" pull "$R/Test/Sched:v1" --store "$T/store"
+	"$SKRUN" pull --insecure-skip-verify "$R/Test/Sched:v1" --store "$T/store"
 check_fails "pull from a registry that is not there" 'registry 127.0.0.1:1: .*(Could not connect|Couldn.t connect)' \
-	"$SKRUN" pull "127.0.0.1:1/test/sched:v1" --store "$T/store2"
+	"$SKRUN" pull --insecure-skip-verify "127.0.0.1:1/test/sched:v1" --store "$T/store2"
 check_fails "push of a missing layout" "nolayout: no such directory" \
 	"$SKBUILD" push "$T/nolayout:v1" "$R/test/sched:v1"
 
@@ -75,7 +75,7 @@ python3 "$REG_TOOLS/mklayout.py" "$T/big" v1 --size 2600000 --seed big --platfor
 reg_mark "$LOG"
 check "chunked push (--chunk-size 1 MiB)" "$SKBUILD" push "$T/big:v1" "$R/test/big:v1" --chunk-size 1048576
 check_eq "chunked push: 3 PATCH requests for the 2.6 MB blob" "$(reg_since "$LOG" '"PATCH ')" 3
-check "chunked pull" "$SKRUN" pull "$R/test/big:v1" --store "$T/store" --platform linux/amd64
+check "chunked pull" "$SKRUN" pull --insecure-skip-verify "$R/test/big:v1" --store "$T/store" --platform linux/amd64
 check "chunked blob byte-identical" same_blobs "$T/store" "$T/big" $(layout_digests "$T/big" "$(cat "$T/bigtop")")
 
 # -- cross-repository mount: no upload, the blobs come from test/sched
@@ -91,7 +91,7 @@ for i in 1 2 3 4; do
 done
 pids=""
 for i in 1 2 3 4; do
-	"$SKRUN" pull "$R/conc/s$i:v1" --store "$T/cstore" >"$T/cp$i" 2>&1 &
+	"$SKRUN" pull --insecure-skip-verify "$R/conc/s$i:v1" --store "$T/cstore" >"$T/cp$i" 2>&1 &
 	pids="$pids $!"
 done
 for p in $pids; do wait "$p" || fail "concurrent pull" "a pull failed: $(cat "$T"/cp*)"; done
@@ -100,5 +100,5 @@ check_eq "4 concurrent pulls: 4 entries recorded" "$n" 4
 check "concurrent pulls: store clean" store_clean "$T/cstore"
 
 check "push --help" "$SKBUILD" push --help
-check "pull --help" "$SKRUN" pull --help
+check "pull --help" "$SKRUN" pull --insecure-skip-verify --help
 check_fails "push without arguments" "usage: skbuild push" "$SKBUILD" push

@@ -31,7 +31,7 @@ nothing_recorded() {
 rejected() {
 	n=$((n + 1))
 	proxy_rules "$3"
-	check_fails "$1" "$2" "$SKRUN" pull "$P/t/s:v1" --store "$T/st$n" --platform linux/amd64
+	check_fails "$1" "$2" "$SKRUN" pull --insecure-skip-verify "$P/t/s:v1" --store "$T/st$n" --platform linux/amd64
 	check "$1: nothing recorded, store clean" nothing_recorded "$T/st$n"
 }
 
@@ -40,7 +40,7 @@ recovers() {
 	n=$((n + 1))
 	proxy_rules "$2"
 	: >"$PROXY_LOG"
-	check "$1" "$SKRUN" pull "$P/t/s:v1" --store "$T/st$n" --platform linux/amd64
+	check "$1" "$SKRUN" pull --insecure-skip-verify "$P/t/s:v1" --store "$T/st$n" --platform linux/amd64
 	check "$1: byte-identical, store clean" sh -c "same_blobs() { for d in \"\$@\"; do cmp '$T/st$n/blobs/sha256/'\${d#sha256:} '$T/lay/blobs/sha256/'\${d#sha256:} || exit 1; done; }; same_blobs $TOP $MAN $CFG $BPF"
 	check "$1: recorded" grep -q "$P/t/s:v1" "$T/st$n/index.json"
 }
@@ -84,7 +84,7 @@ proxy_rules "[{\"match\": \"PUT /v2/t/p/blobs/uploads/\", \"action\": \"status50
 check "push through a 500, a 429 and a dropped connection" "$SKBUILD" push "$T/lay:v1" "$P/t/p:v1"
 check_eq "push through faults: digest" "$(cat "$T/out")" "$TOP"
 proxy_rules '[]'
-check "what was pushed through faults pulls back intact" "$SKRUN" pull "$P/t/p:v1" --store "$T/stp" --platform linux/amd64
+check "what was pushed through faults pulls back intact" "$SKRUN" pull --insecure-skip-verify "$P/t/p:v1" --store "$T/stp" --platform linux/amd64
 check "push through faults: blobs intact" same_blobs "$T/stp" "$T/lay" $TOP $MAN $CFG $BPF
 
 # a kill in the middle of a download leaves no partial blob and no record
@@ -92,7 +92,7 @@ python3 "$REG_TOOLS/mklayout.py" "$T/big" v1 --size 400000 --platforms amd64 --s
 "$SKBUILD" push "$T/big:v1" "$P/t/big:v1" >/dev/null 2>&1 || fail "push big" "failed"
 set -- $(layout_digests "$T/big" "$(cat "$T/bigtop")")
 proxy_rules "[{\"match\": \"GET /v2/t/big/blobs/$4\", \"action\": \"slowbody\"}]"
-"$SKRUN" pull "$P/t/big:v1" --store "$T/killed" --platform linux/amd64 >/dev/null 2>&1 &
+"$SKRUN" pull --insecure-skip-verify "$P/t/big:v1" --store "$T/killed" --platform linux/amd64 >/dev/null 2>&1 &
 pid=$!
 i=0
 while [ -z "$(ls -A "$T/killed/.tmp" 2>/dev/null)" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
@@ -103,5 +103,5 @@ check "killed mid-download: a temporary file was being written" test -n "$(ls -A
 check "killed mid-download: the partial blob is not visible" test ! -e "$T/killed/blobs/sha256/${4#sha256:}"
 check "killed mid-download: nothing recorded" sh -c "! grep -q ref.name '$T/killed/index.json'"
 proxy_rules '[]'
-check "the next pull into that store completes" "$SKRUN" pull "$P/t/big:v1" --store "$T/killed" --platform linux/amd64
+check "the next pull into that store completes" "$SKRUN" pull --insecure-skip-verify "$P/t/big:v1" --store "$T/killed" --platform linux/amd64
 check "... with the blob intact" same_blobs "$T/killed" "$T/big" "$4"

@@ -25,11 +25,11 @@ cp "$T/out" "$T/tlsmsg"
 check "TLS: ... and the message says how to fix it" grep -q -- '--ca-cert' "$T/tlsmsg"
 check "TLS: push with --ca-cert" "$SKBUILD" push "$T/lay:v1" "$R/t/s:v1" --ca-cert "$T/certs/ca.crt"
 check_eq "TLS: pushed digest" "$(cat "$T/out")" "$TOP"
-check "TLS: pull with --ca-cert (both platforms)" sh -c "'$SKRUN' pull '$R/t/s:v1' --store '$T/s1' --ca-cert '$T/certs/ca.crt' --platform linux/amd64 && '$SKRUN' pull '$R/t/s:v1' --store '$T/s1' --ca-cert '$T/certs/ca.crt' --platform linux/arm64"
+check "TLS: pull with --ca-cert (both platforms)" sh -c "'$SKRUN' pull --insecure-skip-verify '$R/t/s:v1' --store '$T/s1' --ca-cert '$T/certs/ca.crt' --platform linux/amd64 && '$SKRUN' pull --insecure-skip-verify '$R/t/s:v1' --store '$T/s1' --ca-cert '$T/certs/ca.crt' --platform linux/arm64"
 check "TLS: round trip byte-identical" same_blobs "$T/s1" "$T/lay" $ALL
-check "TLS: --insecure skips verification" "$SKRUN" pull "$R/t/s:v1" --store "$T/s2" --insecure
+check "TLS: --insecure skips verification" "$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/s2" --insecure
 check_fails "TLS: a CA that did not sign the certificate" 'certificate|SSL|verif' \
-	"$SKRUN" pull "$R/t/s:v1" --store "$T/s3" --ca-cert "$T/certs/server.crt.missing"
+	"$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/s3" --ca-cert "$T/certs/server.crt.missing"
 reg_stop tls
 
 # -- TLS + htpasswd Basic auth
@@ -40,7 +40,7 @@ CA="--ca-cert $T/certs/ca.crt"
 check_fails "basic: push without credentials says so" 'authentication required, but no credentials for 127.0.0.1:[0-9]+ were found.*skbuild login' \
 	"$SKBUILD" push "$T/lay:v1" "$R/t/s:v1" $CA
 check_fails "basic: pull without credentials says so" 'no credentials .* were found' \
-	"$SKRUN" pull "$R/t/s:v1" --store "$T/b0" $CA
+	"$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/b0" $CA
 check_fails "basic: login with a wrong password is refused" 'rejected the credentials' \
 	sh -c "echo wrong | '$SKBUILD' login $R -u alice --password-stdin $CA"
 check "basic: nothing stored after a failed login" test ! -e "$HOME/.docker/config.json"
@@ -56,24 +56,24 @@ sys.exit(base64.b64decode(a)!=b'alice:correct horse')"
 check "basic: push with stored credentials" "$SKBUILD" push "$T/lay:v1" "$R/t/s:v1" $CA -v
 cp "$T/out" "$T/pushout"
 check "basic: verbose log has no secret" sh -c "! grep -qi 'correct horse\|YWxpY2' '$T/pushout'"
-check "basic: pull with stored credentials" "$SKRUN" pull "$R/t/s:v1" --store "$T/b1" $CA --platform linux/amd64
-check "basic: pull of arm64 too" "$SKRUN" pull "$R/t/s:v1" --store "$T/b1" $CA --platform linux/arm64
+check "basic: pull with stored credentials" "$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/b1" $CA --platform linux/amd64
+check "basic: pull of arm64 too" "$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/b1" $CA --platform linux/arm64
 check "basic: round trip byte-identical" same_blobs "$T/b1" "$T/lay" $ALL
 
 # a wrong stored password: the failure names the file, never the secret
 mkdir -p "$T/bad"
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$R" "$(printf 'alice:hunter2' | base64)" >"$T/bad/auth.json"
 check_fails "basic: wrong stored password names its source" "rejected the credentials from $T/bad/auth.json" \
-	env REGISTRY_AUTH_FILE="$T/bad/auth.json" "$SKRUN" pull "$R/t/s:v1" --store "$T/b2" $CA
+	env REGISTRY_AUTH_FILE="$T/bad/auth.json" "$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/b2" $CA
 cp "$T/out" "$T/badout"
 check "... and does not print it" sh -c "! grep -q hunter2 '$T/badout'"
 check_fails "--authfile is the only file read" "rejected the credentials from $T/bad/auth.json" \
-	"$SKRUN" pull "$R/t/s:v1" --store "$T/b2" $CA --authfile "$T/bad/auth.json"
+	"$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/b2" $CA --authfile "$T/bad/auth.json"
 
 # REGISTRY_AUTH_FILE and a credential helper
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$R" "$(printf 'alice:correct horse' | base64)" >"$T/regauth.json"
 check "REGISTRY_AUTH_FILE credentials" env REGISTRY_AUTH_FILE="$T/regauth.json" HOME="$T/nohome" \
-	"$SKRUN" pull "$R/t/s:v1" --store "$T/b3" $CA
+	"$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/b3" $CA
 mkdir -p "$T/bin" "$T/helperhome/.docker"
 cat >"$T/bin/docker-credential-sktest" <<'SH'
 #!/bin/sh
@@ -84,7 +84,7 @@ SH
 chmod +x "$T/bin/docker-credential-sktest"
 echo '{"credsStore":"sktest"}' >"$T/helperhome/.docker/config.json"
 check "credential helper (credsStore)" env HOME="$T/helperhome" PATH="$T/bin:$PATH" \
-	"$SKRUN" pull "$R/t/s:v1" --store "$T/b4" $CA
+	"$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/b4" $CA
 check_eq "the helper was asked for this registry" "$(cat "$T/bin/asked")" "$R"
 
 check "logout" "$SKBUILD" logout "$R"

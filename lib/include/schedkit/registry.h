@@ -202,6 +202,15 @@ int sk_push_layout(struct sk_layout *l, const char *tag, const struct sk_ref *ds
 		   const struct sk_push_opts *opts, char digest[SK_DIGEST_MAX],
 		   struct sk_error *err);
 
+/*
+ * sk_layout_resolve, except that with no tag the signature manifests a signed
+ * layout carries next to its artifact (tagged sha256-<hex>.sig) do not count:
+ * a layout or archive holding one artifact and its signatures names it alone.
+ * What sk_pull and sk_push_layout use.
+ */
+int sk_layout_resolve_artifact(struct sk_layout *l, const char *tag, struct sk_descriptor *d,
+			       struct sk_error *err);
+
 /* What a pull verifier sees; every manifest and blob named here is already in the store,
  * verified against its digest. */
 struct sk_pull_subject {

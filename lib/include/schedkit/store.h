@@ -73,6 +73,28 @@ int sk_store_record_annotated(struct sk_store *s, const char *ref_name,
 			      const struct sk_descriptor *d, const char *const *annotations,
 			      struct sk_error *err);
 
+/* ---- consistency check ---- */
+
+/* What sk_store_verify found. */
+struct sk_store_report {
+	unsigned blobs;		 /* blob files re-hashed */
+	uint64_t bytes;		 /* their total size */
+	unsigned refs;		 /* index.json entries checked */
+	unsigned manifests;	 /* manifests checked, reached from those entries */
+	unsigned unreferenced;	 /* verified blobs no entry reaches (interrupted pulls; harmless) */
+	struct sk_strv problems; /* one message each; empty when the store is consistent */
+};
+
+/*
+ * Re-hashes every blob and checks that each index.json entry is well-formed,
+ * named once, and complete: its manifests (of an index, those of the
+ * platforms that were pulled, at least one), their configs and layers present
+ * with the sizes their descriptors give. Problems go into r->problems; the
+ * return value is negative only when the check itself could not run.
+ */
+int sk_store_verify(struct sk_store *s, struct sk_store_report *r, struct sk_error *err);
+void sk_store_report_free(struct sk_store_report *r);
+
 /* ---- oci-archive ---- */
 
 /*

@@ -296,12 +296,12 @@ struct sk_verify_opts {
 };
 
 struct sk_verify_result {
-	char digest[SK_DIGEST_MAX];	/* the digest that was verified */
-	struct sk_strv matched;		/* names of the keys that matched */
-	char identity[512];		/* repository identity checked (docker-reference) */
-	char scope[SK_REFERENCE_MAX];	/* the policy scope that applied */
-	enum sk_trust_reason reason;	/* SK_TRUST_OK, or why not */
-	size_t nsigs;			/* signatures found for the digest */
+	char digest[SK_DIGEST_MAX];   /* the digest that was verified */
+	struct sk_strv matched;	      /* names of the keys that matched */
+	char identity[512];	      /* repository identity checked (docker-reference) */
+	char scope[SK_REFERENCE_MAX]; /* the policy scope that applied */
+	enum sk_trust_reason reason;  /* SK_TRUST_OK, or why not */
+	size_t nsigs;		      /* signatures found for the digest */
 };
 
 /*
@@ -323,8 +323,7 @@ int sk_trust_pull_verify(void *ctx, const struct sk_pull_subject *s, struct sk_e
  * the top-level digest and of every manifest of an index into the store (what
  * `skbuild save` and `skrun pull --insecure-skip-verify` use). ctx is unused.
  */
-int sk_trust_pull_copy_signatures(void *ctx, const struct sk_pull_subject *s,
-				  struct sk_error *err);
+int sk_trust_pull_copy_signatures(void *ctx, const struct sk_pull_subject *s, struct sk_error *err);
 /*
  * Verifies a digest already in the store (offline), using signatures kept
  * there. identity is "HOST/REPO" or a reference whose repository is used.
@@ -355,8 +354,8 @@ struct sk_sign_opts {
 };
 
 struct sk_sign_result {
-	char digest[SK_DIGEST_MAX]; /* the top-level digest signed */
-	char identity[512];	    /* the docker-reference in the payloads */
+	char digest[SK_DIGEST_MAX];    /* the top-level digest signed */
+	char identity[512];	       /* the docker-reference in the payloads */
 	struct sk_strv signed_digests; /* every digest signed (top level first) */
 };
 

@@ -1,0 +1,688 @@
+#!/usr/bin/env python3
+"""schedkit benchmarks against the tools users would pick instead.
+
+Runs every benchmark of issue 6 on one loopback docker-registry, alternating
+peer and ours (peer, ours, peer, ours...) so drift hits both alike, and
+writes OUT/results.json and OUT/results.md. Every figure is the median of
+--iterations runs; ratios are ours / peer from the same run. Request counts
+come from the registry's access log (each push goes to a fresh repository,
+so it is a cold push).
+
+    python3 bench/bench.py [--iterations N] [--out DIR] [--skip-vm]
+
+Exits 1 when a benchmark could not be run (the reason is printed and
+recorded); a missed target is a result, not an error.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MT_ARTIFACT = "application/vnd.schedkit.scheduler.v1"
+MT_CONFIG = "application/vnd.schedkit.scheduler.config.v1+json"
+MT_BPF = "application/vnd.schedkit.scheduler.bpf.v1+elf"
+MT_SOURCE = "application/vnd.schedkit.scheduler.source.v1.tar+gzip"
+# Same pattern as tests/registry/lib.sh reg_access: combined-log lines for /v2/.
+ACCESS_RE = re.compile(r'^[0-9.:]+ - [^ ]+ \[[^]]*\] "([A-Z]+) (/v2/[^ ]*)')
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+class Registry:
+    """docker-registry on 127.0.0.1 with its access log in a file."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "registry")
+        os.makedirs(os.path.join(self.dir, "data"))
+        self.port = free_port()
+        self.log_path = os.path.join(self.dir, "log")
+        with open(os.path.join(self.dir, "config.yml"), "w") as f:
+            f.write(
+                "version: 0.1\nlog:\n  level: info\n  formatter: text\n"
+                "  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {self.dir}/data\n  delete:\n    enabled: true\n"
+                f"http:\n  addr: 127.0.0.1:{self.port}\n  secret: schedkit-bench\n"
+            )
+        self.logf = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            ["docker-registry", "serve", os.path.join(self.dir, "config.yml")],
+            stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise BenchError("docker-registry did not come up on 127.0.0.1:%d: %s"
+                                     % (self.port, self.tail()))
+                time.sleep(0.05)
+        self.host = "127.0.0.1:%d" % self.port
+
+    def tail(self):
+        with open(self.log_path, errors="replace") as f:
+            return "".join(f.readlines()[-10:])
+
+    def requests(self):
+        with open(self.log_path, errors="replace") as f:
+            return [m.groups() for m in map(ACCESS_RE.match, f) if m]
+
+    def settled_count(self):
+        # The registry logs a request after answering it, so the client may
+        # exit before its last line is written: wait until the count holds.
+        last, stable = len(self.requests()), 0
+        while stable < 2:
+            time.sleep(0.02)
+            n = len(self.requests())
+            stable = stable + 1 if n == last else 0
+            last = n
+        return last
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.iters = args.iterations
+        self.build = os.path.abspath(args.build)
+        self.skbuild = os.environ.get("SKBUILD") or os.path.join(self.build, "skbuild")
+        self.skrun = os.environ.get("SKRUN") or os.path.join(self.build, "skrun")
+        self.kernel = os.environ.get("SCHEDKIT_KERNEL_CACHE", "/var/cache/schedkit/kernel")
+        self.btf = os.path.join(self.kernel, "vmlinux")
+        self.tmp = tempfile.mkdtemp(prefix="skbench.")
+        self.home = os.path.join(self.tmp, "home")
+        os.makedirs(self.home)
+        tools = os.path.join(os.environ.get("SCHEDKIT_TOOLS", "/var/cache/schedkit/tools"), "bin")
+        self.env = dict(os.environ)
+        self.env.update({
+            "PATH": tools + os.pathsep + os.environ.get("PATH", ""),
+            # Peers keep caches and credentials under HOME; ours read auth files there.
+            "HOME": self.home,
+            "DOCKER_CONFIG": os.path.join(self.home, ".docker"),
+            "SCHEDKIT_CACHE": os.path.join(self.tmp, "cache"),
+            "SKBUILD_KEY_PASSWORD": "",
+            "COSIGN_PASSWORD": "",
+        })
+        self.env.pop("ORAS_CACHE", None)
+        self.env.pop("REGISTRY_AUTH_FILE", None)
+        self.rows = []
+        self.errors = []
+        self.reg = None
+
+    # -- helpers ---------------------------------------------------------
+
+    def run(self, cmd, cwd=None, env=None, check=True):
+        p = subprocess.run(cmd, cwd=cwd, env=env or self.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        if check and p.returncode != 0:
+            raise BenchError("%s exited %d: %s" % (" ".join(cmd), p.returncode,
+                                                  (p.stderr or p.stdout).decode(errors="replace").strip()[-800:]))
+        return p
+
+    def measure(self, cmd, cwd=None, env=None):
+        """Runs CMD once: (wall ms, registry requests it made, stdout)."""
+        before = self.reg.settled_count() if self.reg else 0
+        t0 = time.perf_counter()
+        p = self.run(cmd, cwd=cwd, env=env)
+        ms = (time.perf_counter() - t0) * 1000
+        n = self.reg.settled_count() - before if self.reg else 0
+        return ms, n, p.stdout.decode(errors="replace")
+
+    def add(self, rid, name, unit, ours, peer, target=None, ours_label="", peer_label="",
+            note=None):
+        """One result row. OURS and PEER are sample lists (or None); TARGET is
+        ("ratio_max", X) | ("less_than_peer",) | ("equals", X) | None."""
+        om = median(ours) if ours is not None else None
+        pm = median(peer) if peer is not None else None
+        ratio = om / pm if om is not None and pm else None
+        met, target_text = None, "—"
+        if target:
+            kind = target[0]
+            if kind == "ratio_max":
+                target_text = "≤ %gx peer" % target[1]
+                met = ratio is not None and ratio <= target[1]
+            elif kind == "less_than_peer":
+                target_text = "< peer"
+                met = om is not None and pm is not None and om < pm
+            elif kind == "equals":
+                target_text = "= %s" % target[1]
+                met = om == target[1]
+        self.rows.append({
+            "id": rid, "name": name, "unit": unit,
+            "ours": om, "peer": pm, "ratio": ratio,
+            "target": target_text, "met": met,
+            "ours_tool": ours_label, "peer_tool": peer_label,
+            "samples": {"ours": ours, "peer": peer},
+            "note": note,
+        })
+
+    def not_measured(self, rid, name, why, target_text="—"):
+        self.rows.append({"id": rid, "name": name, "unit": None, "ours": None, "peer": None,
+                          "ratio": None, "target": target_text, "met": None,
+                          "samples": None, "note": "not measured: " + why})
+
+    def section(self, name, fn):
+        log(name)
+        try:
+            fn()
+        except BenchError as e:
+            log("%s failed: %s" % (name, e))
+            self.errors.append("%s: %s" % (name, e))
+            self.not_measured(name.replace(" ", "_"), name, "error: %s" % e)
+
+    # -- preparation ------------------------------------------------------
+
+    def prepare(self):
+        for tool in (self.skbuild, self.skrun):
+            if not os.access(tool, os.X_OK):
+                raise BenchError("%s is missing (make all)" % tool)
+        for tool in ("oras", "cosign", "docker-registry", "clang-16"):
+            if not shutil.which(tool, path=self.env["PATH"]):
+                raise BenchError("%s not found (make deps)" % tool)
+        if not os.path.exists(self.btf):
+            raise BenchError("no test kernel BTF at %s (make kernel)" % self.btf)
+        self.scheds = sorted(d for d in os.listdir(os.path.join(ROOT, "scheds"))
+                             if os.path.isfile(os.path.join(ROOT, "scheds", d, "schedkit.json")))
+        self.sched = "fifo" if "fifo" in self.scheds else self.scheds[0]
+        self.layout = os.path.join(self.tmp, self.sched + ".oci")
+        self.run([self.skbuild, "build", "-q", os.path.join(ROOT, "scheds", self.sched),
+                  "-o", self.layout, "-t", "bench", "--btf", self.btf])
+        # The same blobs for oras push, named by their titles so the layer
+        # annotations match ours.
+        self.files = os.path.join(self.tmp, "files")
+        os.makedirs(self.files)
+        top = self.layout_json(json.load(open(os.path.join(self.layout, "index.json")))
+                               ["manifests"][0]["digest"])
+        man_digest = top["manifests"][0]["digest"] if "manifests" in top else None
+        man = self.layout_json(man_digest) if man_digest else top
+        shutil.copyfile(self.blob(man["config"]["digest"]), os.path.join(self.files, "config.json"))
+        self.config = self.layout_json(man["config"]["digest"])
+        self.oras_layers = []
+        for layer in man["layers"]:
+            title = layer.get("annotations", {}).get("org.opencontainers.image.title")
+            shutil.copyfile(self.blob(layer["digest"]), os.path.join(self.files, title))
+            self.oras_layers.append("%s:%s" % (title, layer["mediaType"]))
+        self.reg = Registry(self.tmp)
+        self.versions = {
+            "oras": self.oras_version(),
+            "cosign": self.cosign_version(),
+            "docker-registry": self.run(["docker-registry", "--version"]).stdout.decode().strip(),
+            "clang": self.run(["clang-16", "--version"]).stdout.decode().splitlines()[0],
+        }
+        push_help = self.run([self.skbuild, "push", "--help"], check=False)
+        self.can_sign = b"--sign" in push_help.stdout + push_help.stderr
+        run_help = self.run([self.skrun, "--help"], check=False)
+        self.can_verify = re.search(rb"^\s+verify\s", run_help.stdout + run_help.stderr,
+                                    re.M) is not None
+        if self.can_sign or self.can_verify:
+            keys = os.path.join(self.tmp, "keys")
+            os.makedirs(keys)
+            self.run([self.skbuild, "key", "generate", "-o", os.path.join(keys, "ours")])
+            self.run(["cosign", "generate-key-pair", "--output-key-prefix",
+                      os.path.join(keys, "cosign")], cwd=keys)
+            self.our_key = os.path.join(keys, "ours.key")
+            self.our_pub = os.path.join(keys, "ours.pub")
+            self.cosign_key = os.path.join(keys, "cosign.key")
+            self.cosign_pub = os.path.join(keys, "cosign.pub")
+
+    def oras_version(self):
+        out = self.run(["oras", "version"]).stdout.decode()
+        m = re.search(r"Version:\s*(\S+)", out)
+        return "oras " + (m.group(1) if m else "?")
+
+    def cosign_version(self):
+        # Debian's build reports GitVersion "devel"; its Go version tells builds apart.
+        out = self.run(["cosign", "version"]).stdout.decode()
+        git = re.search(r"GitVersion:\s*(\S+)", out)
+        go = re.search(r"GoVersion:\s*(\S+)", out)
+        return "cosign %s (%s)" % (git.group(1) if git else "?", go.group(1) if go else "?")
+
+    def blob(self, digest):
+        return os.path.join(self.layout, "blobs", "sha256", digest.split(":")[1])
+
+    def layout_json(self, digest):
+        return json.load(open(self.blob(digest)))
+
+    def oras_push_cmd(self, ref):
+        return (["oras", "push", "--plain-http", "--no-tty", ref, "--artifact-type", MT_ARTIFACT,
+                 "--config", "config.json:" + MT_CONFIG] + self.oras_layers)
+
+    # -- registry benchmarks ------------------------------------------------
+
+    def bench_push(self):
+        R = self.reg.host
+        t = {"ours": [], "peer": []}
+        n = {"ours": [], "peer": []}
+        rt = {"ours": [], "peer": []}
+        rn = {"ours": [], "peer": []}
+        for i in range(self.iters):
+            ms, req, _ = self.measure(self.oras_push_cmd("%s/bench/push-oras-%d:v1" % (R, i)),
+                                      cwd=self.files)
+            t["peer"].append(ms), n["peer"].append(req)
+            ms, req, _ = self.measure([self.skbuild, "push", self.layout + ":bench",
+                                       "%s/bench/push-ours-%d:v1" % (R, i)])
+            t["ours"].append(ms), n["ours"].append(req)
+        for i in range(self.iters):
+            ms, req, _ = self.measure(self.oras_push_cmd("%s/bench/push-oras-%d:v1" % (R, i)),
+                                      cwd=self.files)
+            rt["peer"].append(ms), rn["peer"].append(req)
+            ms, req, _ = self.measure([self.skbuild, "push", self.layout + ":bench",
+                                       "%s/bench/push-ours-%d:v1" % (R, i)])
+            rt["ours"].append(ms), rn["ours"].append(req)
+        lab = ("skbuild push", "oras push")
+        self.add("push_ms", "push, cold (%s artifact)" % self.sched, "ms", t["ours"], t["peer"],
+                 ("ratio_max", 0.5), *lab)
+        self.add("push_requests", "push, cold: HTTP requests", "requests", n["ours"], n["peer"],
+                 ("less_than_peer",), *lab)
+        self.add("repush_ms", "re-push, unchanged", "ms", rt["ours"], rt["peer"],
+                 ("ratio_max", 0.5), *lab)
+        self.add("repush_requests", "re-push, unchanged: HTTP requests", "requests", rn["ours"],
+                 rn["peer"], ("less_than_peer",), *lab)
+
+    def bench_push_sign(self):
+        if not self.can_sign:
+            for rid, name in (("push_sign_ms", "push + sign"),
+                              ("push_sign_requests", "push + sign: HTTP requests")):
+                self.not_measured(rid, name, "signing not available in this build "
+                                  "(`skbuild push --help` has no --sign)",
+                                  "≤ 0.5x peer" if rid.endswith("ms") else "< peer")
+            return
+        R = self.reg.host
+        t = {"ours": [], "peer": []}
+        n = {"ours": [], "peer": []}
+        for i in range(self.iters):
+            ref = "%s/bench/sign-oras-%d" % (R, i)
+            ms1, req1, out = self.measure(self.oras_push_cmd(ref + ":v1"), cwd=self.files)
+            m = re.search(r"Digest: (sha256:[0-9a-f]{64})", out)
+            if not m:
+                raise BenchError("oras push printed no digest: %s" % out)
+            ms2, req2, _ = self.measure(["cosign", "sign", "--key", self.cosign_key,
+                                         "--tlog-upload=false", "--yes", "--allow-http-registry",
+                                         "--allow-insecure-registry",
+                                         "%s@%s" % (ref, m.group(1))])
+            t["peer"].append(ms1 + ms2), n["peer"].append(req1 + req2)
+            ms, req, _ = self.measure([self.skbuild, "push", "--sign", self.our_key,
+                                       self.layout + ":bench", "%s/bench/sign-ours-%d:v1" % (R, i)])
+            t["ours"].append(ms), n["ours"].append(req)
+        lab = ("skbuild push --sign", "oras push + cosign sign --key")
+        self.add("push_sign_ms", "push + sign", "ms", t["ours"], t["peer"], ("ratio_max", 0.5),
+                 *lab)
+        self.add("push_sign_requests", "push + sign: HTTP requests", "requests", n["ours"],
+                 n["peer"], ("less_than_peer",), *lab)
+
+    def bench_pull(self):
+        R = self.reg.host
+        ref = "%s/bench/pull:v1" % R
+        out = self.run([self.skbuild, "push", self.layout + ":bench", ref]).stdout.decode()
+        digest = out.strip().splitlines()[-1]
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+            raise BenchError("skbuild push printed no digest: %r" % out)
+        t = {"ours": [], "peer": []}
+        n = {"ours": [], "peer": []}
+        oras_pull = ["oras", "pull", "--plain-http", "--no-tty", "--platform", "linux/amd64",
+                     "--config", "config.json"]
+        for i in range(self.iters):
+            d = os.path.join(self.tmp, "oras-pull-%d" % i)
+            os.makedirs(d)
+            ms, req, _ = self.measure(oras_pull + [ref], cwd=d)
+            t["peer"].append(ms), n["peer"].append(req)
+            ms, req, _ = self.measure([self.skrun, "pull", ref, "--store",
+                                       os.path.join(self.tmp, "store-%d" % i)])
+            t["ours"].append(ms), n["ours"].append(req)
+        lab = ("skrun pull", "oras pull")
+        self.add("pull_ms", "pull into an empty store", "ms", t["ours"], t["peer"],
+                 ("ratio_max", 0.5), *lab)
+        self.add("pull_requests", "pull into an empty store: HTTP requests", "requests",
+                 n["ours"], n["peer"], ("less_than_peer",), *lab)
+
+        # Already stored: ours has it in the store; oras gets its own blob
+        # cache (ORAS_CACHE), warmed by one pull, which is as close as it comes.
+        pinned = "%s/bench/pull@%s" % (R, digest)
+        cache_env = dict(self.env, ORAS_CACHE=os.path.join(self.tmp, "oras-cache"))
+        warm = os.path.join(self.tmp, "oras-warm")
+        os.makedirs(warm)
+        self.run(oras_pull + [pinned], cwd=warm, env=cache_env)
+        t = {"ours": [], "peer": []}
+        n = {"ours": [], "peer": []}
+        for i in range(self.iters):
+            d = os.path.join(self.tmp, "oras-stored-%d" % i)
+            os.makedirs(d)
+            ms, req, _ = self.measure(oras_pull + [pinned], cwd=d, env=cache_env)
+            t["peer"].append(ms), n["peer"].append(req)
+            ms, req, _ = self.measure([self.skrun, "pull", pinned, "--store",
+                                       os.path.join(self.tmp, "store-0")])
+            t["ours"].append(ms), n["ours"].append(req)
+        lab = ("skrun pull REF@digest", "oras pull REF@digest (warm ORAS_CACHE)")
+        self.add("pull_stored_requests", "pull of a digest already stored: HTTP requests",
+                 "requests", n["ours"], n["peer"], ("equals", 0), *lab)
+        self.add("pull_stored_ms", "pull of a digest already stored", "ms", t["ours"],
+                 t["peer"], ("ratio_max", 0.5), *lab)
+        self.pull_ref, self.pull_digest = "%s/bench/pull" % R, digest
+
+    def bench_verify(self):
+        if not (self.can_verify and self.can_sign):
+            why = ("`skrun verify` not available in this build" if not self.can_verify
+                   else "signing not available in this build, so there is nothing to verify")
+            self.not_measured("verify_ms", "verify", why, "≤ 0.5x peer")
+            self.not_measured("verify_requests", "verify: HTTP requests", why, "< peer")
+            return
+        # One artifact signed both ways: skbuild's signature for skrun verify,
+        # cosign's for cosign verify (each tool checks its own kind of key).
+        R = self.reg.host
+        ref = "%s/bench/verify" % R
+        out = self.run([self.skbuild, "push", "--sign", self.our_key, self.layout + ":bench",
+                        ref + ":v1"]).stdout.decode()
+        digest = out.strip().splitlines()[-1]
+        self.run(["cosign", "sign", "--key", self.cosign_key, "--tlog-upload=false", "--yes",
+                  "--allow-http-registry", "--allow-insecure-registry", "%s@%s" % (ref, digest)])
+        pinned = "%s@%s" % (ref, digest)
+        store = os.path.join(self.tmp, "store-verify")
+        self.run([self.skrun, "pull", pinned, "--store", store])
+        t = {"ours": [], "peer": []}
+        n = {"ours": [], "peer": []}
+        for _ in range(self.iters):
+            ms, req, _ = self.measure(["cosign", "verify", "--key", self.cosign_pub,
+                                       "--insecure-ignore-tlog=true", "--allow-http-registry",
+                                       "--allow-insecure-registry", pinned])
+            t["peer"].append(ms), n["peer"].append(req)
+            ms, req, _ = self.measure([self.skrun, "verify", pinned, "--key", self.our_pub,
+                                       "--store", store])
+            t["ours"].append(ms), n["ours"].append(req)
+        lab = ("skrun verify --key", "cosign verify --key")
+        self.add("verify_ms", "verify", "ms", t["ours"], t["peer"], ("ratio_max", 0.5), *lab)
+        self.add("verify_requests", "verify: HTTP requests", "requests", n["ours"], n["peer"],
+                 ("less_than_peer",), *lab)
+
+    # -- build ---------------------------------------------------------------
+
+    def sched_main(self, d):
+        m = json.load(open(os.path.join(d, "schedkit.json")))
+        if m.get("main"):
+            return m["main"]
+        srcs = [s for s in m.get("sources", []) if s.endswith(".bpf.c")]
+        if len(srcs) != 1:
+            raise BenchError("%s: cannot tell the main source" % d)
+        return srcs[0]
+
+    def bench_build(self):
+        cache = os.path.join(self.env["SCHEDKIT_CACHE"], "vmlinux")
+        vmdirs = [os.path.join(cache, x) for x in os.listdir(cache)]
+        if len(vmdirs) != 1:
+            raise BenchError("expected one vmlinux.h in %s, found %d" % (cache, len(vmdirs)))
+        # The flags skbuild compiles with (recorded in every artifact's config),
+        # so both compile the same thing; only the include paths are ours.
+        cflags = self.config["build"]["cflags"]
+        out = os.path.join(self.tmp, "bare.o")
+        for s in self.scheds:
+            d = os.path.join(ROOT, "scheds", s)
+            clang = (["clang-16"] + cflags + ["-I", vmdirs[0], "-I", os.path.join(ROOT, "bpf"),
+                                               "-I", d, "-c", os.path.join(d, self.sched_main(d)),
+                                               "-o", out])
+            t = {"ours": [], "peer": []}
+            for i in range(self.iters):
+                ms, _, _ = self.measure(clang)
+                t["peer"].append(ms)
+                ms, _, _ = self.measure([self.skbuild, "build", "-q", d, "-o",
+                                         os.path.join(self.tmp, "build-%s-%d.oci" % (s, i)),
+                                         "-t", "bench", "--btf", self.btf])
+                t["ours"].append(ms)
+            self.add("build_ms_" + s, "build scheds/%s (vmlinux.h cached)" % s, "ms",
+                     t["ours"], t["peer"], ("ratio_max", 1.3), "skbuild build",
+                     "clang-16 " + " ".join(cflags) + " -c")
+
+    # -- VM ------------------------------------------------------------------
+
+    def bench_vm(self):
+        if self.args.skip_vm:
+            self.not_measured("attach_ms", "attach (VM)", "skipped (--skip-vm)", "≤ 1.2x peer")
+            return
+        out = os.path.join(self.tmp, "vm.txt")
+        env = dict(self.env, SKBUILD=self.skbuild, SKRUN=self.skrun, SK_ROOT=ROOT)
+        p = subprocess.run(["sh", os.path.join(ROOT, "bench", "vm_attach.sh"), out,
+                            str(self.iters)] + self.scheds, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            raise BenchError("VM attach run failed:\n" + p.stdout.decode(errors="replace")[-3000:])
+        runs = {}
+        for line in open(out):
+            f = line.split()
+            if len(f) < 4:
+                continue
+            kv = dict(x.split("=", 1) for x in f[3:] if "=" in x)
+            try:
+                runs.setdefault((f[0], f[1]), []).append({k: int(v) for k, v in kv.items()})
+            except ValueError:
+                continue  # a line garbled by kernel messages on the console
+        for s in self.scheds:
+            b = runs.get((s, "bare"), [])
+            o = runs.get((s, "skrun"), [])
+            if len(b) < self.iters or len(o) < self.iters:
+                raise BenchError("VM: %s: %d bare and %d skrun measurements, want %d each"
+                                 % (s, len(b), len(o), self.iters))
+            lab = ("skrun run", "bare_loader (libbpf)")
+            self.add("attach_ms_" + s, "attach scheds/%s: start to state=enabled (VM)" % s, "ms",
+                     [r["attach_us"] / 1000 for r in o], [r["attach_us"] / 1000 for r in b],
+                     ("ratio_max", 1.2), *lab)
+            cold = runs.get((s, "skrun-cold"), [])
+            warm = runs.get((s, "bare-warmup"), [])
+            if cold and warm:
+                self.add("attach_first_ms_" + s,
+                         "attach scheds/%s, first run (empty store; VM)" % s, "ms",
+                         [r["attach_us"] / 1000 for r in cold],
+                         [r["attach_us"] / 1000 for r in warm], None, *lab,
+                         note="one run each, not a median; skrun also copies the layout "
+                         "into its store")
+        s = self.scheds[0]
+        o = runs[(s, "skrun")]
+        b = runs[(s, "bare")]
+        lab = ("skrun run", "bare_loader (libbpf)")
+        self.add("rss_peak_kb", "peak RSS (VmHWM) while attached, scheds/%s (VM)" % s, "kB",
+                 [r["settled_hwm_kb"] for r in o], [r["settled_hwm_kb"] for r in b], None, *lab)
+        self.add("rss_steady_kb", "steady RSS (VmRSS) 300 ms after attach, scheds/%s (VM)" % s,
+                 "kB", [r["settled_rss_kb"] for r in o], [r["settled_rss_kb"] for r in b], None,
+                 *lab)
+
+    def bench_size(self):
+        stripped = os.path.join(self.tmp, "skrun.stripped")
+        self.run(["strip", "-o", stripped, self.skrun])
+        libs = self.run(["ldd", self.skrun]).stdout.decode().count("=>")
+        self.add("skrun_size_bytes", "skrun binary size", "bytes",
+                 [os.path.getsize(self.skrun)], None, None, "skrun",
+                 note="%d shared libraries (ldd)" % libs)
+        self.add("skrun_size_stripped_bytes", "skrun binary size, stripped", "bytes",
+                 [os.path.getsize(stripped)], None, None, "skrun")
+
+    # -- output --------------------------------------------------------------
+
+    def git_rev(self):
+        p = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        return p.stdout.decode().strip() or "unknown"
+
+    def write(self):
+        os.makedirs(self.args.out, exist_ok=True)
+        doc = {
+            "schema": "schedkit-bench/1",
+            "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "commit": self.git_rev(),
+            "iterations": self.iters,
+            "statistic": "median",
+            "order": "alternating: peer, ours, peer, ours...",
+            "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                        "machine": platform.machine()},
+            "scheduler": getattr(self, "sched", None),
+            "registry": "docker-registry on 127.0.0.1 (plain HTTP)",
+            "versions": getattr(self, "versions", {}),
+            "signing_available": getattr(self, "can_sign", False),
+            "verify_available": getattr(self, "can_verify", False),
+            "rows": self.rows,
+            "errors": self.errors,
+        }
+        tmp = os.path.join(self.args.out, ".results.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, os.path.join(self.args.out, "results.json"))
+        tmp = os.path.join(self.args.out, ".results.md.tmp")
+        with open(tmp, "w") as f:
+            f.write(render_md(doc, load_misses()))
+        os.replace(tmp, os.path.join(self.args.out, "results.md"))
+
+    def cleanup(self):
+        if self.reg:
+            self.reg.stop()
+        if not self.args.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            log("kept " + self.tmp)
+
+
+def load_misses():
+    """bench/misses.json: for each row id, why it misses its target and what
+    would close it (written from the profiling notes; printed only on a miss)."""
+    try:
+        return json.load(open(os.path.join(ROOT, "bench", "misses.json")))
+    except (OSError, ValueError):
+        return {}
+
+
+def fmt(v, unit):
+    if v is None:
+        return "—"
+    if unit in ("requests", "kB", "bytes"):
+        return "%d" % round(v)
+    return "%.1f" % v
+
+
+def render_md(doc, misses):
+    out = ["# schedkit benchmark results", ""]
+    v = doc["versions"]
+    out.append("Generated by `make bench` on %s at commit `%s`: %d CPUs, Linux %s. "
+               "Each figure is the **median of %d runs**, peer and ours alternating "
+               "(peer, ours, peer, ours…) in the same run against one docker-registry on "
+               "127.0.0.1; ratio = ours / peer. Request counts come from the registry's "
+               "access log; every cold push goes to a fresh repository."
+               % (doc["generated"], doc["commit"], doc["machine"]["cpus"],
+                  doc["machine"]["kernel"], doc["iterations"]))
+    out.append("")
+    out.append("Peers: %s." % ", ".join("%s (%s)" % (k, x) for k, x in sorted(v.items())))
+    out.append("Artifact: the shipped `scheds/%s` as `skbuild build` writes it (index → "
+               "amd64 manifest → config, bpf object, source tarball); oras pushes the same "
+               "three blobs with the same media types as one manifest." % doc["scheduler"])
+    out.append("")
+    out.append("| Row | Ours | Peer | Ratio | Target | Met? |")
+    out.append("|---|---|---|---|---|---|")
+    for r in doc["rows"]:
+        unit = r["unit"]
+        name = r["name"] + (" (%s)" % unit if unit else "")
+        if r["samples"] is None:
+            out.append("| %s | — | — | — | %s | %s |" % (r["name"], r["target"], r["note"]))
+            continue
+        ours = fmt(r["ours"], unit)
+        peer = fmt(r["peer"], unit)
+        if r.get("ours_tool"):
+            ours += " <br>`%s`" % r["ours_tool"]
+        if r["peer"] is not None and r.get("peer_tool"):
+            peer += " <br>`%s`" % r["peer_tool"]
+        ratio = "%.2fx" % r["ratio"] if r["ratio"] is not None else "—"
+        met = {True: "yes", False: "**no**", None: "—"}[r["met"]]
+        if r.get("note"):
+            name += " — " + r["note"]
+        out.append("| %s | %s | %s | %s | %s | %s |" % (name, ours, peer, ratio, r["target"], met))
+    missed = [r for r in doc["rows"] if r["met"] is False]
+    out.append("")
+    out.append("## Missed targets: why, and what would close them")
+    out.append("")
+    if not missed:
+        out.append("None.")
+    seen = set()
+    for r in missed:
+        key = next((k for k in misses if r["id"] == k or r["id"].startswith(k + "_")), None)
+        out.append("- **%s** (ours %s vs peer %s, target %s): %s" % (
+            r["name"], fmt(r["ours"], r["unit"]), fmt(r["peer"], r["unit"]), r["target"],
+            "see above" if key in seen else
+            (misses[key] if key else "no analysis recorded for this miss yet (bench/misses.json)")))
+        if key:
+            seen.add(key)
+    if doc["errors"]:
+        out.append("")
+        out.append("## Errors")
+        out.append("")
+        for e in doc["errors"]:
+            out.append("- " + e.replace("\n", " "))
+    out.append("")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--iterations", type=int, default=10)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench"))
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--skip-vm", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    if args.iterations < 1:
+        ap.error("--iterations must be at least 1")
+    b = Bench(args)
+    try:
+        try:
+            b.prepare()
+        except BenchError as e:
+            b.errors.append("setup: %s" % e)
+            log("setup failed: %s" % e)
+        else:
+            b.section("push", b.bench_push)
+            b.section("push_sign", b.bench_push_sign)
+            b.section("pull", b.bench_pull)
+            b.section("verify", b.bench_verify)
+            b.section("build", b.bench_build)
+            b.section("attach", b.bench_vm)
+            b.section("size", b.bench_size)
+        b.write()
+    finally:
+        b.cleanup()
+    print(open(os.path.join(args.out, "results.md")).read())
+    return 1 if b.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

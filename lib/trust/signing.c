@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Signing artifacts in a registry or a layout, the way `cosign sign --key`
+ * does: one simple-signing payload per signed digest, added as a layer to the
+ * digest's sha256-<hex>.sig manifest next to the signatures already there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "schedkit/registry.h"
+#include "schedkit/trust.h"
+#include "internal.h"
+
+/* Where the signature manifests go: a registry repository, or a layout. */
+struct sigdst {
+	struct sk_registry *reg;
+	const char *repo;
+	struct sk_layout *layout;
+};
+
+/* Reads the current signature manifest of tag into l (empty when there is none). */
+static int load_existing(const struct sigdst *d, const char *tag, struct sk_sig_list *l,
+			 struct sk_error *err)
+{
+	struct sk_buf body = {0};
+	struct sk_error e = {0};
+	int ret;
+
+	if (d->reg) {
+		char mt[256], got[SK_DIGEST_MAX];
+
+		ret = sk_registry_manifest_get(d->reg, d->repo, tag, SK_MANIFEST_MAX, &body, mt,
+					       got, &e);
+	} else {
+		struct sk_descriptor desc;
+		uint8_t *data = NULL;
+		size_t len = 0;
+
+		ret = sk_layout_resolve(d->layout, tag, &desc, &e);
+		if (!ret) {
+			ret = sk_layout_get_blob(d->layout, desc.digest, desc.size, SK_MANIFEST_MAX,
+						 &data, &len, &e);
+			body.data = data;
+			body.len = len;
+		}
+	}
+	if (ret == -ENOENT)
+		return 0;
+	if (ret) {
+		if (err)
+			*err = e;
+		return ret;
+	}
+	ret = sk_sigmanifest_parse(body.data, body.len, l, err);
+	if (ret)
+		sk_err_prefix(err,
+			      "the existing %s is not a signature manifest (refusing to replace "
+			      "it): ",
+			      tag);
+	sk_buf_free(&body);
+	return ret;
+}
+
+/* sk_registry_blob_push uploads files: stage the bytes in one first. */
+static int push_bytes(const struct sigdst *d, const void *data, size_t len, const char *digest,
+		      struct sk_error *err)
+{
+	const char *base = getenv("TMPDIR");
+	char path[4096];
+	int fd, ret;
+
+	ret = sk_registry_blob_exists(d->reg, d->repo, digest, NULL, err);
+	if (ret < 0)
+		return ret;
+	if (ret == 1)
+		return 0;
+	snprintf(path, sizeof(path), "%s/skbuild-sig-XXXXXX", base && *base ? base : "/tmp");
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return sk_errf(err, -errno, "cannot create a temporary file like %s: %s", path,
+			       strerror(errno));
+	ret = write(fd, data, len) == (ssize_t)len
+		  ? 0
+		  : sk_errf(err, -EIO, "%s: cannot write the signature blob", path);
+	close(fd);
+	if (!ret)
+		ret = sk_registry_blob_push(d->reg, d->repo, digest, (int64_t)len, path, NULL, NULL,
+					    err);
+	unlink(path);
+	return ret;
+}
+
+static int put_blob(const struct sigdst *d, const void *data, size_t len, const char *digest,
+		    struct sk_error *err)
+{
+	char got[SK_DIGEST_MAX];
+
+	if (d->reg)
+		return push_bytes(d, data, len, digest, err);
+	return sk_layout_put_blob(d->layout, data, len, got, err);
+}
+
+/* Signs one digest and writes its updated signature manifest. */
+static int sign_digest(const struct sigdst *d, const struct sk_key *key, const char *identity,
+		       const char *digest, const struct sk_strv *annotations, struct sk_error *err)
+{
+	struct sk_buf payload = {0}, m = {0}, cfg = {0};
+	struct sk_sig_list l = {0};
+	char tag[SK_SIG_TAG_MAX], cfg_digest[80], pdigest[SK_DIGEST_MAX], mdigest[SK_DIGEST_MAX];
+	char *sig = NULL;
+	int ret;
+
+	ret = sk_sig_tag(digest, tag, err);
+	if (!ret)
+		ret = sk_payload_build(identity, digest, annotations, &payload, err);
+	if (!ret)
+		ret = sk_sign(key, payload.data, payload.len, &sig, err);
+	if (!ret)
+		ret = load_existing(d, tag, &l, err);
+	if (ret)
+		goto out;
+	ret = sk_sig_list_add(&l, payload.data, payload.len, sig, err);
+	if (ret <= 0) /* 0: this very signature is there already (Ed25519 is deterministic) */
+		goto out;
+	ret = sk_sigmanifest_build(&l, &m, &cfg, cfg_digest, err);
+	if (ret)
+		goto out;
+	sk_digest_buf(payload.data, payload.len, pdigest);
+	/* blobs first: the manifest must never name something the store lacks */
+	ret = put_blob(d, payload.data, payload.len, pdigest, err);
+	if (!ret)
+		ret = put_blob(d, cfg.data, cfg.len, cfg_digest, err);
+	if (ret)
+		goto out;
+	if (d->reg) {
+		ret = sk_registry_manifest_put(d->reg, d->repo, tag, SK_MT_MANIFEST, m.data, m.len,
+					       err);
+	} else {
+		struct sk_descriptor desc = {0};
+
+		ret = sk_layout_put_blob(d->layout, m.data, m.len, mdigest, err);
+		snprintf(desc.media_type, sizeof(desc.media_type), "%s", SK_MT_MANIFEST);
+		snprintf(desc.digest, sizeof(desc.digest), "%s", mdigest);
+		desc.size = (int64_t)m.len;
+		if (!ret)
+			ret = sk_layout_add_manifest(d->layout, &desc, tag, err);
+	}
+out:
+	if (ret < 0)
+		sk_err_prefix(err, "%s: ", digest);
+	free(sig);
+	sk_buf_free(&payload);
+	sk_buf_free(&m);
+	sk_buf_free(&cfg);
+	sk_sig_list_free(&l);
+	return ret < 0 ? ret : 0;
+}
+
+/* The top-level digest first, then each platform manifest of an index. */
+static int digests_to_sign(const void *top, size_t len, const char *digest, struct sk_strv *out,
+			   struct sk_error *err)
+{
+	struct json_object *j = NULL, *list;
+	int ret;
+
+	if (sk_strv_push(out, digest))
+		return sk_errf(err, -ENOMEM, "out of memory");
+	ret = sk_json_parse(top, len, digest, &j, err);
+	if (ret)
+		return ret;
+	if (json_object_object_get_ex(j, "manifests", &list) &&
+	    json_object_is_type(list, json_type_array)) {
+		for (size_t i = 0; !ret && i < json_object_array_length(list); i++) {
+			struct sk_descriptor d;
+
+			ret = sk_descriptor_from_json(json_object_array_get_idx(list, i), &d, err);
+			if (!ret && !strcmp(d.media_type, SK_MT_MANIFEST) &&
+			    !sk_strv_contains(out, d.digest) && sk_strv_push(out, d.digest))
+				ret = sk_errf(err, -ENOMEM, "out of memory");
+		}
+	}
+	json_object_put(j);
+	return ret;
+}
+
+static int sign_all(const struct sigdst *d, const struct sk_key *key, const struct sk_sign_opts *o,
+		    struct sk_sign_result *res, struct sk_error *err)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < res->signed_digests.n; i++)
+		ret = sign_digest(d, key, res->identity, res->signed_digests.v[i],
+				  o ? o->annotations : NULL, err);
+	return ret;
+}
+
+static int sign_layout(const char *dir, const char *tag, const struct sk_key *key,
+		       const struct sk_sign_opts *o, struct sk_sign_result *res,
+		       struct sk_error *err)
+{
+	struct sk_layout *l = NULL;
+	struct sk_descriptor top;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = sk_layout_open(dir, &l, err);
+	if (!ret)
+		ret = sk_layout_resolve_artifact(l, tag, &top, err);
+	if (ret)
+		goto out;
+	if (o && o->identity)
+		ret = sk_trust_repo_identity(o->identity, false, res->identity, err);
+	else if (top.ref_name[0])
+		ret = sk_trust_repo_identity(top.ref_name, true, res->identity, err);
+	else
+		ret = sk_errf(err, -EINVAL,
+			      "%s has no name to take the repository from: pass --identity "
+			      "HOST/REPO, the repository it will be verified as",
+			      top.digest);
+	if (ret)
+		goto out;
+	snprintf(res->digest, sizeof(res->digest), "%s", top.digest);
+	ret = sk_layout_get_blob(l, top.digest, top.size, SK_MANIFEST_MAX, &data, &len, err);
+	if (!ret)
+		ret = digests_to_sign(data, len, top.digest, &res->signed_digests, err);
+	if (!ret) {
+		struct sigdst d = {.layout = l};
+
+		ret = sign_all(&d, key, o, res, err);
+	}
+out:
+	free(data);
+	sk_layout_close(l);
+	return ret;
+}
+
+static int sign_registry(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
+			 struct sk_sign_result *res, struct sk_error *err)
+{
+	struct sk_registry *r = NULL;
+	struct sk_buf body = {0};
+	struct sk_ref ref;
+	char mt[256];
+	int ret;
+
+	ret = sk_ref_parse(target, &ref, err);
+	if (ret)
+		return ret;
+	ret = sk_registry_open(&ref, o ? &o->reg : NULL, &r, err);
+	if (ret)
+		return ret;
+	if (sk_registry_add_scope(r, ref.repo, true)) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	/* the one resolution: a tag moving after this does not change what gets signed */
+	ret = sk_registry_manifest_get(r, ref.repo, sk_ref_reference(&ref), SK_MANIFEST_MAX, &body,
+				       mt, res->digest, err);
+	if (ret)
+		goto out;
+	if (o && o->identity)
+		ret = sk_trust_repo_identity(o->identity, false, res->identity, err);
+	else
+		snprintf(res->identity, sizeof(res->identity), "%s/%s", ref.registry, ref.repo);
+	if (!ret)
+		ret = digests_to_sign(body.data, body.len, res->digest, &res->signed_digests, err);
+	if (!ret) {
+		struct sigdst d = {.reg = r, .repo = ref.repo};
+
+		ret = sign_all(&d, key, o, res, err);
+	}
+out:
+	sk_buf_free(&body);
+	sk_registry_close(r);
+	return ret;
+}
+
+int sk_sign_artifact(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
+		     struct sk_sign_result *res, struct sk_error *err)
+{
+	char *dir = NULL, *tag = NULL;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (!sk_key_is_private(key))
+		return sk_errf(err, -EINVAL, "signing needs a private key");
+	if (!strncmp(target, "oci:", 4))
+		ret = sk_layout_ref_split(target + 4, &dir, &tag) ? -ENOMEM : 1;
+	else
+		ret = !sk_layout_ref_split(target, &dir, &tag) && sk_is_dir(dir);
+	if (ret < 0)
+		ret = sk_errf(err, ret, "out of memory");
+	else if (ret == 1)
+		ret = sign_layout(dir, tag, key, o, res, err);
+	else
+		ret = sign_registry(target, key, o, res, err);
+	if (ret)
+		sk_err_prefix(err, "signing %s: ", target);
+	free(dir);
+	free(tag);
+	return ret;
+}
+
+void sk_sign_result_free(struct sk_sign_result *r)
+{
+	sk_strv_free(&r->signed_digests);
+}
