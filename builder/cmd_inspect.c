@@ -121,9 +121,7 @@ int cmd_inspect(int argc, char **argv)
 	char *dir = NULL, *tag = NULL;
 	struct sk_pull_opts po = {0};
 	struct sk_strv insecure_hosts = {0};
-	struct sk_store *store = NULL;
-	char tmp[] = "/tmp/skbuild-inspect.XXXXXX", digest[SK_DIGEST_MAX];
-	bool json = false, insecure = false, have_tmp = false;
+	bool json = false, insecure = false;
 	int c, status = 1;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -159,30 +157,15 @@ int cmd_inspect(int argc, char **argv)
 		sk_die_msg("inspect: out of memory");
 		return 1;
 	}
-	if (sk_is_dir(dir)) {
-		if (sk_layout_open(dir, &l, &err) || sk_artifact_read(l, tag, arch, &a, &err))
-			goto fail;
-	} else {
+	{
 		struct sk_ref ref;
 
-		/* Not a layout: a registry reference, fetched into a throwaway store. */
-		if (sk_ref_parse(argv[optind], &ref, &err))
-			goto fail;
-		if (insecure)
+		if (insecure && !sk_is_dir(dir) && !sk_ref_parse(argv[optind], &ref, NULL))
 			sk_strv_push(&insecure_hosts, ref.host);
-		po.reg.insecure = &insecure_hosts;
-		po.arch = arch;
-		if (!mkdtemp(tmp)) {
-			sk_errf(&err, -errno, "cannot create a temporary directory: %s",
-				strerror(errno));
-			goto fail;
-		}
-		have_tmp = true;
-		if (sk_store_open(tmp, &store, &err) ||
-		    sk_pull(store, argv[optind], &po, digest, NULL, &err) ||
-		    sk_artifact_read(sk_store_layout(store), digest, arch, &a, &err))
-			goto fail;
 	}
+	po.reg.insecure = &insecure_hosts;
+	if (sk_artifact_open_any(argv[optind], &po, arch, &a, &err))
+		goto fail;
 	if (json) {
 		struct json_object *o = json_object_new_object();
 		char *s;
@@ -208,9 +191,6 @@ int cmd_inspect(int argc, char **argv)
 fail:
 	sk_die_msg("inspect: %s", err.msg);
 out:
-	sk_store_close(store);
-	if (have_tmp)
-		sk_rm_rf(tmp);
 	sk_strv_free(&insecure_hosts);
 	sk_artifact_free(a);
 	sk_layout_close(l);

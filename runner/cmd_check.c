@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "schedkit/store.h"
 #include "schedkit/hostcheck.h"
 #include "schedkit/kernel.h"
 #include "schedkit/oci.h"
@@ -35,27 +36,11 @@ static void usage(FILE *f)
  * The one place that turns a command-line source into an artifact; registry
  * references and the store plug in here.
  */
+/* A layout is read in place; a registry reference or archive is fetched to a throwaway store. */
 static int open_artifact(const char *src, const char *arch, struct sk_artifact **out,
 			 struct sk_error *err)
 {
-	struct sk_layout *l = NULL;
-	char *dir = NULL, *tag = NULL;
-	int ret;
-
-	*out = NULL;
-	ret = sk_layout_ref_split(src, &dir, &tag);
-	if (ret) {
-		sk_errf(err, ret, "'%s' is not LAYOUT[:TAG]", src);
-		goto out;
-	}
-	ret = sk_layout_open(dir, &l, err);
-	if (!ret)
-		ret = sk_artifact_read(l, tag, arch, out, err);
-out:
-	sk_layout_close(l);
-	free(dir);
-	free(tag);
-	return ret;
+	return sk_artifact_open_any(src, NULL, arch, out, err);
 }
 
 /*

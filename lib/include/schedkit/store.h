@@ -110,6 +110,19 @@ int sk_archive_write(const char *dir, const char *tar_path, struct sk_error *err
 int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_total,
 		       struct sk_error *err);
 
+/* ---- reading an artifact for inspection ---- */
+
+struct sk_pull_opts;
+
+/*
+ * For read-only views (inspect, check): an existing layout DIR[:TAG] is read in
+ * place; anything else (registry reference, oci-archive) is pulled, digest by
+ * digest, into a throwaway store that is removed before returning. No
+ * signature is verified: nothing read this way is ever loaded.
+ */
+int sk_artifact_open_any(const char *src, const struct sk_pull_opts *opts, const char *arch,
+			 struct sk_artifact **out, struct sk_error *err);
+
 #ifdef __cplusplus
 }
 #endif
