@@ -117,6 +117,8 @@ else
 	check "inspect a registry reference" "$SKBUILD" inspect "127.0.0.1:$port/sched/vtime:pushed"
 	grep -q "index digest      $built" "$T/out" && grep -q "ops name          vtime" "$T/out" &&
 		pass "inspect REF shows the pushed artifact" || fail "inspect REF shows the pushed artifact" "$(cat "$T/out")"
+	check "skrun check a registry reference" "$SKRUN" check --btf "$BTF" "127.0.0.1:$port/sched/vtime:pushed"
+	grep -q "vtime" "$T/out" && pass "skrun check REF reports" || fail "skrun check REF reports" "$(cat "$T/out")"
 	check_fails "inspect a missing registry tag" "nosuch" "$SKBUILD" inspect "127.0.0.1:$port/sched/vtime:nosuch"
 	check_fails "build: --digest-file needs --push" "go with --push" "$SKBUILD" build "$SK_ROOT/scheds/vtime" --digest-file x
 fi
