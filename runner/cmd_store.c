@@ -55,8 +55,8 @@ static int store_verify(const char *dir)
 	       "%u unreferenced blobs: ",
 	       dir, r.blobs, (unsigned long long)r.bytes, r.refs, r.manifests, r.unreferenced);
 	if (r.problems.n) {
-		printf("%zu problems\n", r.problems.n);
-		sk_die_msg("store verify: %s is NOT consistent (%zu problems above); pull the "
+		printf("%zu problem(s)\n", r.problems.n);
+		sk_die_msg("store verify: %s is NOT consistent (%zu problem(s) above); pull the "
 			   "affected references again",
 			   dir, r.problems.n);
 	} else {

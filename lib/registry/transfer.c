@@ -36,7 +36,7 @@ static bool is_sig_tag(const char *name)
 }
 
 int sk_layout_resolve_artifact(struct sk_layout *l, const char *tag, struct sk_descriptor *d,
-			    struct sk_error *err)
+			       struct sk_error *err)
 {
 	struct json_object *idx = NULL, *list;
 	char *path, pick[SK_DIGEST_MAX + 256] = "";

@@ -327,9 +327,11 @@ int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_tota
 			}
 		}
 		if (close(fd)) {
+			int e = errno;
+
 			fd = -1;
-			ret = sk_errf(err, -errno, "%s: extracting '%s' into %s: %s", tar_path,
-				      clean, dest, strerror(errno));
+			ret = sk_errf(err, -e, "%s: extracting '%s' into %s: %s", tar_path, clean,
+				      dest, strerror(e));
 			goto out;
 		}
 		fd = -1;

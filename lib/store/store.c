@@ -372,53 +372,10 @@ int sk_store_put(struct sk_store *s, const void *data, size_t len, const char *d
 	return sk_store_writer_commit(w, digest, (int64_t)len, err);
 }
 
-/*
- * True when index.json already holds exactly the entry a record would write:
- * a repeated pull then changes nothing, which also lets it succeed on a store
- * mounted read-only.
- */
-static bool already_recorded(struct sk_store *s, const char *ref_name,
-			     const struct sk_descriptor *d)
-{
-	struct sk_descriptor copy = *d;
-	struct json_object *want, *idx = NULL, *list;
-	char *path = sk_path_join(s->dir, "index.json"), *ws = NULL;
-	uint8_t *data = NULL;
-	size_t len;
-	bool found = false;
-
-	snprintf(copy.ref_name, sizeof(copy.ref_name), "%s", ref_name ? ref_name : "");
-	want = sk_descriptor_to_json(&copy, NULL);
-	if (want)
-		ws = sk_json_dump(want, NULL);
-	if (!path || !ws || sk_read_file(path, SK_MANIFEST_MAX, &data, &len, NULL) ||
-	    sk_json_parse(data, len, path, &idx, NULL) ||
-	    !json_object_object_get_ex(idx, "manifests", &list) ||
-	    !json_object_is_type(list, json_type_array))
-		goto out;
-	for (size_t i = 0; !found && i < json_object_array_length(list); i++) {
-		char *have = sk_json_dump(json_object_array_get_idx(list, i), NULL);
-
-		found = have && !strcmp(have, ws);
-		free(have);
-	}
-out:
-	json_object_put(idx);
-	json_object_put(want);
-	free(ws);
-	free(data);
-	free(path);
-	return found;
-}
-
 int sk_store_record(struct sk_store *s, const char *ref_name, const struct sk_descriptor *d,
 		    struct sk_error *err)
 {
-	int ret;
-
-	if (ref_name && strlen(ref_name) < sizeof(d->ref_name) && already_recorded(s, ref_name, d))
-		return 0;
-	ret = sk_layout_add_manifest(s->layout, d, ref_name, err);
+	int ret = sk_layout_add_manifest(s->layout, d, ref_name, err);
 
 	if (ret)
 		sk_err_prefix(err, "recording %s in the store %s: ", ref_name, s->dir);

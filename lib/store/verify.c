@@ -174,7 +174,7 @@ static int scan_blobs(struct ctx *c, struct sk_error *err)
 
 static struct blob *find_blob(struct ctx *c, const char *digest)
 {
-	struct blob key;
+	struct blob key = {0};
 
 	if (!sk_digest_valid(digest) || !c->n)
 		return NULL;
@@ -194,8 +194,11 @@ static bool need_blob(struct ctx *c, const char *who, const char *what,
 		return false;
 	}
 	b->reached = true;
-	if (!b->ok)
-		return false; /* reported by the scan */
+	if (!b->ok) {
+		/* the scan said what is wrong with the file; this says who needs it */
+		problem(c, "%s: %s %s is damaged (see above); pull it again", who, what, d->digest);
+		return false;
+	}
 	if (b->size != d->size) {
 		problem(c, "%s: %s %s is %lld bytes but its descriptor says %lld", who, what,
 			d->digest, (long long)b->size, (long long)d->size);

@@ -39,12 +39,13 @@ struct sigset {
 	struct sk_descriptor config;
 	struct sk_buf config_data; /* only when asked for (to store the manifest) */
 	struct sk_sig_list list;
-	struct sk_buf *blobs; /* one per list entry */
+	struct sk_buf *blobs; /* one per list entry, as fetched */
+	size_t nblobs;	      /* the list may grow past them when merged into */
 };
 
 static void sigset_free(struct sigset *s)
 {
-	for (size_t i = 0; s->blobs && i < s->list.n; i++)
+	for (size_t i = 0; s->blobs && i < s->nblobs; i++)
 		sk_buf_free(&s->blobs[i]);
 	free(s->blobs);
 	sk_sig_list_free(&s->list);
@@ -174,6 +175,7 @@ static int fetch_sigset(const struct sigsrc *src, const char *digest, bool with_
 		ret = sk_errf(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
+	set->nblobs = set->list.n;
 	for (size_t i = 0; i < set->list.n; i++) {
 		ret = src_blob(src, set->list.v[i].digest, set->list.v[i].size, SK_PAYLOAD_MAX,
 			       &set->blobs[i], err);
@@ -438,6 +440,13 @@ static int subject_identity(const struct sk_pull_subject *s, const struct sk_ver
 	}
 	if (o->identity)
 		return sk_trust_repo_identity(o->identity, false, out, err);
+	/* the source entry's own name: s->name may be a record_as chosen by the caller */
+	if (s->source) {
+		struct sk_descriptor d;
+
+		if (!sk_layout_resolve(s->source, s->digest, &d, NULL) && d.ref_name[0])
+			return sk_trust_repo_identity(d.ref_name, true, out, err);
+	}
 	if (!s->name || !*s->name)
 		return sk_errf(err, -EINVAL,
 			       "the layout entry has no name to take the repository from: pass "

@@ -9,6 +9,13 @@ pull() {
 	"$SKRUN" pull "$@" $SK_PULL_NOVERIFY
 }
 
+# Background processes still running: killed on exit, and only those (a pid
+# that was already waited for is dropped, so a recycled pid is never hit).
+SK_LIVE=""
+sk_on_exit 'for _p in $SK_LIVE; do kill -9 $_p 2>/dev/null; done'
+live_add() { SK_LIVE="$SK_LIVE $1"; }
+live_del() { SK_LIVE=$(echo " $SK_LIVE " | sed "s/ $1 / /"); }
+
 # mount_tmpfs DIR SIZE: a tmpfs of SIZE on DIR, unmounted when the test exits
 # (whatever happened; lazily, so a killed process cannot keep it busy).
 mount_tmpfs() {

@@ -6,7 +6,7 @@
 # checked only for being counted at all.
 . "$(dirname "$0")/../lib.sh"
 
-out=$T/out
+out=$T/results
 if python3 "$SK_ROOT/bench/bench.py" --iterations 1 --out "$out" --build "$SK_BUILD" \
 	>"$T/bench.log" 2>&1; then
 	pass "bench.py --iterations 1 runs every benchmark without error"
@@ -34,7 +34,8 @@ need(doc.get("errors") == [], "no errors: %s" % doc.get("errors"))
 rows = {r["id"]: r for r in doc.get("rows", [])}
 want = ["push_ms", "push_requests", "repush_ms", "repush_requests", "pull_ms",
         "pull_requests", "pull_stored_requests", "pull_stored_ms", "push_sign_ms",
-        "push_sign_requests", "verify_ms", "verify_requests", "rss_peak_kb",
+        "push_sign_requests", "verify_ms", "verify_requests", "pull_verify_ms",
+        "pull_verify_requests", "rss_peak_kb",
         "rss_steady_kb", "skrun_size_bytes", "skrun_size_stripped_bytes"]
 want += ["build_ms_" + s for s in scheds] + ["attach_ms_" + s for s in scheds]
 for rid in want:
@@ -44,7 +45,7 @@ for rid, r in rows.items():
         need(k in r, "%s has field %s" % (rid, k))
     if r.get("samples") is None:
         # Only a capability the build lacks may go unmeasured, and it says so.
-        need(rid.startswith(("push_sign", "verify")), "%s measured" % rid)
+        need(rid.startswith(("push_sign", "verify", "pull_verify")), "%s measured" % rid)
         need((r.get("note") or "").startswith("not measured: "), "%s says why not measured" % rid)
         continue
     s = r["samples"]

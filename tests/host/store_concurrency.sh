@@ -35,7 +35,7 @@ PIDS=""
 bg() {
 	"$SKRUN" pull "$2" --store "$3" $SK_PULL_NOVERIFY >"$T/p/$1.out" 2>"$T/p/$1.err" &
 	PIDS="$PIDS $!:$1"
-	sk_on_exit "kill -9 $! 2>/dev/null"
+	live_add $!
 }
 
 # join NAME: waits for every pull in PIDS; passes when all exited 0.
@@ -43,6 +43,7 @@ join() {
 	_bad=""
 	for _p in $PIDS; do
 		wait "${_p%%:*}" || _bad="$_bad ${_p#*:}($(cat "$T/p/${_p#*:}.err"))"
+		live_del "${_p%%:*}"
 	done
 	PIDS=""
 	if [ -z "$_bad" ]; then pass "$1: every pull succeeded"; else fail "$1: every pull succeeded" "failed:$_bad"; fi

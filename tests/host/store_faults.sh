@@ -43,6 +43,9 @@ damage() { # NAME PATTERN SHELL-CODE (run in a copy of the store as $S)
 }
 damage "a corrupt layer (same size)" "blob $SBPF is corrupt: its content hashes to sha256:" \
 	"f=\$S/blobs/sha256/${SBPF#sha256:}; printf 'X' | dd of=\$f bs=1 seek=10 conv=notrunc 2>/dev/null"
+cp "$T/out" "$T/vd.out"
+check "verify names the reference that needs the corrupt layer" \
+	grep -q "reference v1: layer $SBPF is damaged (see above); pull it again" "$T/vd.out"
 damage "a missing layer" "reference v1: layer $SBPF is missing from the store" \
 	"rm \$S/blobs/sha256/${SBPF#sha256:}"
 damage "a missing manifest" "reference v1: none of the 1 manifests of index $SMALL is in the store" \
@@ -133,7 +136,7 @@ killed() {
 	# not through the pull function: $! must be skrun itself, not a subshell
 	"$SKRUN" pull "$P/t/big:v1" --store "$KS" $SK_PULL_NOVERIFY >"$T/kill.out" 2>&1 &
 	KPID=$!
-	sk_on_exit "kill -9 $KPID 2>/dev/null"
+	live_add $KPID
 	if wait_for 15 sh -c "$4"; then
 		pass "$1: reached"
 	else
@@ -144,6 +147,7 @@ killed() {
 	fi
 	kill -9 "$KPID" 2>/dev/null
 	wait "$KPID" 2>/dev/null
+	live_del $KPID
 }
 
 # after_kill NAME: consistent, nothing recorded, a retry succeeds with the same digest.
@@ -184,11 +188,12 @@ fcntl.flock(fd, fcntl.LOCK_EX)
 open(sys.argv[2], "w").close()
 time.sleep(60)' "$T/k-record" "$T/locked" &
 LOCKPID=$!
-sk_on_exit "kill $LOCKPID 2>/dev/null"
+live_add $LOCKPID
 wait_for 5 test -f "$T/locked" || fail "lock the store" "the lock holder did not start"
 killed "kill right before recording" record '[]' \
 	"test -f '$T/k-record/blobs/sha256/${BIG#sha256:}' && sleep 0.3"
 check "kill right before recording: every blob had landed" has_blob "$KS" "$BIG" "$BIGMAN" "$BIGCFG" "$BIGBPF" "$BIGSRC"
 kill "$LOCKPID" 2>/dev/null
 wait "$LOCKPID" 2>/dev/null
+live_del $LOCKPID
 after_kill "kill right before recording"

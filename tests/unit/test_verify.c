@@ -188,6 +188,23 @@ static void test_identity_from_ref_name(void **st)
 	assert_int_equal(sk_layout_resolve_artifact(l, NULL, &d, &err), 0);
 	assert_string_equal(d.digest, digest);
 	sk_layout_close(l);
+
+	/* a pull recording another name still checks the repository the entry names */
+	{
+		struct sk_verify_ctx vc = {.opts = {.keys = keys}};
+		struct sk_pull_opts po = {
+		    .verify = sk_trust_pull_verify, .verify_ctx = &vc, .record_as = "local"};
+		struct sk_store *store = NULL;
+		char sdir[128], got[SK_DIGEST_MAX];
+
+		snprintf(sdir, sizeof(sdir), "%s/store2", s->tmp);
+		assert_int_equal(sk_store_open(sdir, &store, &err), 0);
+		if (sk_pull(store, dir, &po, got, NULL, &err))
+			fail_msg("%s", err.msg);
+		assert_string_equal(vc.result.identity, REPO);
+		sk_verify_result_free(&vc.result);
+		sk_store_close(store);
+	}
 }
 
 static bool has_entry(struct sk_store *st, const char *name, const char *digest)

@@ -6,7 +6,9 @@
  * - Blobs arrive through a writer: a temporary file under DIR/.tmp (same file
  *   system), hashed while written, checked against the expected digest and
  *   size, fsynced, then renamed into blobs/sha256/. A kill at any point leaves
- *   at most an invisible temporary file, never a partial blob.
+ *   at most an invisible temporary file, never a partial blob; the writer
+ *   holds a flock on it, so the next sk_store_open removes the files of
+ *   writers that are gone (they would otherwise fill a small disk).
  * - index.json changes (sk_store_record) happen under the layout's exclusive
  *   flock (sk_layout_add_manifest locks the directory), so concurrent pulls do
  *   not lose each other's entries.
