@@ -94,7 +94,7 @@ int main(int argc, char **argv)
 {
 	long hwm, rss, shwm, srss, settle_ms;
 	long long t0, t1 = 0, deadline;
-	int code = -1, st, fd;
+	int code = -1, st;
 	pid_t pid;
 
 	if (argc < 5 || strcmp(argv[3], "--")) {
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (pid == 0) {
-		fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);

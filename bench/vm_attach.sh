@@ -31,13 +31,14 @@ vm_kernel_ready || die "no test kernel"
 
 CFLAGS="-std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -O2"
 mkdir -p "$T/data" "$T/bin"
-# shellcheck disable=SC2046 # pkg-config output is a word list
+# shellcheck disable=SC2046,SC2086 # flag lists are word lists
 gcc $CFLAGS "$SK_ROOT/bench/bare_loader.c" -o "$T/bin/bare_loader" $(pkg-config --cflags --libs libbpf) ||
 	die "cannot compile bench/bare_loader.c"
+# shellcheck disable=SC2086 # a flag list
 gcc $CFLAGS "$SK_ROOT/bench/attach_timer.c" -o "$T/bin/attach_timer" ||
 	die "cannot compile bench/attach_timer.c"
 
-export SCHEDKIT_CACHE=${SCHEDKIT_CACHE:-$T/cache}
+export SCHEDKIT_CACHE="${SCHEDKIT_CACHE:-$T/cache}"
 for s in "$@"; do
 	"$SKBUILD" build -q "$SK_ROOT/scheds/$s" -o "$T/data/$s.oci" -t bench \
 		--btf "$SK_KERNEL/vmlinux" >"$T/build.log" 2>&1 || {

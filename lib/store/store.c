@@ -442,11 +442,11 @@ int sk_store_record_annotated(struct sk_store *s, const char *ref_name,
 
 	if (!annotations || !annotations[0])
 		return sk_store_record(s, ref_name, d, err);
-	if (!ref_name || !*ref_name)
-		return sk_errf(err, -EINVAL, "an annotated store entry needs a name");
-	if (strlen(ref_name) >= sizeof(copy.ref_name))
+	if (ref_name && !*ref_name)
+		ref_name = NULL;
+	if (ref_name && strlen(ref_name) >= sizeof(copy.ref_name))
 		return sk_errf(err, -EINVAL, "name \"%.64s...\" is too long", ref_name);
-	snprintf(copy.ref_name, sizeof(copy.ref_name), "%s", ref_name);
+	snprintf(copy.ref_name, sizeof(copy.ref_name), "%s", ref_name ? ref_name : "");
 	ann = annotations_json(annotations, err);
 	if (!ann)
 		return err ? err->code : -EINVAL;
@@ -477,7 +477,11 @@ int sk_store_record_annotated(struct sk_store *s, const char *ref_name,
 
 			if (json_object_object_get_ex(e, "annotations", &a))
 				name = sk_json_str(a, SK_ANN_REF_NAME);
-			if (name && !strcmp(name, ref_name))
+			if (ref_name && name && !strcmp(name, ref_name))
+				continue;
+			/* like sk_layout_add_manifest: an untagged entry is replaced by digest */
+			if (!ref_name && !name && sk_json_str(e, "digest") &&
+			    !strcmp(sk_json_str(e, "digest"), copy.digest))
 				continue;
 			json_object_array_add(list, json_object_get(e));
 		}
@@ -496,7 +500,9 @@ int sk_store_record_annotated(struct sk_store *s, const char *ref_name,
 	}
 out:
 	if (ret)
-		sk_err_prefix(err, "recording %s in the store %s: ", ref_name, s->dir);
+		sk_err_prefix(err,
+			      "recording %s in the store %s: ", ref_name ? ref_name : copy.digest,
+			      s->dir);
 	json_object_put(entry);
 	json_object_put(list);
 	json_object_put(idx);

@@ -129,10 +129,9 @@ static int fetch_sigset(const struct sigsrc *src, const char *digest, bool with_
 		}
 	} else {
 		struct sk_descriptor d;
+		struct sk_error e = {0};
 		uint8_t *data = NULL;
 		size_t len = 0;
-
-		struct sk_error e = {0};
 
 		ret = sk_layout_resolve(src->layout, tag, &d, &e);
 		if (ret == -ENOENT)

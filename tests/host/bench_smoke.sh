@@ -58,7 +58,7 @@ for rid, r in rows.items():
     if r["target"] != "—":
         need(isinstance(r["met"], bool), "%s: met is a verdict" % rid)
     if rid.endswith("_ms") or "_ms_" in rid:
-        need(r["ours"] > 0 and r["peer"] > 0, "%s: times are positive" % rid)
+        need(r["ours"] > 0 and (r["peer"] is None or r["peer"] > 0), "%s: times are positive" % rid)
 # The access log was read: a cold push makes requests, for both tools.
 p = rows.get("push_requests", {})
 need((p.get("ours") or 0) > 0 and (p.get("peer") or 0) > 0, "push requests counted for both tools")
@@ -66,7 +66,7 @@ print("\n".join("BAD: " + b for b in bad) if bad else "OK %d rows" % len(rows))
 sys.exit(1 if bad else 0)
 PY
 if [ $? = 0 ]; then pass "results.json complete and well formed ($(cat "$T/json.log"))"; else
-	fail "results.json complete and well formed" "$(grep -c BAD "$T/json.log") problem(s)"
+	fail "results.json complete and well formed" "see below"
 	sed 's/^/    | /' "$T/json.log"
 fi
 

@@ -70,6 +70,7 @@ check_eq "offline pull: recorded under the registry reference, not marked" "$(en
 check "offline pull: the signatures are kept in the store" \
 	sh -c "sig_entries() { python3 -c 'import json,sys; [print(e[\"annotations\"][\"org.opencontainers.image.ref.name\"]) for e in json.load(open(sys.argv[1]+\"/index.json\"))[\"manifests\"] if e.get(\"annotations\",{}).get(\"org.opencontainers.image.ref.name\",\"\").endswith(\".sig\")]' \"\$1\"; }; sig_entries st | grep -qx 'sha256-${TOP#sha256:}.sig'"
 check "offline: store blobs are intact, no temporary files left" store_clean st
+check "skrun store verify: the .sig entries are complete store entries" "$SKRUN" store verify --store st
 check "offline: a pinned pull from the stopped registry verifies with the stored signatures" \
 	"$SKRUN" pull -v --key k.pub "$R/t/s@$TOP" --store st --platform linux/amd64
 cp "$T/out" pinned.out

@@ -310,6 +310,33 @@ static const char *entry_annotation(const char *sdir, const char *name, const ch
 	return out;
 }
 
+/* Entries of index.json for digest that carry no name. */
+static int unnamed_entries(const char *sdir, const char *digest)
+{
+	struct json_object *idx = NULL, *list, *e, *a;
+	struct sk_error err = {0};
+	uint8_t *data = NULL;
+	size_t len = 0;
+	char path[256];
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/index.json", sdir);
+	if (sk_read_file(path, 1 << 20, &data, &len, &err) ||
+	    sk_json_parse(data, len, path, &idx, &err))
+		fail_msg("%s", err.msg);
+	json_object_object_get_ex(idx, "manifests", &list);
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		e = json_object_array_get_idx(list, i);
+		if (!strcmp(sk_json_str(e, "digest"), digest) &&
+		    !(json_object_object_get_ex(e, "annotations", &a) &&
+		      sk_json_str(a, SK_ANN_REF_NAME)))
+			n++;
+	}
+	json_object_put(idx);
+	free(data);
+	return n;
+}
+
 static void test_unverified_mark(void **st)
 {
 	struct state *s = *st;
@@ -346,7 +373,10 @@ static void test_unverified_mark(void **st)
 	snprintf(d.digest, sizeof(d.digest), "%s", digest);
 	d.size = 1;
 	assert_int_equal(sk_store_record_annotated(store, "x", &d, bad, &err), -EINVAL);
-	assert_int_equal(sk_store_record_annotated(store, NULL, &d, mark, &err), -EINVAL);
+	/* unnamed: recorded once per digest, replaced in place */
+	assert_int_equal(sk_store_record_annotated(store, NULL, &d, mark, &err), 0);
+	assert_int_equal(sk_store_record_annotated(store, NULL, &d, mark, &err), 0);
+	assert_int_equal(unnamed_entries(sdir, digest), 1);
 	sk_store_close(store);
 }
 

@@ -69,7 +69,8 @@ int sk_store_record(struct sk_store *s, const char *ref_name, const struct sk_de
 		    struct sk_error *err);
 /*
  * Like sk_store_record, and the entry also carries annotations: "KEY=VALUE"
- * strings, NULL-terminated (e.g. SK_ANN_VERIFIED=false of trust.h).
+ * strings, NULL-terminated (e.g. SK_ANN_VERIFIED=false of trust.h). An entry
+ * of the same name (unnamed: of the same digest) is replaced.
  */
 int sk_store_record_annotated(struct sk_store *s, const char *ref_name,
 			      const struct sk_descriptor *d, const char *const *annotations,
