@@ -8,7 +8,8 @@ writes OUT/results.json and OUT/results.md. Every figure is the median of
 come from the registry's access log (each push goes to a fresh repository,
 so it is a cold push).
 
-    python3 bench/bench.py [--iterations N] [--out DIR] [--skip-vm]
+    python3 bench/bench.py [--iterations N] [--out DIR] [--skip-vm] [--keep]
+    python3 bench/bench.py --render     # results.md again from results.json
 
 Exits 1 when a benchmark could not be run (the reason is printed and
 recorded); a missed target is a result, not an error.
@@ -721,7 +722,16 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--skip-vm", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite OUT/results.md from OUT/results.json and bench/misses.json")
     args = ap.parse_args()
+    if args.render:
+        doc = json.load(open(os.path.join(args.out, "results.json")))
+        tmp = os.path.join(args.out, ".results.md.tmp")
+        with open(tmp, "w") as f:
+            f.write(render_md(doc, load_misses()))
+        os.replace(tmp, os.path.join(args.out, "results.md"))
+        return 0
     if args.iterations < 1:
         ap.error("--iterations must be at least 1")
     b = Bench(args)

@@ -36,6 +36,8 @@ static void usage(FILE *f)
 		"  --store DIR             content store (default /var/lib/schedkit)\n"
 		"  --policy FILE           trust policy (default /etc/schedkit/policy.json)\n"
 		"  --key PUB               trust this public key instead of the policy\n"
+		"  --identity HOST/REPO    layouts/archives: the repository they were signed\n"
+		"                          for (archives from `skbuild save REF` record it)\n"
 		"  --insecure-skip-verify  run without signature verification (marked so)\n"
 		"  --insecure-registry H   registry H may use plain HTTP / unverified TLS\n"
 		"  --ca-cert FILE          extra CA bundle for registry TLS\n"
@@ -71,6 +73,7 @@ int cmd_run(int argc, char **argv)
 		{"key", required_argument, NULL, 'k'},
 		{"insecure-skip-verify", no_argument, NULL, 'I'},
 		{"insecure-registry", required_argument, NULL, 'R'},
+		{"identity", required_argument, NULL, 'N'},
 		{"ca-cert", required_argument, NULL, 'C'},
 		{"authfile", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
@@ -144,6 +147,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'R':
 			sk_strv_push(&src.insecure_registries, optarg);
+			break;
+		case 'N':
+			src.identity = optarg;
 			break;
 		case 'C':
 			src.ca_cert = optarg;

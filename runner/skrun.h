@@ -19,6 +19,7 @@ struct skr_source_opts {
 	const char *policy;	   /* NULL: the default policy */
 	struct sk_strv keys;	   /* --key PUB: trust these instead of the policy */
 	bool insecure_skip_verify; /* explicit opt-out, reported loudly */
+	const char *identity;	   /* layouts/archives: the repository they were signed for */
 	const char *arch;	   /* NULL: the host's */
 	const char *btf;	   /* NULL: the running kernel (for the compatibility check) */
 	const char *ca_cert;	   /* registry TLS: extra CA bundle */

@@ -11,6 +11,7 @@
 #include "schedkit/hostcheck.h"
 #include "schedkit/registry.h"
 #include "schedkit/store.h"
+#include "schedkit/trust.h"
 #include "skrun.h"
 
 /*
@@ -21,6 +22,8 @@
 static int fetch(const char *ref, const struct skr_source_opts *o, struct skr_target *t,
 		 struct sk_error *err)
 {
+	static const char *const unverified[] = {SK_ANN_VERIFIED "=false", NULL};
+	struct sk_verify_ctx vctx = {0};
 	struct sk_pull_opts po = {0};
 	struct sk_store *store = NULL;
 	char name[SK_REF_STRING_MAX];
@@ -30,21 +33,38 @@ static int fetch(const char *ref, const struct skr_source_opts *o, struct skr_ta
 	po.reg.auth_file = o->auth_file;
 	po.reg.insecure = &o->insecure_registries;
 	po.arch = o->arch;
-	if (!o->insecure_skip_verify)
-		return sk_errf(err, -EPERM,
-			       "%s: signature verification is not available in this build; "
-			       "pass --insecure-skip-verify to run it unverified",
-			       ref);
+	if (o->insecure_skip_verify) {
+		/* Explicit opt-out only: the store entry and the state say so. */
+		po.verify = sk_trust_pull_copy_signatures;
+		po.record_annotations = unverified;
+	} else {
+		vctx.opts.policy_path = o->policy;
+		vctx.opts.keys = o->keys.n ? (const char *const *)o->keys.v : NULL;
+		vctx.opts.identity = o->identity;
+		po.verify = sk_trust_pull_verify;
+		po.verify_ctx = &vctx;
+	}
 	ret = sk_store_open(o->store, &store, err);
 	if (ret)
-		return ret;
+		goto out;
 	ret = sk_pull(store, ref, &po, t->digest, name, err);
 	if (ret) {
-		sk_err_prefix(err, "pulling %s: ", ref);
+		sk_err_prefix(err, "%s: ", ref);
 		goto out;
+	}
+	t->verified = !o->insecure_skip_verify;
+	if (t->verified) {
+		char *keys = sk_strv_join(&vctx.result.matched, ", ");
+
+		printf("skrun: %s: %s verified (key %s)\n", ref, t->digest, keys ? keys : "?");
+		free(keys);
+	} else {
+		printf("skrun: WARNING: %s: %s was NOT verified (--insecure-skip-verify)\n", ref,
+		       t->digest);
 	}
 	ret = sk_artifact_read(sk_store_layout(store), t->digest, o->arch, &t->artifact, err);
 out:
+	sk_verify_result_free(&vctx.result);
 	sk_store_close(store);
 	return ret;
 }
@@ -85,7 +105,6 @@ int skr_prepare(const char *ref, const struct skr_source_opts *o, struct skr_tar
 	ret = fetch(ref, o, t, err);
 	if (ret)
 		return ret;
-	t->verified = false;
 	ret = check_kernel(o, t, err);
 	if (!ret)
 		ret = check_sets(t, err);

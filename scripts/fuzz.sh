@@ -7,7 +7,7 @@
 #   sh scripts/fuzz.sh [SECONDS]     FUZZ_TARGETS="json ref" to run only some
 #   FUZZ_JOBS=N                      harnesses run at once (default: CPUs)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 SECONDS_EACH=${1:-60}
 B=${FUZZ_BUILD:-build-fuzz}

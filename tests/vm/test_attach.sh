@@ -1,25 +1,30 @@
 #!/bin/sh
-# Every shipped scheduler, built into an OCI layout on the host, is attached
-# by `skrun run LAYOUT` in the sched_ext guest while a CPU-bound workload runs
-# to completion, then detached by SIGTERM with its exit record read back. A
-# scheduler the verifier rejects is refused and the verifier's words reach
-# the user.
+# Every shipped scheduler, built, pushed and signed on the host and carried to
+# the guest as an oci-archive, is pulled, verified against the guest's trust
+# policy, checked and attached by `skrun run` while a CPU-bound workload runs
+# to completion, then detached by SIGTERM with its exit record read back.
+# Unsigned and wrongly signed artifacts are refused before anything is loaded;
+# a signed scheduler the verifier rejects is refused with the verifier's words.
 . "$(dirname "$0")/../lib.sh"
 . "$SK_ROOT/tests/vm/vm.sh"
+. "$SK_ROOT/tests/vm/signed.sh"
 
 if ! vm_kernel_ready 2>"$T/kernel.err"; then
 	fail vm-kernel "$(cat "$T/kernel.err")"
 	exit 1
 fi
-export SKBUILD_BTF=$SK_KERNEL/vmlinux SCHEDKIT_CACHE=$T/cache
-mkdir -p "$T/data"
+signed_setup
 scheds=""
 for d in "$SK_ROOT"/scheds/*/; do
 	name=$(basename "$d")
-	check "build $name for the VM" "$SKBUILD" build -q "$d" -o "$T/data/$name.oci" -t test
+	signed_artifact "$name" "$d"
 	scheds="$scheds $name"
 done
-check "build broken for the VM" "$SKBUILD" build -q "$SK_ROOT/tests/scheds/broken.bpf.c" -o "$T/data/broken.oci" -t test
+signed_artifact broken "$SK_ROOT/tests/scheds/broken.bpf.c"
+# Distinct digests (a recorded cflag differs): the guest's store already holds
+# fifo's signatures, which must not speak for these.
+signed_artifact unsigned "$SK_ROOT/scheds/fifo" unsigned --cflags -DSK_TEST_UNSIGNED
+signed_artifact otherkey "$SK_ROOT/scheds/fifo" otherkey --cflags -DSK_TEST_OTHERKEY
 
 cat >"$T/guest.sh" <<EOF
 scheds="$scheds"
@@ -42,7 +47,7 @@ workload() {
 
 [ "$(state)" = disabled ] && ok "initial state disabled" || no "initial state disabled" "$(state)"
 for s in $scheds; do
-	skrun run --insecure-skip-verify /data/$s.oci:test >/tmp/$s.log 2>&1 &
+	skrun run /data/$s.tar >/tmp/$s.log 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do grep -q "attached" /tmp/$s.log && break; sleep 0.1; done
 	if [ "$(state)" = enabled ]; then ok "$s enabled"; else no "$s enabled" "state $(state)"; cat /tmp/$s.log; fi
@@ -56,13 +61,27 @@ for s in $scheds; do
 	rc=$?
 	[ $rc = 0 ] && ok "$s skrun exit 0 on SIGTERM" || no "$s skrun exit 0 on SIGTERM" "rc $rc"
 	[ "$(state)" = disabled ] && ok "$s disabled after SIGTERM" || no "$s disabled after SIGTERM" "$(state)"
+	grep -q "verified (key ci)" /tmp/$s.log && ok "$s verified against the policy" || no "$s verified against the policy" "$(head -3 /tmp/$s.log)"
 	if grep -q "kind=64 (unregistered from user space)" /tmp/$s.log; then
 		ok "$s exit record read (unregistered)"
 	else no "$s exit record read" "$(cat /tmp/$s.log)"; fi
 	sed 's/^/    [guest] /' /tmp/$s.log
 done
 
-skrun run --insecure-skip-verify /data/broken.oci:test >/tmp/broken.log 2>&1
+seq0=$(cat /sys/kernel/sched_ext/enable_seq)
+for bad in unsigned otherkey; do
+	skrun run /data/$bad.tar >/tmp/$bad.log 2>&1
+	rc=$?
+	sed 's/^/    [guest] /' /tmp/$bad.log
+	[ $rc != 0 ] && ok "$bad artifact refused (rc $rc)" || no "$bad artifact refused" "rc 0"
+	grep -q "loaded\|libbpf" /tmp/$bad.log && no "$bad: nothing loaded" "it reached the loader" || ok "$bad: nothing loaded"
+done
+grep -q "no signature" /tmp/unsigned.log && ok "unsigned: says no signature" || no "unsigned: says no signature" "$(cat /tmp/unsigned.log)"
+grep -q "untrusted key\|does not verify with any key" /tmp/otherkey.log && ok "wrong key: says untrusted" || no "wrong key: says untrusted" "$(cat /tmp/otherkey.log)"
+[ "$(state)" = disabled ] && ok "state disabled after refusals" || no "state disabled after refusals" "$(state)"
+[ "$(cat /sys/kernel/sched_ext/enable_seq)" = "$seq0" ] && ok "nothing enabled by refused artifacts" || no "nothing enabled by refused artifacts" "enable_seq moved"
+
+skrun run /data/broken.tar >/tmp/broken.log 2>&1
 rc=$?
 sed 's/^/    [guest] /' /tmp/broken.log
 [ $rc != 0 ] && ok "broken refused (rc $rc)" || no "broken refused" "rc 0"
@@ -71,7 +90,7 @@ grep -Eq "invalid|out of bounds|outside|unbounded|R[0-9]+ " /tmp/broken.log && o
 [ "$(state)" = disabled ] && ok "state disabled after refusal" || no "state disabled after refusal" "$(state)"
 EOF
 
-vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" >"$T/vm.out" 2>&1
+vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" "$T/etc:/etc/schedkit" >"$T/vm.out" 2>&1
 rc=$?
 grep -E '^(PASS|FAIL): |^    ' "$T/vm/console.log" | tr -d '\r'
 if [ $rc = 0 ]; then pass "vm scenario ran"; else

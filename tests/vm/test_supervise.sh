@@ -5,20 +5,20 @@
 # and a limit, and kill -9 of skrun returning the host to the default scheduler.
 . "$(dirname "$0")/../lib.sh"
 . "$SK_ROOT/tests/vm/vm.sh"
+. "$SK_ROOT/tests/vm/signed.sh"
 
 if ! vm_kernel_ready 2>"$T/kernel.err"; then
 	fail vm-kernel "$(cat "$T/kernel.err")"
 	exit 1
 fi
-export SKBUILD_BTF=$SK_KERNEL/vmlinux SCHEDKIT_CACHE=$T/cache
-mkdir -p "$T/data"
+signed_setup
 for s in fifo vtime; do
-	check "build $s" "$SKBUILD" build -q "$SK_ROOT/scheds/$s" -o "$T/data/$s.oci" -t t
+	signed_artifact $s "$SK_ROOT/scheds/$s"
 done
 for s in stall restart broken needs_kfunc; do
-	check "build $s" "$SKBUILD" build -q "$SK_ROOT/tests/scheds/$s.bpf.c" -o "$T/data/$s.oci" -t t
+	signed_artifact $s "$SK_ROOT/tests/scheds/$s.bpf.c"
 done
-
+signed_artifact unsigned "$SK_ROOT/scheds/fifo" unsigned --cflags -DSK_TEST_UNSIGNED
 check "build the notify-socket stand-in" gcc -O2 -Wall -o "$T/data/notify_listen" "$SK_ROOT/tests/vm/helpers/notify_listen.c"
 
 cat >"$T/guest.sh" <<'EOF'
@@ -42,18 +42,18 @@ export SKRUN_STATE_DIR=/run/schedkit
 
 # --- refused before anything is loaded: incompatible, bad tunables ---
 seq0=$(cat /sys/kernel/sched_ext/enable_seq)
-skrun run --insecure-skip-verify /data/needs_kfunc.oci:t >/tmp/n.log 2>&1
+skrun run /data/needs_kfunc.tar >/tmp/n.log 2>&1
 rc=$?
 show /tmp/n.log
 [ $rc != 0 ] && grep -q "not compatible with this kernel.*scx_bpf_schedkit_test_missing" /tmp/n.log &&
 	ok "incompatible artifact refused by the kernel check" || no "incompatible artifact refused by the kernel check" "rc $rc"
 grep -q "loaded\|libbpf" /tmp/n.log && no "nothing loaded for the incompatible artifact" "it reached the loader" ||
 	ok "nothing loaded for the incompatible artifact"
-skrun run --insecure-skip-verify /data/fifo.oci:t --set slice_ns=banana >/tmp/s1.log 2>&1
+skrun run /data/fifo.tar --set slice_ns=banana >/tmp/s1.log 2>&1
 rc=$?
 [ $rc != 0 ] && grep -q "not a valid unsigned integer" /tmp/s1.log && ok "--set with a bad value refused" ||
 	no "--set with a bad value refused" "rc $rc $(cat /tmp/s1.log)"
-skrun run --insecure-skip-verify /data/fifo.oci:t --set no_such_knob=1 >/tmp/s2.log 2>&1
+skrun run /data/fifo.tar --set no_such_knob=1 >/tmp/s2.log 2>&1
 rc=$?
 [ $rc != 0 ] && grep -q "no tunable named 'no_such_knob'" /tmp/s2.log && ok "--set of an unknown tunable refused" ||
 	no "--set of an unknown tunable refused" "rc $rc $(cat /tmp/s2.log)"
@@ -61,7 +61,7 @@ expect "state stays disabled after refusals" disabled "$(state)"
 expect "nothing was enabled after refusals" "$seq0" "$(cat /sys/kernel/sched_ext/enable_seq)"
 
 # --- status, single supervisor, switch, stop ---
-skrun run --insecure-skip-verify /data/fifo.oci:t --set slice_ns=2000000 --set fast_path=false >/tmp/a.log 2>&1 &
+skrun run /data/fifo.tar --set slice_ns=2000000 --set fast_path=false >/tmp/a.log 2>&1 &
 pid=$!
 wait_for "attached 'fifo'" /tmp/a.log
 expect "fifo enabled" enabled "$(state)"
@@ -71,18 +71,18 @@ grep -q '"digest":"sha256:' /tmp/st.json && grep -q '"name":"fifo"' /tmp/st.json
 	no "status --json names the digest" "$(cat /tmp/st.json)"
 skrun status >/tmp/st.txt
 grep -q "verdict:    ok" /tmp/st.txt && ok "status (text)" || no "status (text)" "$(cat /tmp/st.txt)"
-skrun run --insecure-skip-verify /data/vtime.oci:t >/tmp/b.log 2>&1
+skrun run /data/vtime.tar >/tmp/b.log 2>&1
 rc=$?
 [ $rc != 0 ] && grep -q "already supervising" /tmp/b.log && ok "second skrun run refused" ||
 	no "second skrun run refused" "rc $rc $(cat /tmp/b.log)"
 expect "fifo still attached after refused run" fifo "$(ops)"
-skrun switch /data/vtime.oci:t >/tmp/sw.log 2>&1
+skrun switch /data/vtime.tar >/tmp/sw.log 2>&1
 rc=$?
 show /tmp/sw.log
 expect "switch to vtime exit 0" 0 $rc
 expect "switch: root/ops is vtime" vtime "$(ops)"
 expect "switch: enabled" enabled "$(state)"
-skrun switch /data/broken.oci:t >/tmp/sw2.log 2>&1
+skrun switch /data/broken.tar >/tmp/sw2.log 2>&1
 rc=$?
 show /tmp/sw2.log
 [ $rc != 0 ] && ok "switch to a rejected scheduler fails" || no "switch to a rejected scheduler fails" "rc 0"
@@ -98,7 +98,7 @@ grep -q "kind=64 (unregistered from user space)" /tmp/a.log && ok "stop reports 
 show /tmp/a.log
 
 # --- stall: the watchdog ejects it, skrun says why, the fallback takes over ---
-skrun run --insecure-skip-verify /data/stall.oci:t --fallback /data/fifo.oci:t --backoff-ms 100 --max-restarts 1 >/tmp/c.log 2>&1 &
+skrun run /data/stall.tar --fallback /data/fifo.tar --backoff-ms 100 --max-restarts 1 >/tmp/c.log 2>&1 &
 pid=$!
 if wait_for "attached 'fifo'" /tmp/c.log 300; then ok "fallback attached after stalls"; else no "fallback attached after stalls" "timeout"; fi
 show /tmp/c.log
@@ -116,7 +116,7 @@ wait $pid
 expect "disabled after SIGTERM" disabled "$(state)"
 
 # --- restart requested by the scheduler: reattach after backoff, then a limit ---
-skrun run --insecure-skip-verify /data/restart.oci:t --backoff-ms 200 --max-restarts 2 --restart-window 120 >/tmp/d.log 2>&1
+skrun run /data/restart.tar --backoff-ms 200 --max-restarts 2 --restart-window 120 >/tmp/d.log 2>&1
 rc=$?
 show /tmp/d.log
 [ $rc != 0 ] && ok "restart loop ends with failure status" || no "restart loop ends with failure status" "rc 0"
@@ -133,7 +133,7 @@ expect "disabled after giving up" disabled "$(state)"
 /data/notify_listen /run/notify.sock STOPPING=1 >/tmp/notify.log 2>&1 &
 lpid=$!
 sleep 0.3
-NOTIFY_SOCKET=/run/notify.sock skrun run --insecure-skip-verify /data/vtime.oci:t >/tmp/g.log 2>&1 &
+NOTIFY_SOCKET=/run/notify.sock skrun run /data/vtime.tar >/tmp/g.log 2>&1 &
 pid=$!
 wait_for "attached 'vtime'" /tmp/g.log
 wait_for "READY=1" /tmp/notify.log 30 && grep -q "STATUS=running vtime (sha256:" /tmp/notify.log &&
@@ -145,8 +145,17 @@ wait $pid
 wait $lpid
 grep -q "STOPPING=1" /tmp/notify.log && ok "STOPPING=1 sent on SIGTERM" || no "STOPPING=1 sent on SIGTERM" "$(cat /tmp/notify.log)"
 
+# --- the explicit opt-out runs an unsigned artifact, and says so everywhere ---
+skrun run --insecure-skip-verify /data/unsigned.tar >/tmp/u.log 2>&1 &
+pid=$!
+wait_for "attached 'fifo'" /tmp/u.log
+grep -q "WARNING: .* was NOT verified" /tmp/u.log && ok "unverified run warns" || no "unverified run warns" "$(head -3 /tmp/u.log)"
+skrun status --json | grep -q '"verified":false' && ok "status records it unverified" || no "status records it unverified" "$(skrun status --json)"
+kill -TERM $pid
+wait $pid
+
 # --- kill -9: the kernel drops the scheduler, the next run works ---
-skrun run --insecure-skip-verify /data/fifo.oci:t >/tmp/e.log 2>&1 &
+skrun run /data/fifo.tar >/tmp/e.log 2>&1 &
 pid=$!
 wait_for "attached 'fifo'" /tmp/e.log
 expect "enabled before kill -9" enabled "$(state)"
@@ -155,7 +164,7 @@ wait $pid 2>/dev/null
 if wait_state disabled 50; then ok "kill -9: kernel back to disabled"; else no "kill -9: kernel back to disabled" "$(state)"; fi
 skrun status >/tmp/st2.txt
 grep -q "skrun:      dead" /tmp/st2.txt && ok "status notices the dead supervisor" || no "status notices the dead supervisor" "$(cat /tmp/st2.txt)"
-skrun run --insecure-skip-verify /data/fifo.oci:t >/tmp/f.log 2>&1 &
+skrun run /data/fifo.tar >/tmp/f.log 2>&1 &
 pid=$!
 if wait_for "attached 'fifo'" /tmp/f.log; then ok "next run after kill -9 works"; else no "next run after kill -9 works" "$(cat /tmp/f.log)"; fi
 kill -TERM $pid
@@ -163,7 +172,7 @@ wait $pid
 expect "disabled at the end" disabled "$(state)"
 EOF
 
-SKVM_TIMEOUT=${SKVM_TIMEOUT:-180} vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" >"$T/vm.out" 2>&1
+SKVM_TIMEOUT=${SKVM_TIMEOUT:-180} vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" "$T/etc:/etc/schedkit" >"$T/vm.out" 2>&1
 rc=$?
 grep -E '^(PASS|FAIL|INFO): |^    ' "$T/vm/console.log"
 if [ $rc = 0 ]; then pass "vm scenario ran"; else
