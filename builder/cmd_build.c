@@ -106,8 +106,8 @@ static char *dup_or_null(const char *s)
 static int list_bpf_sources(const char *dir, struct sk_strv *out, struct sk_error *err)
 {
 	struct sk_buf listing = {0};
-	char *argv[] = {"find", (char *)dir, "-maxdepth", "1", "-type", "f", "-printf", "%f\\n",
-			NULL};
+	char *argv[] = {"find", (char *)dir, "-maxdepth", "1", "-type",
+			"f",	"-printf",   "%f\\n",	  NULL};
 	int ret = sk_run(argv, &listing, err);
 
 	if (ret < 0)
@@ -185,13 +185,15 @@ static int read_manifest(const char *input, struct sched_manifest *m, struct sk_
 		}
 		if (json_object_object_get_ex(j, "sources", &srcs)) {
 			if (!json_object_is_type(srcs, json_type_array)) {
-				ret = sk_errf(err, -EINVAL, "%s: \"sources\" must be an array of "
-							    "file names", mpath);
+				ret = sk_errf(err, -EINVAL,
+					      "%s: \"sources\" must be an array of "
+					      "file names",
+					      mpath);
 				goto out;
 			}
 			for (size_t i = 0; i < json_object_array_length(srcs); i++) {
 				const char *s =
-					json_object_get_string(json_object_array_get_idx(srcs, i));
+				    json_object_get_string(json_object_array_get_idx(srcs, i));
 
 				if (!s || s[0] == '/' || strstr(s, "..")) {
 					ret = sk_errf(err, -EINVAL,
@@ -305,8 +307,14 @@ static int compile(const struct build_opts *o, const struct sched_manifest *m,
 	 * -fms-extensions); their BTF, and so vmlinux.h, needs the same to keep
 	 * those members instead of dropping them with a warning.
 	 */
-	const char *base[] = {"-target", "bpf", "-mcpu=v3", "-O2", "-g", "-Wall",
-			      "-fms-extensions", "-Wno-microsoft-anon-tag",
+	const char *base[] = {"-target",
+			      "bpf",
+			      "-mcpu=v3",
+			      "-O2",
+			      "-g",
+			      "-Wall",
+			      "-fms-extensions",
+			      "-Wno-microsoft-anon-tag",
 			      target_arch_define(arch)};
 
 	sk_strv_push(&argv, o->cc);
@@ -508,15 +516,23 @@ static struct json_object *make_annotations(const struct sched_manifest *m,
 static int parse_args(int argc, char **argv, struct build_opts *o)
 {
 	static const struct option longopts[] = {
-		{"output", required_argument, NULL, 'o'}, {"tag", required_argument, NULL, 't'},
-		{"arch", required_argument, NULL, 'a'},	  {"btf", required_argument, NULL, 'b'},
-		{"cflags", required_argument, NULL, 'c'}, {"cc", required_argument, NULL, 'C'},
-		{"ops", required_argument, NULL, 'O'},	  {"no-source", no_argument, NULL, 'n'},
-		{"quiet", no_argument, NULL, 'q'},	  {"help", no_argument, NULL, 'h'},
-		{"push", required_argument, NULL, 'P'},	  {"digest-file", required_argument, NULL, 'D'},
-		{"insecure", no_argument, NULL, 'K'},	  {"ca-cert", required_argument, NULL, 'A'},
-		{"authfile", required_argument, NULL, 'F'}, {"sign", required_argument, NULL, 'S'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"tag", required_argument, NULL, 't'},
+	    {"arch", required_argument, NULL, 'a'},
+	    {"btf", required_argument, NULL, 'b'},
+	    {"cflags", required_argument, NULL, 'c'},
+	    {"cc", required_argument, NULL, 'C'},
+	    {"ops", required_argument, NULL, 'O'},
+	    {"no-source", no_argument, NULL, 'n'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"push", required_argument, NULL, 'P'},
+	    {"digest-file", required_argument, NULL, 'D'},
+	    {"insecure", no_argument, NULL, 'K'},
+	    {"ca-cert", required_argument, NULL, 'A'},
+	    {"authfile", required_argument, NULL, 'F'},
+	    {"sign", required_argument, NULL, 'S'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -709,24 +725,24 @@ int cmd_build(int argc, char **argv)
 			sk_strv_free(&recorded);
 			goto fail;
 		}
-		configs[i] = make_config(&m, infos[i], o.arches.v[i], compiler, &recorded,
-					 btf_digest,
-					 o.btf ? (btf_base ? btf_base + 1 : o.btf) : SK_SYSFS_BTF,
-					 o.no_source ? NULL : src_digest);
+		configs[i] =
+		    make_config(&m, infos[i], o.arches.v[i], compiler, &recorded, btf_digest,
+				o.btf ? (btf_base ? btf_base + 1 : o.btf) : SK_SYSFS_BTF,
+				o.no_source ? NULL : src_digest);
 		annots[i] = make_annotations(&m, infos[i]);
 		sk_strv_free(&recorded);
 		if (!title && asprintf(&title, "%s.bpf.o", m.name) < 0)
 			title = NULL;
 		plats[i] = (struct sk_artifact_platform){
-			.os = "linux",
-			.arch = o.arches.v[i],
-			.object = objs[i],
-			.object_len = len,
-			.config = configs[i],
-			.annotations = annots[i],
-			.source_tgz = o.no_source ? NULL : tgz.data,
-			.source_len = o.no_source ? 0 : tgz.len,
-			.object_title = title,
+		    .os = "linux",
+		    .arch = o.arches.v[i],
+		    .object = objs[i],
+		    .object_len = len,
+		    .config = configs[i],
+		    .annotations = annots[i],
+		    .source_tgz = o.no_source ? NULL : tgz.data,
+		    .source_len = o.no_source ? 0 : tgz.len,
+		    .object_title = title,
 		};
 	}
 
@@ -749,10 +765,10 @@ int cmd_build(int argc, char **argv)
 		/* parse_args guarantees at least one platform, so infos[0] was filled. */
 		const struct sk_sched_info *in = infos[0];
 
-		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
+		// NOLINTBEGIN(clang-analyzer-core.NullDereference)
 		printf("built %s %s (ops '%s', %zu callbacks) for %zu platform(s)\n", m.name,
-		       m.version ? m.version : "", in->ops->name, in->ops->callbacks.n,
-		       o.arches.n);
+		       m.version ? m.version : "", in->ops->name, in->ops->callbacks.n, o.arches.n);
+		// NOLINTEND(clang-analyzer-core.NullDereference)
 		printf("  needs kernel >= %s", in->min_kernel);
 		if (in->min_kernel_because.n)
 			printf(" (%s)", in->min_kernel_because.v[0]);

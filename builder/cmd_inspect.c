@@ -39,8 +39,8 @@ static struct json_object *get(struct json_object *o, const char *path)
 
 static void print_list(const char *label, struct json_object *arr)
 {
-	size_t n = arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr)
-								     : 0;
+	size_t n =
+	    arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
 
 	printf("  %-18s", label);
 	if (!n)
@@ -75,7 +75,7 @@ static void print_human(const struct sk_artifact *a)
 	if (get(c, "requirements.minKernelBecause") &&
 	    json_object_array_length(get(c, "requirements.minKernelBecause")))
 		printf(" (%s)", json_object_get_string(json_object_array_get_idx(
-					get(c, "requirements.minKernelBecause"), 0)));
+				    get(c, "requirements.minKernelBecause"), 0)));
 	printf("\n");
 	print_list("required kfuncs", get(c, "requirements.kfuncs.required"));
 	print_list("optional kfuncs", get(c, "requirements.kfuncs.optional"));
@@ -106,13 +106,13 @@ static void print_human(const struct sk_artifact *a)
 int cmd_inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"arch", required_argument, NULL, 'a'},
-		{"insecure", no_argument, NULL, 'k'},
-		{"ca-cert", required_argument, NULL, 'c'},
-		{"authfile", required_argument, NULL, 'A'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"arch", required_argument, NULL, 'a'},
+	    {"insecure", no_argument, NULL, 'k'},
+	    {"ca-cert", required_argument, NULL, 'c'},
+	    {"authfile", required_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct sk_error err = {0};
 	struct sk_layout *l = NULL;

@@ -24,10 +24,10 @@ static void usage(FILE *f)
 int cmd_vmlinux(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"btf", required_argument, NULL, 'b'},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"btf", required_argument, NULL, 'b'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *btf = getenv("SKBUILD_BTF"), *outdir = NULL;
 	char cache[4096], dir[4200], digest[SK_DIGEST_MAX];

@@ -7,15 +7,15 @@
 #include "commands.h"
 
 static const struct sk_command commands[] = {
-	{"build", cmd_build, "compile a scheduler and pack it as an OCI artifact"},
-	{"inspect", cmd_inspect, "show what an artifact contains and requires"},
-	{"key", cmd_key, "generate a signing key pair"},
-	{"login", cmd_login, "store credentials for a registry"},
-	{"logout", cmd_logout, "remove stored credentials for a registry"},
-	{"push", cmd_push, "push an artifact from a layout to a registry"},
-	{"save", cmd_save, "write an artifact as an oci-archive tarball"},
-	{"sign", cmd_sign, "sign an artifact in a registry or a layout (cosign format)"},
-	{"vmlinux", cmd_vmlinux, "write vmlinux.h for a kernel's BTF"},
+    {"build", cmd_build, "compile a scheduler and pack it as an OCI artifact"},
+    {"inspect", cmd_inspect, "show what an artifact contains and requires"},
+    {"key", cmd_key, "generate a signing key pair"},
+    {"login", cmd_login, "store credentials for a registry"},
+    {"logout", cmd_logout, "remove stored credentials for a registry"},
+    {"push", cmd_push, "push an artifact from a layout to a registry"},
+    {"save", cmd_save, "write an artifact as an oci-archive tarball"},
+    {"sign", cmd_sign, "sign an artifact in a registry or a layout (cosign format)"},
+    {"vmlinux", cmd_vmlinux, "write vmlinux.h for a kernel's BTF"},
 };
 
 void sk_die_msg(const char *fmt, ...)

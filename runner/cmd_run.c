@@ -60,31 +60,31 @@ static int parse_int(const char *s, int min, int *out)
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"fallback", required_argument, NULL, 'f'},
-		{"restart", required_argument, NULL, 'r'},
-		{"backoff-ms", required_argument, NULL, 'b'},
-		{"backoff-max-ms", required_argument, NULL, 'B'},
-		{"max-restarts", required_argument, NULL, 'm'},
-		{"restart-window", required_argument, NULL, 'w'},
-		{"set", required_argument, NULL, 's'},
-		{"ops", required_argument, NULL, 'o'},
-		{"store", required_argument, NULL, 'S'},
-		{"policy", required_argument, NULL, 'p'},
-		{"key", required_argument, NULL, 'k'},
-		{"insecure-skip-verify", no_argument, NULL, 'I'},
-		{"insecure-registry", required_argument, NULL, 'R'},
-		{"identity", required_argument, NULL, 'N'},
-		{"ca-cert", required_argument, NULL, 'C'},
-		{"authfile", required_argument, NULL, 'A'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"fallback", required_argument, NULL, 'f'},
+	    {"restart", required_argument, NULL, 'r'},
+	    {"backoff-ms", required_argument, NULL, 'b'},
+	    {"backoff-max-ms", required_argument, NULL, 'B'},
+	    {"max-restarts", required_argument, NULL, 'm'},
+	    {"restart-window", required_argument, NULL, 'w'},
+	    {"set", required_argument, NULL, 's'},
+	    {"ops", required_argument, NULL, 'o'},
+	    {"store", required_argument, NULL, 'S'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"insecure-skip-verify", no_argument, NULL, 'I'},
+	    {"insecure-registry", required_argument, NULL, 'R'},
+	    {"identity", required_argument, NULL, 'N'},
+	    {"ca-cert", required_argument, NULL, 'C'},
+	    {"authfile", required_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct skr_policy pol = {
-		.restart = SKR_RESTART_ON_FAILURE,
-		.backoff_ms = 1000,
-		.backoff_max_ms = 30000,
-		.max_restarts = 5,
-		.window_s = 300,
+	    .restart = SKR_RESTART_ON_FAILURE,
+	    .backoff_ms = 1000,
+	    .backoff_max_ms = 30000,
+	    .max_restarts = 5,
+	    .window_s = 300,
 	};
 	struct skr_source_opts src = {0};
 	struct skr_target primary = {0}, fallback = {0};
@@ -116,7 +116,7 @@ int cmd_run(int argc, char **argv)
 		case 'B':
 		case 'm':
 		case 'w': {
-			int *dst = c == 'b' ? &pol.backoff_ms
+			int *dst = c == 'b'   ? &pol.backoff_ms
 				   : c == 'B' ? &pol.backoff_max_ms
 				   : c == 'm' ? &pol.max_restarts
 					      : &pol.window_s;

@@ -50,8 +50,9 @@ int cmd_status(int argc, char **argv)
 		name = sk_json_str(st, "name") ? sk_json_str(st, "name") : "";
 		sstatus = sk_json_str(st, "status") ? sk_json_str(st, "status") : "unknown";
 	}
-	if (st && !pid && (!strcmp(sstatus, "running") || !strcmp(sstatus, "fallback") ||
-			   !strcmp(sstatus, "restarting")))
+	if (st && !pid &&
+	    (!strcmp(sstatus, "running") || !strcmp(sstatus, "fallback") ||
+	     !strcmp(sstatus, "restarting")))
 		sstatus = "dead"; /* the supervisor died without recording it */
 
 	/* Discrepancy verdict: does the kernel run what skrun says it runs? */
@@ -100,16 +101,17 @@ int cmd_status(int argc, char **argv)
 			printf("artifact:   %s\n", sk_json_str(st, "ref"));
 			printf("digest:     %s%s\n", sk_json_str(st, "digest"),
 			       json_object_get_boolean(json_object_object_get(st, "verified"))
-				       ? " (verified)"
-				       : " (NOT verified)");
+				   ? " (verified)"
+				   : " (NOT verified)");
 			printf("since:      %s\n", sk_json_str(st, "since"));
 			printf("restarts:   %lld%s\n", (long long)sk_json_int(st, "restarts"),
 			       json_object_get_boolean(json_object_object_get(st, "fallback"))
-				       ? " (running the fallback)"
-				       : "");
+				   ? " (running the fallback)"
+				   : "");
 			if (json_object_object_get_ex(st, "lastExit", &le))
 				printf("last exit:  %s (kind %lld, code %lld) %s\n",
-				       sk_json_str(le, "kindName"), (long long)sk_json_int(le, "kind"),
+				       sk_json_str(le, "kindName"),
+				       (long long)sk_json_int(le, "kind"),
 				       (long long)sk_json_int(le, "exitCode"),
 				       sk_json_str(le, "message"));
 		}

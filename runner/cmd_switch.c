@@ -20,9 +20,9 @@ static void usage(FILE *f)
 int cmd_switch(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"set", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"set", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct sk_buf req = {0};
 	struct sk_error err = {0};

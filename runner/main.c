@@ -7,15 +7,15 @@
 #include "commands.h"
 
 static const struct sk_command commands[] = {
-	{"pull", cmd_pull, "fetch and verify an artifact into the local store"},
-	{"verify", cmd_verify, "check an artifact's signatures against the trust policy"},
-	{"run", cmd_run, "attach a scheduler and supervise it in the foreground"},
-	{"switch", cmd_switch, "replace the supervised scheduler"},
-	{"stop", cmd_stop, "detach the supervised scheduler cleanly"},
-	{"status", cmd_status, "what runs, from which artifact, and why it last stopped"},
-	{"check", cmd_check, "test an artifact's requirements against this kernel"},
-	{"doctor", cmd_doctor, "check that this host can run sched_ext schedulers"},
-	{"store", cmd_store, "check the local content store (store verify)"},
+    {"pull", cmd_pull, "fetch and verify an artifact into the local store"},
+    {"verify", cmd_verify, "check an artifact's signatures against the trust policy"},
+    {"run", cmd_run, "attach a scheduler and supervise it in the foreground"},
+    {"switch", cmd_switch, "replace the supervised scheduler"},
+    {"stop", cmd_stop, "detach the supervised scheduler cleanly"},
+    {"status", cmd_status, "what runs, from which artifact, and why it last stopped"},
+    {"check", cmd_check, "test an artifact's requirements against this kernel"},
+    {"doctor", cmd_doctor, "check that this host can run sched_ext schedulers"},
+    {"store", cmd_store, "check the local content store (store verify)"},
 };
 
 void sk_die_msg(const char *fmt, ...)

@@ -25,7 +25,7 @@ struct skr_source_opts {
 	const char *ca_cert;	   /* registry TLS: extra CA bundle */
 	const char *auth_file;	   /* registry credentials file */
 	struct sk_strv insecure_registries; /* hosts allowed plain HTTP / unverified TLS */
-	bool skip_check;	   /* only for tests of the loader itself */
+	bool skip_check;		    /* only for tests of the loader itself */
 };
 
 /* A scheduler that passed every gate and is ready to load. */

@@ -70,8 +70,7 @@ out:
 }
 
 /* Gate 3: this kernel's own BTF has every feature the scheduler needs. */
-static int check_kernel(const struct skr_source_opts *o, struct skr_target *t,
-			struct sk_error *err)
+static int check_kernel(const struct skr_source_opts *o, struct skr_target *t, struct sk_error *err)
 {
 	struct sk_check_report *r = NULL;
 	int ret;

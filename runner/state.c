@@ -103,8 +103,8 @@ int skr_state_write(const struct skr_state *st, const struct skr_status *s, stru
 		json_object_object_add(e, "reason", json_object_new_string(s->last_exit.reason));
 		json_object_object_add(e, "message", json_object_new_string(s->last_exit.msg));
 		json_object_object_add(
-			e, "restartRequested",
-			json_object_new_boolean(!!(s->last_exit.exit_code & (1LL << 48))));
+		    e, "restartRequested",
+		    json_object_new_boolean(!!(s->last_exit.exit_code & (1LL << 48))));
 		iso8601(s->last_exit_at, when, sizeof(when));
 		json_object_object_add(e, "at", json_object_new_string(when));
 		json_object_object_add(o, "lastExit", e);

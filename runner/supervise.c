@@ -20,9 +20,9 @@
 
 #include "skrun.h"
 
-#define POLL_MS		100
+#define POLL_MS		      100
 #define SCX_ECODE_ACT_RESTART (1LL << 48)
-#define MAX_RESTART_LOG 64
+#define MAX_RESTART_LOG	      64
 
 struct sup {
 	struct skr_state *st;
@@ -72,8 +72,8 @@ static void publish(struct sup *s, const char *status)
 static int load_attach(struct skr_target *t, struct sk_sched **out, struct sk_error *err)
 {
 	struct sk_load_opts lo = {
-		.ops_name = t->ops_name,
-		.set = (const char *const *)t->sets.v,
+	    .ops_name = t->ops_name,
+	    .set = (const char *const *)t->sets.v,
 	};
 	int ret;
 
@@ -437,13 +437,13 @@ int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_t
 		  const struct skr_policy *pol, const struct skr_source_opts *src)
 {
 	struct sup s = {
-		.st = st,
-		.pol = pol,
-		.src = src,
-		.cur = primary,
-		.fallback = fallback,
-		.sig_fd = -1,
-		.ctl_fd = -1,
+	    .st = st,
+	    .pol = pol,
+	    .src = src,
+	    .cur = primary,
+	    .fallback = fallback,
+	    .sig_fd = -1,
+	    .ctl_fd = -1,
 	};
 	struct sk_error err = {0};
 	struct sk_exit_info ei;

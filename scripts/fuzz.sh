@@ -20,6 +20,12 @@ if ! make -s -f tests/fuzz/fuzz.mk FUZZ_BUILD="$B" -j"$JOBS" >"$B/build.log" 2>&
 	exit 1
 fi
 mkdir -p "$B/corpus" "$B/crashes" "$B/logs"
+# Harness scratch directories (layouts, extracted archives), on tmpfs since
+# every run writes files; removed at the end, also after a crash.
+FUZZ_TMPDIR=$(mktemp -d "$( [ -w /dev/shm ] && echo /dev/shm || echo /tmp)/skfuzz-run.XXXXXX")
+export FUZZ_TMPDIR
+trap 'rm -rf "$FUZZ_TMPDIR"' EXIT
+trap 'exit 130' INT TERM
 
 # run_one NAME MAXLEN: fuzzes one harness and prints its summary line.
 run_one() {

@@ -171,7 +171,8 @@ static int check_struct_ops_bounds(struct ana *a)
 
 			if (!vt || !btf_is_struct(vt))
 				continue;
-			/* libbpf's find_elf_var_sym(): any object symbol of that name, any section. */
+			/* libbpf's find_elf_var_sym(): any object symbol of that name, any section.
+			 */
 			for (size_t s = 0; vname && s < a->nsyms; s++) {
 				GElf_Sym sym;
 				const char *sn;
@@ -184,10 +185,11 @@ static int check_struct_ops_bounds(struct ana *a)
 					off = sym.st_value;
 			}
 			if (off + vt->size > d->d_size || off + vt->size < off)
-				return sk_errf(a->err, -EINVAL,
-					       "struct_ops variable %s of section %s lies outside the "
-					       "section: the object is malformed, rebuild it",
-					       vname ? vname : "?", name);
+				return sk_errf(
+				    a->err, -EINVAL,
+				    "struct_ops variable %s of section %s lies outside the "
+				    "section: the object is malformed, rebuild it",
+				    vname ? vname : "?", name);
 		}
 	}
 	return 0;

@@ -394,8 +394,9 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 				}
 		}
 		if (!found && parse_int(val, true, loc.size, &v))
-			return sk_errf(err, -EINVAL, "--set %s: '%s' is not one of the enum's values",
-				       assign, val);
+			return sk_errf(err, -EINVAL,
+				       "--set %s: '%s' is not one of the enum's values", assign,
+				       val);
 		store_uint(data + loc.offset, loc.size, v);
 		return 0;
 	}
@@ -407,8 +408,8 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 
 			if (n >= loc.size)
 				return sk_errf(err, -E2BIG,
-					       "--set %s: value is %zu bytes; at most %u fit", assign,
-					       n, loc.size - 1);
+					       "--set %s: value is %zu bytes; at most %u fit",
+					       assign, n, loc.size - 1);
 			memset(data + loc.offset, 0, loc.size);
 			/* n < loc.size and the memset above leave the NUL in place. */
 			// NOLINTNEXTLINE(bugprone-not-null-terminated-result)
@@ -459,7 +460,6 @@ static int check_map_sizes(struct sk_sched *s, struct sk_error *err)
 	}
 	return 0;
 }
-
 
 static struct bpf_map *select_ops_map(struct bpf_object *obj, const char *want,
 				      struct sk_error *err)
@@ -587,9 +587,10 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 
 		log_tail(s->log, tail, sizeof(tail), 40);
 		if (tail[0])
-			sk_errf(err, ret,
-				"the kernel rejected scheduler '%s' at load (%s); verifier log:\n%s",
-				s->name, strerror(-ret), tail);
+			sk_errf(
+			    err, ret,
+			    "the kernel rejected scheduler '%s' at load (%s); verifier log:\n%s",
+			    s->name, strerror(-ret), tail);
 		else
 			sk_errf(err, ret,
 				"the kernel rejected scheduler '%s' at load: %s (a kfunc or "

@@ -30,8 +30,8 @@ int sk_artifact_open_any(const char *src, const struct sk_pull_opts *opts, const
 	}
 	if ((dir[0] == '/' || dir[0] == '.') && access(dir, F_OK)) {
 		/* A path, not a registry reference: say what is missing. */
-		ret = sk_errf(err, -ENOENT, "%s: no such OCI image layout directory or archive",
-			      dir);
+		ret =
+		    sk_errf(err, -ENOENT, "%s: no such OCI image layout directory or archive", dir);
 		goto out;
 	}
 	if (!mkdtemp(tmp)) {

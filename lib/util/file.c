@@ -36,7 +36,8 @@ int sk_read_file(const char *path, size_t max, uint8_t **data, size_t *len, stru
 		if (n == 0)
 			break;
 		if (b.len + (size_t)n > max) {
-			ret = sk_errf(err, -EFBIG, "%s: larger than the %zu bytes allowed", path, max);
+			ret = sk_errf(err, -EFBIG, "%s: larger than the %zu bytes allowed", path,
+				      max);
 			goto out;
 		}
 		ret = sk_buf_append(&b, chunk, (size_t)n);
@@ -91,8 +92,8 @@ int sk_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 	snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		ret = sk_errf(err, -errno, "%s: cannot create a temporary file next to it: %s", path,
-			      strerror(errno));
+		ret = sk_errf(err, -errno, "%s: cannot create a temporary file next to it: %s",
+			      path, strerror(errno));
 		free(tmp);
 		return ret;
 	}
@@ -119,7 +120,8 @@ int sk_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 	}
 	fd = -1;
 	if (rename(tmp, path)) {
-		ret = sk_errf(err, -errno, "%s: cannot rename into place: %s", path, strerror(errno));
+		ret =
+		    sk_errf(err, -errno, "%s: cannot rename into place: %s", path, strerror(errno));
 		goto fail;
 	}
 	free(tmp);
@@ -227,8 +229,8 @@ int sk_run(char *const argv[], struct sk_buf *out, struct sk_error *err)
 	close(pipefd[1]);
 	if (ret) {
 		close(pipefd[0]);
-		return sk_errf(err, -ret, "cannot run %s: %s (is it installed? `make deps`)", argv[0],
-			       strerror(ret));
+		return sk_errf(err, -ret, "cannot run %s: %s (is it installed? `make deps`)",
+			       argv[0], strerror(ret));
 	}
 	for (;;) {
 		char chunk[4096];

@@ -8,6 +8,11 @@ cd "$SK_ROOT" || exit 1
 B=${FUZZ_BUILD:-$SK_ROOT/build-fuzz}
 S=${FUZZ_CHECK_SECONDS:-3}
 JOBS=$(nproc)
+# Scratch directories of the harnesses (on tmpfs: every run writes files)
+# go away at the end, even after a crash.
+FUZZ_TMPDIR=$(mktemp -d "$( [ -w /dev/shm ] && echo /dev/shm || echo /tmp)/skfuzz-check.XXXXXX")
+export FUZZ_TMPDIR
+sk_on_exit "rm -rf '$FUZZ_TMPDIR'"
 
 if ! make -s -f tests/fuzz/fuzz.mk FUZZ_BUILD="$B" -j"$JOBS" >"$T/build.log" 2>&1; then
 	fail "fuzz build" "the harnesses do not build (needs clang-16 and libclang-rt-16-dev: make deps)"

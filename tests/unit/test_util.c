@@ -224,14 +224,14 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_atomic_write_never_torn),
-		cmocka_unit_test(test_atomic_write_failure_keeps_old),
-		cmocka_unit_test(test_atomic_write_bad_dir),
-		cmocka_unit_test(test_read_file_limit),
-		cmocka_unit_test(test_mkdir_p),
-		cmocka_unit_test(test_strv),
-		cmocka_unit_test(test_run),
-		cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_atomic_write_never_torn),
+	    cmocka_unit_test(test_atomic_write_failure_keeps_old),
+	    cmocka_unit_test(test_atomic_write_bad_dir),
+	    cmocka_unit_test(test_read_file_limit),
+	    cmocka_unit_test(test_mkdir_p),
+	    cmocka_unit_test(test_strv),
+	    cmocka_unit_test(test_run),
+	    cmocka_unit_test(test_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

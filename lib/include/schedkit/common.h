@@ -29,7 +29,7 @@ struct sk_error {
 
 /* Fills err (if not NULL) and returns code, which must be negative. */
 int sk_errf(struct sk_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /*
  * Prefixes an existing message with more context ("pulling X: " + old msg).
  * Returns err->code (-EIO when err is NULL), so `return sk_err_prefix(...)`

@@ -15,9 +15,9 @@
 extern "C" {
 #endif
 
-#define SK_SYSFS_BTF	  "/sys/kernel/btf/vmlinux"
-#define SK_SCX_OPS_TYPE	  "sched_ext_ops"
-#define SK_SCX_NAME_LEN	  128 /* SCX_OPS_NAME_LEN, including the NUL */
+#define SK_SYSFS_BTF	"/sys/kernel/btf/vmlinux"
+#define SK_SCX_OPS_TYPE "sched_ext_ops"
+#define SK_SCX_NAME_LEN 128 /* SCX_OPS_NAME_LEN, including the NUL */
 
 /* ---- vmlinux.h ---- */
 
@@ -34,18 +34,18 @@ int sk_vmlinux_h(const char *btf_src, const char *cache_dir, char *out_dir, size
 
 struct sk_tunable {
 	char *name;
-	char *type;	  /* C type as written, e.g. "u64", "bool", "char[16]" */
-	char *kind;	  /* "int", "uint", "bool", "char-array", "enum", "other" */
-	uint32_t size;	  /* bytes */
-	uint32_t offset;  /* in .rodata */
+	char *type;	   /* C type as written, e.g. "u64", "bool", "char[16]" */
+	char *kind;	   /* "int", "uint", "bool", "char-array", "enum", "other" */
+	uint32_t size;	   /* bytes */
+	uint32_t offset;   /* in .rodata */
 	char *default_str; /* rendered default value */
 };
 
 struct sk_ops_info {
-	char *map_name;		 /* the struct_ops map (ELF symbol) */
-	char *name;		 /* ops .name */
-	uint64_t flags;		 /* ops .flags */
-	uint32_t timeout_ms;	 /* ops .timeout_ms */
+	char *map_name;	     /* the struct_ops map (ELF symbol) */
+	char *name;	     /* ops .name */
+	uint64_t flags;	     /* ops .flags */
+	uint32_t timeout_ms; /* ops .timeout_ms */
 	uint32_t dispatch_max_batch;
 	uint32_t exit_dump_len;
 	struct sk_strv callbacks; /* implemented callbacks, sorted */
@@ -57,7 +57,8 @@ struct sk_sched_info {
 	char *license;
 	struct sk_ops_info *ops; /* the selected sched_ext_ops map */
 	struct sk_strv all_ops_maps;
-	struct sk_strv kfuncs_required; /* strong externs by kernel name (___suffix stripped), sorted */
+	struct sk_strv
+	    kfuncs_required; /* strong externs by kernel name (___suffix stripped), sorted */
 	struct sk_strv kfuncs_optional; /* weak externs not also required, sorted */
 	struct sk_strv sleepable;	/* programs in SEC("struct_ops.s/..."), sorted */
 	struct sk_tunable *tunables;	/* `const volatile` .rodata variables, sorted by name */
@@ -82,8 +83,8 @@ struct sk_sched_info {
  * kernel would refuse the object whatever its release: a license that is not
  * GPL-compatible, an invalid ops name, timeout_ms above 30000.
  */
-int sk_sched_analyze(const void *obj, size_t len, const char *ops_name,
-		     struct sk_sched_info **out, struct sk_error *err);
+int sk_sched_analyze(const void *obj, size_t len, const char *ops_name, struct sk_sched_info **out,
+		     struct sk_error *err);
 void sk_sched_info_free(struct sk_sched_info *info);
 
 /*

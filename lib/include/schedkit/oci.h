@@ -18,19 +18,19 @@ extern "C" {
 /* "sha256:" + 64 hex digits + NUL */
 #define SK_DIGEST_MAX 72
 
-#define SK_MT_INDEX	    "application/vnd.oci.image.index.v1+json"
-#define SK_MT_MANIFEST	    "application/vnd.oci.image.manifest.v1+json"
-#define SK_MT_OCI_CONFIG    "application/vnd.oci.image.config.v1+json"
-#define SK_MT_EMPTY	    "application/vnd.oci.empty.v1+json"
-#define SK_ARTIFACT_TYPE    "application/vnd.schedkit.scheduler.v1"
-#define SK_MT_SCHED_CONFIG  "application/vnd.schedkit.scheduler.config.v1+json"
-#define SK_MT_SCHED_BPF	    "application/vnd.schedkit.scheduler.bpf.v1+elf"
-#define SK_MT_SCHED_SOURCE  "application/vnd.schedkit.scheduler.source.v1.tar+gzip"
-#define SK_ANN_REF_NAME	    "org.opencontainers.image.ref.name"
-#define SK_ANN_MIN_VERSION  "org.schedkit.scheduler.kernel.min-version"
-#define SK_ANN_SCHED_NAME   "org.schedkit.scheduler.name"
-#define SK_ANN_KFUNCS	    "org.schedkit.scheduler.kernel.kfuncs"
-#define SK_ANN_OPS	    "org.schedkit.scheduler.ops"
+#define SK_MT_INDEX	   "application/vnd.oci.image.index.v1+json"
+#define SK_MT_MANIFEST	   "application/vnd.oci.image.manifest.v1+json"
+#define SK_MT_OCI_CONFIG   "application/vnd.oci.image.config.v1+json"
+#define SK_MT_EMPTY	   "application/vnd.oci.empty.v1+json"
+#define SK_ARTIFACT_TYPE   "application/vnd.schedkit.scheduler.v1"
+#define SK_MT_SCHED_CONFIG "application/vnd.schedkit.scheduler.config.v1+json"
+#define SK_MT_SCHED_BPF	   "application/vnd.schedkit.scheduler.bpf.v1+elf"
+#define SK_MT_SCHED_SOURCE "application/vnd.schedkit.scheduler.source.v1.tar+gzip"
+#define SK_ANN_REF_NAME	   "org.opencontainers.image.ref.name"
+#define SK_ANN_MIN_VERSION "org.schedkit.scheduler.kernel.min-version"
+#define SK_ANN_SCHED_NAME  "org.schedkit.scheduler.name"
+#define SK_ANN_KFUNCS	   "org.schedkit.scheduler.kernel.kfuncs"
+#define SK_ANN_OPS	   "org.schedkit.scheduler.ops"
 
 /* Limits on untrusted JSON documents. */
 #define SK_MANIFEST_MAX (4u << 20)
@@ -74,16 +74,15 @@ struct sk_descriptor {
 	char media_type[256];
 	char digest[SK_DIGEST_MAX];
 	int64_t size;
-	char artifact_type[256];  /* optional, "" when absent */
-	char platform_os[32];	  /* optional, "" when absent */
-	char platform_arch[32];	  /* optional */
+	char artifact_type[256];   /* optional, "" when absent */
+	char platform_os[32];	   /* optional, "" when absent */
+	char platform_arch[32];	   /* optional */
 	char platform_variant[32]; /* optional */
-	char ref_name[256];	  /* org.opencontainers.image.ref.name, optional */
+	char ref_name[256];	   /* org.opencontainers.image.ref.name, optional */
 };
 
 /* Validates and reads a descriptor object (mediaType, digest, size required). */
-int sk_descriptor_from_json(struct json_object *obj, struct sk_descriptor *d,
-			    struct sk_error *err);
+int sk_descriptor_from_json(struct json_object *obj, struct sk_descriptor *d, struct sk_error *err);
 /* New JSON object for a descriptor; annotations (may be NULL) is taken over. */
 struct json_object *sk_descriptor_to_json(const struct sk_descriptor *d,
 					  struct json_object *annotations);
@@ -113,8 +112,8 @@ char *sk_layout_blob_path(struct sk_layout *l, const char *digest);
  * Adds d to index.json, tagged with ref_name (may be NULL for untagged). An
  * entry with the same ref_name is replaced. index.json is rewritten atomically.
  */
-int sk_layout_add_manifest(struct sk_layout *l, const struct sk_descriptor *d,
-			   const char *ref_name, struct sk_error *err);
+int sk_layout_add_manifest(struct sk_layout *l, const struct sk_descriptor *d, const char *ref_name,
+			   struct sk_error *err);
 /*
  * Finds the entry for tag (NULL: the only entry, or the error lists the tags).
  * A tag may also be a digest ("sha256:...") of an entry.
@@ -149,7 +148,7 @@ struct sk_artifact_platform {
 	const char *arch; /* "amd64", "arm64" */
 	const void *object;
 	size_t object_len;
-	struct json_object *config; /* borrowed; serialized with sk_json_dump */
+	struct json_object *config;	 /* borrowed; serialized with sk_json_dump */
 	struct json_object *annotations; /* manifest annotations, borrowed */
 	const void *source_tgz;		 /* NULL for --no-source */
 	size_t source_len;
@@ -166,7 +165,7 @@ int sk_artifact_write(struct sk_layout *l, const struct sk_artifact_platform *pl
 
 /* What a reader gets back for one platform. */
 struct sk_artifact {
-	char index_digest[SK_DIGEST_MAX];    /* "" when the ref named a manifest */
+	char index_digest[SK_DIGEST_MAX]; /* "" when the ref named a manifest */
 	char manifest_digest[SK_DIGEST_MAX];
 	char os[32];
 	char arch[32];
