@@ -86,6 +86,23 @@ static int check_kernel(const struct skr_source_opts *o, struct skr_target *t, s
 	return ret;
 }
 
+/*
+ * The object itself is validated before libbpf loads it: the analyser checks
+ * the ELF and BTF bounds that libbpf 1.4 trusts, and the ops map skrun will
+ * select must be there.
+ */
+static int check_object(struct skr_target *t, struct sk_error *err)
+{
+	struct sk_sched_info *info = NULL;
+	int ret = sk_sched_analyze(t->artifact->object, t->artifact->object_len, t->ops_name,
+				   &info, err);
+
+	sk_sched_info_free(info);
+	if (ret)
+		sk_err_prefix(err, "%s: the BPF object is not usable: ", t->ref);
+	return ret;
+}
+
 /* Tunables are typed against the object's BTF now, not discovered at load time. */
 static int check_sets(struct skr_target *t, struct sk_error *err)
 {
@@ -104,7 +121,9 @@ int skr_prepare(const char *ref, const struct skr_source_opts *o, struct skr_tar
 	ret = fetch(ref, o, t, err);
 	if (ret)
 		return ret;
-	ret = check_kernel(o, t, err);
+	ret = check_object(t, err);
+	if (!ret)
+		ret = check_kernel(o, t, err);
 	if (!ret)
 		ret = check_sets(t, err);
 	return ret;
