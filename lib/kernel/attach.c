@@ -152,9 +152,14 @@ static void store_uint(uint8_t *dst, uint32_t size, uint64_t v)
 	}
 }
 
-/* Upstream's SCX_ENUM_INIT: const volatile __SCX_FOO takes enumerator SCX_FOO's value. */
-static void fill_enum_placeholders(struct sk_sched *s, const struct btf *kbtf)
+/*
+ * Upstream's SCX_ENUM_INIT: const volatile __SCX_FOO takes enumerator SCX_FOO's
+ * value. The kernel BTF is parsed only for objects that have placeholders:
+ * it costs tens of milliseconds that a schedkit scheduler need not pay.
+ */
+static int fill_enum_placeholders(struct sk_sched *s, struct sk_error *err)
 {
+	struct btf *kbtf = NULL;
 	struct btf *btf = bpf_object__btf(s->obj);
 	const struct btf_type *dsec;
 	struct bpf_map *ro = find_datasec_map(s->obj, ".rodata", &dsec);
@@ -163,10 +168,10 @@ static void fill_enum_placeholders(struct sk_sched *s, const struct btf *kbtf)
 	size_t size;
 
 	if (!ro)
-		return;
+		return 0;
 	data = bpf_map__initial_value(ro, &size);
 	if (!data)
-		return;
+		return 0;
 	vs = btf_var_secinfos(dsec);
 	for (int i = 0; i < btf_vlen(dsec); i++, vs++) {
 		const struct btf_type *v = btf__type_by_id(btf, vs->type);
@@ -175,6 +180,13 @@ static void fill_enum_placeholders(struct sk_sched *s, const struct btf *kbtf)
 
 		if (strncmp(name, "__SCX_", 6))
 			continue;
+		if (!kbtf) {
+			kbtf = btf__load_vmlinux_btf();
+			if (!kbtf)
+				return sk_errf(err, -errno ? -errno : -ENOENT,
+					       "this kernel exposes no BTF at " SK_SYSFS_BTF
+					       "; sched_ext needs CONFIG_DEBUG_INFO_BTF=y");
+		}
 		/*
 		 * The headers list enumerators of several releases (7.2's list
 		 * SCX_RQ_BAL_PENDING, which 7.2's own BTF lacks); upstream's
@@ -184,6 +196,8 @@ static void fill_enum_placeholders(struct sk_sched *s, const struct btf *kbtf)
 		if (vs->offset + vs->size <= size)
 			store_uint(data + vs->offset, vs->size, val);
 	}
+	btf__free(kbtf);
+	return 0;
 }
 
 static int read_sysfs(const char *name, char *buf, size_t sz)
@@ -526,7 +540,6 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		  struct sk_sched **out, struct sk_error *err)
 {
 	struct sk_sched *s = calloc(1, sizeof(*s));
-	struct btf *kbtf = NULL;
 	struct bpf_map *m;
 	int ret;
 
@@ -560,14 +573,9 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 			bpf_map__set_autocreate(m, false);
 	}
 
-	kbtf = btf__load_vmlinux_btf();
-	if (!kbtf) {
-		ret = sk_errf(err, -errno ? -errno : -ENOENT,
-			      "this kernel exposes no BTF at " SK_SYSFS_BTF
-			      "; sched_ext needs CONFIG_DEBUG_INFO_BTF=y");
+	ret = fill_enum_placeholders(s, err);
+	if (ret)
 		goto fail;
-	}
-	fill_enum_placeholders(s, kbtf);
 	ret = prepare_ops(s, err);
 	if (ret)
 		goto fail;
@@ -598,11 +606,9 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 				s->name, strerror(-ret));
 		goto fail;
 	}
-	btf__free(kbtf);
 	*out = s;
 	return 0;
 fail:
-	btf__free(kbtf);
 	sk_sched_close(s);
 	return ret;
 }

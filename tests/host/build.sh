@@ -45,6 +45,28 @@ assert c["build"]["compiler"].startswith("Debian clang version 16") or "clang" i
 EOF
 done
 
+# --- the config validates against the documented schema ---
+if python3 - "$SK_ROOT/docs/config.schema.json" "$T"/fifo.json "$T"/vtime.json <<'EOF'; then pass "configs validate against docs/config.schema.json"; else fail "configs validate against docs/config.schema.json" "see above"; fi
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+for f in sys.argv[2:]:
+    jsonschema.validate(json.load(open(f))["config"], schema)
+EOF
+
+# --- vmlinux.h from a vmlinux ELF and from the raw BTF inside it are the same ---
+if llvm-objcopy-16 --dump-section .BTF="$T/raw.btf" "$BTF" "$T/vmlinux.copy" 2>"$T/objcopy.err"; then
+	check "vmlinux.h from a vmlinux ELF" "$SKBUILD" vmlinux --btf "$BTF" -o "$T/vh-elf"
+	check "vmlinux.h from raw BTF" "$SKBUILD" vmlinux --btf "$T/raw.btf" -o "$T/vh-raw"
+	cmp -s "$T/vh-elf/vmlinux.h" "$T/vh-raw/vmlinux.h" && grep -q "struct sched_ext_ops {" "$T/vh-raw/vmlinux.h" &&
+		pass "raw BTF and ELF give the same vmlinux.h" || fail "raw BTF and ELF give the same vmlinux.h" "differ"
+	rm -f "$T/vmlinux.copy"
+else
+	fail "extract raw BTF" "$(cat "$T/objcopy.err")"
+fi
+n=$(find "$T/cache/vmlinux" -name vmlinux.h | wc -l)
+[ "$n" = 1 ] && pass "vmlinux.h cached once per BTF digest" || fail "vmlinux.h cached once per BTF digest" "$n headers"
+
 # --- the object carries no host paths, keeps BTF, drops DWARF ---
 obj=$(python3 -c '
 import json,sys
