@@ -94,8 +94,8 @@ static int check_kernel(const struct skr_source_opts *o, struct skr_target *t, s
 static int check_object(struct skr_target *t, struct sk_error *err)
 {
 	struct sk_sched_info *info = NULL;
-	int ret = sk_sched_analyze(t->artifact->object, t->artifact->object_len, t->ops_name,
-				   &info, err);
+	int ret =
+	    sk_sched_analyze(t->artifact->object, t->artifact->object_len, t->ops_name, &info, err);
 
 	sk_sched_info_free(info);
 	if (ret)
