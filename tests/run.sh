@@ -46,21 +46,41 @@ for build in build build-asan; do
 	done
 done
 
+run_script() { # SCRIPT BUILD LABEL
+	log="$LOGDIR/$(echo "$3" | tr '/ ' '__').log"
+	echo "== $3"
+	# A hung test must fail, not stall CI: each script has a time limit.
+	start=$(date +%s)
+	SK_ROOT=$ROOT SK_BUILD=$ROOT/$2 timeout -k 10 "${SK_TEST_TIMEOUT:-600}" sh "$1" >"$log" 2>&1
+	rc=$?
+	if [ $rc = 124 ] && [ $(($(date +%s) - start)) -ge "${SK_TEST_TIMEOUT:-600}" ]; then
+		echo "FAIL: $1 timed out after ${SK_TEST_TIMEOUT:-600} s" >>"$log"
+	fi
+	count_script "$log" "$3" "$rc"
+	cat "$log"
+}
+
 for t in tests/host/*.sh tests/vm/test_*.sh; do
 	[ -f "$t" ] || continue
 	case "$t" in *"$filter"*) ;; *) continue ;; esac
-	log="$LOGDIR/$(echo "$t" | tr / _).log"
-	echo "== $t"
-	# A hung test must fail, not stall CI: each script has a time limit.
-	start=$(date +%s)
-	SK_ROOT=$ROOT timeout -k 10 "${SK_TEST_TIMEOUT:-600}" sh "$t" >"$log" 2>&1
-	rc=$?
-	if [ $rc = 124 ] && [ $(($(date +%s) - start)) -ge "${SK_TEST_TIMEOUT:-600}" ]; then
-		echo "FAIL: $t timed out after ${SK_TEST_TIMEOUT:-600} s" >>"$log"
-	fi
-	count_script "$log" "$t" "$rc"
-	cat "$log"
+	run_script "$t" build "$t"
 done
+
+# The integration tests again with the ASan+UBSan (LeakSanitizer on) binaries.
+# Not repeated: the fuzzers (sanitized already), lint (static), the benchmark
+# smoke run (timing), the harness self-test and the upstream examples (the
+# loader path they exercise is in test_attach/test_supervise).
+if [ -x "$ROOT/build-asan/skrun" ] && [ -z "${SK_NO_ASAN_PASS:-}" ]; then
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=86}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=87}
+	for t in tests/host/*.sh tests/vm/test_*.sh; do
+		case "$t" in
+		*fuzz.sh | *lint.sh | *bench_smoke.sh | *test_boot.sh | *scx_upstream.sh) continue ;;
+		esac
+		case "asan:$t" in *"$filter"*) ;; *) continue ;; esac
+		run_script "$t" build-asan "asan:$t"
+	done
+fi
 
 [ -z "$failures" ] || echo "failing:$failures"
 echo "$passed passed, $failed failed"
