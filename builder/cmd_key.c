@@ -12,7 +12,7 @@
 static void usage(FILE *f)
 {
 	fprintf(
-	    f, "usage: skbuild key generate [-o PREFIX]\n"
+	    f, "usage: skbuild key generate [-o PREFIX] [--type ecdsa-p256|ed25519]\n"
 	       "       skbuild key public KEY\n"
 	       "\n"
 	       "generate  make an ECDSA P-256 signing key pair: PREFIX.key (PKCS#8 PEM, mode\n"
@@ -20,7 +20,9 @@ static void usage(FILE *f)
 	       "          policy). Existing files are never replaced. PREFIX defaults to\n"
 	       "          '" DEFAULT_PREFIX "'. The private key is encrypted (AES-256-CBC) when a\n"
 	       "          password is given: $" SK_KEY_PASSWORD_ENV " (empty: no password), or\n"
-	       "          asked for when stdin is a terminal.\n"
+	       "          asked for when stdin is a terminal. --type ed25519 makes an Ed25519\n"
+	       "          pair instead (cosign 2.5 as packaged imports Ed25519 PEM keys but\n"
+	       "          refuses ECDSA ones).\n"
 	       "public    print the public key of a private KEY (asks for its password if it\n"
 	       "          is encrypted).\n"
 	       "\n"
@@ -32,6 +34,7 @@ static void usage(FILE *f)
 static int key_generate(int argc, char **argv)
 {
 	const char *prefix = DEFAULT_PREFIX;
+	bool ed25519 = false;
 	struct sk_error err = {0};
 	struct sk_key *k = NULL;
 	char *pw = NULL;
@@ -47,6 +50,16 @@ static int key_generate(int argc, char **argv)
 			prefix = argv[++i];
 			continue;
 		}
+		if (!strcmp(argv[i], "--type") && i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "ed25519") && strcmp(argv[i], "ecdsa-p256")) {
+				sk_die_msg("key generate: --type %s: use ecdsa-p256 or ed25519",
+					   argv[i]);
+				return 2;
+			}
+			ed25519 = !strcmp(argv[i], "ed25519");
+			continue;
+		}
 		sk_die_msg("key generate: unexpected argument '%s'; see 'skbuild key --help'",
 			   argv[i]);
 		return 2;
@@ -58,7 +71,7 @@ static int key_generate(int argc, char **argv)
 	ret =
 	    sk_key_password("Password for the new private key (empty for none): ", true, &pw, &err);
 	if (!ret)
-		ret = sk_key_generate(&k, &err);
+		ret = ed25519 ? sk_key_generate_ed25519(&k, &err) : sk_key_generate(&k, &err);
 	if (!ret)
 		ret = sk_key_write_pair(k, prefix, pw, &err);
 	if (!ret)

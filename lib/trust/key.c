@@ -88,6 +88,17 @@ int sk_key_generate(struct sk_key **out, struct sk_error *err)
 	return wrap(pkey, true, "generated key", out, err);
 }
 
+int sk_key_generate_ed25519(struct sk_key **out, struct sk_error *err)
+{
+	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+
+	if (!pkey) {
+		ERR_clear_error();
+		return sk_errf(err, -EIO, "cannot generate an Ed25519 key (OpenSSL failed)");
+	}
+	return wrap(pkey, true, "generated key", out, err);
+}
+
 static int bio_to_buf(BIO *bio, struct sk_buf *out, struct sk_error *err)
 {
 	char *data = NULL;

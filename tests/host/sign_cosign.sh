@@ -122,20 +122,25 @@ elif grep -q 'unsupported public key type' import.log; then
 else
 	fail "cosign import-key-pair of our ECDSA key" "$(tail -n 3 import.log)"
 fi
-# Ed25519: the PEM key that skbuild also reads, imported into cosign.
+# Ed25519: a PEM key pair that skbuild generated, imported into cosign.
 "$SKBUILD" push "$T/lay2:v1" "$R/t/ed:v1" >/dev/null 2>&1 || reg_fatal setup "push lay2 failed"
-check "cosign import-key-pair of an Ed25519 PEM key" \
-	cosign import-key-pair --key "$KEYS/ed25519.pem" --output-key-prefix imp-ed
+check "skbuild key generate --type ed25519" env SKBUILD_KEY_PASSWORD= "$SKBUILD" key generate --type ed25519 -o skb-ed
+KEYS_ED=$T/keys-ed
+mkdir -p "$KEYS_ED"
+cp skb-ed.key "$KEYS_ED/ed25519.pem"
+cp skb-ed.pub "$KEYS_ED/ed25519.pub"
+check "cosign import-key-pair of skbuild's Ed25519 PEM key" \
+	cosign import-key-pair --key "$KEYS_ED/ed25519.pem" --output-key-prefix imp-ed
 check "cosign sign with the imported Ed25519 key" cosign sign --key imp-ed.key \
 	--tlog-upload=false --yes $COSIGN_REG "$R/t/ed@$TOP2"
 check "skrun verify accepts cosign's Ed25519 signature with the PEM's public key" \
-	"$SKRUN" verify --key "$KEYS/ed25519.pub" "$R/t/ed:v1"
+	"$SKRUN" verify --key "$KEYS_ED/ed25519.pub" "$R/t/ed:v1"
 check "skbuild sign with the same Ed25519 PEM key" \
-	env SKBUILD_KEY_PASSWORD= "$SKBUILD" sign --key "$KEYS/ed25519.pem" "$R/t/ed@$TOP2"
+	env SKBUILD_KEY_PASSWORD= "$SKBUILD" sign --key "$KEYS_ED/ed25519.pem" "$R/t/ed@$TOP2"
 check_eq "Ed25519 is deterministic: the same payload and signature are not added twice" \
 	"$(sigman t/ed "$TOP2" | layer_digests | wc -l)" 1
 check "cosign verifies the platform manifest skbuild signed with Ed25519" \
-	cosign_verify "$KEYS/ed25519.pub" "$R/t/ed@$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][1]["digest"])' "$T/lay2/blobs/sha256/${TOP2#sha256:}")"
+	cosign_verify "$KEYS_ED/ed25519.pub" "$R/t/ed@$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][1]["digest"])' "$T/lay2/blobs/sha256/${TOP2#sha256:}")"
 
 check_fails "sign without --key" "--key KEY is required" "$SKBUILD" sign "$R/t/s:v1"
 check_fails "sign with a public key" "private|PUBLIC KEY" "$SKBUILD" sign --key ours.pub "$R/t/s:v1"

@@ -50,6 +50,8 @@ struct sk_key;
 
 /* A fresh ECDSA P-256 private key. */
 int sk_key_generate(struct sk_key **out, struct sk_error *err);
+/* An Ed25519 key pair: what cosign can import from PEM when its ECDSA import fails. */
+int sk_key_generate_ed25519(struct sk_key **out, struct sk_error *err);
 /*
  * Private key as PKCS#8 PEM; encrypted with AES-256-CBC when password is not
  * NULL and not empty. The buffer holds secret material: free it with
