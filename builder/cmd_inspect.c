@@ -13,17 +13,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: skbuild inspect LAYOUT[:TAG]|REF [--json] [--arch ARCH]\n"
-		   "\n"
-		   "Shows a scheduler artifact: identity, digests, kernel requirements,\n"
-		   "callbacks, tunables and build information. REF is a registry reference;\n"
-		   "its content is fetched (digest-verified) into a temporary store.\n"
-		   "\n"
-		   "  --json             machine-readable output (manifest, config, digests)\n"
-		   "  --arch ARCH        platform to show (default: this machine's)\n"
-		   "  --insecure         the registry may use plain HTTP / unverified TLS\n"
-		   "  --ca-cert FILE     extra CA bundle for registry TLS\n"
-		   "  --authfile FILE    registry credentials file\n");
+	fprintf(f,
+		"usage: skbuild inspect LAYOUT[:TAG]|REF [--json] [--arch ARCH]\n"
+		"\n"
+		"Shows a scheduler artifact: identity, digests, kernel requirements,\n"
+		"callbacks, tunables and build information. REF is a registry reference;\n"
+		"its content is fetched (digest-verified) into a temporary store.\n"
+		"\n"
+		"  --json              machine-readable output (manifest, config, digests)\n"
+		"  --arch ARCH         platform to show (default: this machine's)\n"
+		"%s",
+		SK_REGISTRY_CLI_HELP);
 }
 
 static struct json_object *get(struct json_object *o, const char *path)
@@ -108,9 +108,7 @@ int cmd_inspect(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"json", no_argument, NULL, 'j'},
 	    {"arch", required_argument, NULL, 'a'},
-	    {"insecure", no_argument, NULL, 'k'},
-	    {"ca-cert", required_argument, NULL, 'c'},
-	    {"authfile", required_argument, NULL, 'A'},
+	    SK_REGISTRY_CLI_LONGOPTS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -120,11 +118,13 @@ int cmd_inspect(int argc, char **argv)
 	const char *arch = NULL;
 	char *dir = NULL, *tag = NULL;
 	struct sk_pull_opts po = {0};
-	struct sk_strv insecure_hosts = {0};
-	bool json = false, insecure = false;
+	struct sk_registry_cli reg = {0};
+	bool json = false;
 	int c, status = 1;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (sk_registry_cli_opt(&reg, c, optarg))
+			continue;
 		switch (c) {
 		case 'j':
 			json = true;
@@ -132,38 +132,19 @@ int cmd_inspect(int argc, char **argv)
 		case 'a':
 			arch = optarg;
 			break;
-		case 'k':
-			insecure = true;
-			break;
-		case 'c':
-			po.reg.ca_cert = optarg;
-			break;
-		case 'A':
-			po.reg.auth_file = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h/--help, or a usage error */
+			return sk_cli_usage(usage, c == 'h');
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return 2;
-	}
-	if (sk_layout_ref_split(argv[optind], &dir, &tag)) {
+	if (optind != argc - 1)
+		return sk_cli_usage(usage, false);
+	/* a layout directory has no registry host to trust */
+	if (sk_layout_ref_split(argv[optind], &dir, &tag) ||
+	    sk_registry_cli_finish(&reg, sk_is_dir(dir) ? NULL : argv[optind])) {
 		sk_die_msg("inspect: out of memory");
-		return 1;
+		goto out;
 	}
-	{
-		struct sk_ref ref;
-
-		if (insecure && !sk_is_dir(dir) && !sk_ref_parse(argv[optind], &ref, NULL))
-			sk_strv_push(&insecure_hosts, ref.host);
-	}
-	po.reg.insecure = &insecure_hosts;
+	po.reg = reg.opts;
 	if (sk_artifact_open_any(argv[optind], &po, arch, &a, &err))
 		goto fail;
 	if (json) {
@@ -191,7 +172,7 @@ int cmd_inspect(int argc, char **argv)
 fail:
 	sk_die_msg("inspect: %s", err.msg);
 out:
-	sk_strv_free(&insecure_hosts);
+	sk_registry_cli_free(&reg);
 	sk_artifact_free(a);
 	sk_layout_close(l);
 	free(dir);

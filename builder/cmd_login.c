@@ -93,22 +93,25 @@ static char *read_password(void)
 int cmd_login(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-	    {"username", required_argument, NULL, 'u'}, {"password-stdin", no_argument, NULL, 'P'},
-	    {"authfile", required_argument, NULL, 'a'}, {"insecure", no_argument, NULL, 'k'},
-	    {"ca-cert", required_argument, NULL, 'c'},	{"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
+	    {"username", required_argument, NULL, 'u'},
+	    {"password-stdin", no_argument, NULL, 'P'},
+	    SK_REGISTRY_CLI_LONGOPTS,
+	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct sk_registry_opts opts = {0};
-	struct sk_strv insecure = {0};
+	struct sk_registry_cli reg = {0};
 	struct sk_registry *r = NULL;
 	struct sk_error err = {0};
 	struct sk_ref ref;
 	const char *user = NULL;
 	char *password = NULL, *path = NULL;
-	bool from_stdin = false, is_insecure = false;
+	bool from_stdin = false;
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "u:vh", long_opts, NULL)) != -1) {
+		if (sk_registry_cli_opt(&reg, c, optarg))
+			continue;
 		switch (c) {
 		case 'u':
 			user = optarg;
@@ -116,32 +119,15 @@ int cmd_login(int argc, char **argv)
 		case 'P':
 			from_stdin = true;
 			break;
-		case 'a':
-			opts.auth_file = optarg;
-			break;
-		case 'k':
-			is_insecure = true;
-			break;
-		case 'c':
-			opts.ca_cert = optarg;
-			break;
-		case 'v':
-			opts.verbose = true;
-			break;
-		case 'h':
-			usage_login(stdout);
-			return 0;
-		default:
-			usage_login(stderr);
-			return 2;
+		default: /* -h/--help, or a usage error */
+			return sk_cli_usage(usage_login, c == 'h');
 		}
 	}
 	if (argc - optind != 1 || !user || !from_stdin) {
 		if (argc - optind == 1 && (!user || !from_stdin))
 			sk_die_msg("login: give -u USER and --password-stdin (passwords are not "
 				   "taken from the command line)");
-		usage_login(stderr);
-		return 2;
+		return sk_cli_usage(usage_login, false);
 	}
 	if (parse_registry(argv[optind], &ref, &err)) {
 		sk_die_msg("login: %s", err.msg);
@@ -152,16 +138,17 @@ int cmd_login(int argc, char **argv)
 		sk_die_msg("login: no password on standard input");
 		goto out;
 	}
-	if (is_insecure && sk_strv_push(&insecure, ref.host))
+	/* REGISTRY is a host, not a reference: its host joins the list here */
+	if ((reg.insecure_ref && sk_strv_push(&reg.insecure, ref.host)) ||
+	    sk_registry_cli_finish(&reg, NULL))
 		goto out;
-	opts.insecure = &insecure;
-	opts.username = user;
-	opts.password = password;
-	if (sk_registry_open(&ref, &opts, &r, &err) || sk_registry_ping(r, &err)) {
+	reg.opts.username = user;
+	reg.opts.password = password;
+	if (sk_registry_open(&ref, &reg.opts, &r, &err) || sk_registry_ping(r, &err)) {
 		sk_die_msg("login: %s", err.msg);
 		goto out;
 	}
-	path = sk_cred_store_path(opts.auth_file);
+	path = sk_cred_store_path(reg.opts.auth_file);
 	if (!path || sk_cred_store(path, ref.registry, user, password, &err)) {
 		sk_die_msg("login: %s", path ? err.msg : "out of memory");
 		goto out;
@@ -175,7 +162,7 @@ out:
 		free(password);
 	}
 	free(path);
-	sk_strv_free(&insecure);
+	sk_registry_cli_free(&reg);
 	return ret;
 }
 
@@ -197,18 +184,12 @@ int cmd_logout(int argc, char **argv)
 		case 'a':
 			auth_file = optarg;
 			break;
-		case 'h':
-			usage_logout(stdout);
-			return 0;
-		default:
-			usage_logout(stderr);
-			return 2;
+		default: /* -h/--help, or a usage error */
+			return sk_cli_usage(usage_logout, c == 'h');
 		}
 	}
-	if (argc - optind != 1) {
-		usage_logout(stderr);
-		return 2;
-	}
+	if (argc - optind != 1)
+		return sk_cli_usage(usage_logout, false);
 	if (parse_registry(argv[optind], &ref, &err)) {
 		sk_die_msg("logout: %s", err.msg);
 		return 2;

@@ -13,49 +13,46 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: skbuild push LAYOUT[:TAG] REF [options]\n"
-		   "\n"
-		   "Pushes the artifact tagged TAG in the OCI layout (its index, every platform\n"
-		   "manifest and the blobs the registry does not have yet) to REF\n"
-		   "([REGISTRY/]REPO[:TAG]) and prints the pushed digest. A re-push of\n"
-		   "unchanged content uploads nothing.\n"
-		   "\n"
-		   "  --digest-file F     also write the digest to F (for CI)\n"
-		   "  --insecure          the registry may use plain HTTP or an unverified\n"
-		   "                      certificate (loopback registries may use plain HTTP\n"
-		   "                      by default; their certificates are still verified)\n"
-		   "  --ca-cert FILE      trust this PEM CA bundle too\n"
-		   "  --authfile FILE     read credentials only from FILE\n"
-		   "  --mount-from REPO   mount blobs from REPO of the same registry\n"
-		   "  --sign KEY          then sign the pushed digest (and each platform\n"
-		   "                      manifest) with KEY, as `skbuild sign --key KEY\n"
-		   "                      REF@DIGEST` does; the key is loaded (and its password\n"
-		   "                      asked for) before anything is pushed\n"
-		   "  --annotation K=V    with --sign: a signed annotation, repeatable\n"
-		   "  --chunk-size BYTES  upload blobs above this size in chunks (default 16 MiB)\n"
-		   "  -v, --verbose       log each HTTP request to stderr\n"
-		   "\n"
-		   "Credentials come from `skbuild login`, $REGISTRY_AUTH_FILE, containers'\n"
-		   "auth.json or Docker's config.json (including credential helpers).\n");
+	fprintf(f,
+		"usage: skbuild push LAYOUT[:TAG] REF [options]\n"
+		"\n"
+		"Pushes the artifact tagged TAG in the OCI layout (its index, every platform\n"
+		"manifest and the blobs the registry does not have yet) to REF\n"
+		"([REGISTRY/]REPO[:TAG]) and prints the pushed digest. A re-push of\n"
+		"unchanged content uploads nothing.\n"
+		"\n"
+		"  --digest-file F     also write the digest to F (for CI)\n"
+		"%s"
+		"  --mount-from REPO   mount blobs from REPO of the same registry\n"
+		"  --sign KEY          then sign the pushed digest (and each platform\n"
+		"                      manifest) with KEY, as `skbuild sign --key KEY\n"
+		"                      REF@DIGEST` does; the key is loaded (and its password\n"
+		"                      asked for) before anything is pushed\n"
+		"  --annotation K=V    with --sign: a signed annotation, repeatable\n"
+		"  --chunk-size BYTES  upload blobs above this size in chunks (default 16 MiB)\n"
+		"%s"
+		"\n"
+		"Credentials come from `skbuild login`, $REGISTRY_AUTH_FILE, containers'\n"
+		"auth.json or Docker's config.json (including credential helpers).\n",
+		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 int cmd_push(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 	    {"digest-file", required_argument, NULL, 'd'},
-	    {"insecure", no_argument, NULL, 'k'},
-	    {"ca-cert", required_argument, NULL, 'c'},
-	    {"authfile", required_argument, NULL, 'a'},
+	    SK_REGISTRY_CLI_LONGOPTS,
 	    {"mount-from", required_argument, NULL, 'm'},
 	    {"chunk-size", required_argument, NULL, 's'},
 	    {"sign", required_argument, NULL, 'S'},
 	    {"annotation", required_argument, NULL, 'A'},
-	    {"verbose", no_argument, NULL, 'v'},
+	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sk_push_opts opts = {0};
-	struct sk_strv insecure = {0}, mounts = {0}, ann = {0};
+	struct sk_registry_cli reg = {0};
+	struct sk_strv mounts = {0}, ann = {0};
 	struct sk_key *key = NULL;
 	const char *sign_key = NULL;
 	struct sk_error err = {0};
@@ -63,10 +60,11 @@ int cmd_push(int argc, char **argv)
 	struct sk_ref ref;
 	char digest[SK_DIGEST_MAX], *dir = NULL, *tag = NULL, *end;
 	const char *digest_file = NULL;
-	bool is_insecure = false;
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		if (sk_registry_cli_opt(&reg, c, optarg))
+			continue;
 		switch (c) {
 		case 'S':
 			sign_key = optarg;
@@ -83,53 +81,35 @@ int cmd_push(int argc, char **argv)
 		case 'd':
 			digest_file = optarg;
 			break;
-		case 'k':
-			is_insecure = true;
-			break;
-		case 'c':
-			opts.reg.ca_cert = optarg;
-			break;
-		case 'a':
-			opts.reg.auth_file = optarg;
-			break;
 		case 'm':
 			if (sk_strv_push(&mounts, optarg))
 				goto out;
 			break;
 		case 's':
 			errno = 0;
-			opts.reg.chunk_size = strtoull(optarg, &end, 10);
-			if (errno || *end || opts.reg.chunk_size < 1024) {
+			reg.opts.chunk_size = strtoull(optarg, &end, 10);
+			if (errno || *end || reg.opts.chunk_size < 1024) {
 				sk_die_msg("push: --chunk-size must be a number of bytes >= 1024");
 				ret = 2;
 				goto out;
 			}
 			break;
-		case 'v':
-			opts.reg.verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			ret = 0;
-			goto out;
-		default:
-			usage(stderr);
-			ret = 2;
+		default: /* -h/--help, or a usage error */
+			ret = sk_cli_usage(usage, c == 'h');
 			goto out;
 		}
 	}
 	if (argc - optind != 2) {
-		usage(stderr);
-		ret = 2;
+		ret = sk_cli_usage(usage, false);
 		goto out;
 	}
 	if (sk_ref_parse(argv[optind + 1], &ref, &err)) {
 		sk_die_msg("push: %s", err.msg);
 		goto out;
 	}
-	if (is_insecure && sk_strv_push(&insecure, ref.host))
+	if (sk_registry_cli_finish(&reg, argv[optind + 1]))
 		goto out;
-	opts.reg.insecure = &insecure;
+	opts.reg = reg.opts;
 	opts.mount_from = &mounts;
 	if (ann.n && !sign_key) {
 		sk_die_msg("push: --annotation goes with --sign KEY");
@@ -186,7 +166,7 @@ out:
 	sk_layout_close(l);
 	free(dir);
 	free(tag);
-	sk_strv_free(&insecure);
+	sk_registry_cli_free(&reg);
 	sk_strv_free(&mounts);
 	return ret;
 }

@@ -12,80 +12,56 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f, "usage: skbuild save REF|LAYOUT[:TAG] -o FILE.tar [options]\n"
-	       "\n"
-	       "Writes the artifact (its index and every platform) as an oci-archive: a tar\n"
-	       "of an OCI layout, byte-for-byte the same for the same content. From a\n"
-	       "registry the entry is named by the full reference, so `skrun pull FILE.tar`\n"
-	       "records the same name a pull from the registry would. Signatures travel\n"
-	       "along: the sha256-<hex>.sig manifests of the index and of each platform\n"
-	       "manifest (and their payloads), so the archive verifies offline.\n"
-	       "\n"
-	       "  -o, --output FILE  the archive to write (required)\n"
-	       "  --insecure         the registry may use plain HTTP or an unverified certificate\n"
-	       "  --ca-cert FILE     trust this PEM CA bundle too\n"
-	       "  --authfile FILE    read credentials only from FILE\n"
-	       "  -v, --verbose      log each HTTP request to stderr\n");
+	fprintf(f,
+		"usage: skbuild save REF|LAYOUT[:TAG] -o FILE.tar [options]\n"
+		"\n"
+		"Writes the artifact (its index and every platform) as an oci-archive: a tar\n"
+		"of an OCI layout, byte-for-byte the same for the same content. From a\n"
+		"registry the entry is named by the full reference, so `skrun pull FILE.tar`\n"
+		"records the same name a pull from the registry would. Signatures travel\n"
+		"along: the sha256-<hex>.sig manifests of the index and of each platform\n"
+		"manifest (and their payloads), so the archive verifies offline.\n"
+		"\n"
+		"  -o, --output FILE   the archive to write (required)\n"
+		"%s%s",
+		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 int cmd_save(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 	    {"output", required_argument, NULL, 'o'},
-	    {"insecure", no_argument, NULL, 'k'},
-	    {"ca-cert", required_argument, NULL, 'c'},
-	    {"authfile", required_argument, NULL, 'a'},
-	    {"verbose", no_argument, NULL, 'v'},
+	    SK_REGISTRY_CLI_LONGOPTS,
+	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	/* not a verification: save copies the signatures; the host that pulls judges them */
 	struct sk_pull_opts opts = {.all_platforms = true, .verify = sk_trust_pull_copy_signatures};
-	struct sk_strv insecure = {0};
+	struct sk_registry_cli reg = {0};
 	struct sk_error err = {0};
 	struct sk_store *s = NULL;
 	const char *out = NULL, *tmpbase = getenv("TMPDIR");
 	char tmp[4096], digest[SK_DIGEST_MAX];
-	bool is_insecure = false, made = false;
+	bool made = false;
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "o:vh", long_opts, NULL)) != -1) {
+		if (sk_registry_cli_opt(&reg, c, optarg))
+			continue;
 		switch (c) {
 		case 'o':
 			out = optarg;
 			break;
-		case 'k':
-			is_insecure = true;
-			break;
-		case 'c':
-			opts.reg.ca_cert = optarg;
-			break;
-		case 'a':
-			opts.reg.auth_file = optarg;
-			break;
-		case 'v':
-			opts.reg.verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h/--help, or a usage error */
+			return sk_cli_usage(usage, c == 'h');
 		}
 	}
-	if (argc - optind != 1 || !out) {
-		usage(stderr);
-		return 2;
-	}
-	if (is_insecure) {
-		struct sk_ref ref;
-
-		if (!sk_ref_parse(argv[optind], &ref, NULL) && sk_strv_push(&insecure, ref.host))
-			goto done;
-	}
-	opts.reg.insecure = &insecure;
+	if (argc - optind != 1 || !out)
+		return sk_cli_usage(usage, false);
+	if (sk_registry_cli_finish(&reg, argv[optind]))
+		goto done;
+	opts.reg = reg.opts;
 	snprintf(tmp, sizeof(tmp), "%s/skbuild-save-XXXXXX",
 		 tmpbase && *tmpbase ? tmpbase : "/tmp");
 	if (!mkdtemp(tmp)) {
@@ -105,6 +81,6 @@ done:
 	sk_store_close(s);
 	if (made)
 		sk_rm_rf(tmp);
-	sk_strv_free(&insecure);
+	sk_registry_cli_free(&reg);
 	return ret;
 }

@@ -11,28 +11,25 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: skbuild sign --key KEY [options] REF[@DIGEST]|LAYOUT[:TAG]\n"
-	    "\n"
-	    "Resolves REF once to a digest and signs it, the way `cosign sign --key` does:\n"
-	    "the digest (for a multi-platform artifact, the index and each platform\n"
-	    "manifest) gets a signature added to its sha256-<hex>.sig manifest, next to\n"
-	    "the signatures already there. A LAYOUT (an OCI layout directory) gets the\n"
-	    "signature manifests written into it, tagged sha256-<hex>.sig, so that they\n"
-	    "travel with it (skbuild save, skrun pull). Prints the signed digests.\n"
-	    "\n"
-	    "  --key KEY           private key (PEM: PKCS#8, encrypted PKCS#8, SEC1 EC, or\n"
-	    "                      Ed25519); its password comes from $" SK_KEY_PASSWORD_ENV "\n"
-	    "                      or is asked for on the terminal\n"
-	    "  -a, --annotation K=V  signed annotation (payload \"optional\"), repeatable\n"
-	    "  --identity HOST/REPO  the repository the payloads name (default: REF's\n"
-	    "                      repository; for a layout, its tag when that is a full\n"
-	    "                      reference, else required)\n"
-	    "  --insecure          the registry may use plain HTTP or an unverified certificate\n"
-	    "  --ca-cert FILE      trust this PEM CA bundle too\n"
-	    "  --authfile FILE     read credentials only from FILE\n"
-	    "  -v, --verbose       log each HTTP request to stderr\n");
+	fprintf(f,
+		"usage: skbuild sign --key KEY [options] REF[@DIGEST]|LAYOUT[:TAG]\n"
+		"\n"
+		"Resolves REF once to a digest and signs it, the way `cosign sign --key` does:\n"
+		"the digest (for a multi-platform artifact, the index and each platform\n"
+		"manifest) gets a signature added to its sha256-<hex>.sig manifest, next to\n"
+		"the signatures already there. A LAYOUT (an OCI layout directory) gets the\n"
+		"signature manifests written into it, tagged sha256-<hex>.sig, so that they\n"
+		"travel with it (skbuild save, skrun pull). Prints the signed digests.\n"
+		"\n"
+		"  --key KEY           private key (PEM: PKCS#8, encrypted PKCS#8, SEC1 EC, or\n"
+		"                      Ed25519); its password comes from $" SK_KEY_PASSWORD_ENV "\n"
+		"                      or is asked for on the terminal\n"
+		"  -a, --annotation K=V  signed annotation (payload \"optional\"), repeatable\n"
+		"  --identity HOST/REPO  the repository the payloads name (default: REF's\n"
+		"                      repository; for a layout, its tag when that is a full\n"
+		"                      reference, else required)\n"
+		"%s%s",
+		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 int skb_sign_print(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
@@ -63,22 +60,22 @@ int cmd_sign(int argc, char **argv)
 	    {"key", required_argument, NULL, 'K'},
 	    {"annotation", required_argument, NULL, 'a'},
 	    {"identity", required_argument, NULL, 'i'},
-	    {"insecure", no_argument, NULL, 'k'},
-	    {"ca-cert", required_argument, NULL, 'c'},
-	    {"authfile", required_argument, NULL, 'A'},
-	    {"verbose", no_argument, NULL, 'v'},
+	    SK_REGISTRY_CLI_LONGOPTS,
+	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sk_sign_opts o = {0};
-	struct sk_strv ann = {0}, insecure = {0};
+	struct sk_registry_cli reg = {0};
+	struct sk_strv ann = {0};
 	struct sk_error err = {0};
 	struct sk_key *k = NULL;
 	const char *key = NULL;
-	bool is_insecure = false;
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "a:vh", long_opts, NULL)) != -1) {
+		if (sk_registry_cli_opt(&reg, c, optarg))
+			continue;
 		switch (c) {
 		case 'K':
 			key = optarg;
@@ -95,42 +92,20 @@ int cmd_sign(int argc, char **argv)
 		case 'i':
 			o.identity = optarg;
 			break;
-		case 'k':
-			is_insecure = true;
-			break;
-		case 'c':
-			o.reg.ca_cert = optarg;
-			break;
-		case 'A':
-			o.reg.auth_file = optarg;
-			break;
-		case 'v':
-			o.reg.verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			ret = 0;
-			goto out;
-		default:
-			usage(stderr);
-			ret = 2;
+		default: /* -h/--help, or a usage error */
+			ret = sk_cli_usage(usage, c == 'h');
 			goto out;
 		}
 	}
 	if (argc - optind != 1 || !key) {
 		if (!key)
 			sk_die_msg("sign: --key KEY is required");
-		usage(stderr);
-		ret = 2;
+		ret = sk_cli_usage(usage, false);
 		goto out;
 	}
-	if (is_insecure) {
-		struct sk_ref ref;
-
-		if (!sk_ref_parse(argv[optind], &ref, NULL) && sk_strv_push(&insecure, ref.host))
-			goto out;
-	}
-	o.reg.insecure = &insecure;
+	if (sk_registry_cli_finish(&reg, argv[optind]))
+		goto out;
+	o.reg = reg.opts;
 	o.annotations = &ann;
 	if (sk_key_load_signing_key(key, &k, &err)) {
 		sk_die_msg("sign: %s", err.msg);
@@ -140,6 +115,6 @@ int cmd_sign(int argc, char **argv)
 out:
 	sk_key_free(k);
 	sk_strv_free(&ann);
-	sk_strv_free(&insecure);
+	sk_registry_cli_free(&reg);
 	return ret;
 }

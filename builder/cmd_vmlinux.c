@@ -45,18 +45,12 @@ int cmd_vmlinux(int argc, char **argv)
 		case 'o':
 			outdir = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h/--help, or a usage error */
+			return sk_cli_usage(usage, c == 'h');
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return sk_cli_usage(usage, false);
 	if (btf && !*btf)
 		btf = NULL;
 	skb_cache_dir(cache, sizeof(cache), "vmlinux");

@@ -6,11 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-struct sk_command {
-	const char *name;
-	int (*run)(int argc, char **argv); /* argv[0] is the subcommand; returns exit status */
-	const char *summary;
-};
+#include "schedkit/cli.h"
 
 int cmd_build(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

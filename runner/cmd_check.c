@@ -99,18 +99,12 @@ int cmd_check(int argc, char **argv)
 		case 'a':
 			arch = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h/--help, or a usage error */
+			return sk_cli_usage(usage, c == 'h');
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc - 1)
+		return sk_cli_usage(usage, false);
 	/* Another kernel's BTF says nothing about the running kernel's release. */
 	if (btf && !release)
 		release = "";

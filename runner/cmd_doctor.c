@@ -92,18 +92,12 @@ int cmd_doctor(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h/--help, or a usage error */
+			return sk_cli_usage(usage, c == 'h');
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return sk_cli_usage(usage, false);
 	if (sk_doctor_run(&o, &r, &err)) {
 		sk_die_msg("%s", err.msg);
 		return 1;

@@ -12,37 +12,34 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: skrun pull SOURCE [options]\n"
-		   "\n"
-		   "SOURCE is a registry reference ([REGISTRY/]REPO[:TAG][@sha256:DIGEST]), an\n"
-		   "OCI layout directory (DIR[:TAG], or oci:DIR[:TAG]) or an oci-archive\n"
-		   "tarball (FILE[:TAG], or oci-archive:FILE[:TAG]) for air-gapped hosts.\n"
-		   "A tag is resolved once to a digest; this host's platform is selected from\n"
-		   "the index; every manifest and blob is verified against its digest as it\n"
-		   "lands in the store. Prints the digest. A reference pinned by digest whose\n"
-		   "content is already in the store makes no network request.\n"
-		   "\n"
-		   "\n"
-		   "Before the reference is recorded, its digest (the index's, for a\n"
-		   "multi-platform artifact) must carry signatures the trust policy accepts;\n"
-		   "the signatures are kept in the store so later checks work offline.\n"
-		   "\n"
-		   "  --policy FILE       trust policy (default " SK_POLICY_DEFAULT ")\n"
-		   "  --key PUB           trust exactly this public key instead of the policy\n"
-		   "                      (repeatable; any one suffices), as cosign verify --key\n"
-		   "  --identity HOST/REPO  the repository a layout or archive was signed for\n"
-		   "                      (default: its entry's name when that is a full\n"
-		   "                      reference, as `skbuild save REF` records)\n"
-		   "  --insecure-skip-verify  record it without verifying signatures; the store\n"
-		   "                      entry is marked " SK_ANN_VERIFIED "=false\n"
-		   "  --platform OS/ARCH  platform to pull (default: linux/this machine's)\n"
-		   "  --store DIR         the content store (default " SK_STORE_DEFAULT ")\n"
-		   "  --insecure          the registry may use plain HTTP or an unverified\n"
-		   "                      certificate (loopback registries may use plain HTTP by\n"
-		   "                      default; their certificates are still verified)\n"
-		   "  --ca-cert FILE      trust this PEM CA bundle too\n"
-		   "  --authfile FILE     read credentials only from FILE\n"
-		   "  -v, --verbose       log each HTTP request to stderr\n");
+	fprintf(f,
+		"usage: skrun pull SOURCE [options]\n"
+		"\n"
+		"SOURCE is a registry reference ([REGISTRY/]REPO[:TAG][@sha256:DIGEST]), an\n"
+		"OCI layout directory (DIR[:TAG], or oci:DIR[:TAG]) or an oci-archive\n"
+		"tarball (FILE[:TAG], or oci-archive:FILE[:TAG]) for air-gapped hosts.\n"
+		"A tag is resolved once to a digest; this host's platform is selected from\n"
+		"the index; every manifest and blob is verified against its digest as it\n"
+		"lands in the store. Prints the digest. A reference pinned by digest whose\n"
+		"content is already in the store makes no network request.\n"
+		"\n"
+		"\n"
+		"Before the reference is recorded, its digest (the index's, for a\n"
+		"multi-platform artifact) must carry signatures the trust policy accepts;\n"
+		"the signatures are kept in the store so later checks work offline.\n"
+		"\n"
+		"  --policy FILE       trust policy (default " SK_POLICY_DEFAULT ")\n"
+		"  --key PUB           trust exactly this public key instead of the policy\n"
+		"                      (repeatable; any one suffices), as cosign verify --key\n"
+		"  --identity HOST/REPO  the repository a layout or archive was signed for\n"
+		"                      (default: its entry's name when that is a full\n"
+		"                      reference, as `skbuild save REF` records)\n"
+		"  --insecure-skip-verify  record it without verifying signatures; the store\n"
+		"                      entry is marked " SK_ANN_VERIFIED "=false\n"
+		"  --platform OS/ARCH  platform to pull (default: linux/this machine's)\n"
+		"  --store DIR         the content store (default " SK_STORE_DEFAULT ")\n"
+		"%s%s",
+		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 int cmd_pull(int argc, char **argv)
@@ -50,10 +47,8 @@ int cmd_pull(int argc, char **argv)
 	static const struct option long_opts[] = {
 	    {"platform", required_argument, NULL, 'p'},
 	    {"store", required_argument, NULL, 's'},
-	    {"insecure", no_argument, NULL, 'k'},
-	    {"ca-cert", required_argument, NULL, 'c'},
-	    {"authfile", required_argument, NULL, 'a'},
-	    {"verbose", no_argument, NULL, 'v'},
+	    SK_REGISTRY_CLI_LONGOPTS,
+	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
 	    {"policy", required_argument, NULL, 'P'},
 	    {"key", required_argument, NULL, 'K'},
@@ -66,33 +61,22 @@ int cmd_pull(int argc, char **argv)
 	struct sk_strv keys = {0};
 	bool skip_verify = false;
 	struct sk_pull_opts opts = {0};
-	struct sk_strv insecure = {0};
+	struct sk_registry_cli reg = {0};
 	struct sk_error err = {0};
 	struct sk_store *s = NULL;
 	const char *store = NULL;
 	char digest[SK_DIGEST_MAX], name[SK_REF_STRING_MAX], os[32] = "", *platform = NULL;
-	bool is_insecure = false;
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		if (sk_registry_cli_opt(&reg, c, optarg))
+			continue;
 		switch (c) {
 		case 'p':
 			platform = optarg;
 			break;
 		case 's':
 			store = optarg;
-			break;
-		case 'k':
-			is_insecure = true;
-			break;
-		case 'c':
-			opts.reg.ca_cert = optarg;
-			break;
-		case 'a':
-			opts.reg.auth_file = optarg;
-			break;
-		case 'v':
-			opts.reg.verbose = true;
 			break;
 		case 'P':
 			vctx.opts.policy_path = optarg;
@@ -107,18 +91,12 @@ int cmd_pull(int argc, char **argv)
 		case 'I':
 			skip_verify = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h/--help, or a usage error */
+			return sk_cli_usage(usage, c == 'h');
 		}
 	}
-	if (argc - optind != 1) {
-		usage(stderr);
-		return 2;
-	}
+	if (argc - optind != 1)
+		return sk_cli_usage(usage, false);
 	if (platform) {
 		const char *slash = strchr(platform, '/');
 
@@ -131,13 +109,9 @@ int cmd_pull(int argc, char **argv)
 		opts.os = os;
 		opts.arch = slash + 1;
 	}
-	if (is_insecure) {
-		struct sk_ref ref;
-
-		if (!sk_ref_parse(argv[optind], &ref, NULL) && sk_strv_push(&insecure, ref.host))
-			goto out;
-	}
-	opts.reg.insecure = &insecure;
+	if (sk_registry_cli_finish(&reg, argv[optind]))
+		goto out;
+	opts.reg = reg.opts;
 	if (skip_verify && (keys.n || vctx.opts.policy_path)) {
 		sk_die_msg("pull: --insecure-skip-verify does not go with --key or --policy");
 		ret = 2;
@@ -180,7 +154,7 @@ int cmd_pull(int argc, char **argv)
 	ret = 0;
 out:
 	sk_store_close(s);
-	sk_strv_free(&insecure);
+	sk_registry_cli_free(&reg);
 	sk_strv_free(&keys);
 	sk_verify_result_free(&vctx.result);
 	return ret;

@@ -72,10 +72,10 @@ int cmd_run(int argc, char **argv)
 	    {"policy", required_argument, NULL, 'p'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"insecure-skip-verify", no_argument, NULL, 'I'},
-	    {"insecure-registry", required_argument, NULL, 'R'},
+	    {"insecure-registry", required_argument, NULL, SK_REGISTRY_OPT_INSECURE_REGISTRY},
 	    {"identity", required_argument, NULL, 'N'},
-	    {"ca-cert", required_argument, NULL, 'C'},
-	    {"authfile", required_argument, NULL, 'A'},
+	    {"ca-cert", required_argument, NULL, SK_REGISTRY_OPT_CA_CERT},
+	    {"authfile", required_argument, NULL, SK_REGISTRY_OPT_AUTHFILE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -95,6 +95,8 @@ int cmd_run(int argc, char **argv)
 	int c, status = 1;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (sk_registry_cli_opt(&src.reg, c, optarg))
+			continue;
 		switch (c) {
 		case 'f':
 			fallback_ref = optarg;
@@ -145,29 +147,18 @@ int cmd_run(int argc, char **argv)
 		case 'I':
 			src.insecure_skip_verify = true;
 			break;
-		case 'R':
-			sk_strv_push(&src.insecure_registries, optarg);
-			break;
 		case 'N':
 			src.identity = optarg;
 			break;
-		case 'C':
-			src.ca_cert = optarg;
-			break;
-		case 'A':
-			src.auth_file = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h/--help, or a usage error */
+			return sk_cli_usage(usage, c == 'h');
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return 2;
+	if (optind != argc - 1)
+		return sk_cli_usage(usage, false);
+	if (sk_registry_cli_finish(&src.reg, NULL)) {
+		sk_errf(&err, -ENOMEM, "out of memory");
+		goto fail;
 	}
 
 	primary.ops_name = ops;
@@ -192,6 +183,6 @@ out:
 	skr_target_free(&fallback);
 	sk_strv_free(&sets);
 	sk_strv_free(&src.keys);
-	sk_strv_free(&src.insecure_registries);
+	sk_registry_cli_free(&src.reg);
 	return status;
 }

@@ -80,15 +80,11 @@ int cmd_store(int argc, char **argv)
 	const char *dir = SK_STORE_DEFAULT, *sub;
 	int c;
 
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
+	if (argc < 2)
+		return sk_cli_usage(usage, false);
 	sub = argv[1];
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		usage(stdout);
-		return 0;
-	}
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help"))
+		return sk_cli_usage(usage, true);
 	argc--;
 	argv++;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -96,18 +92,12 @@ int cmd_store(int argc, char **argv)
 		case 's':
 			dir = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h/--help, or a usage error */
+			return sk_cli_usage(usage, c == 'h');
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return sk_cli_usage(usage, false);
 	if (!strcmp(sub, "verify"))
 		return store_verify(dir);
 	sk_die_msg("store: '%s' is not a store command; see 'skrun store --help'", sub);

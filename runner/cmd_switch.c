@@ -38,19 +38,13 @@ int cmd_switch(int argc, char **argv)
 			}
 			sk_buf_printf(&req, "\t%s", optarg);
 			break;
-		case 'h':
-			usage(stdout);
-			status = 0;
-			goto out;
-		default:
-			usage(stderr);
-			status = 2;
+		default: /* -h/--help, or a usage error */
+			status = sk_cli_usage(usage, c == 'h');
 			goto out;
 		}
 	}
 	if (optind != argc - 1 || strchr(argv[optind], '\t') || strchr(argv[optind], '\n')) {
-		usage(stderr);
-		status = 2;
+		status = sk_cli_usage(usage, false);
 		goto out;
 	}
 	{

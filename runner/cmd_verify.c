@@ -12,30 +12,27 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: skrun verify SOURCE [options]\n"
-	    "\n"
-	    "Resolves SOURCE once to a digest and verifies every signature found for that\n"
-	    "digest (its sha256-<hex>.sig manifest) against the trust policy: prints the\n"
-	    "digest and the key(s) that matched, or exits 1 with the reason. SOURCE is a\n"
-	    "registry reference, an OCI layout (DIR[:TAG], oci:DIR[:TAG]) or an\n"
-	    "oci-archive (FILE[:TAG], oci-archive:FILE[:TAG]); layouts and archives are\n"
-	    "verified offline. With --store, SOURCE is a reference already pulled into the\n"
-	    "store and is verified offline with the signatures kept there.\n"
-	    "\n"
-	    "  --policy FILE       trust policy (default " SK_POLICY_DEFAULT ")\n"
-	    "  --key PUB           trust exactly this public key instead of the policy\n"
-	    "                      (repeatable; any one suffices), as cosign verify --key\n"
-	    "  -a, --annotation K=V  with --key: signatures must carry this signed annotation\n"
-	    "  --identity HOST/REPO  the repository a layout, archive or stored digest was\n"
-	    "                      signed for (default: the name it is recorded under when\n"
-	    "                      that is a full reference)\n"
-	    "  --store DIR         verify what the store holds (no network)\n"
-	    "  --insecure          the registry may use plain HTTP or an unverified certificate\n"
-	    "  --ca-cert FILE      trust this PEM CA bundle too\n"
-	    "  --authfile FILE     read credentials only from FILE\n"
-	    "  -v, --verbose       log each HTTP request to stderr\n");
+	fprintf(f,
+		"usage: skrun verify SOURCE [options]\n"
+		"\n"
+		"Resolves SOURCE once to a digest and verifies every signature found for that\n"
+		"digest (its sha256-<hex>.sig manifest) against the trust policy: prints the\n"
+		"digest and the key(s) that matched, or exits 1 with the reason. SOURCE is a\n"
+		"registry reference, an OCI layout (DIR[:TAG], oci:DIR[:TAG]) or an\n"
+		"oci-archive (FILE[:TAG], oci-archive:FILE[:TAG]); layouts and archives are\n"
+		"verified offline. With --store, SOURCE is a reference already pulled into the\n"
+		"store and is verified offline with the signatures kept there.\n"
+		"\n"
+		"  --policy FILE       trust policy (default " SK_POLICY_DEFAULT ")\n"
+		"  --key PUB           trust exactly this public key instead of the policy\n"
+		"                      (repeatable; any one suffices), as cosign verify --key\n"
+		"  -a, --annotation K=V  with --key: signatures must carry this signed annotation\n"
+		"  --identity HOST/REPO  the repository a layout, archive or stored digest was\n"
+		"                      signed for (default: the name it is recorded under when\n"
+		"                      that is a full reference)\n"
+		"  --store DIR         verify what the store holds (no network)\n"
+		"%s%s",
+		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 /* The digest the store recorded for ref (or ref's own digest): the store's one resolution. */
@@ -88,24 +85,23 @@ int cmd_verify(int argc, char **argv)
 	    {"annotation", required_argument, NULL, 'a'},
 	    {"identity", required_argument, NULL, 'i'},
 	    {"store", required_argument, NULL, 's'},
-	    {"insecure", no_argument, NULL, 'k'},
-	    {"ca-cert", required_argument, NULL, 'c'},
-	    {"authfile", required_argument, NULL, 'A'},
-	    {"verbose", no_argument, NULL, 'v'},
+	    SK_REGISTRY_CLI_LONGOPTS,
+	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sk_verify_opts o = {0};
 	struct sk_verify_result res = {0};
-	struct sk_registry_opts reg = {0};
-	struct sk_strv keys = {0}, require = {0}, insecure = {0};
+	struct sk_registry_cli reg = {0};
+	struct sk_strv keys = {0}, require = {0};
 	struct sk_error err = {0};
 	const char *store = NULL;
-	bool is_insecure = false;
 	char *list = NULL;
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "a:vh", long_opts, NULL)) != -1) {
+		if (sk_registry_cli_opt(&reg, c, optarg))
+			continue;
 		switch (c) {
 		case 'P':
 			o.policy_path = optarg;
@@ -124,31 +120,13 @@ int cmd_verify(int argc, char **argv)
 		case 's':
 			store = optarg;
 			break;
-		case 'k':
-			is_insecure = true;
-			break;
-		case 'c':
-			reg.ca_cert = optarg;
-			break;
-		case 'A':
-			reg.auth_file = optarg;
-			break;
-		case 'v':
-			reg.verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			ret = 0;
-			goto out;
-		default:
-			usage(stderr);
-			ret = 2;
+		default: /* -h/--help, or a usage error */
+			ret = sk_cli_usage(usage, c == 'h');
 			goto out;
 		}
 	}
 	if (argc - optind != 1) {
-		usage(stderr);
-		ret = 2;
+		ret = sk_cli_usage(usage, false);
 		goto out;
 	}
 	if (keys.n && o.policy_path) {
@@ -156,20 +134,15 @@ int cmd_verify(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	if (is_insecure) {
-		struct sk_ref ref;
-
-		if (!sk_ref_parse(argv[optind], &ref, NULL) && sk_strv_push(&insecure, ref.host))
-			goto out;
-	}
-	reg.insecure = &insecure;
+	if (sk_registry_cli_finish(&reg, argv[optind]))
+		goto out;
 	if (keys.n)
 		o.keys = (const char *const *)keys.v;
 	o.require = &require;
 	if (store)
 		ret = verify_stored(store, argv[optind], &o, &res, &err);
 	else
-		ret = sk_trust_verify_source(argv[optind], &reg, &o, &res, &err);
+		ret = sk_trust_verify_source(argv[optind], &reg.opts, &o, &res, &err);
 	if (ret) {
 		sk_die_msg("verify: %s", err.msg);
 		ret = 1;
@@ -185,6 +158,6 @@ out:
 	sk_verify_result_free(&res);
 	sk_strv_free(&keys);
 	sk_strv_free(&require);
-	sk_strv_free(&insecure);
+	sk_registry_cli_free(&reg);
 	return ret;
 }

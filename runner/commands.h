@@ -3,11 +3,7 @@
 #ifndef SKRUN_COMMANDS_H
 #define SKRUN_COMMANDS_H
 
-struct sk_command {
-	const char *name;
-	int (*run)(int argc, char **argv); /* argv[0] is the subcommand; returns exit status */
-	const char *summary;
-};
+#include "schedkit/cli.h"
 
 int cmd_pull(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

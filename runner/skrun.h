@@ -10,22 +10,21 @@
 #include "schedkit/common.h"
 #include "schedkit/kernel.h"
 #include "schedkit/oci.h"
+#include "schedkit/registry.h"
 
 #define SKRUN_STATE_DEFAULT "/run/schedkit"
 
 /* Where an artifact comes from and how it must be trusted. */
 struct skr_source_opts {
-	const char *store;	   /* NULL: the default store */
-	const char *policy;	   /* NULL: the default policy */
-	struct sk_strv keys;	   /* --key PUB: trust these instead of the policy */
-	bool insecure_skip_verify; /* explicit opt-out, reported loudly */
-	const char *identity;	   /* layouts/archives: the repository they were signed for */
-	const char *arch;	   /* NULL: the host's */
-	const char *btf;	   /* NULL: the running kernel (for the compatibility check) */
-	const char *ca_cert;	   /* registry TLS: extra CA bundle */
-	const char *auth_file;	   /* registry credentials file */
-	struct sk_strv insecure_registries; /* hosts allowed plain HTTP / unverified TLS */
-	bool skip_check;		    /* only for tests of the loader itself */
+	const char *store;	    /* NULL: the default store */
+	const char *policy;	    /* NULL: the default policy */
+	struct sk_strv keys;	    /* --key PUB: trust these instead of the policy */
+	bool insecure_skip_verify;  /* explicit opt-out, reported loudly */
+	const char *identity;	    /* layouts/archives: the repository they were signed for */
+	const char *arch;	    /* NULL: the host's */
+	const char *btf;	    /* NULL: the running kernel (for the compatibility check) */
+	struct sk_registry_cli reg; /* --insecure-registry, --ca-cert, --authfile */
+	bool skip_check;	    /* only for tests of the loader itself */
 };
 
 /* A scheduler that passed every gate and is ready to load. */

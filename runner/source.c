@@ -29,9 +29,8 @@ static int fetch(const char *ref, const struct skr_source_opts *o, struct skr_ta
 	char name[SK_REF_STRING_MAX];
 	int ret;
 
-	po.reg.ca_cert = o->ca_cert;
-	po.reg.auth_file = o->auth_file;
-	po.reg.insecure = &o->insecure_registries;
+	po.reg = o->reg.opts;
+	po.reg.insecure = &o->reg.insecure;
 	po.arch = o->arch;
 	if (o->insecure_skip_verify) {
 		/* Explicit opt-out only: the store entry and the state say so. */

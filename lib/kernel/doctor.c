@@ -597,17 +597,6 @@ void sk_doctor_print(const struct sk_doctor_report *r, FILE *f)
 				  : "this host can run sched_ext schedulers");
 }
 
-static int jadd(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (!v)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, v)) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 struct json_object *sk_doctor_to_json(const struct sk_doctor_report *r)
 {
 	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
@@ -619,14 +608,14 @@ struct json_object *sk_doctor_to_json(const struct sk_doctor_report *r)
 
 		ret = j ? 0 : -ENOMEM;
 		if (!ret)
-			ret = jadd(j, "id", json_object_new_string(c->id));
+			ret = sk_json_add(j, "id", json_object_new_string(c->id));
 		if (!ret)
-			ret = jadd(j, "status",
-				   json_object_new_string(sk_doctor_status_str(c->status)));
+			ret = sk_json_add(j, "status",
+					  json_object_new_string(sk_doctor_status_str(c->status)));
 		if (!ret)
-			ret = jadd(j, "detail", json_object_new_string(c->detail));
+			ret = sk_json_add(j, "detail", json_object_new_string(c->detail));
 		if (!ret && c->hint)
-			ret = jadd(j, "hint", json_object_new_string(c->hint));
+			ret = sk_json_add(j, "hint", json_object_new_string(c->hint));
 		else if (!ret)
 			ret = json_object_object_add(j, "hint", NULL) ? -ENOMEM : 0;
 		if (ret || json_object_array_add(arr, j)) {
@@ -635,9 +624,9 @@ struct json_object *sk_doctor_to_json(const struct sk_doctor_report *r)
 		}
 	}
 	if (!ret)
-		ret = jadd(o, "ok", json_object_new_boolean(sk_doctor_ok(r)));
+		ret = sk_json_add(o, "ok", json_object_new_boolean(sk_doctor_ok(r)));
 	if (!ret) {
-		ret = jadd(o, "checks", arr);
+		ret = sk_json_add(o, "checks", arr);
 		arr = NULL;
 	}
 	json_object_put(arr);

@@ -601,17 +601,6 @@ void sk_check_report_print(const struct sk_check_report *r, FILE *f)
 	}
 }
 
-static int add(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (!v)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, v)) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 struct json_object *sk_check_report_to_json(const struct sk_check_report *r)
 {
 	struct json_object *o = json_object_new_object(), *k = json_object_new_object();
@@ -626,38 +615,39 @@ struct json_object *sk_check_report_to_json(const struct sk_check_report *r)
 			ret = -ENOMEM;
 			break;
 		}
-		ret = add(c, "requirement", json_object_new_string(row->requirement));
+		ret = sk_json_add(c, "requirement", json_object_new_string(row->requirement));
 		if (!ret)
-			ret = add(c, "kind", json_object_new_string(row->kind));
+			ret = sk_json_add(c, "kind", json_object_new_string(row->kind));
 		if (!ret)
-			ret = add(c, "host", json_object_new_string(row->host));
+			ret = sk_json_add(c, "host", json_object_new_string(row->host));
 		if (!ret)
-			ret =
-			    add(c, "verdict", json_object_new_string(sk_verdict_str(row->verdict)));
+			ret = sk_json_add(c, "verdict",
+					  json_object_new_string(sk_verdict_str(row->verdict)));
 		if (ret || json_object_array_add(checks, c)) {
 			json_object_put(c);
 			ret = -ENOMEM;
 		}
 	}
 	if (!ret && *r->release)
-		ret = add(k, "release", json_object_new_string(r->release));
+		ret = sk_json_add(k, "release", json_object_new_string(r->release));
 	else if (!ret)
 		ret = json_object_object_add(k, "release", NULL) ? -ENOMEM : 0;
 	if (!ret)
-		ret = add(k, "btf", json_object_new_string(r->btf));
+		ret = sk_json_add(k, "btf", json_object_new_string(r->btf));
 	if (!ret)
-		ret = add(o, "ok", json_object_new_boolean(sk_check_report_ok(r)));
+		ret = sk_json_add(o, "ok", json_object_new_boolean(sk_check_report_ok(r)));
 	if (!ret) {
-		ret = add(o, "kernel", k);
+		ret = sk_json_add(o, "kernel", k);
 		k = NULL;
 	}
 	if (!ret) {
-		ret = add(o, "checks", checks);
+		ret = sk_json_add(o, "checks", checks);
 		checks = NULL;
 	}
 	if (!ret)
-		ret = add(o, "tunables",
-			  r->tunables ? json_object_get(r->tunables) : json_object_new_array());
+		ret = sk_json_add(o, "tunables",
+				  r->tunables ? json_object_get(r->tunables)
+					      : json_object_new_array());
 	if (ret) {
 		json_object_put(o);
 		o = NULL;

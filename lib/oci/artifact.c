@@ -10,18 +10,6 @@
 #define SOURCE_TITLE "source.tar.gz"
 #define ANN_TITLE    "org.opencontainers.image.title"
 
-/* json_object_object_add keeps val only on success; a NULL val means an allocation failed. */
-static int add(struct json_object *o, const char *key, struct json_object *val)
-{
-	if (!val)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, val)) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 static int append(struct json_object *arr, struct json_object *val)
 {
 	if (!val)
@@ -56,7 +44,7 @@ static int copy_annotations(struct json_object *src, const char *what, struct js
 				       "are string to string)",
 				       what, key);
 		}
-		if (add(dst, key, json_object_new_string(json_object_get_string(val)))) {
+		if (sk_json_add(dst, key, json_object_new_string(json_object_get_string(val)))) {
 			json_object_put(dst);
 			return sk_errf(err, -ENOMEM, "out of memory");
 		}
@@ -93,7 +81,7 @@ static struct json_object *titled(const char *title)
 {
 	struct json_object *a = json_object_new_object();
 
-	if (a && add(a, ANN_TITLE, json_object_new_string(title))) {
+	if (a && sk_json_add(a, ANN_TITLE, json_object_new_string(title))) {
 		json_object_put(a);
 		return NULL;
 	}
@@ -129,20 +117,20 @@ static int write_manifest(struct sk_layout *l, const struct sk_artifact_platform
 	int ret;
 
 	m = json_object_new_object();
-	if (!m || add(m, "schemaVersion", json_object_new_int(2)) ||
-	    add(m, "mediaType", json_object_new_string(SK_MT_MANIFEST)) ||
-	    add(m, "artifactType", json_object_new_string(SK_ARTIFACT_TYPE)))
+	if (!m || sk_json_add(m, "schemaVersion", json_object_new_int(2)) ||
+	    sk_json_add(m, "mediaType", json_object_new_string(SK_MT_MANIFEST)) ||
+	    sk_json_add(m, "artifactType", json_object_new_string(SK_ARTIFACT_TYPE)))
 		goto nomem;
 
 	ret = put_json(l, p->config, digest, &len, err);
 	if (ret)
 		goto out;
 	fill_desc(&d, SK_MT_SCHED_CONFIG, digest, len);
-	if (add(m, "config", sk_descriptor_to_json(&d, NULL)))
+	if (sk_json_add(m, "config", sk_descriptor_to_json(&d, NULL)))
 		goto nomem;
 
 	layers = json_object_new_array();
-	if (add(m, "layers", layers))
+	if (sk_json_add(m, "layers", layers))
 		goto nomem;
 	ret = sk_layout_put_blob(l, p->object, p->object_len, digest, err);
 	if (ret)
@@ -165,7 +153,7 @@ static int write_manifest(struct sk_layout *l, const struct sk_artifact_platform
 		struct json_object *a = ann;
 
 		ann = NULL;
-		if (add(m, "annotations", a))
+		if (sk_json_add(m, "annotations", a))
 			goto nomem;
 	}
 
@@ -211,10 +199,10 @@ int sk_artifact_write(struct sk_layout *l, const struct sk_artifact_platform *pl
 	}
 	idx = json_object_new_object();
 	list = json_object_new_array();
-	if (!idx || add(idx, "schemaVersion", json_object_new_int(2)) ||
-	    add(idx, "mediaType", json_object_new_string(SK_MT_INDEX)) ||
-	    add(idx, "artifactType", json_object_new_string(SK_ARTIFACT_TYPE)) ||
-	    add(idx, "manifests", list))
+	if (!idx || sk_json_add(idx, "schemaVersion", json_object_new_int(2)) ||
+	    sk_json_add(idx, "mediaType", json_object_new_string(SK_MT_INDEX)) ||
+	    sk_json_add(idx, "artifactType", json_object_new_string(SK_ARTIFACT_TYPE)) ||
+	    sk_json_add(idx, "manifests", list))
 		goto nomem;
 	for (size_t i = 0; i < n; i++) {
 		ret = write_manifest(l, &plats[i], &d, err);
@@ -233,7 +221,7 @@ int sk_artifact_write(struct sk_layout *l, const struct sk_artifact_platform *pl
 		struct json_object *a = ann;
 
 		ann = NULL;
-		if (add(idx, "annotations", a))
+		if (sk_json_add(idx, "annotations", a))
 			goto nomem;
 	}
 	ret = put_json(l, idx, index_digest, &len, err);

@@ -109,18 +109,6 @@ int sk_descriptor_from_json(struct json_object *obj, struct sk_descriptor *d, st
 	return 0;
 }
 
-/* json_object_object_add keeps val only on success; a NULL val means an allocation failed. */
-static int add(struct json_object *o, const char *key, struct json_object *val)
-{
-	if (!val)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, val)) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 struct json_object *sk_descriptor_to_json(const struct sk_descriptor *d,
 					  struct json_object *annotations)
 {
@@ -129,28 +117,29 @@ struct json_object *sk_descriptor_to_json(const struct sk_descriptor *d,
 
 	if (!o)
 		goto fail;
-	if (add(o, "mediaType", json_object_new_string(d->media_type)) ||
-	    add(o, "digest", json_object_new_string(d->digest)) ||
-	    add(o, "size", json_object_new_int64(d->size)))
+	if (sk_json_add(o, "mediaType", json_object_new_string(d->media_type)) ||
+	    sk_json_add(o, "digest", json_object_new_string(d->digest)) ||
+	    sk_json_add(o, "size", json_object_new_int64(d->size)))
 		goto fail;
-	if (d->artifact_type[0] && add(o, "artifactType", json_object_new_string(d->artifact_type)))
+	if (d->artifact_type[0] &&
+	    sk_json_add(o, "artifactType", json_object_new_string(d->artifact_type)))
 		goto fail;
 	if (d->platform_os[0] || d->platform_arch[0]) {
 		plat = json_object_new_object();
-		if (add(o, "platform", plat))
+		if (sk_json_add(o, "platform", plat))
 			goto fail;
-		if (add(plat, "architecture", json_object_new_string(d->platform_arch)) ||
-		    add(plat, "os", json_object_new_string(d->platform_os)))
+		if (sk_json_add(plat, "architecture", json_object_new_string(d->platform_arch)) ||
+		    sk_json_add(plat, "os", json_object_new_string(d->platform_os)))
 			goto fail;
 		if (d->platform_variant[0] &&
-		    add(plat, "variant", json_object_new_string(d->platform_variant)))
+		    sk_json_add(plat, "variant", json_object_new_string(d->platform_variant)))
 			goto fail;
 	}
 	if (d->ref_name[0]) {
 		if (!annotations)
 			annotations = json_object_new_object();
 		if (!annotations ||
-		    add(annotations, SK_ANN_REF_NAME, json_object_new_string(d->ref_name)))
+		    sk_json_add(annotations, SK_ANN_REF_NAME, json_object_new_string(d->ref_name)))
 			goto fail;
 	}
 	/* An empty annotations map says nothing; leaving it out keeps the bytes canonical. */
@@ -158,7 +147,7 @@ struct json_object *sk_descriptor_to_json(const struct sk_descriptor *d,
 		struct json_object *a = annotations;
 
 		annotations = NULL;
-		if (add(o, "annotations", a))
+		if (sk_json_add(o, "annotations", a))
 			goto fail;
 	}
 	json_object_put(annotations);

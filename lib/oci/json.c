@@ -114,3 +114,14 @@ int64_t sk_json_int(struct json_object *obj, const char *key)
 		return 0;
 	return json_object_get_int64(v);
 }
+
+int sk_json_add(struct json_object *o, const char *key, struct json_object *val)
+{
+	if (!val)
+		return -ENOMEM;
+	if (json_object_object_add(o, key, val)) {
+		json_object_put(val);
+		return -ENOMEM;
+	}
+	return 0;
+}

@@ -14,8 +14,15 @@
 #define OCI_LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
 #define INDEX_FILE	   "index.json"
 
+/*
+ * Crash safety without a directory fsync per blob: each blob file is fsynced
+ * before its rename, and blobs/sha256 is fsynced once before index.json is
+ * rewritten, so index.json never names a blob whose rename could be lost.
+ * blobs_unsynced: this handle renamed blobs that no fsync has covered yet.
+ */
 struct sk_layout {
 	char *dir;
+	bool blobs_unsynced;
 };
 
 static char *layout_path(const struct sk_layout *l, const char *name)
@@ -74,7 +81,8 @@ static struct json_object *new_index(void)
 	return idx;
 }
 
-static int write_json(const char *path, struct json_object *o, struct sk_error *err)
+/* dir_sync false: the caller fsyncs the directory (see sk_write_file_synced). */
+static int write_json(const char *path, struct json_object *o, bool dir_sync, struct sk_error *err)
 {
 	size_t len;
 	char *s = sk_json_dump(o, &len);
@@ -82,8 +90,24 @@ static int write_json(const char *path, struct json_object *o, struct sk_error *
 
 	if (!s)
 		return sk_errf(err, -ENOMEM, "%s: out of memory", path);
-	ret = sk_write_file_atomic(path, s, len, 0644, err);
+	ret = dir_sync ? sk_write_file_atomic(path, s, len, 0644, err)
+		       : sk_write_file_synced(path, s, len, 0644, err);
 	free(s);
+	return ret;
+}
+
+/* Makes every rename into blobs/sha256 so far (by anyone) survive a crash. */
+static int sync_blobs(struct sk_layout *l, struct sk_error *err)
+{
+	char *dir = sk_path_join(l->dir, "blobs/sha256");
+	int ret;
+
+	if (!dir)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	ret = sk_fsync_dir(dir, err);
+	free(dir);
+	if (!ret)
+		l->blobs_unsynced = false;
 	return ret;
 }
 
@@ -166,51 +190,59 @@ int sk_layout_open(const char *dir, struct sk_layout **out, struct sk_error *err
 int sk_layout_create(const char *dir, struct sk_layout **out, struct sk_error *err)
 {
 	struct json_object *idx = NULL;
-	char *path = NULL;
+	char *layout_file = NULL, *index = NULL, *blobs = NULL, *sha = NULL;
+	bool new_blobs, wrote = false;
 	int ret;
 
 	*out = NULL;
 	ret = sk_mkdir_p(dir, 0755, err);
 	if (ret)
 		return ret;
-	path = sk_path_join(dir, OCI_LAYOUT_FILE);
-	if (!path)
-		return sk_errf(err, -ENOMEM, "out of memory");
-	if (!sk_is_file(path)) {
-		ret = sk_write_file_atomic(path, OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT),
-					   0644, err);
-		if (ret)
-			goto out;
-	}
-	free(path);
-	path = sk_path_join(dir, INDEX_FILE);
-	if (!path) {
+	layout_file = sk_path_join(dir, OCI_LAYOUT_FILE);
+	index = sk_path_join(dir, INDEX_FILE);
+	blobs = sk_path_join(dir, "blobs");
+	sha = sk_path_join(dir, "blobs/sha256");
+	if (!layout_file || !index || !blobs || !sha) {
 		ret = sk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (!sk_is_file(path)) {
+	new_blobs = !sk_is_dir(sha);
+	if (new_blobs) {
+		ret = sk_mkdir_p(sha, 0755, err);
+		if (ret)
+			goto out;
+	}
+	if (!sk_is_file(layout_file)) {
+		ret = sk_write_file_synced(layout_file, OCI_LAYOUT_CONTENT,
+					   strlen(OCI_LAYOUT_CONTENT), 0644, err);
+		if (ret)
+			goto out;
+		wrote = true;
+	}
+	if (!sk_is_file(index)) {
 		idx = new_index();
 		if (!idx) {
 			ret = sk_errf(err, -ENOMEM, "out of memory");
 			goto out;
 		}
-		ret = write_json(path, idx, err);
+		ret = write_json(index, idx, false, err);
 		if (ret)
 			goto out;
+		wrote = true;
 	}
-	free(path);
-	path = sk_path_join(dir, "blobs/sha256");
-	if (!path) {
-		ret = sk_errf(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	ret = sk_mkdir_p(path, 0755, err);
-	if (ret)
-		goto out;
-	ret = sk_layout_open(dir, out, err);
+	/* one directory sync for everything created here, before any blob lands */
+	if (new_blobs)
+		ret = sk_fsync_dir(blobs, err);
+	if (!ret && (new_blobs || wrote))
+		ret = sk_fsync_dir(dir, err);
+	if (!ret)
+		ret = sk_layout_open(dir, out, err);
 out:
 	json_object_put(idx);
-	free(path);
+	free(layout_file);
+	free(index);
+	free(blobs);
+	free(sha);
 	return ret;
 }
 
@@ -272,9 +304,12 @@ int sk_layout_put_blob(struct sk_layout *l, const void *data, size_t len,
 	ret = sk_mkdir_p(dir, 0755, err);
 	if (ret)
 		goto out;
-	ret = sk_write_file_atomic(path, data, len, 0644, err);
+	/* the directory sync waits for sk_layout_add_manifest (see struct sk_layout) */
+	ret = sk_write_file_synced(path, data, len, 0644, err);
 	if (ret)
 		sk_err_prefix(err, "storing blob %s in layout %s: ", digest, l->dir);
+	else
+		l->blobs_unsynced = true;
 out:
 	free(old);
 	free(dir);
@@ -370,6 +405,7 @@ int sk_layout_add_manifest(struct sk_layout *l, const struct sk_descriptor *d, c
 	struct json_object *idx = NULL, *old, *list = NULL, *entry = NULL;
 	struct sk_descriptor copy = *d;
 	char *path = NULL;
+	size_t replaced = 0, same = 0;
 	int lock, ret;
 
 	if (ref_name && !*ref_name)
@@ -399,19 +435,29 @@ int sk_layout_add_manifest(struct sk_layout *l, const struct sk_descriptor *d, c
 		struct json_object *e = json_object_array_get_idx(old, i);
 		const char *name = entry_ref_name(e);
 
-		if (ref_name && name && !strcmp(name, ref_name))
-			continue;
 		/* Re-adding the same untagged manifest must not duplicate it. */
-		if (!ref_name && !name && sk_json_str(e, "digest") &&
-		    !strcmp(sk_json_str(e, "digest"), copy.digest))
+		if ((ref_name && name && !strcmp(name, ref_name)) ||
+		    (!ref_name && !name && sk_json_str(e, "digest") &&
+		     !strcmp(sk_json_str(e, "digest"), copy.digest))) {
+			replaced++;
+			same += json_object_equal(e, entry);
 			continue;
+		}
 		json_object_array_add(list, json_object_get(e));
+	}
+	/* Already recorded as it is: nothing to write (a read-only layout stays usable). */
+	if (replaced == 1 && same == 1) {
+		ret = l->blobs_unsynced ? sync_blobs(l, err) : 0;
+		goto out;
 	}
 	json_object_array_add(list, entry);
 	entry = NULL;
 	json_object_object_add(idx, "manifests", list);
 	list = NULL;
-	ret = write_json(path, idx, err);
+	/* unconditionally: blobs another process renamed in may not be durable yet */
+	ret = sync_blobs(l, err);
+	if (!ret)
+		ret = write_json(path, idx, true, err);
 out:
 	json_object_put(entry);
 	json_object_put(list);

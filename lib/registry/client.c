@@ -949,6 +949,18 @@ static int ping_scheme(struct sk_registry *r, const char *scheme, struct resp *r
 	return 0;
 }
 
+/*
+ * How a TLS server answers a plain HTTP request when it answers in HTTP: Go's
+ * (docker-registry) "Client sent an HTTP request to an HTTPS server", nginx's
+ * "The plain HTTP request was sent to HTTPS port". (Others send a TLS alert,
+ * which is no HTTP, or drop the connection: a curl error.)
+ */
+static bool tls_refusal(const struct resp *rs)
+{
+	return rs->status == 400 && rs->body.data &&
+	       memmem(rs->body.data, rs->body.len, "HTTPS", 5);
+}
+
 int sk_registry_ping(struct sk_registry *r, struct sk_error *err)
 {
 	struct req rq = {.method = "GET",
@@ -962,16 +974,37 @@ int sk_registry_ping(struct sk_registry *r, struct sk_error *err)
 
 	if (!r->scheme[0]) {
 		/*
-		 * HTTPS first; plain HTTP only where allowed and only if TLS did not
-		 * happen at all. A registry that is down is probed again (both ways)
-		 * with backoff, so a restarting plain-HTTP registry is not taken for
-		 * an HTTPS one.
+		 * Where plain HTTP is allowed anyway (loopback, --insecure), plain
+		 * HTTP first: an HTTPS probe first would load the CA bundle (~20 ms)
+		 * before a plain-HTTP registry got to answer. HTTPS follows, with
+		 * certificates verified as for any host, when HTTP got no usable
+		 * answer: a TLS server refuses it with a 400 or a protocol error,
+		 * and without a port in the name HTTPS listens on another port.
+		 * Elsewhere HTTPS only. A registry that is down is probed again
+		 * (both ways) with backoff, so a restarting plain-HTTP registry is
+		 * not taken for an HTTPS one.
 		 */
 		for (unsigned attempt = 1;; attempt++) {
-			ping_scheme(r, "https", &rs, &cc);
-			if (r->plain_ok && (cc == CURLE_SSL_CONNECT_ERROR ||
-					    cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING))
+			if (!r->plain_ok) {
+				ping_scheme(r, "https", &rs, &cc);
+			} else {
 				ping_scheme(r, "http", &rs, &cc);
+				if (cc != CURLE_OK || tls_refusal(&rs)) {
+					CURLcode http_cc = cc;
+					char http_err[CURL_ERROR_SIZE];
+
+					snprintf(http_err, sizeof(http_err), "%s", r->errbuf);
+					ping_scheme(r, "https", &rs, &cc);
+					/* no answer in plain HTTP, no TLS either: (re)starting */
+					if (curl_transient(http_cc) &&
+					    (cc == CURLE_SSL_CONNECT_ERROR || curl_transient(cc))) {
+						snprintf(r->scheme, sizeof(r->scheme), "http");
+						snprintf(r->errbuf, sizeof(r->errbuf), "%s",
+							 http_err);
+						cc = http_cc;
+					}
+				}
+			}
 			if (!curl_transient(cc) || attempt >= r->max_attempts)
 				break;
 			sleep_ms(backoff_ms(r, attempt));

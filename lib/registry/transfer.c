@@ -582,61 +582,6 @@ out:
 }
 
 /* How the command-line source names its content. */
-enum src_kind { SRC_REGISTRY, SRC_LAYOUT, SRC_ARCHIVE };
-
-/*
- * FILE[:TAG] where FILE exists. The first colon after which the path names a
- * file splits: tags of saved archives are full references ("host:port/repo:tag").
- */
-static int split_archive(const char *arg, char **file, char **tag)
-{
-	*file = *tag = NULL;
-	if (sk_is_file(arg)) {
-		*file = strdup(arg);
-		return *file ? 0 : -ENOMEM;
-	}
-	for (const char *colon = strchr(arg, ':'); colon; colon = strchr(colon + 1, ':')) {
-		*file = strndup(arg, (size_t)(colon - arg));
-		if (!*file)
-			return -ENOMEM;
-		if (sk_is_file(*file)) {
-			*tag = strdup(colon + 1);
-			if (*tag)
-				return 0;
-			free(*file);
-			*file = NULL;
-			return -ENOMEM;
-		}
-		free(*file);
-		*file = NULL;
-	}
-	return -ENOENT;
-}
-
-static enum src_kind classify(const char *src, const char **rest)
-{
-	char *dir = NULL, *tag = NULL;
-	enum src_kind k = SRC_REGISTRY;
-
-	*rest = src;
-	if (!strncmp(src, "oci:", 4)) {
-		*rest = src + 4;
-		return SRC_LAYOUT;
-	}
-	if (!strncmp(src, "oci-archive:", 12)) {
-		*rest = src + 12;
-		return SRC_ARCHIVE;
-	}
-	if (!split_archive(src, &dir, &tag)) {
-		k = SRC_ARCHIVE;
-	} else if (!sk_layout_ref_split(src, &dir, &tag) && sk_is_dir(dir)) {
-		k = SRC_LAYOUT;
-	}
-	free(dir);
-	free(tag);
-	return k;
-}
-
 int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *opts,
 	    char digest[SK_DIGEST_MAX], char *name, struct sk_error *err)
 {
@@ -647,13 +592,13 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 	struct pulled p = {0};
 	char refname[SK_REF_STRING_MAX] = "", *dir = NULL, *tag = NULL, *tmpdir = NULL;
 	const char *rest, *reference = NULL;
-	enum src_kind kind;
+	enum sk_source_kind kind;
 	int ret;
 
 	if (!opts)
 		opts = &none;
-	kind = classify(srcname, &rest);
-	if (kind == SRC_REGISTRY) {
+	kind = sk_source_classify(srcname, &rest);
+	if (kind == SK_SOURCE_REGISTRY) {
 		ret = sk_ref_parse(srcname, &ref, err);
 		if (ret) {
 			if (!strchr(srcname, ':') && !strchr(srcname, '/'))
@@ -680,8 +625,8 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 			goto out;
 		}
 	} else {
-		if (kind == SRC_ARCHIVE) {
-			ret = split_archive(rest, &dir, &tag);
+		if (kind == SK_SOURCE_ARCHIVE) {
+			ret = sk_archive_ref_split(rest, &dir, &tag);
 			if (ret) {
 				ret = sk_errf(err, ret, "%s: no such archive file", rest);
 				goto out;
@@ -720,7 +665,7 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 	if (opts->verify) {
 		struct sk_pull_subject subj = {
 		    .name = refname,
-		    .ref = kind == SRC_REGISTRY ? &ref : NULL,
+		    .ref = kind == SK_SOURCE_REGISTRY ? &ref : NULL,
 		    .registry = src.reg,
 		    .source = src.layout,
 		    .digest = p.digest,

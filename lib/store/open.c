@@ -8,6 +8,54 @@
 #include "schedkit/registry.h"
 #include "schedkit/store.h"
 
+int sk_archive_ref_split(const char *arg, char **file, char **tag)
+{
+	*file = *tag = NULL;
+	if (sk_is_file(arg)) {
+		*file = strdup(arg);
+		return *file ? 0 : -ENOMEM;
+	}
+	for (const char *colon = strchr(arg, ':'); colon; colon = strchr(colon + 1, ':')) {
+		*file = strndup(arg, (size_t)(colon - arg));
+		if (!*file)
+			return -ENOMEM;
+		if (sk_is_file(*file)) {
+			*tag = strdup(colon + 1);
+			if (*tag)
+				return 0;
+			free(*file);
+			*file = NULL;
+			return -ENOMEM;
+		}
+		free(*file);
+		*file = NULL;
+	}
+	return -ENOENT;
+}
+
+enum sk_source_kind sk_source_classify(const char *src, const char **rest)
+{
+	char *dir = NULL, *tag = NULL;
+	enum sk_source_kind k = SK_SOURCE_REGISTRY;
+
+	*rest = src;
+	if (!strncmp(src, "oci:", 4)) {
+		*rest = src + 4;
+		return SK_SOURCE_LAYOUT;
+	}
+	if (!strncmp(src, "oci-archive:", 12)) {
+		*rest = src + 12;
+		return SK_SOURCE_ARCHIVE;
+	}
+	if (!sk_archive_ref_split(src, &dir, &tag))
+		k = SK_SOURCE_ARCHIVE;
+	else if (!sk_layout_ref_split(src, &dir, &tag) && sk_is_dir(dir))
+		k = SK_SOURCE_LAYOUT;
+	free(dir);
+	free(tag);
+	return k;
+}
+
 int sk_artifact_open_any(const char *src, const struct sk_pull_opts *opts, const char *arch,
 			 struct sk_artifact **out, struct sk_error *err)
 {

@@ -18,9 +18,18 @@
 #define STALE_TMP_SECS (24L * 3600)
 #define CREATE_TRIES   8
 
+/*
+ * A committed blob's file is fsynced before its rename, but the rename is made
+ * durable only by one fsync of blobs/sha256 before index.json is rewritten:
+ * a crash leaves no blob or a complete one, and index.json never names a blob
+ * whose rename could be lost. blobs_unsynced: this handle renamed blobs that no
+ * directory fsync has covered yet.
+ */
 struct sk_store {
 	char *dir;
 	char *tmp;
+	char *blobs;
+	bool blobs_unsynced;
 	struct sk_layout *layout;
 };
 
@@ -108,7 +117,8 @@ int sk_store_open(const char *dir, struct sk_store **out, struct sk_error *err)
 		return sk_errf(err, -ENOMEM, "out of memory");
 	s->dir = strdup(dir);
 	s->tmp = sk_path_join(dir, TMP_DIR);
-	if (!s->dir || !s->tmp) {
+	s->blobs = sk_path_join(dir, "blobs/sha256");
+	if (!s->dir || !s->tmp || !s->blobs) {
 		ret = sk_errf(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -135,6 +145,7 @@ void sk_store_close(struct sk_store *s)
 	sk_layout_close(s->layout);
 	free(s->dir);
 	free(s->tmp);
+	free(s->blobs);
 	free(s);
 }
 
@@ -276,7 +287,7 @@ int sk_store_writer_commit(struct sk_store_writer *w, const char *digest, int64_
 			   struct sk_error *err)
 {
 	char got[SK_DIGEST_MAX], *dst = NULL;
-	int ret, dfd;
+	int ret;
 
 	sk_hasher_final(w->h, got);
 	w->h = NULL;
@@ -310,17 +321,8 @@ int sk_store_writer_commit(struct sk_store_writer *w, const char *digest, int64_
 	}
 	free(w->path);
 	w->path = NULL;
-	/* the rename itself must survive a crash too */
-	{
-		char *bdir = sk_path_join(sk_store_dir(w->s), "blobs/sha256");
-
-		dfd = bdir ? open(bdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-		free(bdir);
-	}
+	/* the rename becomes durable with the directory sync before index.json changes */
+	w->s->blobs_unsynced = true;
 	ret = 0;
 out:
 	free(dst);
@@ -372,16 +374,6 @@ int sk_store_put(struct sk_store *s, const void *data, size_t len, const char *d
 	return sk_store_writer_commit(w, digest, (int64_t)len, err);
 }
 
-int sk_store_record(struct sk_store *s, const char *ref_name, const struct sk_descriptor *d,
-		    struct sk_error *err)
-{
-	int ret = sk_layout_add_manifest(s->layout, d, ref_name, err);
-
-	if (ret)
-		sk_err_prefix(err, "recording %s in the store %s: ", ref_name, s->dir);
-	return ret;
-}
-
 /* The same directory lock sk_layout_add_manifest takes, so the two never interleave. */
 static int lock_store(const struct sk_store *s, struct sk_error *err)
 {
@@ -429,27 +421,56 @@ static struct json_object *annotations_json(const char *const *kv, struct sk_err
 	return ann;
 }
 
-int sk_store_record_annotated(struct sk_store *s, const char *ref_name,
-			      const struct sk_descriptor *d, const char *const *annotations,
-			      struct sk_error *err)
+static int sync_blobs(struct sk_store *s, struct sk_error *err)
 {
-	struct json_object *idx = NULL, *old, *list = NULL, *entry = NULL, *ann;
+	int ret = sk_fsync_dir(s->blobs, err);
+
+	if (!ret)
+		s->blobs_unsynced = false;
+	return ret;
+}
+
+/* The checks sk_layout_open makes of index.json; an absent list is an empty one. */
+static int index_manifests(struct json_object *idx, const char *path, struct json_object **list,
+			   struct sk_error *err)
+{
+	if (sk_json_int(idx, "schemaVersion") != 2)
+		return sk_errf(err, -EPROTO, "%s: schemaVersion must be 2", path);
+	if (!json_object_object_get_ex(idx, "manifests", list)) {
+		*list = NULL;
+		return 0;
+	}
+	if (!json_object_is_type(*list, json_type_array))
+		return sk_errf(err, -EPROTO, "%s: \"manifests\" must be an array", path);
+	return 0;
+}
+
+/*
+ * Like sk_layout_add_manifest (an entry with the same name, or an untagged one
+ * with the same digest, is replaced), with the store's blob sync, and nothing
+ * written when the entry is there already as it is: re-pulling stored content
+ * costs no write and works on a read-only store.
+ */
+static int record_entry(struct sk_store *s, const char *ref_name, const struct sk_descriptor *d,
+			const char *const *annotations, struct sk_error *err)
+{
+	struct json_object *idx = NULL, *old, *list = NULL, *entry = NULL, *ann = NULL;
 	struct sk_descriptor copy = *d;
 	char *path = NULL;
 	uint8_t *data = NULL;
-	size_t len = 0;
+	size_t len = 0, replaced = 0, same = 0;
 	int lock, ret;
 
-	if (!annotations || !annotations[0])
-		return sk_store_record(s, ref_name, d, err);
 	if (ref_name && !*ref_name)
 		ref_name = NULL;
 	if (ref_name && strlen(ref_name) >= sizeof(copy.ref_name))
 		return sk_errf(err, -EINVAL, "name \"%.64s...\" is too long", ref_name);
 	snprintf(copy.ref_name, sizeof(copy.ref_name), "%s", ref_name ? ref_name : "");
-	ann = annotations_json(annotations, err);
-	if (!ann)
-		return err ? err->code : -EINVAL;
+	if (annotations && annotations[0]) {
+		ann = annotations_json(annotations, err);
+		if (!ann)
+			return err ? err->code : -EINVAL;
+	}
 	entry = sk_descriptor_to_json(&copy, ann);
 	if (!entry)
 		return sk_errf(err, -ENOMEM, "out of memory");
@@ -467,30 +488,36 @@ int sk_store_record_annotated(struct sk_store *s, const char *ref_name,
 	ret = sk_read_file(path, SK_MANIFEST_MAX, &data, &len, err);
 	if (!ret)
 		ret = sk_json_parse(data, len, path, &idx, err);
+	if (!ret)
+		ret = index_manifests(idx, path, &old, err);
 	if (ret)
 		goto out;
-	if (json_object_object_get_ex(idx, "manifests", &old) &&
-	    json_object_is_type(old, json_type_array)) {
-		for (size_t i = 0; i < json_object_array_length(old); i++) {
-			struct json_object *e = json_object_array_get_idx(old, i), *a;
-			const char *name = NULL;
+	for (size_t i = 0; old && i < json_object_array_length(old); i++) {
+		struct json_object *e = json_object_array_get_idx(old, i), *a;
+		const char *name = NULL;
 
-			if (json_object_object_get_ex(e, "annotations", &a))
-				name = sk_json_str(a, SK_ANN_REF_NAME);
-			if (ref_name && name && !strcmp(name, ref_name))
-				continue;
-			/* like sk_layout_add_manifest: an untagged entry is replaced by digest */
-			if (!ref_name && !name && sk_json_str(e, "digest") &&
-			    !strcmp(sk_json_str(e, "digest"), copy.digest))
-				continue;
-			json_object_array_add(list, json_object_get(e));
+		if (json_object_object_get_ex(e, "annotations", &a))
+			name = sk_json_str(a, SK_ANN_REF_NAME);
+		if ((ref_name && name && !strcmp(name, ref_name)) ||
+		    (!ref_name && !name && sk_json_str(e, "digest") &&
+		     !strcmp(sk_json_str(e, "digest"), copy.digest))) {
+			replaced++;
+			same += json_object_equal(e, entry);
+			continue;
 		}
+		json_object_array_add(list, json_object_get(e));
+	}
+	if (replaced == 1 && same == 1) {
+		ret = s->blobs_unsynced ? sync_blobs(s, err) : 0;
+		goto out;
 	}
 	json_object_array_add(list, entry);
 	entry = NULL;
 	json_object_object_add(idx, "manifests", list);
 	list = NULL;
-	{
+	/* unconditionally: blobs another process renamed in may not be durable yet */
+	ret = sync_blobs(s, err);
+	if (!ret) {
 		size_t n;
 		char *text = sk_json_dump(idx, &n);
 
@@ -510,4 +537,17 @@ out:
 	free(path);
 	close(lock);
 	return ret;
+}
+
+int sk_store_record(struct sk_store *s, const char *ref_name, const struct sk_descriptor *d,
+		    struct sk_error *err)
+{
+	return record_entry(s, ref_name, d, NULL, err);
+}
+
+int sk_store_record_annotated(struct sk_store *s, const char *ref_name,
+			      const struct sk_descriptor *d, const char *const *annotations,
+			      struct sk_error *err)
+{
+	return record_entry(s, ref_name, d, annotations, err);
 }

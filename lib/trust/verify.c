@@ -498,36 +498,6 @@ int sk_trust_verify_stored(struct sk_store *st, const char *identity, const char
 
 /* ---- verifying a source without pulling it ---- */
 
-/*
- * FILE[:TAG] where FILE exists: its malloc'd parts, or -ENOENT. The first colon
- * after which the path names a file splits: tags of saved archives are full
- * references ("host:port/repo:tag") and hold colons themselves.
- */
-static int split_file(const char *arg, char **file, char **tag)
-{
-	*file = *tag = NULL;
-	if (sk_is_file(arg)) {
-		*file = strdup(arg);
-		return *file ? 0 : -ENOMEM;
-	}
-	for (const char *colon = strchr(arg, ':'); colon; colon = strchr(colon + 1, ':')) {
-		*file = strndup(arg, (size_t)(colon - arg));
-		if (!*file)
-			return -ENOMEM;
-		if (sk_is_file(*file)) {
-			*tag = strdup(colon + 1);
-			if (*tag)
-				return 0;
-			free(*file);
-			*file = NULL;
-			return -ENOMEM;
-		}
-		free(*file);
-		*file = NULL;
-	}
-	return -ENOENT;
-}
-
 static int verify_layout(struct sk_layout *l, const char *tag, const struct sk_verify_opts *o,
 			 struct sk_verify_result *res, struct sk_error *err)
 {
@@ -594,30 +564,16 @@ int sk_trust_verify_source(const char *s, const struct sk_registry_opts *reg,
 {
 	struct sk_layout *l = NULL;
 	char *file = NULL, *tag = NULL, *tmp = NULL;
-	const char *rest = s, *tmpbase = getenv("TMPDIR");
-	bool archive = false, layout = false;
+	const char *rest, *tmpbase = getenv("TMPDIR");
+	enum sk_source_kind kind = sk_source_classify(s, &rest);
 	int ret;
 
-	if (!strncmp(s, "oci-archive:", 12)) {
-		rest = s + 12;
-		archive = true;
-	} else if (!strncmp(s, "oci:", 4)) {
-		rest = s + 4;
-		layout = true;
-	} else if (!split_file(s, &file, &tag)) {
-		archive = true;
-	} else if (!sk_layout_ref_split(s, &file, &tag) && sk_is_dir(file)) {
-		layout = true;
-	}
-	free(file);
-	free(tag);
-	file = tag = NULL;
-	if (!archive && !layout) {
+	if (kind == SK_SOURCE_REGISTRY) {
 		ret = verify_registry(s, reg, o, res, err);
 		goto out;
 	}
-	if (archive) {
-		if (split_file(rest, &file, &tag)) {
+	if (kind == SK_SOURCE_ARCHIVE) {
+		if (sk_archive_ref_split(rest, &file, &tag)) {
 			ret = sk_errf(err, -ENOENT, "%s: no such archive file", rest);
 			goto out;
 		}

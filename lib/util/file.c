@@ -59,27 +59,35 @@ out:
 	return ret;
 }
 
+int sk_fsync_dir(const char *dir, struct sk_error *err)
+{
+	int fd, ret = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return sk_errf(err, -errno, "%s: cannot open the directory to sync it: %s", dir,
+			       strerror(errno));
+	/* EINVAL: a file system that cannot sync directories, which then need no sync */
+	if (fsync(fd) && errno != EINVAL)
+		ret =
+		    sk_errf(err, -errno, "%s: cannot sync the directory: %s", dir, strerror(errno));
+	close(fd);
+	return ret;
+}
+
 static int fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
-	int fd, ret = 0;
+	int ret;
 
 	if (!copy)
 		return -ENOMEM;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (fsync(fd) && errno != EINVAL)
-		ret = -errno;
-	close(fd);
-out:
+	ret = sk_fsync_dir(dirname(copy), NULL);
 	free(copy);
 	return ret;
 }
 
-int sk_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+int sk_write_file_synced(const char *path, const void *data, size_t len, mode_t mode,
 			 struct sk_error *err)
 {
 	const uint8_t *p = data;
@@ -125,7 +133,6 @@ int sk_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		goto fail;
 	}
 	free(tmp);
-	fsync_dir_of(path);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -133,6 +140,17 @@ fail:
 	unlink(tmp);
 	free(tmp);
 	return ret;
+}
+
+int sk_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 struct sk_error *err)
+{
+	int ret = sk_write_file_synced(path, data, len, mode, err);
+
+	if (ret)
+		return ret;
+	fsync_dir_of(path);
+	return 0;
 }
 
 int sk_mkdir_p(const char *path, mode_t mode, struct sk_error *err)

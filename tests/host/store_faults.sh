@@ -119,6 +119,9 @@ check_fails "read-only: a registry pull fails clearly" "Read-only file system" \
 check_fails "read-only: a new store cannot be created" "opening the store .*Read-only file system" \
 	pull "$T/small:v1" --store "$T/ro/other"
 check "read-only: store verify works on it" "$SKRUN" store verify --store "$RS"
+# what the store holds, recorded as it is, needs no write at all
+check "read-only: re-pulling what the store holds succeeds" pull "$T/small:v1" --store "$RS"
+check_eq "read-only: ... with the same digest" "$(tail -n1 "$T/out")" "$SMALL"
 snapshot "$T/ro" >"$T/ro.after"
 check "read-only: nothing changed" cmp "$T/ro.before" "$T/ro.after"
 mount -o remount,rw "$T/ro" || fail "read-only: remount rw" "mount -o remount,rw failed"

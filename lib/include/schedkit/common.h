@@ -85,6 +85,16 @@ int sk_read_file(const char *path, size_t max, uint8_t **data, size_t *len, stru
  */
 int sk_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct sk_error *err);
+/*
+ * sk_write_file_atomic without the directory fsync: readers see the old or the
+ * new contents, and the new contents are on disk, but the rename itself
+ * survives a crash only after sk_fsync_dir() of the directory. For writing
+ * several files into one directory and syncing it once.
+ */
+int sk_write_file_synced(const char *path, const void *data, size_t len, mode_t mode,
+			 struct sk_error *err);
+/* fsync of a directory: the renames and creations in it so far survive a crash. */
+int sk_fsync_dir(const char *dir, struct sk_error *err);
 /* mkdir -p; existing directories are fine. */
 int sk_mkdir_p(const char *path, mode_t mode, struct sk_error *err);
 /* Removes a directory tree (used only for temporary directories we created). */

@@ -67,6 +67,11 @@ int sk_json_parse(const void *data, size_t len, const char *what, struct json_ob
 /* Accessors returning NULL/0 when absent or of the wrong type. */
 const char *sk_json_str(struct json_object *obj, const char *key);
 int64_t sk_json_int(struct json_object *obj, const char *key);
+/*
+ * Adds val under key, taking ownership of it: on failure val is released.
+ * A NULL val stands for a failed allocation (json_object_new_*): -ENOMEM.
+ */
+int sk_json_add(struct json_object *o, const char *key, struct json_object *val);
 
 /* ---- descriptors ---- */
 

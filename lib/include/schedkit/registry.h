@@ -125,6 +125,61 @@ struct sk_registry_opts {
 	size_t chunk_size;     /* blobs larger than this go up in PATCH chunks; 0: 16 MiB */
 };
 
+/*
+ * ---- the registry options of the command line ----
+ *
+ * One parser for what every command that talks to a registry accepts:
+ * --insecure (the host of the command's reference), --ca-cert, --authfile,
+ * -v/--verbose, and skrun run's repeatable --insecure-registry HOST. A
+ * command puts SK_REGISTRY_CLI_LONGOPTS (and SK_REGISTRY_CLI_LONGOPT_VERBOSE
+ * with "v" in its short options) into its getopt_long table, offers every
+ * option to sk_registry_cli_opt first, and calls sk_registry_cli_finish once
+ * its arguments are known.
+ */
+enum {
+	/* above any character, so they never clash with a command's own options */
+	SK_REGISTRY_OPT_INSECURE = 0x1000,
+	SK_REGISTRY_OPT_CA_CERT,
+	SK_REGISTRY_OPT_AUTHFILE,
+	SK_REGISTRY_OPT_INSECURE_REGISTRY,
+};
+
+/* struct option entries (getopt.h); -v/--verbose is separate: not every command logs. */
+/* clang-format off */
+#define SK_REGISTRY_CLI_LONGOPTS                                                                   \
+	{"insecure", no_argument, NULL, SK_REGISTRY_OPT_INSECURE},                                 \
+	{"ca-cert", required_argument, NULL, SK_REGISTRY_OPT_CA_CERT},                             \
+	{"authfile", required_argument, NULL, SK_REGISTRY_OPT_AUTHFILE}
+#define SK_REGISTRY_CLI_LONGOPT_VERBOSE {"verbose", no_argument, NULL, 'v'}
+/* clang-format on */
+
+/* The --help lines of SK_REGISTRY_CLI_LONGOPTS and of -v/--verbose, options in 22 columns. */
+#define SK_REGISTRY_CLI_HELP                                                                       \
+	"  --insecure          the registry may use plain HTTP or an unverified\n"                 \
+	"                      certificate (loopback registries may use plain HTTP\n"              \
+	"                      by default; their certificates are still verified)\n"               \
+	"  --ca-cert FILE      trust this PEM CA bundle too\n"                                     \
+	"  --authfile FILE     read credentials only from FILE\n"
+#define SK_REGISTRY_CLI_HELP_VERBOSE "  -v, --verbose       log each HTTP request to stderr\n"
+
+struct sk_registry_cli {
+	struct sk_registry_opts opts; /* opts.insecure is set by sk_registry_cli_finish */
+	struct sk_strv insecure;      /* the hosts opts.insecure names */
+	bool insecure_ref;	      /* --insecure: the reference's host joins the list */
+	bool oom;		      /* a host could not be added; finish reports it */
+};
+
+/* 1 when opt (getopt_long's return, arg its optarg) was a registry option and is recorded. */
+int sk_registry_cli_opt(struct sk_registry_cli *c, int opt, const char *arg);
+/*
+ * Adds the host of ref (may be NULL) to the insecure list when --insecure was
+ * given and ref parses as a registry reference (layouts and archives have no
+ * host), then points opts.insecure at the list. -ENOMEM when a host could not
+ * be added.
+ */
+int sk_registry_cli_finish(struct sk_registry_cli *c, const char *ref);
+void sk_registry_cli_free(struct sk_registry_cli *c);
+
 struct sk_registry;
 
 /* A client for ref->host (no network yet). One per registry; reuses its connection. */

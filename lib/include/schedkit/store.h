@@ -113,6 +113,25 @@ int sk_archive_write(const char *dir, const char *tar_path, struct sk_error *err
 int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_total,
 		       struct sk_error *err);
 
+/* ---- what a source argument names ---- */
+
+enum sk_source_kind { SK_SOURCE_REGISTRY, SK_SOURCE_LAYOUT, SK_SOURCE_ARCHIVE };
+
+/*
+ * Classifies a source argument the way pull and verify read it:
+ * "oci:DIR[:TAG]" or DIR[:TAG] with DIR an existing directory is a layout;
+ * "oci-archive:FILE[:TAG]" or FILE[:TAG] with FILE an existing file is an
+ * archive; anything else is a registry reference. rest: src without the
+ * "oci:"/"oci-archive:" prefix.
+ */
+enum sk_source_kind sk_source_classify(const char *src, const char **rest);
+/*
+ * Splits FILE[:TAG] where FILE exists into malloc'd parts (tag NULL when
+ * absent), or -ENOENT. The first colon after which the path names a file
+ * splits: tags of saved archives are full references ("host:port/repo:tag").
+ */
+int sk_archive_ref_split(const char *arg, char **file, char **tag);
+
 /* ---- reading an artifact for inspection ---- */
 
 struct sk_pull_opts;
