@@ -28,6 +28,11 @@ qemu-system-x86 busybox-static cpio zstd gzip docker-registry apache2-utils skop
 openssl curl ca-certificates python3 python3-jsonschema clang-format cppcheck clang-tidy
 clang-tidy-16 libclang-rt-16-dev"
 BPORTS="libbpf-dev libbpf1 bpftool"
+# --build: only what building and running skbuild/skrun needs (the Containerfile).
+if [ "${1:-}" = --build ]; then
+	PKGS="make gcc pkg-config clang-16 llvm-16 libelf-dev zlib1g-dev libzstd-dev
+libarchive-dev libssl-dev libcurl4-openssl-dev libjson-c-dev ca-certificates git"
+fi
 
 missing=""
 for p in $PKGS; do
@@ -49,6 +54,8 @@ if [ -n "$missing" ] || [ $bp_ok = 0 ]; then
 	[ -z "$missing" ] || apt-get install -y -qq --no-install-recommends $missing
 	[ $bp_ok = 1 ] || apt-get install -y -qq --no-install-recommends -t bookworm-backports $BPORTS
 fi
+
+[ "${1:-}" != --build ] || { echo "deps: ok (build only)"; exit 0; }
 
 # cosign and oras come from trixie as static Go binaries; fetch the .debs through
 # a private apt state so the machine's own apt setup is not changed.
