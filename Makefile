@@ -30,9 +30,12 @@ BUILDER_OBJS := $(BUILDER_SRCS:%.c=$(BUILD)/%.o)
 RUNNER_OBJS  := $(RUNNER_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps kernel check demo asan lint fuzz format format-check install clean
+.PHONY: all tests deps kernel check demo asan lint fuzz format format-check install clean
 
-all: $(BUILD)/skbuild $(BUILD)/skrun $(UNIT_BINS)
+all: $(BUILD)/skbuild $(BUILD)/skrun
+
+# Unit tests need cmocka and the test kernel's BTF (make kernel) for their BPF objects.
+tests: $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -80,13 +83,13 @@ kernel:
 	sh tests/vm/fetch-kernel.sh
 
 asan:
-	$(MAKE) BUILD=build-asan SAN=1 all
+	$(MAKE) BUILD=build-asan SAN=1 all tests
 
 check:
 	sh scripts/deps.sh
 	sh tests/vm/fetch-kernel.sh >/dev/null
 	sh tests/vm/fetch-scx.sh >/dev/null
-	$(MAKE) all
+	$(MAKE) all tests
 	$(MAKE) asan
 	sh tests/run.sh
 
@@ -119,7 +122,7 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(LIB_SRCS) $(HEADERS) $(BUILDER_SRCS) $(RUNNER_SRCS) $(UNIT_SRCS)
 
-install: all
+install: $(BUILD)/skbuild $(BUILD)/skrun
 	install -D -m 0755 $(BUILD)/skbuild $(DESTDIR)$(PREFIX)/bin/skbuild
 	install -D -m 0755 $(BUILD)/skrun $(DESTDIR)$(PREFIX)/bin/skrun
 	mkdir -p $(DESTDIR)$(DATADIR)/bpf
