@@ -399,8 +399,20 @@ static const char *entry_ref_name(struct json_object *entry)
 	return sk_json_str(ann, SK_ANN_REF_NAME);
 }
 
+void sk_layout_blobs_renamed(struct sk_layout *l)
+{
+	l->blobs_unsynced = true;
+}
+
 int sk_layout_add_manifest(struct sk_layout *l, const struct sk_descriptor *d, const char *ref_name,
 			   struct sk_error *err)
+{
+	return sk_layout_add_manifest_annotated(l, d, ref_name, NULL, err);
+}
+
+int sk_layout_add_manifest_annotated(struct sk_layout *l, const struct sk_descriptor *d,
+				     const char *ref_name, struct json_object *annotations,
+				     struct sk_error *err)
 {
 	struct json_object *idx = NULL, *old, *list = NULL, *entry = NULL;
 	struct sk_descriptor copy = *d;
@@ -410,12 +422,20 @@ int sk_layout_add_manifest(struct sk_layout *l, const struct sk_descriptor *d, c
 
 	if (ref_name && !*ref_name)
 		ref_name = NULL;
-	if (ref_name && strlen(ref_name) >= sizeof(copy.ref_name))
+	if (ref_name && strlen(ref_name) >= sizeof(copy.ref_name)) {
+		json_object_put(annotations);
 		return sk_errf(err, -EINVAL, "tag \"%.64s...\" is too long", ref_name);
+	}
 	snprintf(copy.ref_name, sizeof(copy.ref_name), "%s", ref_name ? ref_name : "");
+	/* sk_descriptor_to_json takes annotations over, even when it fails */
+	entry = sk_descriptor_to_json(&copy, annotations);
+	if (!entry)
+		return sk_errf(err, -ENOMEM, "out of memory");
 	lock = lock_layout(l, err);
-	if (lock < 0)
+	if (lock < 0) {
+		json_object_put(entry);
 		return lock;
+	}
 	path = layout_path(l, INDEX_FILE);
 	if (!path) {
 		ret = sk_errf(err, -ENOMEM, "out of memory");
@@ -426,8 +446,7 @@ int sk_layout_add_manifest(struct sk_layout *l, const struct sk_descriptor *d, c
 		goto out;
 	json_object_object_get_ex(idx, "manifests", &old);
 	list = json_object_new_array();
-	entry = sk_descriptor_to_json(&copy, NULL);
-	if (!list || !entry) {
+	if (!list) {
 		ret = sk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}

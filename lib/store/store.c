@@ -20,16 +20,14 @@
 
 /*
  * A committed blob's file is fsynced before its rename, but the rename is made
- * durable only by one fsync of blobs/sha256 before index.json is rewritten:
- * a crash leaves no blob or a complete one, and index.json never names a blob
- * whose rename could be lost. blobs_unsynced: this handle renamed blobs that no
- * directory fsync has covered yet.
+ * durable only by one fsync of blobs/sha256 before index.json is rewritten
+ * (the layout does that, told by sk_layout_blobs_renamed): a crash leaves no
+ * blob or a complete one, and index.json never names a blob whose rename could
+ * be lost.
  */
 struct sk_store {
 	char *dir;
 	char *tmp;
-	char *blobs;
-	bool blobs_unsynced;
 	struct sk_layout *layout;
 };
 
@@ -117,8 +115,7 @@ int sk_store_open(const char *dir, struct sk_store **out, struct sk_error *err)
 		return sk_errf(err, -ENOMEM, "out of memory");
 	s->dir = strdup(dir);
 	s->tmp = sk_path_join(dir, TMP_DIR);
-	s->blobs = sk_path_join(dir, "blobs/sha256");
-	if (!s->dir || !s->tmp || !s->blobs) {
+	if (!s->dir || !s->tmp) {
 		ret = sk_errf(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -145,7 +142,6 @@ void sk_store_close(struct sk_store *s)
 	sk_layout_close(s->layout);
 	free(s->dir);
 	free(s->tmp);
-	free(s->blobs);
 	free(s);
 }
 
@@ -322,7 +318,7 @@ int sk_store_writer_commit(struct sk_store_writer *w, const char *digest, int64_
 	free(w->path);
 	w->path = NULL;
 	/* the rename becomes durable with the directory sync before index.json changes */
-	w->s->blobs_unsynced = true;
+	sk_layout_blobs_renamed(w->s->layout);
 	ret = 0;
 out:
 	free(dst);
@@ -374,24 +370,6 @@ int sk_store_put(struct sk_store *s, const void *data, size_t len, const char *d
 	return sk_store_writer_commit(w, digest, (int64_t)len, err);
 }
 
-/* The same directory lock sk_layout_add_manifest takes, so the two never interleave. */
-static int lock_store(const struct sk_store *s, struct sk_error *err)
-{
-	int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return sk_errf(err, -errno, "%s: cannot open: %s", s->dir, strerror(errno));
-	while (flock(fd, LOCK_EX)) {
-		if (errno != EINTR) {
-			int e = errno;
-
-			close(fd);
-			return sk_errf(err, -e, "%s: cannot lock: %s", s->dir, strerror(e));
-		}
-	}
-	return fd;
-}
-
 static struct json_object *annotations_json(const char *const *kv, struct sk_error *err)
 {
 	struct json_object *ann = json_object_new_object();
@@ -421,121 +399,24 @@ static struct json_object *annotations_json(const char *const *kv, struct sk_err
 	return ann;
 }
 
-static int sync_blobs(struct sk_store *s, struct sk_error *err)
-{
-	int ret = sk_fsync_dir(s->blobs, err);
-
-	if (!ret)
-		s->blobs_unsynced = false;
-	return ret;
-}
-
-/* The checks sk_layout_open makes of index.json; an absent list is an empty one. */
-static int index_manifests(struct json_object *idx, const char *path, struct json_object **list,
-			   struct sk_error *err)
-{
-	if (sk_json_int(idx, "schemaVersion") != 2)
-		return sk_errf(err, -EPROTO, "%s: schemaVersion must be 2", path);
-	if (!json_object_object_get_ex(idx, "manifests", list)) {
-		*list = NULL;
-		return 0;
-	}
-	if (!json_object_is_type(*list, json_type_array))
-		return sk_errf(err, -EPROTO, "%s: \"manifests\" must be an array", path);
-	return 0;
-}
-
-/*
- * Like sk_layout_add_manifest (an entry with the same name, or an untagged one
- * with the same digest, is replaced), with the store's blob sync, and nothing
- * written when the entry is there already as it is: re-pulling stored content
- * costs no write and works on a read-only store.
- */
+/* The layout records the entry; the store adds its annotations and the error context. */
 static int record_entry(struct sk_store *s, const char *ref_name, const struct sk_descriptor *d,
 			const char *const *annotations, struct sk_error *err)
 {
-	struct json_object *idx = NULL, *old, *list = NULL, *entry = NULL, *ann = NULL;
-	struct sk_descriptor copy = *d;
-	char *path = NULL;
-	uint8_t *data = NULL;
-	size_t len = 0, replaced = 0, same = 0;
-	int lock, ret;
+	struct json_object *ann = NULL;
+	int ret;
 
 	if (ref_name && !*ref_name)
 		ref_name = NULL;
-	if (ref_name && strlen(ref_name) >= sizeof(copy.ref_name))
-		return sk_errf(err, -EINVAL, "name \"%.64s...\" is too long", ref_name);
-	snprintf(copy.ref_name, sizeof(copy.ref_name), "%s", ref_name ? ref_name : "");
 	if (annotations && annotations[0]) {
 		ann = annotations_json(annotations, err);
 		if (!ann)
 			return err ? err->code : -EINVAL;
 	}
-	entry = sk_descriptor_to_json(&copy, ann);
-	if (!entry)
-		return sk_errf(err, -ENOMEM, "out of memory");
-	lock = lock_store(s, err);
-	if (lock < 0) {
-		json_object_put(entry);
-		return lock;
-	}
-	path = sk_path_join(s->dir, "index.json");
-	list = json_object_new_array();
-	if (!path || !list) {
-		ret = sk_errf(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	ret = sk_read_file(path, SK_MANIFEST_MAX, &data, &len, err);
-	if (!ret)
-		ret = sk_json_parse(data, len, path, &idx, err);
-	if (!ret)
-		ret = index_manifests(idx, path, &old, err);
+	ret = sk_layout_add_manifest_annotated(s->layout, d, ref_name, ann, err);
 	if (ret)
-		goto out;
-	for (size_t i = 0; old && i < json_object_array_length(old); i++) {
-		struct json_object *e = json_object_array_get_idx(old, i), *a;
-		const char *name = NULL;
-
-		if (json_object_object_get_ex(e, "annotations", &a))
-			name = sk_json_str(a, SK_ANN_REF_NAME);
-		if ((ref_name && name && !strcmp(name, ref_name)) ||
-		    (!ref_name && !name && sk_json_str(e, "digest") &&
-		     !strcmp(sk_json_str(e, "digest"), copy.digest))) {
-			replaced++;
-			same += json_object_equal(e, entry);
-			continue;
-		}
-		json_object_array_add(list, json_object_get(e));
-	}
-	if (replaced == 1 && same == 1) {
-		ret = s->blobs_unsynced ? sync_blobs(s, err) : 0;
-		goto out;
-	}
-	json_object_array_add(list, entry);
-	entry = NULL;
-	json_object_object_add(idx, "manifests", list);
-	list = NULL;
-	/* unconditionally: blobs another process renamed in may not be durable yet */
-	ret = sync_blobs(s, err);
-	if (!ret) {
-		size_t n;
-		char *text = sk_json_dump(idx, &n);
-
-		ret = text ? sk_write_file_atomic(path, text, n, 0644, err)
-			   : sk_errf(err, -ENOMEM, "out of memory");
-		free(text);
-	}
-out:
-	if (ret)
-		sk_err_prefix(err,
-			      "recording %s in the store %s: ", ref_name ? ref_name : copy.digest,
-			      s->dir);
-	json_object_put(entry);
-	json_object_put(list);
-	json_object_put(idx);
-	free(data);
-	free(path);
-	close(lock);
+		sk_err_prefix(
+		    err, "recording %s in the store %s: ", ref_name ? ref_name : d->digest, s->dir);
 	return ret;
 }
 

@@ -120,6 +120,19 @@ char *sk_layout_blob_path(struct sk_layout *l, const char *digest);
 int sk_layout_add_manifest(struct sk_layout *l, const struct sk_descriptor *d, const char *ref_name,
 			   struct sk_error *err);
 /*
+ * Like sk_layout_add_manifest, and the entry also carries annotations (may be
+ * NULL; taken over). Nothing is written when the entry is there as it is;
+ * otherwise blobs/sha256 is fsynced once before index.json is rewritten.
+ */
+int sk_layout_add_manifest_annotated(struct sk_layout *l, const struct sk_descriptor *d,
+				     const char *ref_name, struct json_object *annotations,
+				     struct sk_error *err);
+/*
+ * For a caller that renamed an fsynced blob file into blobs/sha256 itself: the
+ * next sk_layout_add_manifest* fsyncs the directory even if it writes nothing.
+ */
+void sk_layout_blobs_renamed(struct sk_layout *l);
+/*
  * Finds the entry for tag (NULL: the only entry, or the error lists the tags).
  * A tag may also be a digest ("sha256:...") of an entry.
  */
