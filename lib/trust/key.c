@@ -175,18 +175,13 @@ int sk_key_public_pem(const struct sk_key *k, struct sk_buf *out, struct sk_erro
 	return ret;
 }
 
+/* The new key's directory entry must survive a crash too; best effort, as before. */
 static void fsync_parent(const char *path)
 {
 	char *copy = strdup(path);
-	int fd;
 
-	if (!copy)
-		return;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	if (copy)
+		sk_fsync_dir(dirname(copy), NULL);
 	free(copy);
 }
 
