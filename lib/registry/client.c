@@ -35,9 +35,10 @@ enum auth_kind { AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
 struct sk_registry {
 	CURL *curl;
 	struct sk_ref ref;
-	char scheme[8]; /* "" until the first ping */
-	bool insecure;	/* named by the user: unverified TLS and plain HTTP */
-	bool plain_ok;	/* plain HTTP allowed (insecure or loopback) */
+	char scheme[8];		       /* "" until the first ping */
+	bool insecure;		       /* named by the user: unverified TLS and plain HTTP */
+	bool plain_ok;		       /* plain HTTP allowed (insecure or loopback) */
+	struct sk_strv insecure_hosts; /* every host the user named insecure (token realms) */
 	char *ca_cert;
 	char *auth_file;
 	bool verbose;
@@ -57,6 +58,7 @@ struct sk_registry {
 	char service[256];
 	struct sk_strv scopes;
 	char *token;
+	bool token_secret;   /* obtained with credentials: as secret as they are */
 	double token_expiry; /* monotonic seconds */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -78,7 +80,8 @@ struct req {
 	const char *content_range;
 	struct body *body;
 	bool follow;
-	bool token_request; /* to the token endpoint: Basic credentials, no challenge handling */
+	bool token_request;	    /* to the token endpoint: no challenge handling */
+	bool token_basic;	    /* token_request: send the Basic credentials */
 	const struct sk_sink *sink; /* successful body goes here (else into resp.body) */
 	int64_t expect_size;	    /* >= 0: cut off beyond this many bytes */
 	size_t max;		    /* limit for bodies kept in memory */
@@ -157,6 +160,12 @@ int sk_registry_open(const struct sk_ref *ref, const struct sk_registry_opts *op
 	r->insecure = opts->insecure && (sk_strv_contains(opts->insecure, ref->host) ||
 					 sk_strv_contains(opts->insecure, ref->registry));
 	r->plain_ok = r->insecure || host_is_loopback(ref->host);
+	for (size_t i = 0; opts->insecure && i < opts->insecure->n; i++) {
+		if (sk_strv_push(&r->insecure_hosts, opts->insecure->v[i])) {
+			sk_registry_close(r);
+			return sk_errf(err, -ENOMEM, "out of memory");
+		}
+	}
 	r->ca_cert = opts->ca_cert ? strdup(opts->ca_cert) : NULL;
 	r->auth_file = opts->auth_file ? strdup(opts->auth_file) : NULL;
 	r->verbose = opts->verbose;
@@ -197,6 +206,7 @@ void sk_registry_close(struct sk_registry *r)
 	sk_cred_clear(&r->cred);
 	sk_strv_free(&r->looked);
 	sk_strv_free(&r->scopes);
+	sk_strv_free(&r->insecure_hosts);
 	if (r->token) {
 		OPENSSL_cleanse(r->token, strlen(r->token));
 		free(r->token);
@@ -477,6 +487,76 @@ static bool same_host(struct sk_registry *r, const char *url)
 	return same;
 }
 
+/* HOST[:PORT] of an absolute URL, the way a user names it, and whether it is plain HTTP. */
+static int url_host(const char *url, char *out, size_t len, bool *plain)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	int ret = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	if (!curl_url_set(u, CURLUPART_URL, url, 0) &&
+	    !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
+	    !curl_url_get(u, CURLUPART_HOST, &host, 0)) {
+		if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+			port = NULL;
+		snprintf(out, len, "%s%s%s", host, port ? ":" : "", port ? port : "");
+		*plain = strcasecmp(scheme, "https") != 0;
+		ret = 0;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return ret;
+}
+
+/*
+ * Whether a secret (credentials, or a token bought with them) may go to url:
+ * over TLS, yes; over plain HTTP only to a host the user named insecure. A
+ * registry named insecure may also point at a plain-HTTP token server: the
+ * challenge naming it came over that same unprotected connection, and the
+ * command line of skbuild can name one host only.
+ */
+static bool secret_ok(const struct sk_registry *r, const char *url)
+{
+	char host[SK_REF_REGISTRY_MAX + 16];
+	bool plain = true;
+
+	if (url_host(url, host, sizeof(host), &plain))
+		return false;
+	return !plain || r->insecure || sk_strv_contains(&r->insecure_hosts, host);
+}
+
+/* The same, for the registry itself (its scheme is known once it answered). */
+static bool registry_secret_ok(const struct sk_registry *r)
+{
+	return strcmp(r->scheme, "http") != 0 || r->insecure;
+}
+
+/*
+ * Loopback registries speak plain HTTP without being named, but only
+ * anonymously. realm: the token server's URL when it is the one in the clear,
+ * NULL for the registry itself.
+ */
+static int plain_refusal(struct sk_registry *r, const char *what, const char *realm,
+			 struct sk_error *err)
+{
+	char where[SK_REF_REGISTRY_MAX + 1100];
+
+	if (realm)
+		snprintf(where, sizeof(where), "token server at %s", realm);
+	else
+		snprintf(where, sizeof(where), "registry at http://%s", r->ref.host);
+	return sk_errf(err, -EACCES,
+		       "registry %s: %s: the %s asks for credentials over plain HTTP; "
+		       "refusing to send them. To allow it, name the registry insecure "
+		       "(--insecure for skbuild and skrun pull/verify, --insecure-registry %s "
+		       "for skrun run), or serve it over TLS",
+		       r->ref.registry, what, where, r->ref.registry);
+}
+
 static bool curl_transient(CURLcode c)
 {
 	switch (c) {
@@ -607,18 +687,20 @@ static CURLcode perform(struct sk_registry *r, const struct req *rq, struct resp
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 	}
+	/* the callers decide; this is the last line against secrets in the clear */
 	if (rq->token_request) {
-		if (r->cred.username) {
+		if (rq->token_basic && r->cred.username && secret_ok(r, rq->url)) {
 			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 			curl_easy_setopt(c, CURLOPT_USERNAME, r->cred.username);
 			curl_easy_setopt(c, CURLOPT_PASSWORD, r->cred.password);
 		}
 	} else if (same_host(r, rq->url)) {
-		if (r->auth == AUTH_BASIC && r->cred.username) {
+		if (r->auth == AUTH_BASIC && r->cred.username && secret_ok(r, rq->url)) {
 			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 			curl_easy_setopt(c, CURLOPT_USERNAME, r->cred.username);
 			curl_easy_setopt(c, CURLOPT_PASSWORD, r->cred.password);
-		} else if (r->auth == AUTH_BEARER && r->token) {
+		} else if (r->auth == AUTH_BEARER && r->token &&
+			   (!r->token_secret || secret_ok(r, rq->url))) {
 			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
 			curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, r->token);
 		}
@@ -708,6 +790,8 @@ static int handle_challenge(struct sk_registry *r, const struct req *rq, const s
 	}
 	if (!strcasecmp(ch.scheme, "Basic")) {
 		r->auth = AUTH_BASIC;
+		if (!registry_secret_ok(r))
+			return plain_refusal(r, rq->what, NULL, err);
 		ret = load_credentials(r, err);
 		if (!ret && !r->cred.username)
 			return no_credentials(r, rq, err);
@@ -774,6 +858,9 @@ static int do_request(struct sk_registry *r, const struct req *rq, struct resp *
 				return ret;
 			continue;
 		} else if (rs->status == 401 && !rq->token_request) {
+			/* an anonymous token was not enough */
+			if (!registry_secret_ok(r))
+				return plain_refusal(r, rq->what, NULL, err);
 			if (!r->cred.username)
 				return no_credentials(r, rq, err);
 			return sk_errf(
@@ -835,7 +922,9 @@ static int get_token(struct sk_registry *r, const char *challenge_scope, struct 
 			 .expect_size = -1,
 			 .what = "getting a token"};
 	struct json_object *j = NULL;
-	char *url = NULL, *next = NULL;
+	char *url = NULL, *next = NULL, realm_host[SK_REF_REGISTRY_MAX + 16];
+	const char *clear_realm;
+	bool realm_plain = true, with_cred;
 	const char *tok;
 	int64_t expires;
 	int ret;
@@ -850,13 +939,32 @@ static int get_token(struct sk_registry *r, const char *challenge_scope, struct 
 				sk_strv_push(&r->scopes, s);
 		free(copy);
 	}
-	ret = load_credentials(r, err);
-	if (ret)
-		return ret;
-	if (make_url(r, r->realm, &url)) {
+	if (make_url(r, r->realm, &url) ||
+	    url_host(url, realm_host, sizeof(realm_host), &realm_plain)) {
+		curl_free(url);
 		url = NULL;
 		goto bad_realm;
 	}
+	/* plain HTTP goes to loopback or named hosts only, for tokens as for registries */
+	if (realm_plain && !secret_ok(r, url) && !host_is_loopback(realm_host)) {
+		ret = sk_errf(err, -EACCES,
+			      "registry %s: the token server at %s is plain HTTP on a host that "
+			      "is neither loopback nor named insecure; refusing to use it",
+			      r->ref.registry, r->realm);
+		goto out;
+	}
+	/* a token bought with credentials is sent to the registry: both ways must be safe */
+	clear_realm = secret_ok(r, url) ? NULL : r->realm;
+	with_cred = !clear_realm && registry_secret_ok(r);
+	if (with_cred) {
+		ret = load_credentials(r, err);
+		if (ret)
+			goto out;
+	} else if (r->cred_explicit) {
+		ret = plain_refusal(r, rq.what, clear_realm, err);
+		goto out;
+	}
+	rq.token_basic = with_cred && r->cred.username;
 	if (r->service[0]) {
 		ret = url_add_query(url, "service", r->service, &next);
 		curl_free(url);
@@ -876,7 +984,9 @@ static int get_token(struct sk_registry *r, const char *challenge_scope, struct 
 	if (ret)
 		goto out;
 	if (rs.status == 401 || rs.status == 403) {
-		if (r->cred.username)
+		if (!with_cred)
+			ret = plain_refusal(r, rq.what, clear_realm, err);
+		else if (r->cred.username)
 			ret =
 			    sk_errf(err, -EACCES,
 				    "registry %s: the token server at %s rejected the credentials "
@@ -919,6 +1029,7 @@ static int get_token(struct sk_registry *r, const char *challenge_scope, struct 
 	if (expires <= 0)
 		expires = 60;
 	r->token_expiry = now_s() + (double)expires - (expires > 20 ? 10.0 : (double)expires / 4);
+	r->token_secret = rq.token_basic;
 	r->auth = AUTH_BEARER;
 out:
 	if (j)

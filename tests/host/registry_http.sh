@@ -102,3 +102,97 @@ check "concurrent pulls: store clean" store_clean "$T/cstore"
 check "push --help" "$SKBUILD" push --help
 check "pull --help" "$SKRUN" pull --insecure-skip-verify --help
 check_fails "push without arguments" "usage: skbuild push" "$SKBUILD" push
+
+# -- credentials never go over plain HTTP to a host the user did not name insecure.
+#    Loopback registries speak plain HTTP anonymously; when one asks for
+#    credentials the client refuses, and says how to allow it.
+export HOME="$T/home"
+mkdir -p "$HOME"
+unset DOCKER_CONFIG REGISTRY_AUTH_FILE XDG_RUNTIME_DIR
+# a listener that asks every request for credentials and logs whether it got any
+cat >"$T/trap.py" <<'PY'
+import http.server, sys
+port, log, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self):
+        with open(log, "a") as f:
+            got = "yes" if self.headers.get("Authorization") else "no"
+            f.write(f"{self.command} {self.path.split('?')[0]} auth={got}\n")
+        body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
+        self.send_response(401)
+        if mode == "basic":
+            self.send_header("WWW-Authenticate", 'Basic realm="trap"')
+        elif not self.path.startswith("/token"):
+            self.send_header("WWW-Authenticate",
+                             f'Bearer realm="http://127.0.0.1:{port}/token",service="trap"')
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = answer
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+trap_start() {
+	TRAP_PORT=$(free_port)
+	TRAP_LOG=$T/trap-$1.log
+	: >"$TRAP_LOG"
+	python3 "$T/trap.py" "$TRAP_PORT" "$TRAP_LOG" "$1" >"$T/trap-$1.err" 2>&1 &
+	_tp=$!
+	sk_on_exit "kill $_tp 2>/dev/null"
+	reg_wait_port "$TRAP_PORT" "$_tp" "$T/trap-$1.err" "trap listener ($1)"
+}
+auth_entry() { printf '"%s":{"auth":"%s"}' "$1" "$(printf '%s' "$2" | base64)"; }
+REFUSED='asks for credentials over plain HTTP; refusing to send them'
+
+trap_start basic
+B=127.0.0.1:$TRAP_PORT
+trap_start bearer
+BT=127.0.0.1:$TRAP_PORT
+htpasswd -Bbn alice 'correct horse' >"$T/htpasswd" 2>/dev/null || reg_fatal htpasswd "htpasswd failed"
+reg_start plainauth htpasswd "$T/htpasswd"
+A=127.0.0.1:$REG_PORT
+printf '{"auths":{%s,%s,%s}}' "$(auth_entry "$B" 'alice:trap secret')" \
+	"$(auth_entry "$BT" 'alice:trap secret')" "$(auth_entry "$A" 'alice:correct horse')" >"$T/creds.json"
+export REGISTRY_AUTH_FILE="$T/creds.json"
+
+check_fails "plain HTTP Basic challenge: pull refuses to send the credentials" \
+	"registry at http://$B $REFUSED" "$SKRUN" pull --insecure-skip-verify "$B/t/s:v1" --store "$T/p0"
+check_eq "... and no Authorization header reached the listener" "$(grep -c auth=yes "$T/trap-basic.log")" 0
+check "... which did ask (it logged the requests)" grep -q 'GET /v2/ auth=no' "$T/trap-basic.log"
+check_fails "plain HTTP Bearer challenge: the credentials do not go to the plain-HTTP token server" \
+	"token server at http://$BT/token $REFUSED" "$SKBUILD" push "$T/lay:v1" "$BT/t/s:v1"
+check "... it was asked anonymously" grep -q 'GET /token auth=no' "$T/trap-bearer.log"
+check_eq "... and never with credentials" "$(grep -c 'auth=yes' "$T/trap-bearer.log")" 0
+check_fails "--authfile names the file, not the transport: still refused" "$REFUSED" \
+	"$SKRUN" pull --insecure-skip-verify "$B/t/s:v1" --store "$T/p0" --authfile "$T/creds.json"
+check_eq "... still no Authorization header" "$(grep -c 'auth=yes' "$T/trap-basic.log")" 0
+# naming the host insecure is the opt-in: the same listener then sees the credentials
+check_fails "with --insecure the credentials go (the listener refuses them)" 'rejected the credentials' \
+	"$SKRUN" pull --insecure-skip-verify "$B/t/s:v1" --store "$T/p0" --insecure
+check "... and the listener saw an Authorization header" grep -q 'GET /v2/ auth=yes' "$T/trap-basic.log"
+check_fails "with --insecure the token server gets them too" 'token server at .* rejected the credentials' \
+	"$SKBUILD" push "$T/lay:v1" "$BT/t/s:v1" --insecure
+check "... and saw an Authorization header" grep -q 'GET /token auth=yes' "$T/trap-bearer.log"
+
+# a real registry with htpasswd over plain HTTP on loopback
+check_fails "htpasswd over plain HTTP: push refused without --insecure" "registry at http://$A $REFUSED" \
+	"$SKBUILD" push "$T/lay:v1" "$A/t/s:v1"
+cp "$T/out" "$T/refusal"
+check "... the message says how to allow it" grep -q -- "--insecure-registry $A" "$T/refusal"
+check_fails "htpasswd over plain HTTP: pull refused without --insecure" "$REFUSED" \
+	"$SKRUN" pull --insecure-skip-verify "$A/t/s:v1" --store "$T/p1"
+check_fails "login over plain HTTP refused without --insecure" "$REFUSED" \
+	sh -c "printf 'correct horse\n' | '$SKBUILD' login $A -u alice --password-stdin"
+check "... nothing stored" test ! -e "$HOME/.docker/config.json"
+check "htpasswd over plain HTTP: push with --insecure" "$SKBUILD" push "$T/lay:v1" "$A/t/s:v1" --insecure
+check_eq "... pushed digest" "$(cat "$T/out")" "$TOP"
+check "htpasswd over plain HTTP: pull with --insecure" "$SKRUN" pull --insecure-skip-verify "$A/t/s:v1" \
+	--store "$T/p2" --insecure --platform linux/amd64
+check "... byte-identical" same_blobs "$T/p2" "$T/lay" "$TOP" "$amd" $amd_blobs
+check "login over plain HTTP with --insecure" \
+	sh -c "printf 'correct horse\n' | '$SKBUILD' login $A -u alice --password-stdin --insecure"
+unset REGISTRY_AUTH_FILE
