@@ -350,6 +350,102 @@ static int path_push(struct sk_strv *v, const char *a, const char *b)
 	return ret;
 }
 
+/*
+ * Reads one auth file. explicit: the user named it (--authfile), so it is read
+ * as given, symlinks included. Otherwise the path came from the environment
+ * (HOME, XDG_RUNTIME_DIR, DOCKER_CONFIG, REGISTRY_AUTH_FILE), which root may
+ * have inherited from anyone (sudo -E, a unit's Environment=): as root such a
+ * file is read only when it is root's own, not a symlink, and not writable by
+ * others. A file passed over is not an error: *skipped says why (and *data
+ * stays NULL). Only regular files are read: a FIFO would hang the read.
+ * 1: read, 0: absent or skipped.
+ */
+static int read_auth_file(const char *path, bool explicit, uint8_t **data, size_t *len,
+			  char *skipped, size_t skipped_len, struct sk_error *err)
+{
+	bool guard = !explicit && geteuid() == 0;
+	int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | (guard ? O_NOFOLLOW : 0);
+	struct sk_buf b = {0};
+	struct stat st;
+	int fd, ret = 0;
+
+	*data = NULL;
+	skipped[0] = '\0';
+	fd = open(path, flags);
+	if (fd < 0) {
+		if (errno == ENOENT && !explicit)
+			return 0;
+		if (errno == ENOENT)
+			return sk_errf(err, -ENOENT, "auth file %s does not exist", path);
+		if (errno == ELOOP && guard) {
+			snprintf(skipped, skipped_len, "a symbolic link");
+			return 0;
+		}
+		return sk_errf(err, -errno, "%s: cannot open: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st)) {
+		ret = sk_errf(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		if (explicit) {
+			ret = sk_errf(err, -EINVAL, "auth file %s is not a regular file", path);
+			goto out;
+		}
+		snprintf(skipped, skipped_len, "not a regular file");
+		goto out;
+	}
+	if (guard && st.st_uid != 0) {
+		snprintf(skipped, skipped_len,
+			 "owned by uid %u, not root; pass it with --authfile "
+			 "if it is meant",
+			 (unsigned)st.st_uid);
+		goto out;
+	}
+	if (guard && (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(skipped, skipped_len, "writable by group or others (mode %04o)",
+			 (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	for (;;) {
+		uint8_t chunk[8192];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = sk_errf(err, -errno, "%s: read failed: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (b.len + (size_t)n > AUTH_FILE_MAX) {
+			ret = sk_errf(err, -EFBIG, "%s: larger than the %u bytes allowed", path,
+				      AUTH_FILE_MAX);
+			goto out;
+		}
+		if (sk_buf_append(&b, chunk, (size_t)n)) {
+			ret = sk_errf(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		OPENSSL_cleanse(chunk, (size_t)n);
+	}
+	if (!b.data && sk_buf_append(&b, "", 0)) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	*data = b.data;
+	*len = b.len;
+	b.data = NULL;
+	ret = 1;
+out:
+	if (b.data)
+		OPENSSL_cleanse(b.data, b.len);
+	sk_buf_free(&b);
+	close(fd);
+	return ret;
+}
+
 static int search_path(const char *auth_file, struct sk_strv *files)
 {
 	const char *home = getenv("HOME");
@@ -381,22 +477,25 @@ int sk_cred_lookup(const char *registry, const char *repo, const char *auth_file
 	}
 	for (size_t i = 0; i < files.n; i++) {
 		uint8_t *data = NULL;
-		char *helper = NULL;
-		size_t len;
+		char *helper = NULL, skipped[128];
+		size_t len = 0;
 
-		if (looked)
-			sk_strv_push(looked, files.v[i]);
-		if (!sk_is_file(files.v[i])) {
-			if (auth_file) {
-				ret =
-				    sk_errf(err, -ENOENT, "auth file %s does not exist", auth_file);
-				goto out;
-			}
-			continue;
+		ret = read_auth_file(files.v[i], auth_file != NULL, &data, &len, skipped,
+				     sizeof(skipped), err);
+		if (looked) {
+			char *entry = NULL;
+
+			/* the "no credentials" message tells which files were passed over */
+			if (skipped[0] &&
+			    asprintf(&entry, "%s (skipped: %s)", files.v[i], skipped) < 0)
+				entry = NULL;
+			sk_strv_push(looked, entry ? entry : files.v[i]);
+			free(entry);
 		}
-		ret = sk_read_file(files.v[i], AUTH_FILE_MAX, &data, &len, err);
-		if (ret)
+		if (ret < 0)
 			goto out;
+		if (ret == 0)
+			continue;
 		ret = sk_cred_parse((char *)data, len, files.v[i], registry, repo, c, &helper, err);
 		OPENSSL_cleanse(data, len);
 		free(data);
@@ -438,14 +537,16 @@ static int load_for_update(const char *path, struct json_object **root, struct s
 {
 	uint8_t *data = NULL;
 	size_t len;
+	char skipped[128];
 	int ret;
 
-	if (!sk_is_file(path)) {
+	/* the file login writes: read as given, but never a FIFO to hang on */
+	ret = read_auth_file(path, true, &data, &len, skipped, sizeof(skipped), err);
+	if (ret == -ENOENT) {
 		*root = json_object_new_object();
 		return *root ? 0 : sk_errf(err, -ENOMEM, "out of memory");
 	}
-	ret = sk_read_file(path, AUTH_FILE_MAX, &data, &len, err);
-	if (ret)
+	if (ret < 0)
 		return ret;
 	ret = sk_json_parse(data, len, path, root, err);
 	OPENSSL_cleanse(data, len);

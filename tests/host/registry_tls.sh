@@ -74,6 +74,19 @@ check_fails "--authfile is the only file read" "rejected the credentials from $T
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$R" "$(printf 'alice:correct horse' | base64)" >"$T/regauth.json"
 check "REGISTRY_AUTH_FILE credentials" env REGISTRY_AUTH_FILE="$T/regauth.json" HOME="$T/nohome" \
 	"$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/b3" $CA
+# as root, a file the environment names is read only when root owns it
+if [ "$(id -u)" = 0 ]; then
+	cp "$T/regauth.json" "$T/theirs.json"
+	chown 65534:65534 "$T/theirs.json"
+	check_fails "as root: REGISTRY_AUTH_FILE owned by another user is skipped, and the message says so" \
+		"no credentials .* were found \\(looked in: $T/theirs.json \\(skipped: owned by uid 65534" \
+		env REGISTRY_AUTH_FILE="$T/theirs.json" HOME="$T/nohome" \
+		"$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/b3" $CA
+	check "... the same file named with --authfile is read" env HOME="$T/nohome" \
+		"$SKRUN" pull --insecure-skip-verify "$R/t/s:v1" --store "$T/b3b" $CA --authfile "$T/theirs.json"
+else
+	fail "as root: auth files of other users" "this check needs root (it chowns a file)"
+fi
 mkdir -p "$T/bin" "$T/helperhome/.docker"
 cat >"$T/bin/docker-credential-sktest" <<'SH'
 #!/bin/sh

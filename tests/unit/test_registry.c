@@ -18,6 +18,8 @@
 
 #include "schedkit/registry.h"
 #include "schedkit/store.h"
+#include "schedkit/transfer.h"
+#include "schedkit/trust.h"
 
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -413,6 +415,130 @@ static void test_cred_lookup_order(void **state)
 	free(dir);
 }
 
+/* The looked entry for path, which must say it was skipped and why. */
+static void assert_skipped(const struct sk_strv *looked, const char *path, const char *why)
+{
+	char want[1200];
+
+	snprintf(want, sizeof(want), "%s (skipped: %s", path, why);
+	for (size_t i = 0; i < looked->n; i++)
+		if (!strncmp(looked->v[i], want, strlen(want)))
+			return;
+	fail_msg("no entry '%s...' among the %zu files looked at", want, looked->n);
+}
+
+/*
+ * As root, a file that HOME, XDG_RUNTIME_DIR, DOCKER_CONFIG or
+ * REGISTRY_AUTH_FILE points at is read only when root owns it, it is no
+ * symlink, and nobody else may write it; --authfile is read as given. A FIFO
+ * is never waited on.
+ */
+static void test_cred_lookup_env_files_as_root(void **state)
+{
+	char *dir = make_tmpdir(), home[512], regfile[512], docker[512], dockercfg[600];
+	char homecfg[600], target[512], link[512], fifo[512];
+	struct sk_strv looked = {0};
+	struct sk_error err = {0};
+	struct sk_cred c = {0};
+
+	(void)state;
+	if (geteuid() != 0) {
+		sk_rm_rf(dir);
+		free(dir);
+		skip(); /* reported as skipped, not passed: ownership needs root */
+	}
+	/* a hang on a FIFO fails the test instead of stalling it */
+	alarm(60);
+	snprintf(home, sizeof(home), "%s/home", dir);
+	snprintf(regfile, sizeof(regfile), "%s/reg-auth.json", dir);
+	snprintf(docker, sizeof(docker), "%s/docker", dir);
+	snprintf(dockercfg, sizeof(dockercfg), "%s/config.json", docker);
+	snprintf(homecfg, sizeof(homecfg), "%s/.docker/config.json", home);
+	snprintf(target, sizeof(target), "%s/target.json", dir);
+	snprintf(link, sizeof(link), "%s/link.json", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.json", dir);
+	setenv("HOME", home, 1);
+	setenv("XDG_RUNTIME_DIR", dir, 1);
+	setenv("REGISTRY_AUTH_FILE", regfile, 1);
+	setenv("DOCKER_CONFIG", docker, 1);
+	assert_int_equal(sk_cred_store(dockercfg, "r.io", "root-user", "pw", &err), 0);
+	assert_int_equal(sk_cred_store(regfile, "r.io", "intruder", "pw", &err), 0);
+
+	/* another user's file: passed over, and the reason is recorded */
+	assert_int_equal(chown(regfile, 65534, 65534), 0);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, &looked, &err), 0);
+	assert_non_null(c.username);
+	assert_string_equal(c.username, "root-user");
+	sk_cred_clear(&c);
+	assert_skipped(&looked, regfile, "owned by uid 65534");
+	sk_strv_free(&looked);
+	/* named with --authfile it is read as given */
+	assert_int_equal(sk_cred_lookup("r.io", "a", regfile, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "intruder");
+	sk_cred_clear(&c);
+
+	/* root's, but writable by others (group, or everyone) */
+	assert_int_equal(chown(regfile, 0, 0), 0);
+	assert_int_equal(chmod(regfile, 0620), 0);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, &looked, &err), 0);
+	assert_string_equal(c.username, "root-user");
+	sk_cred_clear(&c);
+	assert_skipped(&looked, regfile, "writable by group or others (mode 0620)");
+	sk_strv_free(&looked);
+	assert_int_equal(chmod(regfile, 0606), 0);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, &looked, &err), 0);
+	assert_string_equal(c.username, "root-user");
+	sk_cred_clear(&c);
+	sk_strv_free(&looked);
+	/* root's and 0600: read */
+	assert_int_equal(chmod(regfile, 0600), 0);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "intruder");
+	sk_cred_clear(&c);
+
+	/* a symlink, even to a file root owns: not followed; --authfile follows it */
+	assert_int_equal(sk_cred_store(target, "r.io", "via-link", "pw", &err), 0);
+	assert_int_equal(symlink(target, link), 0);
+	setenv("REGISTRY_AUTH_FILE", link, 1);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, &looked, &err), 0);
+	assert_string_equal(c.username, "root-user");
+	sk_cred_clear(&c);
+	assert_skipped(&looked, link, "a symbolic link");
+	sk_strv_free(&looked);
+	assert_int_equal(sk_cred_lookup("r.io", "a", link, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "via-link");
+	sk_cred_clear(&c);
+
+	/* a FIFO: skipped at once, and refused (not waited on) when named */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	setenv("REGISTRY_AUTH_FILE", fifo, 1);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, &looked, &err), 0);
+	assert_string_equal(c.username, "root-user");
+	sk_cred_clear(&c);
+	assert_skipped(&looked, fifo, "not a regular file");
+	sk_strv_free(&looked);
+	assert_int_equal(sk_cred_lookup("r.io", "a", fifo, &c, NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+
+	/* HOME's file too: DOCKER_CONFIG unset, ~/.docker/config.json another user's */
+	unsetenv("DOCKER_CONFIG");
+	unsetenv("REGISTRY_AUTH_FILE");
+	assert_int_equal(sk_cred_store(homecfg, "r.io", "home-user", "pw", &err), 0);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, NULL, &err), 0);
+	assert_string_equal(c.username, "home-user");
+	sk_cred_clear(&c);
+	assert_int_equal(chown(homecfg, 1000, 1000), 0);
+	assert_int_equal(sk_cred_lookup("r.io", "a", NULL, &c, &looked, &err), 0);
+	assert_null(c.username);
+	assert_skipped(&looked, homecfg, "owned by uid 1000");
+	sk_strv_free(&looked);
+
+	alarm(0);
+	unsetenv("XDG_RUNTIME_DIR");
+	sk_rm_rf(dir);
+	free(dir);
+}
+
 static void test_cred_helper(void **state)
 {
 	char *dir = make_tmpdir(), *script, *cfg, path[4096];
@@ -673,35 +799,7 @@ static void test_archive_hostile(void **state)
 	free(dir);
 }
 
-/* ---- the pull verification hook ---- */
-
-struct verify_seen {
-	int calls;
-	int answer;
-	char name[SK_REF_STRING_MAX];
-	char digest[SK_DIGEST_MAX];
-	char manifest_digest[SK_DIGEST_MAX];
-	bool blobs_present;
-	bool recorded_before;
-};
-
-static int verify_cb(void *ctx, const struct sk_pull_subject *subj, struct sk_error *err)
-{
-	struct verify_seen *v = ctx;
-	struct sk_descriptor d;
-
-	v->calls++;
-	snprintf(v->name, sizeof(v->name), "%s", subj->name);
-	snprintf(v->digest, sizeof(v->digest), "%s", subj->digest);
-	snprintf(v->manifest_digest, sizeof(v->manifest_digest), "%s", subj->manifest_digest);
-	/* everything fetched and verified already; nothing recorded yet */
-	v->blobs_present = sk_store_has_blob(subj->store, subj->digest, -1) &&
-			   sk_store_has_blob(subj->store, subj->manifest_digest, -1);
-	v->recorded_before = !sk_layout_resolve(sk_store_layout(subj->store), subj->name, &d, NULL);
-	if (v->answer)
-		return sk_errf(err, v->answer, "signature check said no");
-	return 0;
-}
+/* ---- pulls: verify before anything enters the store ---- */
 
 /* A layout with an index (linux/amd64) -> manifest -> config + one layer, tagged v1. */
 static void make_layout(const char *dir, char top[SK_DIGEST_MAX], char man[SK_DIGEST_MAX])
@@ -734,51 +832,79 @@ static void make_layout(const char *dir, char top[SK_DIGEST_MAX], char man[SK_DI
 	sk_layout_close(l);
 }
 
-static void test_pull_verify_hook(void **state)
+/* Every file under dir with its size and content digest, one per line, sorted. */
+static char *tree_listing(const char *dir)
+{
+	char cmd[1024];
+	struct sk_buf out = {0};
+	char *argv[] = {"sh", "-c", cmd, NULL};
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && find . -path ./.tmp -prune -o -type f -print | sort | "
+		 "xargs -r sha256sum",
+		 dir);
+	assert_int_equal(sk_run(argv, &out, NULL), 0);
+	assert_int_equal(sk_buf_append(&out, "", 1), 0);
+	return (char *)out.data;
+}
+
+static void test_pull_refused_leaves_store(void **state)
 {
 	char *dir = make_tmpdir(), lay[512], src[600], top[SK_DIGEST_MAX], man[SK_DIGEST_MAX];
-	char st[512], digest[SK_DIGEST_MAX], name[SK_REF_STRING_MAX];
-	struct verify_seen seen = {.answer = -EPERM};
-	struct sk_pull_opts o = {.arch = "amd64", .verify = verify_cb, .verify_ctx = &seen};
+	char st[512], digest[SK_DIGEST_MAX], name[SK_REF_STRING_MAX], prefix[600];
+	struct sk_verify_opts vo = {0};
+	struct sk_verify_result vr = {0};
+	struct sk_pull_opts o = {.arch = "amd64", .verify = &vo, .result = &vr};
+	const char *keys[2] = {NULL, NULL};
 	struct sk_error err = {0};
 	struct sk_descriptor d;
 	struct sk_store *s;
+	struct sk_key *k = NULL;
+	char *before, *after;
 
 	(void)state;
 	snprintf(lay, sizeof(lay), "%s/lay", dir);
 	snprintf(st, sizeof(st), "%s/store", dir);
 	snprintf(src, sizeof(src), "oci:%s:v1", lay);
+	snprintf(prefix, sizeof(prefix), "%s/k", dir);
 	make_layout(lay, top, man);
+	assert_int_equal(sk_key_generate(&k, &err), 0);
+	assert_int_equal(sk_key_write_pair(k, prefix, NULL, &err), 0);
+	sk_key_free(k);
+	snprintf(prefix, sizeof(prefix), "%s/k.pub", dir);
+	keys[0] = prefix;
+	vo.keys = keys;
+	vo.identity = "registry.example/x";
 	assert_int_equal(sk_store_open(st, &s, &err), 0);
+	before = tree_listing(st);
 
-	/* refused: an error naming the verifier, nothing recorded */
-	assert_int_equal(sk_pull(s, src, &o, digest, name, &err), -EPERM);
-	assert_non_null(strstr(err.msg, "signature check said no"));
-	assert_non_null(strstr(err.msg, "not recorded"));
-	assert_int_equal(seen.calls, 1);
-	assert_true(seen.blobs_present);
-	assert_false(seen.recorded_before);
-	assert_string_equal(seen.digest, top);
-	assert_string_equal(seen.manifest_digest, man);
-	assert_string_equal(seen.name, "v1");
+	/* unsigned: refused before any blob is fetched, and the store is untouched */
+	assert_int_equal(sk_pull(s, src, &o, digest, name, &err), -EKEYREJECTED);
+	assert_non_null(strstr(err.msg, "no signature"));
+	assert_non_null(strstr(err.msg, "nothing was stored"));
+	after = tree_listing(st);
+	assert_string_equal(before, after);
+	free(after);
 	assert_int_equal(sk_layout_resolve(sk_store_layout(s), "v1", &d, NULL), -ENOENT);
+	assert_false(sk_store_has_blob(s, man, -1));
+	sk_verify_result_free(&vr);
 
-	/* accepted: recorded */
-	seen.answer = 0;
+	/* unverified on purpose: recorded, with every blob */
+	o.verify = NULL;
 	assert_int_equal(sk_pull(s, src, &o, digest, name, &err), 0);
-	assert_int_equal(seen.calls, 2);
-	assert_false(seen.recorded_before);
 	assert_string_equal(digest, top);
 	assert_string_equal(name, "v1");
+	assert_true(sk_store_has_blob(s, man, -1));
 	assert_int_equal(sk_layout_resolve(sk_store_layout(s), "v1", &d, &err), 0);
 	assert_string_equal(d.digest, top);
 
 	/* record_as names the entry */
 	o.record_as = "example.org/x:v1";
 	assert_int_equal(sk_pull(s, src, &o, digest, name, &err), 0);
-	assert_string_equal(seen.name, "example.org/x:v1");
+	assert_string_equal(name, "example.org/x:v1");
 	assert_int_equal(sk_layout_resolve(sk_store_layout(s), "example.org/x:v1", &d, &err), 0);
 
+	free(before);
 	sk_store_close(s);
 	sk_rm_rf(dir);
 	free(dir);
@@ -797,11 +923,12 @@ int main(void)
 	    cmocka_unit_test(test_cred_parse_helpers_and_errors),
 	    cmocka_unit_test(test_cred_store_remove),
 	    cmocka_unit_test(test_cred_lookup_order),
+	    cmocka_unit_test(test_cred_lookup_env_files_as_root),
 	    cmocka_unit_test(test_cred_helper),
 	    cmocka_unit_test(test_store_writer),
 	    cmocka_unit_test(test_archive_round_trip),
 	    cmocka_unit_test(test_archive_hostile),
-	    cmocka_unit_test(test_pull_verify_hook),
+	    cmocka_unit_test(test_pull_refused_leaves_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
