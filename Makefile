@@ -35,7 +35,7 @@ UNIT_BINS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 all: $(BUILD)/skbuild $(BUILD)/skrun
 
 # Unit tests need cmocka and the test kernel's BTF (make kernel) for their BPF objects.
-tests: $(UNIT_BINS)
+tests: $(UNIT_BINS) $(BUILD)/tests/sigstore/verify-bundle
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -133,3 +133,8 @@ install: $(BUILD)/skbuild $(BUILD)/skrun
 
 clean:
 	rm -rf build build-asan
+
+# The sigstore-conformance entry point (tests/sigstore/, cli_protocol.md's verify-bundle).
+$(BUILD)/tests/sigstore/verify-bundle: tests/sigstore/verify-bundle.c $(BUILD)/libschedkit.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(BUILD)/libschedkit.a $(PKG_LIBS)
