@@ -19,20 +19,33 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
+LIBEXECDIR ?= $(PREFIX)/libexec
+# The resident skrun links these and nothing else: no libcurl, libssl or
+# libarchive (tests/host/footprint.sh checks ldd). Network and archive code
+# lives in NET_SRCS, linked only into skbuild and the fetch helper.
+CORE_LIBS  := $(shell pkg-config --libs libbpf json-c libcrypto 2>/dev/null) -lelf -lz
+NET_SRCS   := lib/registry/client.c lib/registry/push.c lib/registry/sign.c \
+	      lib/store/archive.c lib/oci/tar.c
 LIB_SRCS     := $(sort $(shell find lib -name '*.c'))
+CORE_SRCS    := $(filter-out $(NET_SRCS),$(LIB_SRCS))
 BUILDER_SRCS := $(sort $(wildcard builder/*.c))
 RUNNER_SRCS  := $(sort $(wildcard runner/*.c))
+FETCHER_SRCS := $(sort $(wildcard fetcher/*.c))
 UNIT_SRCS    := $(sort $(wildcard tests/unit/test_*.c))
-HEADERS      := $(shell find lib -name '*.h')
+HEADERS      := $(shell find lib fetcher -name '*.h')
 
-LIB_OBJS     := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CORE_OBJS    := $(CORE_SRCS:%.c=$(BUILD)/%.o)
+NET_OBJS     := $(NET_SRCS:%.c=$(BUILD)/%.o)
 BUILDER_OBJS := $(BUILDER_SRCS:%.c=$(BUILD)/%.o)
 RUNNER_OBJS  := $(RUNNER_SRCS:%.c=$(BUILD)/%.o)
+FETCHER_OBJS := $(FETCHER_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+CFLAGS   += -DSK_LIBEXECDIR=\"$(LIBEXECDIR)\"
 
 .PHONY: all tests deps kernel check demo asan lint fuzz format format-check install clean
 
-all: $(BUILD)/skbuild $(BUILD)/skrun
+all: $(BUILD)/skbuild $(BUILD)/skrun $(BUILD)/skrun-fetch
 
 # Unit tests need cmocka and the test kernel's BTF (make kernel) for their BPF objects.
 tests: $(UNIT_BINS) $(BUILD)/tests/sigstore/verify-bundle
@@ -41,19 +54,27 @@ $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilib -c $< -o $@
 
-$(BUILD)/libschedkit.a: $(LIB_OBJS)
+$(BUILD)/libschedkit.a: $(CORE_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/skbuild: $(BUILDER_OBJS) $(BUILD)/libschedkit.a
+$(BUILD)/libschedkit-net.a: $(NET_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/skbuild: $(BUILDER_OBJS) $(BUILD)/libschedkit-net.a $(BUILD)/libschedkit.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# -Wl,--as-needed would hide a stray dependency; the short list makes one a link error.
 $(BUILD)/skrun: $(RUNNER_OBJS) $(BUILD)/libschedkit.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libschedkit.a $(HEADERS)
+$(BUILD)/skrun-fetch: $(FETCHER_OBJS) $(BUILD)/libschedkit-net.a $(BUILD)/libschedkit.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl libarchive json-c libcrypto 2>/dev/null)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libschedkit-net.a $(BUILD)/libschedkit.a $(HEADERS) | $(BUILD)/skrun-fetch
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(BUILD)/libschedkit.a $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(BUILD)/libschedkit-net.a $(BUILD)/libschedkit.a $(PKG_LIBS) -lcmocka
 
 # Small BPF objects the unit tests analyse; vmlinux.h from the test kernel
 # (bpftool for now, our own generator later).
@@ -117,14 +138,15 @@ fuzz:
 	sh scripts/fuzz.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i $(LIB_SRCS) $(HEADERS) $(BUILDER_SRCS) $(RUNNER_SRCS) $(UNIT_SRCS)
+	clang-format -i $(LIB_SRCS) $(HEADERS) $(BUILDER_SRCS) $(RUNNER_SRCS) $(FETCHER_SRCS) $(UNIT_SRCS)
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRCS) $(HEADERS) $(BUILDER_SRCS) $(RUNNER_SRCS) $(UNIT_SRCS)
+	clang-format --dry-run --Werror $(LIB_SRCS) $(HEADERS) $(BUILDER_SRCS) $(RUNNER_SRCS) $(FETCHER_SRCS) $(UNIT_SRCS)
 
-install: $(BUILD)/skbuild $(BUILD)/skrun
+install: $(BUILD)/skbuild $(BUILD)/skrun $(BUILD)/skrun-fetch
 	install -D -m 0755 $(BUILD)/skbuild $(DESTDIR)$(PREFIX)/bin/skbuild
 	install -D -m 0755 $(BUILD)/skrun $(DESTDIR)$(PREFIX)/bin/skrun
+	install -D -m 0755 $(BUILD)/skrun-fetch $(DESTDIR)$(LIBEXECDIR)/schedkit/skrun-fetch
 	mkdir -p $(DESTDIR)$(DATADIR)/bpf
 	cp -r bpf/. $(DESTDIR)$(DATADIR)/bpf/
 	install -D -m 0644 templates/systemd/skrun.service $(DESTDIR)$(PREFIX)/lib/systemd/system/skrun.service

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "schedkit/oci.h"
 #include "schedkit/registry.h"
+#include "schedkit/transfer.h"
 #include "schedkit/store.h"
 
 static void usage(FILE *f)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "schedkit/trust.h"
+#include "schedkit/transfer.h"
 #include "commands.h"
 
 #define DEFAULT_PREFIX "schedkit"

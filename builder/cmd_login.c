@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "schedkit/registry.h"
+#include "schedkit/transfer.h"
 
 #define PASSWORD_MAX 8192
 

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "schedkit/oci.h"
 #include "schedkit/registry.h"
+#include "schedkit/transfer.h"
 #include "schedkit/trust.h"
 
 static void usage(FILE *f)
@@ -121,7 +122,9 @@ int cmd_push(int argc, char **argv)
 		sk_die_msg("push: --sign: %s", err.msg);
 		goto out;
 	}
-	if (sk_layout_ref_split(argv[optind], &dir, &tag)) {
+	/* the source is always a layout: DIR[:TAG], or the explicit oci:DIR[:TAG] */
+	if (sk_layout_ref_split(argv[optind] + (strncmp(argv[optind], "oci:", 4) ? 0 : 4), &dir,
+				&tag)) {
 		sk_die_msg("push: out of memory");
 		goto out;
 	}

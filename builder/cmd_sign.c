@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "schedkit/registry.h"
+#include "schedkit/transfer.h"
 #include "schedkit/trust.h"
 
 static void usage(FILE *f)

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "schedkit/store.h"
+#include "schedkit/transfer.h"
 #include "schedkit/hostcheck.h"
 #include "schedkit/kernel.h"
 #include "schedkit/oci.h"

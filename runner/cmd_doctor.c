@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "schedkit/hostcheck.h"
 #include "schedkit/store.h"
+#include "schedkit/transfer.h"
 #include "schedkit/trust.h"
 
 static void usage(FILE *f)

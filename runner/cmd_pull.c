@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "schedkit/registry.h"
+#include "schedkit/transfer.h"
 #include "schedkit/store.h"
 #include "schedkit/trust.h"
 
@@ -57,7 +58,8 @@ int cmd_pull(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	static const char *const unverified[] = {SK_ANN_VERIFIED "=false", NULL};
-	struct sk_verify_ctx vctx = {0};
+	struct sk_verify_opts vopts = {0};
+	struct sk_verify_result vres = {0};
 	struct sk_strv keys = {0};
 	bool skip_verify = false;
 	struct sk_pull_opts opts = {0};
@@ -79,14 +81,14 @@ int cmd_pull(int argc, char **argv)
 			store = optarg;
 			break;
 		case 'P':
-			vctx.opts.policy_path = optarg;
+			vopts.policy_path = optarg;
 			break;
 		case 'K':
 			if (sk_strv_push(&keys, optarg))
 				goto out;
 			break;
 		case 'i':
-			vctx.opts.identity = optarg;
+			vopts.identity = optarg;
 			break;
 		case 'I':
 			skip_verify = true;
@@ -112,7 +114,7 @@ int cmd_pull(int argc, char **argv)
 	if (sk_registry_cli_finish(&reg, argv[optind]))
 		goto out;
 	opts.reg = reg.opts;
-	if (skip_verify && (keys.n || vctx.opts.policy_path)) {
+	if (skip_verify && (keys.n || vopts.policy_path)) {
 		sk_die_msg("pull: --insecure-skip-verify does not go with --key or --policy");
 		ret = 2;
 		goto out;
@@ -122,9 +124,9 @@ int cmd_pull(int argc, char **argv)
 		opts.record_annotations = unverified;
 	} else {
 		if (keys.n)
-			vctx.opts.keys = (const char *const *)keys.v;
-		opts.verify = sk_trust_pull_verify;
-		opts.verify_ctx = &vctx;
+			vopts.keys = (const char *const *)keys.v;
+		opts.verify = &vopts;
+		opts.result = &vres;
 	}
 	if (sk_store_open(store, &s, &err)) {
 		sk_die_msg("pull: %s", err.msg);
@@ -141,10 +143,10 @@ int cmd_pull(int argc, char **argv)
 			"as %s with " SK_ANN_VERIFIED "=false\n",
 			digest, name[0] ? name : "(untagged)");
 	} else if (opts.reg.verbose) {
-		char *list = sk_strv_join(&vctx.result.matched, ", ");
+		char *list = sk_strv_join(&vres.matched, ", ");
 
 		fprintf(stderr, "verified %s for %s: signed by %s (scope %s)\n", digest,
-			vctx.result.identity, list ? list : "?", vctx.result.scope);
+			vres.identity, list ? list : "?", vres.scope);
 		free(list);
 	}
 	if (opts.reg.verbose)
@@ -156,6 +158,6 @@ out:
 	sk_store_close(s);
 	sk_registry_cli_free(&reg);
 	sk_strv_free(&keys);
-	sk_verify_result_free(&vctx.result);
+	sk_verify_result_free(&vres);
 	return ret;
 }

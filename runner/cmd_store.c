@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "schedkit/common.h"
 #include "schedkit/store.h"
+#include "schedkit/transfer.h"
 
 static void usage(FILE *f)
 {

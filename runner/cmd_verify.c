@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "schedkit/registry.h"
+#include "schedkit/transfer.h"
 #include "schedkit/store.h"
 #include "schedkit/trust.h"
 
@@ -141,8 +142,11 @@ int cmd_verify(int argc, char **argv)
 	o.require = &require;
 	if (store)
 		ret = verify_stored(store, argv[optind], &o, &res, &err);
-	else
-		ret = sk_trust_verify_source(argv[optind], &reg.opts, &o, &res, &err);
+	else {
+		struct sk_pull_opts po = {.reg = reg.opts};
+
+		ret = sk_trust_verify_source(argv[optind], &po, &o, &res, &err);
+	}
 	if (ret) {
 		sk_die_msg("verify: %s", err.msg);
 		ret = 1;

@@ -11,6 +11,7 @@
 #include "schedkit/kernel.h"
 #include "schedkit/oci.h"
 #include "schedkit/registry.h"
+#include "schedkit/transfer.h"
 
 #define SKRUN_STATE_DEFAULT "/run/schedkit"
 
@@ -43,6 +44,12 @@ struct skr_target {
  */
 int skr_prepare(const char *ref, const struct skr_source_opts *o, struct skr_target *t,
 		struct sk_error *err);
+/* Its network half: pulls and verifies ref into the store; digest is what was verified. */
+int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_DIGEST_MAX],
+	      struct sk_error *err);
+/* Its local half: reads the verified digest from the store and checks object, kernel, tunables. */
+int skr_prepare_stored(const char *ref, const char *digest, const struct skr_source_opts *o,
+		       struct skr_target *t, struct sk_error *err);
 void skr_target_free(struct skr_target *t);
 
 /* ---- state directory ---- */

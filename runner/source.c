@@ -10,20 +10,29 @@
 
 #include "schedkit/hostcheck.h"
 #include "schedkit/registry.h"
+#include "schedkit/transfer.h"
 #include "schedkit/store.h"
 #include "schedkit/trust.h"
 #include "skrun.h"
 
+static void helper_report(void *ctx, const char *report)
+{
+	(void)ctx;
+	printf("skrun: fetch helper: %s\n", report);
+	fflush(stdout);
+}
+
 /*
- * Gate 1 and 2: pull into the store by digest (every byte digest-verified),
- * with signature verification between fetching and recording. What is read
- * back is addressed by the digest that was verified, never by tag again.
+ * Gates 1 and 2: pull into the store by digest through the fetch helper,
+ * the signatures judged before any layer is fetched. What is read back is
+ * addressed by the digest that was verified, never by tag again.
  */
-static int fetch(const char *ref, const struct skr_source_opts *o, struct skr_target *t,
-		 struct sk_error *err)
+int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_DIGEST_MAX],
+	      struct sk_error *err)
 {
 	static const char *const unverified[] = {SK_ANN_VERIFIED "=false", NULL};
-	struct sk_verify_ctx vctx = {0};
+	struct sk_verify_opts vopts = {0};
+	struct sk_verify_result vres = {0};
 	struct sk_pull_opts po = {0};
 	struct sk_store *store = NULL;
 	char name[SK_REF_STRING_MAX];
@@ -32,38 +41,49 @@ static int fetch(const char *ref, const struct skr_source_opts *o, struct skr_ta
 	po.reg = o->reg.opts;
 	po.reg.insecure = &o->reg.insecure;
 	po.arch = o->arch;
+	po.on_helper = helper_report;
 	if (o->insecure_skip_verify) {
 		/* Explicit opt-out only: the store entry and the state say so. */
-		po.verify = sk_trust_pull_copy_signatures;
 		po.record_annotations = unverified;
 	} else {
-		vctx.opts.policy_path = o->policy;
-		vctx.opts.keys = o->keys.n ? (const char *const *)o->keys.v : NULL;
-		vctx.opts.identity = o->identity;
-		po.verify = sk_trust_pull_verify;
-		po.verify_ctx = &vctx;
+		vopts.policy_path = o->policy;
+		vopts.keys = o->keys.n ? (const char *const *)o->keys.v : NULL;
+		vopts.identity = o->identity;
+		po.verify = &vopts;
+		po.result = &vres;
 	}
 	ret = sk_store_open(o->store, &store, err);
 	if (ret)
 		goto out;
-	ret = sk_pull(store, ref, &po, t->digest, name, err);
+	ret = sk_pull(store, ref, &po, digest, name, err);
 	if (ret) {
 		sk_err_prefix(err, "%s: ", ref);
 		goto out;
 	}
-	t->verified = !o->insecure_skip_verify;
-	if (t->verified) {
-		char *keys = sk_strv_join(&vctx.result.matched, ", ");
+	if (!o->insecure_skip_verify) {
+		char *keys = sk_strv_join(&vres.matched, ", ");
 
-		printf("skrun: %s: %s verified (key %s)\n", ref, t->digest, keys ? keys : "?");
+		printf("skrun: %s: %s verified (key %s)\n", ref, digest, keys ? keys : "?");
 		free(keys);
 	} else {
 		printf("skrun: WARNING: %s: %s was NOT verified (--insecure-skip-verify)\n", ref,
-		       t->digest);
+		       digest);
 	}
-	ret = sk_artifact_read(sk_store_layout(store), t->digest, o->arch, &t->artifact, err);
+	fflush(stdout);
 out:
-	sk_verify_result_free(&vctx.result);
+	sk_verify_result_free(&vres);
+	sk_store_close(store);
+	return ret;
+}
+
+static int read_stored(const struct skr_source_opts *o, struct skr_target *t, struct sk_error *err)
+{
+	struct sk_store *store = NULL;
+	int ret = sk_store_open(o->store, &store, err);
+
+	if (!ret)
+		ret = sk_artifact_read(sk_store_layout(store), t->digest, o->arch, &t->artifact,
+				       err);
 	sk_store_close(store);
 	return ret;
 }
@@ -111,21 +131,31 @@ static int check_sets(struct skr_target *t, struct sk_error *err)
 				      (const char *const *)t->sets.v, err);
 }
 
-int skr_prepare(const char *ref, const struct skr_source_opts *o, struct skr_target *t,
-		struct sk_error *err)
+int skr_prepare_stored(const char *ref, const char *digest, const struct skr_source_opts *o,
+		       struct skr_target *t, struct sk_error *err)
 {
 	int ret;
 
 	snprintf(t->ref, sizeof(t->ref), "%s", ref);
-	ret = fetch(ref, o, t, err);
-	if (ret)
-		return ret;
-	ret = check_object(t, err);
+	snprintf(t->digest, sizeof(t->digest), "%s", digest);
+	t->verified = !o->insecure_skip_verify;
+	ret = read_stored(o, t, err);
+	if (!ret)
+		ret = check_object(t, err);
 	if (!ret)
 		ret = check_kernel(o, t, err);
 	if (!ret)
 		ret = check_sets(t, err);
 	return ret;
+}
+
+int skr_prepare(const char *ref, const struct skr_source_opts *o, struct skr_target *t,
+		struct sk_error *err)
+{
+	char digest[SK_DIGEST_MAX];
+	int ret = skr_fetch(ref, o, digest, err);
+
+	return ret ? ret : skr_prepare_stored(ref, digest, o, t, err);
 }
 
 void skr_target_free(struct skr_target *t)

@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +34,14 @@ struct sup {
 	struct skr_target *cur; /* what runs (primary, fallback or a switched-in one) */
 	struct skr_target *fallback;
 	struct skr_target switched; /* storage for a target brought in by switch */
+	/* a switch whose pull runs in a child while this loop goes on */
+	struct {
+		pid_t pid; /* 0: none pending */
+		int pipe;  /* the child's one-line outcome */
+		int client;
+		char ref[1024];
+		struct sk_strv sets;
+	} sw;
 	struct sk_sched *sched;
 	struct skr_status status;
 	int sig_fd;
@@ -275,11 +286,18 @@ static int open_control(struct sup *s)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4)) {
-		int ret = -errno;
+	{
+		/* the socket file is created with the umask's mode: make it 0600 from the start */
+		mode_t old = umask(0177);
+		int bad = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 
-		close(fd);
-		return ret;
+		umask(old);
+		if (bad || chmod(s->ctl_path, 0600) || listen(fd, 4)) {
+			int ret = -errno;
+
+			close(fd);
+			return ret;
+		}
 	}
 	s->ctl_fd = fd;
 	return 0;
@@ -311,25 +329,27 @@ static void reply(int fd, const char *fmt, ...)
 /*
  * switch: the new scheduler passes every gate and the verifier while the old
  * one keeps running; only then is the old one detached and the new attached.
- * If that attach fails, the old one is attached again.
+ * If that attach fails, the old one is attached again. The pull (network,
+ * signatures) runs in a child (start_switch) so that this loop keeps handling
+ * ejections and signals; the rest is local and runs here (finish_switch).
  */
-static void do_switch(struct sup *s, int fd, char *args)
+static void finish_switch(struct sup *s, const char *digest, const char *failure)
 {
 	struct skr_target next = {0};
 	struct sk_sched *loaded = NULL;
 	struct sk_error err = {0};
 	struct sk_load_opts lo = {0};
-	char *save = NULL, *ref = strtok_r(args, "\t", &save);
 	char old_name[SK_SCX_NAME_LEN] = "";
+	int fd = s->sw.client;
 
-	if (!ref || !*ref) {
-		reply(fd, "ERROR switch needs a reference");
-		return;
+	next.sets = s->sw.sets;
+	memset(&s->sw.sets, 0, sizeof(s->sw.sets));
+	if (failure) {
+		reply(fd, "ERROR %s; '%s' is still attached", failure,
+		      s->sched ? sk_sched_name(s->sched) : "(nothing)");
+		goto out;
 	}
-	for (char *set = strtok_r(NULL, "\t", &save); set; set = strtok_r(NULL, "\t", &save))
-		sk_strv_push(&next.sets, set);
-	reply(fd, "switch: preparing %s", ref);
-	if (skr_prepare(ref, s->src, &next, &err)) {
+	if (skr_prepare_stored(s->sw.ref, digest, s->src, &next, &err)) {
 		reply(fd, "ERROR %s; '%s' is still attached", err.msg,
 		      s->sched ? sk_sched_name(s->sched) : "(nothing)");
 		goto out;
@@ -384,6 +404,128 @@ static void do_switch(struct sup *s, int fd, char *args)
 out:
 	sk_sched_close(loaded);
 	skr_target_free(&next);
+	close(fd);
+	s->sw.client = -1;
+}
+
+/* In the child: pull and verify, then one line on fd 3: "OK <digest>" or "ERROR <why>". */
+static void switch_child(const struct sup *s, int out)
+{
+	char digest[SK_DIGEST_MAX], line[SK_ERROR_MSG_MAX + 16];
+	struct sk_error err = {0};
+	sigset_t none;
+	int n;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* the child must not keep the scheduler's link or the control socket alive */
+	if (dup2(out, 3) < 0)
+		_exit(1);
+	close_range(4, ~0U, 0);
+	if (skr_fetch(s->sw.ref, s->src, digest, &err))
+		n = snprintf(line, sizeof(line), "ERROR %s", err.msg);
+	else
+		n = snprintf(line, sizeof(line), "OK %s", digest);
+	fflush(stdout);
+	if (n > 0)
+		(void)!write(3, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	_exit(0);
+}
+
+static void start_switch(struct sup *s, int fd, char *args)
+{
+	char *save = NULL, *ref = strtok_r(args, "\t", &save);
+	int p[2];
+	pid_t pid;
+
+	if (s->sw.pid) {
+		reply(fd, "ERROR a switch to %s is in progress; try again when it is done",
+		      s->sw.ref);
+		close(fd);
+		return;
+	}
+	if (!ref || !*ref) {
+		reply(fd, "ERROR switch needs a reference");
+		close(fd);
+		return;
+	}
+	snprintf(s->sw.ref, sizeof(s->sw.ref), "%s", ref);
+	for (char *set = strtok_r(NULL, "\t", &save); set; set = strtok_r(NULL, "\t", &save))
+		sk_strv_push(&s->sw.sets, set);
+	reply(fd, "switch: preparing %s", ref);
+	if (pipe2(p, O_CLOEXEC)) {
+		reply(fd, "ERROR cannot start the switch: %s", strerror(errno));
+		sk_strv_free(&s->sw.sets);
+		close(fd);
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		switch_child(s, p[1]);
+	close(p[1]);
+	if (pid < 0) {
+		reply(fd, "ERROR cannot start the switch: %s", strerror(errno));
+		sk_strv_free(&s->sw.sets);
+		close(p[0]);
+		close(fd);
+		return;
+	}
+	s->sw.pid = pid;
+	s->sw.pipe = p[0];
+	s->sw.client = fd;
+}
+
+/* The child's outcome arrived (or it died): finish the switch here. */
+static void collect_switch(struct sup *s)
+{
+	char line[SK_ERROR_MSG_MAX + 16];
+	ssize_t n, got = 0;
+
+	while ((size_t)got < sizeof(line) - 1 &&
+	       (n = read(s->sw.pipe, line + got, sizeof(line) - 1 - (size_t)got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += n;
+	}
+	line[got] = '\0';
+	close(s->sw.pipe);
+	waitpid(s->sw.pid, NULL, 0);
+	s->sw.pid = 0;
+	if (!strncmp(line, "OK sha256:", 10) && sk_digest_valid(line + 3))
+		finish_switch(s, line + 3, NULL);
+	else
+		finish_switch(s, NULL,
+			      !strncmp(line, "ERROR ", 6) ? line + 6
+							  : "the switch's fetch process died");
+}
+
+/* skrun is stopping: a pending switch is abandoned, its client told so. */
+static void cancel_switch(struct sup *s)
+{
+	if (!s->sw.pid)
+		return;
+	kill(s->sw.pid, SIGKILL);
+	waitpid(s->sw.pid, NULL, 0);
+	close(s->sw.pipe);
+	s->sw.pid = 0;
+	reply(s->sw.client, "ERROR switch to %s cancelled: skrun is stopping", s->sw.ref);
+	close(s->sw.client);
+	s->sw.client = -1;
+	sk_strv_free(&s->sw.sets);
+}
+
+/* Only root may steer the scheduler: the socket is 0600, and the peer is checked too. */
+static bool peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
 }
 
 /* Returns 1 when the client asked us to stop. */
@@ -405,13 +547,17 @@ static int serve_control(struct sup *s)
 	}
 	buf[n] = '\0';
 	sk_rstrip(buf);
-	if (!strncmp(buf, "switch\t", 7))
-		do_switch(s, fd, buf + 7);
-	else if (!strcmp(buf, "stop")) {
+	if (!peer_allowed(fd)) {
+		reply(fd, "ERROR permission denied: only root may control skrun");
+	} else if (!strncmp(buf, "switch\t", 7)) {
+		start_switch(s, fd, buf + 7);
+		return 0; /* the connection now belongs to the switch */
+	} else if (!strcmp(buf, "stop")) {
 		reply(fd, "OK stopping");
 		stop = 1;
-	} else
+	} else {
 		reply(fd, "ERROR unknown request");
+	}
 	close(fd);
 	return stop;
 }
@@ -444,6 +590,7 @@ int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_t
 	    .fallback = fallback,
 	    .sig_fd = -1,
 	    .ctl_fd = -1,
+	    .sw = {.client = -1, .pipe = -1},
 	};
 	struct sk_error err = {0};
 	struct sk_exit_info ei;
@@ -490,20 +637,25 @@ int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_t
 	}
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = s.sig_fd, .events = POLLIN},
-				      {.fd = s.ctl_fd, .events = POLLIN}};
+		struct pollfd p[3] = {{.fd = s.sig_fd, .events = POLLIN},
+				      {.fd = s.ctl_fd, .events = POLLIN},
+				      {.fd = s.sw.pid ? s.sw.pipe : -1, .events = POLLIN}};
 		struct signalfd_siginfo si;
 
-		if (poll(p, s.ctl_fd >= 0 ? 2 : 1, POLL_MS) > 0) {
+		if (poll(p, 3, POLL_MS) > 0) {
 			if ((p[0].revents & POLLIN) &&
 			    read(s.sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				cancel_switch(&s);
 				ret = detach_and_report(&s, strsignal((int)si.ssi_signo));
 				goto out;
 			}
 			if (s.ctl_fd >= 0 && (p[1].revents & POLLIN) && serve_control(&s)) {
+				cancel_switch(&s);
 				ret = detach_and_report(&s, "stop requested");
 				goto out;
 			}
+			if (s.sw.pid && (p[2].revents & (POLLIN | POLLHUP)))
+				collect_switch(&s);
 		}
 		if (!s.sched || !ejected(&s, &ei))
 			continue;
@@ -527,6 +679,7 @@ int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_t
 		}
 	}
 out:
+	cancel_switch(&s);
 	sk_sched_close(s.sched);
 	skr_target_free(&s.switched);
 	if (s.ctl_fd >= 0) {

@@ -48,7 +48,7 @@ static int check_oci_layout_file(const char *dir, struct sk_error *err)
 			      dir);
 		goto out;
 	}
-	ret = sk_read_file(path, 4096, &data, &len, err);
+	ret = sk_read_beneath(dir, OCI_LAYOUT_FILE, 4096, &data, &len, err);
 	if (ret)
 		goto out;
 	ret = sk_json_parse(data, len, path, &o, err);
@@ -122,7 +122,7 @@ static int read_index(const struct sk_layout *l, struct json_object **out, struc
 	*out = NULL;
 	if (!path)
 		return sk_errf(err, -ENOMEM, "out of memory");
-	ret = sk_read_file(path, SK_MANIFEST_MAX, &data, &len, err);
+	ret = sk_read_beneath(l->dir, INDEX_FILE, SK_MANIFEST_MAX, &data, &len, err);
 	if (ret)
 		goto out;
 	ret = sk_json_parse(data, len, path, &idx, err);
@@ -343,14 +343,14 @@ int sk_layout_get_blob(struct sk_layout *l, const char *digest, int64_t size, si
 			      digest, (long long)size, max);
 		goto out;
 	}
-	if (!sk_is_file(path)) {
+	ret = sk_read_beneath(l->dir, path + strlen(l->dir) + 1, max, &buf, &n, err);
+	if (ret == -ENOENT) {
 		ret = sk_errf(err, -ENOENT,
 			      "layout %s is missing blob %s (%s); the layout is incomplete: "
 			      "pack or pull it again",
 			      l->dir, digest, path);
 		goto out;
 	}
-	ret = sk_read_file(path, max, &buf, &n, err);
 	if (ret)
 		goto out;
 	if (size >= 0 && (int64_t)n != size) {
@@ -601,4 +601,49 @@ int sk_layout_ref_split(const char *arg, char **dir, char **tag)
 		}
 	}
 	return 0;
+}
+
+/* "sha256-<64 hex>.sig": a cosign signature tag, never an artifact. */
+static bool is_sig_tag(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n != 7 + 64 + 4 || strncmp(name, "sha256-", 7) || strcmp(name + 71, ".sig"))
+		return false;
+	for (size_t i = 7; i < 71; i++)
+		if (!strchr("0123456789abcdef", name[i]))
+			return false;
+	return true;
+}
+
+int sk_layout_resolve_artifact(struct sk_layout *l, const char *tag, struct sk_descriptor *d,
+			       struct sk_error *err)
+{
+	struct json_object *idx = NULL, *list;
+	char pick[SK_DIGEST_MAX + 256] = "";
+	size_t found = 0;
+	int ret;
+
+	if (tag && *tag)
+		return sk_layout_resolve(l, tag, d, err);
+	ret = read_index(l, &idx, err);
+	if (ret)
+		return ret;
+	if (json_object_object_get_ex(idx, "manifests", &list) &&
+	    json_object_is_type(list, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			struct json_object *e = json_object_array_get_idx(list, i), *a;
+			const char *name = NULL, *dg = sk_json_str(e, "digest");
+
+			if (json_object_object_get_ex(e, "annotations", &a))
+				name = sk_json_str(a, SK_ANN_REF_NAME);
+			if (is_sig_tag(name))
+				continue;
+			found++;
+			snprintf(pick, sizeof(pick), "%s", name ? name : dg ? dg : "");
+		}
+	}
+	json_object_put(idx);
+	/* anything but exactly one artifact: the layout's own message lists what it holds */
+	return sk_layout_resolve(l, found == 1 && pick[0] ? pick : NULL, d, err);
 }

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "schedkit/registry.h"
+#include "schedkit/ref.h"
 #include "schedkit/store.h"
 
 #define TMP_DIR	       ".tmp"
@@ -37,6 +37,7 @@ struct sk_store_writer {
 	char *path;
 	struct sk_hasher *h;
 	int64_t len;
+	char sealed[SK_DIGEST_MAX]; /* set by sk_store_writer_seal: checked and synced */
 };
 
 /*
@@ -279,33 +280,46 @@ void sk_store_writer_abort(struct sk_store_writer *w)
 	free(w);
 }
 
-int sk_store_writer_commit(struct sk_store_writer *w, const char *digest, int64_t size,
-			   struct sk_error *err)
+int sk_store_writer_seal(struct sk_store_writer *w, const char *digest, int64_t size,
+			 struct sk_error *err)
 {
-	char got[SK_DIGEST_MAX], *dst = NULL;
-	int ret;
+	char got[SK_DIGEST_MAX];
 
+	if (w->sealed[0])
+		return strcmp(w->sealed, digest)
+			   ? sk_errf(err, -EINVAL, "blob %s: sealed as %s", digest, w->sealed)
+			   : 0;
+	if (!sk_digest_valid(digest))
+		return sk_errf(err, -EINVAL, "'%s' is not a sha256 digest", digest);
 	sk_hasher_final(w->h, got);
 	w->h = NULL;
-	if (size >= 0 && w->len != size) {
-		ret = sk_errf(err, -EBADMSG, "blob %s: %lld bytes arrived, %lld expected", digest,
-			      (long long)w->len, (long long)size);
-		goto out;
-	}
-	if (strcmp(got, digest)) {
-		ret = sk_errf(err, -EBADMSG, "blob %s: the content hashes to %s", digest, got);
-		goto out;
-	}
-	dst = sk_layout_blob_path(w->s->layout, digest);
-	if (!dst) {
-		ret = sk_errf(err, -EINVAL, "'%s' is not a sha256 digest", digest);
-		goto out;
-	}
+	if (size >= 0 && w->len != size)
+		return sk_errf(err, -EBADMSG, "blob %s: %lld bytes arrived, %lld expected", digest,
+			       (long long)w->len, (long long)size);
+	if (strcmp(got, digest))
+		return sk_errf(err, -EBADMSG, "blob %s: the content hashes to %s", digest, got);
 	if (fchmod(w->fd, 0644) || fsync(w->fd)) {
 		int e = errno;
 
-		ret = sk_errf(err, -e, "store %s: cannot sync %s: %s%s", w->s->dir, w->path,
-			      strerror(e), write_hint(e));
+		return sk_errf(err, -e, "store %s: cannot sync %s: %s%s", w->s->dir, w->path,
+			       strerror(e), write_hint(e));
+	}
+	snprintf(w->sealed, sizeof(w->sealed), "%s", digest);
+	return 0;
+}
+
+int sk_store_writer_commit(struct sk_store_writer *w, const char *digest, int64_t size,
+			   struct sk_error *err)
+{
+	char *dst = NULL;
+	int ret;
+
+	ret = sk_store_writer_seal(w, digest, size, err);
+	if (ret)
+		goto out;
+	dst = sk_layout_blob_path(w->s->layout, digest);
+	if (!dst) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	if (rename(w->path, dst)) {

@@ -130,6 +130,55 @@ out:
 	return ret;
 }
 
+int sk_sigmanifest_parse_lenient(const void *data, size_t len, size_t max_sigs,
+				 struct sk_sig_list *out, size_t *skipped, struct sk_error *err)
+{
+	struct json_object *root = NULL, *layers;
+	struct sk_sig_list l = {0};
+	size_t n;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = sk_trust_json_parse(data, len, SK_MANIFEST_MAX, "signature manifest", &root, err);
+	if (ret)
+		return ret;
+	if (!json_object_object_get_ex(root, "layers", &layers) ||
+	    !json_object_is_type(layers, json_type_array)) {
+		ret = sk_errf(err, -EBADMSG, "signature manifest: \"layers\" is not an array");
+		goto out;
+	}
+	n = json_object_array_length(layers);
+	for (size_t i = 0; i < n; i++) {
+		struct sk_sig_entry e;
+
+		/* one bad or surplus layer must not hide the good ones: skip and count */
+		if (l.n >= max_sigs ||
+		    parse_layer(json_object_array_get_idx(layers, i), i, &e, NULL)) {
+			(*skipped)++;
+			continue;
+		}
+		if (!e.signature || e.size < 0 || (uint64_t)e.size > SK_PAYLOAD_MAX) {
+			free(e.signature);
+			json_object_put(e.annotations);
+			(*skipped)++;
+			continue;
+		}
+		ret = grow(&l, err);
+		if (ret) {
+			free(e.signature);
+			json_object_put(e.annotations);
+			goto out;
+		}
+		l.v[l.n++] = e;
+	}
+	*out = l;
+	l = (struct sk_sig_list){0};
+out:
+	sk_sig_list_free(&l);
+	json_object_put(root);
+	return ret;
+}
+
 int sk_sig_list_add(struct sk_sig_list *l, const void *payload, size_t payload_len,
 		    const char *sig_b64, struct sk_error *err)
 {

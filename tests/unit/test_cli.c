@@ -22,6 +22,7 @@
 #include "schedkit/oci.h"
 #include "schedkit/registry.h"
 #include "schedkit/store.h"
+#include "schedkit/transfer.h"
 
 /* ---- capturing what a call prints on one stream ---- */
 
@@ -263,43 +264,84 @@ static void test_registry_cli_insecure_registry(void **state)
 
 /* ---- source arguments ---- */
 
-static void test_source_classify(void **state)
+static void expect_kind(const char *arg, enum sk_source_kind kind, const char *path,
+			const char *tag)
 {
-	char dir[] = "/tmp/sk-cli-src-XXXXXX", file[512], arg[1024];
+	struct sk_source src;
+	struct sk_error err = {0};
+
+	if (sk_source_parse(arg, &src, &err))
+		fail_msg("%s: %s", arg, err.msg);
+	assert_int_equal(src.kind, kind);
+	if (path)
+		assert_string_equal(src.path, path);
+	if (tag)
+		assert_string_equal(src.tag, tag);
+	else if (kind != SK_SOURCE_REGISTRY)
+		assert_null(src.tag);
+	sk_source_free(&src);
+}
+
+static void test_source_parse(void **state)
+{
+	char dir[] = "/tmp/sk-cli-src-XXXXXX", file[512], arg[1024], cwd[4096];
+	struct sk_source src;
+	struct sk_error err = {0};
 	char *f = NULL, *t = NULL;
-	const char *rest;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	snprintf(file, sizeof(file), "%s/a.tar", dir);
 	assert_int_equal(sk_write_file_atomic(file, "x", 1, 0644, NULL), 0);
 
-	assert_int_equal(sk_source_classify("oci:/x/y:t", &rest), SK_SOURCE_LAYOUT);
-	assert_string_equal(rest, "/x/y:t");
-	assert_int_equal(sk_source_classify("oci-archive:/x/a.tar", &rest), SK_SOURCE_ARCHIVE);
-	assert_string_equal(rest, "/x/a.tar");
-	assert_int_equal(sk_source_classify("localhost:5000/a:b", &rest), SK_SOURCE_REGISTRY);
-	assert_string_equal(rest, "localhost:5000/a:b");
-	assert_int_equal(sk_source_classify(dir, &rest), SK_SOURCE_LAYOUT);
+	expect_kind("oci:/x/y:t", SK_SOURCE_LAYOUT, "/x/y", "t");
+	expect_kind("localhost:5000/a:b", SK_SOURCE_REGISTRY, NULL, NULL);
+	expect_kind(dir, SK_SOURCE_LAYOUT, dir, NULL);
 	snprintf(arg, sizeof(arg), "%s:v1", dir);
-	assert_int_equal(sk_source_classify(arg, &rest), SK_SOURCE_LAYOUT);
-	assert_int_equal(sk_source_classify(file, &rest), SK_SOURCE_ARCHIVE);
+	expect_kind(arg, SK_SOURCE_LAYOUT, dir, "v1");
+	expect_kind(file, SK_SOURCE_ARCHIVE, file, NULL);
+	snprintf(arg, sizeof(arg), "oci-archive:%s", file);
+	expect_kind(arg, SK_SOURCE_ARCHIVE, file, NULL);
 	/* a saved archive's tag is a full reference, colons and all */
 	snprintf(arg, sizeof(arg), "%s:localhost:5000/repo:v1", file);
-	assert_int_equal(sk_source_classify(arg, &rest), SK_SOURCE_ARCHIVE);
-	assert_ptr_equal(rest, arg);
+	expect_kind(arg, SK_SOURCE_ARCHIVE, file, "localhost:5000/repo:v1");
 	assert_int_equal(sk_archive_ref_split(arg, &f, &t), 0);
 	assert_string_equal(f, file);
 	assert_string_equal(t, "localhost:5000/repo:v1");
 	free(f);
 	free(t);
-	assert_int_equal(sk_archive_ref_split(file, &f, &t), 0);
-	assert_string_equal(f, file);
-	assert_null(t);
-	free(f);
 	assert_int_equal(sk_archive_ref_split("/no/such/file:tag", &f, &t), -ENOENT);
 	assert_null(f);
 	assert_null(t);
+	/* a path that names nothing is an error, not a registry reference */
+	assert_int_equal(sk_source_parse("/no/such/layout:v1", &src, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "no such OCI layout directory or oci-archive file"));
+
+	/*
+	 * A registry reference stays one whatever files exist: a file planted at
+	 * the relative path 127.0.0.1:5055/sched/fifo:v1 (or .../fifo) in the
+	 * working directory must not replace what the registry serves.
+	 */
+	assert_int_equal(chdir(dir), 0);
+	assert_int_equal(sk_mkdir_p("127.0.0.1:5055/sched", 0755, NULL), 0);
+	assert_int_equal(sk_write_file_atomic("127.0.0.1:5055/sched/fifo:v1", "x", 1, 0644, NULL),
+			 0);
+	assert_int_equal(sk_write_file_atomic("127.0.0.1:5055/sched/fifo", "x", 1, 0644, NULL), 0);
+	expect_kind("127.0.0.1:5055/sched/fifo:v1", SK_SOURCE_REGISTRY, NULL, NULL);
+	assert_int_equal(sk_source_parse("127.0.0.1:5055/sched/fifo:v1", &src, &err), 0);
+	assert_string_equal(src.ref.host, "127.0.0.1:5055");
+	assert_string_equal(src.ref.repo, "sched/fifo");
+	assert_string_equal(src.ref.tag, "v1");
+	sk_source_free(&src);
+	/* a Docker Hub short name that is also a local path: ambiguous, with the spellings */
+	assert_int_equal(sk_mkdir_p("fifo.oci", 0755, NULL), 0);
+	assert_int_equal(sk_source_parse("fifo.oci:1.0.0", &src, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "is ambiguous"));
+	assert_non_null(strstr(err.msg, "oci:fifo.oci:1.0.0"));
+	expect_kind("./fifo.oci:1.0.0", SK_SOURCE_LAYOUT, "./fifo.oci", "1.0.0");
+	expect_kind("oci:fifo.oci:1.0.0", SK_SOURCE_LAYOUT, "fifo.oci", "1.0.0");
+	assert_int_equal(chdir(cwd), 0);
 	assert_int_equal(sk_rm_rf(dir), 0);
 }
 
@@ -328,7 +370,7 @@ int main(void)
 	    cmocka_unit_test(test_registry_cli_options),
 	    cmocka_unit_test(test_registry_cli_finish),
 	    cmocka_unit_test(test_registry_cli_insecure_registry),
-	    cmocka_unit_test(test_source_classify),
+	    cmocka_unit_test(test_source_parse),
 	    cmocka_unit_test(test_json_add),
 	};
 

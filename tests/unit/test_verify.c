@@ -18,6 +18,7 @@
 
 #include "schedkit/registry.h"
 #include "schedkit/store.h"
+#include "schedkit/transfer.h"
 #include "schedkit/trust.h"
 
 #define REPO "registry.example/team/sched"
@@ -191,9 +192,10 @@ static void test_identity_from_ref_name(void **st)
 
 	/* a pull recording another name still checks the repository the entry names */
 	{
-		struct sk_verify_ctx vc = {.opts = {.keys = keys}};
+		struct sk_verify_opts vo = {.keys = keys};
+	struct sk_verify_result vr = {0};
 		struct sk_pull_opts po = {
-		    .verify = sk_trust_pull_verify, .verify_ctx = &vc, .record_as = "local"};
+		    .verify = &vo, .result = &vr, .record_as = "local"};
 		struct sk_store *store = NULL;
 		char sdir[128], got[SK_DIGEST_MAX];
 
@@ -201,8 +203,8 @@ static void test_identity_from_ref_name(void **st)
 		assert_int_equal(sk_store_open(sdir, &store, &err), 0);
 		if (sk_pull(store, dir, &po, got, NULL, &err))
 			fail_msg("%s", err.msg);
-		assert_string_equal(vc.result.identity, REPO);
-		sk_verify_result_free(&vc.result);
+		assert_string_equal(vr.identity, REPO);
+		sk_verify_result_free(&vr);
 		sk_store_close(store);
 	}
 }
@@ -218,8 +220,9 @@ static void test_pull_keeps_signatures(void **st)
 {
 	struct state *s = *st;
 	const char *keys[] = {s->pub, NULL}, *others[] = {s->other_pub, NULL};
-	struct sk_verify_ctx vc = {.opts = {.keys = keys, .identity = REPO}};
-	struct sk_pull_opts po = {.verify = sk_trust_pull_verify, .verify_ctx = &vc};
+	struct sk_verify_opts vo = {.keys = keys, .identity = REPO};
+	struct sk_verify_result vr = {0};
+	struct sk_pull_opts po = {.verify = &vo, .result = &vr};
 	struct sk_verify_opts o = {.keys = keys};
 	struct sk_verify_result r = {0};
 	struct sk_error err = {0};
@@ -235,19 +238,19 @@ static void test_pull_keeps_signatures(void **st)
 	assert_int_equal(sk_store_open(sdir, &store, &err), 0);
 
 	/* --key of another key: refused, nothing recorded */
-	vc.opts.keys = others;
+	vo.keys = others;
 	assert_int_equal(sk_pull(store, src, &po, got, name, &err), -EKEYREJECTED);
-	assert_non_null(strstr(err.msg, "not recorded"));
+	assert_non_null(strstr(err.msg, "nothing was stored"));
 	assert_false(has_entry(store, "v3", digest));
-	sk_verify_result_free(&vc.result);
+	sk_verify_result_free(&vr);
 
-	vc.opts.keys = keys;
+	vo.keys = keys;
 	if (sk_pull(store, src, &po, got, name, &err))
 		fail_msg("%s", err.msg);
 	assert_string_equal(got, digest);
 	assert_true(has_entry(store, "v3", digest));
-	assert_int_equal(vc.result.matched.n, 1);
-	sk_verify_result_free(&vc.result);
+	assert_int_equal(vr.matched.n, 1);
+	sk_verify_result_free(&vr);
 	assert_int_equal(sk_sig_tag(digest, tag, &err), 0);
 	{
 		struct sk_descriptor d;
@@ -275,7 +278,7 @@ static void test_pull_keeps_signatures(void **st)
 	sign(s, src, s->other, REPO);
 	if (sk_pull(store, src, &po, got, name, &err))
 		fail_msg("%s", err.msg);
-	sk_verify_result_free(&vc.result);
+	sk_verify_result_free(&vr);
 	assert_int_equal(sk_trust_verify_stored(store, REPO, digest, &o, &r, &err), 0);
 	assert_int_equal(r.nsigs, 2);
 	sk_verify_result_free(&r);
@@ -343,7 +346,8 @@ static void test_unverified_mark(void **st)
 	static const char *const mark[] = {SK_ANN_VERIFIED "=false", NULL};
 	static const char *const bad[] = {"novalue", NULL};
 	const char *keys[] = {s->pub, NULL};
-	struct sk_verify_ctx vc = {.opts = {.keys = keys, .identity = REPO}};
+	struct sk_verify_opts vo = {.keys = keys, .identity = REPO};
+	struct sk_verify_result vr = {0};
 	struct sk_pull_opts po = {.record_annotations = mark};
 	struct sk_error err = {0};
 	struct sk_store *store = NULL;
@@ -362,10 +366,10 @@ static void test_unverified_mark(void **st)
 
 	/* signed now, pulled verified: the same name loses the mark */
 	sign(s, src, s->key, REPO);
-	po = (struct sk_pull_opts){.verify = sk_trust_pull_verify, .verify_ctx = &vc};
+	po = (struct sk_pull_opts){.verify = &vo, .result = &vr};
 	if (sk_pull(store, src, &po, got, NULL, &err))
 		fail_msg("%s", err.msg);
-	sk_verify_result_free(&vc.result);
+	sk_verify_result_free(&vr);
 	assert_string_equal(entry_annotation(sdir, "v4", SK_ANN_VERIFIED), "-");
 	assert_true(has_entry(store, "v4", digest));
 

@@ -93,6 +93,21 @@ int sk_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
  */
 int sk_write_file_synced(const char *path, const void *data, size_t len, mode_t mode,
 			 struct sk_error *err);
+/*
+ * Opens rel ("a/b/c": no "..", not absolute) beneath the directory dir (or the
+ * open directory dirfd, named dir in messages) without following a symlink in
+ * any component, and only if it is a regular file (a FIFO is refused, not
+ * waited on). Returns the fd (O_RDONLY, O_CLOEXEC) or a negative errno. For
+ * layouts someone else handed us and the fetch helper's staging directory.
+ */
+int sk_open_beneath(const char *dir, const char *rel, struct sk_error *err);
+int sk_openat_beneath(int dirfd, const char *dir, const char *rel, struct sk_error *err);
+/* Reads a file opened with sk_open_beneath: at most max bytes (NUL added after the data). */
+int sk_read_beneath(const char *dir, const char *rel, size_t max, uint8_t **data, size_t *len,
+		    struct sk_error *err);
+/* Reads fd to its end, at most max bytes (NUL added); what names it in messages. */
+int sk_read_fd(int fd, const char *what, size_t max, uint8_t **data, size_t *len,
+	       struct sk_error *err);
 /* fsync of a directory: the renames and creations in it so far survive a crash. */
 int sk_fsync_dir(const char *dir, struct sk_error *err);
 /* mkdir -p; existing directories are fine. */

@@ -140,6 +140,14 @@ int sk_layout_resolve(struct sk_layout *l, const char *tag, struct sk_descriptor
 		      struct sk_error *err);
 
 /*
+ * sk_layout_resolve, except that with no tag the signature manifests a signed
+ * layout carries next to its artifact (tagged sha256-<hex>.sig) do not count:
+ * a layout or archive holding one artifact and its signatures names it alone.
+ */
+int sk_layout_resolve_artifact(struct sk_layout *l, const char *tag, struct sk_descriptor *d,
+			       struct sk_error *err);
+
+/*
  * Splits "DIR[:TAG]" as used on command lines. An existing directory path wins
  * over the split (a directory named "a:b" works). Returns malloc'd strings.
  */

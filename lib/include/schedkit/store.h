@@ -50,13 +50,21 @@ int sk_store_writer_write(struct sk_store_writer *w, const void *data, size_t le
 /* Drops everything written so far (a retried download starts over). */
 int sk_store_writer_reset(struct sk_store_writer *w, struct sk_error *err);
 /*
- * Verifies digest and size (size < 0: any), fsyncs and renames into place.
+ * Verifies digest and size (size < 0: any) and fsyncs, without making the
+ * blob visible: a pull seals every blob first and renames them all only when
+ * everything it needs arrived intact, so a failed pull adds nothing.
+ * On failure w stays valid (abort it).
+ */
+int sk_store_writer_seal(struct sk_store_writer *w, const char *digest, int64_t size,
+			 struct sk_error *err);
+/*
+ * Seals (unless sealed already with this digest) and renames into place.
  * Frees w whatever happens; on failure the temporary file is removed.
  */
 int sk_store_writer_commit(struct sk_store_writer *w, const char *digest, int64_t size,
 			   struct sk_error *err);
 void sk_store_writer_abort(struct sk_store_writer *w);
-/* A sink (see registry.h) writing into w. */
+/* A sink (see ref.h) writing into w. */
 struct sk_sink;
 void sk_store_writer_sink(struct sk_store_writer *w, struct sk_sink *sink);
 
@@ -112,38 +120,6 @@ int sk_archive_write(const char *dir, const char *tar_path, struct sk_error *err
  */
 int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_total,
 		       struct sk_error *err);
-
-/* ---- what a source argument names ---- */
-
-enum sk_source_kind { SK_SOURCE_REGISTRY, SK_SOURCE_LAYOUT, SK_SOURCE_ARCHIVE };
-
-/*
- * Classifies a source argument the way pull and verify read it:
- * "oci:DIR[:TAG]" or DIR[:TAG] with DIR an existing directory is a layout;
- * "oci-archive:FILE[:TAG]" or FILE[:TAG] with FILE an existing file is an
- * archive; anything else is a registry reference. rest: src without the
- * "oci:"/"oci-archive:" prefix.
- */
-enum sk_source_kind sk_source_classify(const char *src, const char **rest);
-/*
- * Splits FILE[:TAG] where FILE exists into malloc'd parts (tag NULL when
- * absent), or -ENOENT. The first colon after which the path names a file
- * splits: tags of saved archives are full references ("host:port/repo:tag").
- */
-int sk_archive_ref_split(const char *arg, char **file, char **tag);
-
-/* ---- reading an artifact for inspection ---- */
-
-struct sk_pull_opts;
-
-/*
- * For read-only views (inspect, check): an existing layout DIR[:TAG] is read in
- * place; anything else (registry reference, oci-archive) is pulled, digest by
- * digest, into a throwaway store that is removed before returning. No
- * signature is verified: nothing read this way is ever loaded.
- */
-int sk_artifact_open_any(const char *src, const struct sk_pull_opts *opts, const char *arch,
-			 struct sk_artifact **out, struct sk_error *err);
 
 #ifdef __cplusplus
 }

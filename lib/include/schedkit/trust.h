@@ -16,7 +16,7 @@
 
 #include "schedkit/common.h"
 #include "schedkit/oci.h"
-#include "schedkit/registry.h"
+#include "schedkit/ref.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -185,6 +185,14 @@ struct sk_sig_list {
 int sk_sigmanifest_parse(const void *data, size_t len, struct sk_sig_list *out,
 			 struct sk_error *err);
 /*
+ * For reading what others wrote: keeps at most max_sigs simple-signing layers
+ * with a signature and a payload of at most SK_PAYLOAD_MAX bytes; every other
+ * layer (malformed, of another kind, or past max_sigs) is skipped and counted
+ * in *skipped instead of failing the whole manifest.
+ */
+int sk_sigmanifest_parse_lenient(const void *data, size_t len, size_t max_sigs,
+				 struct sk_sig_list *out, size_t *skipped, struct sk_error *err);
+/*
  * Adds a signature layer for payload (digest computed here). An entry with the
  * same payload digest and signature already present makes this a no-op:
  * returns 1 when added, 0 when it was already there.
@@ -269,7 +277,7 @@ int sk_policy_evaluate(const struct sk_policy *p, const char *repo, const char *
 		       struct sk_error *err);
 void sk_trust_verdict_free(struct sk_trust_verdict *v);
 
-/* ---- verifying artifacts (verify.c) ---- */
+/* ---- judging an artifact's signatures (judge.c) ---- */
 
 /*
  * Set to "false" on the store's index.json entry of a reference pulled with
@@ -277,8 +285,6 @@ void sk_trust_verdict_free(struct sk_trust_verdict *v);
  * without it.
  */
 #define SK_ANN_VERIFIED "org.schedkit.verified"
-
-struct sk_store;
 
 struct sk_verify_opts {
 	const char *policy_path; /* NULL: SK_POLICY_DEFAULT (/etc/schedkit/policy.json) */
@@ -304,73 +310,27 @@ struct sk_verify_result {
 	char scope[SK_REFERENCE_MAX]; /* the policy scope that applied */
 	enum sk_trust_reason reason;  /* SK_TRUST_OK, or why not */
 	size_t nsigs;		      /* signatures found for the digest */
+	size_t skipped;		      /* signature layers skipped unread (unparseable, excess) */
 };
 
 /*
- * An sk_pull_verify_fn: ctx points to struct sk_verify_ctx. Verifies the pulled
- * subject's top-level digest (for an index: the index digest) against the
- * policy, fetching the sha256-<hex>.sig manifest and its payload blobs from the
- * subject's source (registry or layout/archive) and storing them in the store
- * next to what they sign (index.json entry named sha256-<hex>.sig), so later
- * verification works offline. The selected platform manifest's signatures are
- * carried too when present. Never resolves a tag: only s->digest is used.
- */
-struct sk_verify_ctx {
-	struct sk_verify_opts opts;
-	struct sk_verify_result result;
-};
-int sk_trust_pull_verify(void *ctx, const struct sk_pull_subject *s, struct sk_error *err);
-/*
- * An sk_pull_verify_fn that verifies nothing: it only copies the signatures of
- * the top-level digest and of every manifest of an index into the store (what
- * `skbuild save` and `skrun pull --insecure-skip-verify` use). ctx is unused.
- */
-int sk_trust_pull_copy_signatures(void *ctx, const struct sk_pull_subject *s, struct sk_error *err);
-/*
- * Verifies a digest already in the store (offline), using signatures kept
- * there. identity is "HOST/REPO" or a reference whose repository is used.
+ * Judges the signatures found for digest, signed for identity (HOST/REPO),
+ * against the policy o names (a policy file, or --key files). Pure: it reads
+ * the policy and key files and nothing else. accepted (may be NULL, n
+ * entries) tells which signatures verified, so that only those are kept.
  * Returns 0 when trusted, -EKEYREJECTED (err says why) when not.
  */
-int sk_trust_verify_stored(struct sk_store *st, const char *identity, const char *digest,
-			   const struct sk_verify_opts *o, struct sk_verify_result *res,
-			   struct sk_error *err);
-/*
- * Verifies a source as sk_pull names it (registry reference, [oci:]DIR[:TAG],
- * [oci-archive:]FILE[:TAG]) without writing anything: the tag is resolved once
- * to a digest and only that digest's signatures are judged. Layouts and
- * archives need no network.
- */
-int sk_trust_verify_source(const char *src, const struct sk_registry_opts *reg,
-			   const struct sk_verify_opts *o, struct sk_verify_result *res,
-			   struct sk_error *err);
+int sk_trust_judge(const struct sk_verify_opts *o, const char *identity, const char *digest,
+		   const struct sk_trust_signature *sigs, size_t n, struct sk_verify_result *res,
+		   bool *accepted, struct sk_error *err);
 void sk_verify_result_free(struct sk_verify_result *r);
 
-/* ---- signing artifacts (signing.c) ---- */
-
-struct sk_sign_opts {
-	/* docker-reference to sign for. NULL: the registry reference's repository; for a
-	 * layout, its entry's ref name when that is a full reference, else required. */
-	const char *identity;
-	const struct sk_strv *annotations; /* "key=value" for the payload's optional section */
-	struct sk_registry_opts reg;
-};
-
-struct sk_sign_result {
-	char digest[SK_DIGEST_MAX];    /* the top-level digest signed */
-	char identity[512];	       /* the docker-reference in the payloads */
-	struct sk_strv signed_digests; /* every digest signed (top level first) */
-};
-
 /*
- * Signs target, a registry reference (REPO[:TAG][@DIGEST]) or a layout
- * (DIR[:TAG]): resolves it once to a digest, signs that digest and, for an
- * index, each platform manifest's; adds each signature to the existing
- * sha256-<hex>.sig manifest (keeping the signatures already there) and writes
- * it back: payload blobs, config, then the manifest under the .sig tag.
+ * "HOST/REPO" of s, a repository or a reference (tag and digest dropped).
+ * need_registry: s must name its registry host (what a layout entry's ref name
+ * must do to stand for an identity).
  */
-int sk_sign_artifact(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
-		     struct sk_sign_result *res, struct sk_error *err);
-void sk_sign_result_free(struct sk_sign_result *r);
+int sk_trust_repo_identity(const char *s, bool need_registry, char out[512], struct sk_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 
-#include "schedkit/registry.h"
+#include "schedkit/transfer.h"
 
 int sk_registry_cli_opt(struct sk_registry_cli *c, int opt, const char *arg)
 {
@@ -29,11 +29,14 @@ int sk_registry_cli_opt(struct sk_registry_cli *c, int opt, const char *arg)
 
 int sk_registry_cli_finish(struct sk_registry_cli *c, const char *ref)
 {
-	struct sk_ref r;
+	struct sk_source src;
 
-	if (c->insecure_ref && ref && !sk_ref_parse(ref, &r, NULL) &&
-	    sk_strv_push(&c->insecure, r.host))
-		c->oom = true;
+	/* layouts and archives have no host to name */
+	if (c->insecure_ref && ref && !sk_source_parse(ref, &src, NULL)) {
+		if (src.kind == SK_SOURCE_REGISTRY && sk_strv_push(&c->insecure, src.ref.host))
+			c->oom = true;
+		sk_source_free(&src);
+	}
 	c->opts.insecure = &c->insecure;
 	return c->oom ? -ENOMEM : 0;
 }

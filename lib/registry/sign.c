@@ -13,7 +13,7 @@
 
 #include "schedkit/registry.h"
 #include "schedkit/trust.h"
-#include "internal.h"
+#include "schedkit/transfer.h"
 
 /* Where the signature manifests go: a registry repository, or a layout. */
 struct sigdst {
@@ -283,26 +283,26 @@ out:
 int sk_sign_artifact(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
 		     struct sk_sign_result *res, struct sk_error *err)
 {
-	char *dir = NULL, *tag = NULL;
+	struct sk_source src;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
 	if (!sk_key_is_private(key))
 		return sk_errf(err, -EINVAL, "signing needs a private key");
-	if (!strncmp(target, "oci:", 4))
-		ret = sk_layout_ref_split(target + 4, &dir, &tag) ? -ENOMEM : 1;
-	else
-		ret = !sk_layout_ref_split(target, &dir, &tag) && sk_is_dir(dir);
-	if (ret < 0)
-		ret = sk_errf(err, ret, "out of memory");
-	else if (ret == 1)
-		ret = sign_layout(dir, tag, key, o, res, err);
-	else
+	ret = sk_source_parse(target, &src, err);
+	if (ret)
+		return sk_err_prefix(err, "signing %s: ", target);
+	if (src.kind == SK_SOURCE_LAYOUT)
+		ret = sign_layout(src.path, src.tag, key, o, res, err);
+	else if (src.kind == SK_SOURCE_REGISTRY)
 		ret = sign_registry(target, key, o, res, err);
+	else
+		ret = sk_errf(err, -EINVAL,
+			      "an oci-archive cannot be signed in place: sign the layout before "
+			      "`skbuild save`, or the artifact in its registry");
 	if (ret)
 		sk_err_prefix(err, "signing %s: ", target);
-	free(dir);
-	free(tag);
+	sk_source_free(&src);
 	return ret;
 }
 

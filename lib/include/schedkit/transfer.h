@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Where bytes come from, and how they get into the store.
+ *
+ * - One way to name a source (sk_source_parse): a registry reference
+ *   HOST/REPO[:TAG][@DIGEST], an OCI layout `oci:DIR[:TAG]`, an oci-archive
+ *   `oci-archive:FILE[:TAG]` (the containers-transports(5) spellings), or a
+ *   path that starts with "/", "./" or "../" (a directory is a layout, a file
+ *   an archive). Nothing else is ever opened as a file.
+ * - The fetch helper (skrun-fetch): every registry transfer and every archive
+ *   read happens in a separate executable that runs as an unprivileged user,
+ *   writes only into a staging directory it is handed, and answers small,
+ *   versioned requests over a socket (proto.c). This process only reads what
+ *   it staged, without following links, and re-hashes every byte.
+ * - Pulls verify before they download: the top manifest and the signatures
+ *   the policy needs come first; layers are fetched only once those are
+ *   trusted; nothing enters the store until everything arrived intact, and
+ *   only signatures that verified are kept.
+ */
+#ifndef SCHEDKIT_TRANSFER_H
+#define SCHEDKIT_TRANSFER_H
+
+#include <json-c/json.h>
+
+#include "schedkit/common.h"
+#include "schedkit/oci.h"
+#include "schedkit/ref.h"
+#include "schedkit/trust.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- naming a source ---- */
+
+enum sk_source_kind { SK_SOURCE_REGISTRY, SK_SOURCE_LAYOUT, SK_SOURCE_ARCHIVE };
+
+struct sk_source {
+	enum sk_source_kind kind;
+	struct sk_ref ref; /* SK_SOURCE_REGISTRY */
+	char *path;	   /* layout directory or archive file */
+	char *tag;	   /* inside a layout or archive: tag or digest; NULL: its only artifact */
+	char *arg;	   /* as given, for messages */
+};
+
+/*
+ * Parses a source argument (see above). A name that parses as a registry
+ * reference is one, whatever files exist; a Docker Hub short name (no host)
+ * that is also an existing local path is refused as ambiguous, with the two
+ * spellings that would say which is meant.
+ */
+int sk_source_parse(const char *arg, struct sk_source *src, struct sk_error *err);
+void sk_source_free(struct sk_source *src);
+/*
+ * Splits FILE[:TAG] where FILE exists into malloc'd parts (tag NULL when
+ * absent), or -ENOENT. The first colon after which the path names a file
+ * splits: tags of saved archives are full references ("host:port/repo:tag").
+ */
+int sk_archive_ref_split(const char *arg, char **file, char **tag);
+/* The repository identity of a registry source ("HOST/REPO"); "" for others. */
+void sk_source_identity(const struct sk_source *src, char out[512]);
+
+/*
+ * ---- the registry options of the command line ----
+ *
+ * One parser for what every command that talks to a registry accepts:
+ * --insecure (the host of the command's reference), --ca-cert, --authfile,
+ * -v/--verbose, and skrun run's repeatable --insecure-registry HOST. A
+ * command puts SK_REGISTRY_CLI_LONGOPTS (and SK_REGISTRY_CLI_LONGOPT_VERBOSE
+ * with "v" in its short options) into its getopt_long table, offers every
+ * option to sk_registry_cli_opt first, and calls sk_registry_cli_finish once
+ * its arguments are known.
+ */
+enum {
+	/* above any character, so they never clash with a command's own options */
+	SK_REGISTRY_OPT_INSECURE = 0x1000,
+	SK_REGISTRY_OPT_CA_CERT,
+	SK_REGISTRY_OPT_AUTHFILE,
+	SK_REGISTRY_OPT_INSECURE_REGISTRY,
+};
+
+/* struct option entries (getopt.h); -v/--verbose is separate: not every command logs. */
+/* clang-format off */
+#define SK_REGISTRY_CLI_LONGOPTS                                                                   \
+	{"insecure", no_argument, NULL, SK_REGISTRY_OPT_INSECURE},                                 \
+	{"ca-cert", required_argument, NULL, SK_REGISTRY_OPT_CA_CERT},                             \
+	{"authfile", required_argument, NULL, SK_REGISTRY_OPT_AUTHFILE}
+#define SK_REGISTRY_CLI_LONGOPT_VERBOSE {"verbose", no_argument, NULL, 'v'}
+/* clang-format on */
+
+/* The --help lines of SK_REGISTRY_CLI_LONGOPTS and of -v/--verbose, options in 22 columns. */
+#define SK_REGISTRY_CLI_HELP                                                                       \
+	"  --insecure          the registry may use plain HTTP or an unverified\n"                 \
+	"                      certificate (loopback registries may use plain HTTP\n"              \
+	"                      by default; their certificates are still verified)\n"               \
+	"  --ca-cert FILE      trust this PEM CA bundle too\n"                                     \
+	"  --authfile FILE     read credentials only from FILE\n"
+#define SK_REGISTRY_CLI_HELP_VERBOSE "  -v, --verbose       log each HTTP request to stderr\n"
+
+struct sk_registry_cli {
+	struct sk_registry_opts opts; /* opts.insecure is set by sk_registry_cli_finish */
+	struct sk_strv insecure;      /* the hosts opts.insecure names */
+	bool insecure_ref;	      /* --insecure: the reference's host joins the list */
+	bool oom;		      /* a host could not be added; finish reports it */
+};
+
+/* 1 when opt (getopt_long's return, arg its optarg) was a registry option and is recorded. */
+int sk_registry_cli_opt(struct sk_registry_cli *c, int opt, const char *arg);
+/*
+ * Adds the host of ref (may be NULL) to the insecure list when --insecure was
+ * given and ref parses as a registry reference (layouts and archives have no
+ * host), then points opts.insecure at the list. -ENOMEM when a host could not
+ * be added.
+ */
+int sk_registry_cli_finish(struct sk_registry_cli *c, const char *ref);
+void sk_registry_cli_free(struct sk_registry_cli *c);
+
+
+/* ---- the fetch helper ---- */
+
+/* The protocol spoken over the helper's socket: one JSON object per frame. */
+#define SK_PROTO_VERSION 1
+#define SK_PROTO_MSG_MAX (64u << 10)
+#define SK_FETCH_HELPER_ENV "SKRUN_FETCH_HELPER"
+#define SK_FETCH_USER_ENV "SKRUN_FETCH_USER"
+#define SK_FETCH_HELPER_NAME "skrun-fetch"
+
+/* Writes one frame: a 4-byte big-endian length, then the compact JSON. */
+int sk_proto_send(int fd, struct json_object *msg, struct sk_error *err);
+/* Reads one frame (at most SK_PROTO_MSG_MAX bytes); -ECONNRESET at a clean end. */
+int sk_proto_recv(int fd, struct json_object **msg, struct sk_error *err);
+/* Decodes one frame held in memory (what sk_proto_recv does after reading it). */
+int sk_proto_decode(const void *frame, size_t len, struct json_object **msg, struct sk_error *err);
+
+struct sk_fetch_opts {
+	struct sk_registry_opts reg; /* TLS, insecure hosts, credentials file, verbose */
+	const char *helper;	     /* NULL: $SKRUN_FETCH_HELPER, next to this program, libexec */
+	const char *user;	     /* as root, the helper's user; NULL: $SKRUN_FETCH_USER or nobody */
+	const char *staging_parent;  /* NULL: $TMPDIR or /tmp */
+};
+
+struct sk_fetch;
+
+/*
+ * A session with src. Layouts are read in place; registries and archives get
+ * a helper, started when the first byte is needed (a pull that the store can
+ * satisfy starts none).
+ */
+int sk_fetch_open(const struct sk_source *src, const struct sk_fetch_opts *o, struct sk_fetch **out,
+		  struct sk_error *err);
+void sk_fetch_close(struct sk_fetch *f);
+/*
+ * A manifest by tag or digest (at most max bytes), verified against its digest;
+ * -ENOENT when the source has none by that name. For layouts and archives a
+ * NULL reference names their only artifact. desc gets media type, digest, size
+ * and (layouts) the entry's ref name.
+ */
+int sk_fetch_manifest(struct sk_fetch *f, const char *reference, size_t max, struct sk_buf *body,
+		      struct sk_descriptor *desc, struct sk_error *err);
+/*
+ * Makes a blob available and returns a read-only fd on a regular file holding
+ * it (staging, or the layout). The caller re-hashes what it reads.
+ */
+int sk_fetch_blob_fd(struct sk_fetch *f, const char *digest, int64_t size, int *fd,
+		     struct sk_error *err);
+/* A small blob into memory, verified against digest and size (at most max bytes). */
+int sk_fetch_blob(struct sk_fetch *f, const char *digest, int64_t size, size_t max,
+		  struct sk_buf *out, struct sk_error *err);
+/* Drops a staged blob once it is copied (nothing for layouts). */
+void sk_fetch_release(struct sk_fetch *f, const char *digest);
+/* HTTP requests the helper made so far (0 for layouts and archives). */
+unsigned sk_fetch_requests(struct sk_fetch *f);
+/* "pid N, uid U, gid G, capabilities none, no_new_privs, landlock ..." once a helper ran. */
+const char *sk_fetch_helper_report(const struct sk_fetch *f);
+
+/* ---- pulling into the store ---- */
+
+struct sk_store;
+
+struct sk_pull_opts {
+	struct sk_registry_opts reg;
+	const char *fetch_helper; /* see sk_fetch_opts */
+	const char *fetch_user;
+	const char *os;		  /* NULL: "linux" */
+	const char *arch;	  /* NULL: the host's */
+	bool all_platforms;	  /* fetch every manifest of an index (save) */
+	const char *record_as;	  /* ref.name to record; NULL: derived from the source */
+	/* non-NULL: verify against this before any layer is fetched; NULL: unverified */
+	const struct sk_verify_opts *verify;
+	struct sk_verify_result *result; /* with verify: what was verified (may be NULL) */
+	/* without verify: carry the source's signatures as they are (skbuild save
+	 * writes a layout for another host to judge; never for skrun's store) */
+	bool copy_signatures;
+	/* "KEY=VALUE" annotations for the recorded index.json entry, NULL-terminated */
+	const char *const *record_annotations;
+	/* called with the helper's report once one ran (may be NULL) */
+	void (*on_helper)(void *ctx, const char *report);
+	void *on_helper_ctx;
+};
+
+/*
+ * Pulls src into the store: resolves the tag once, fetches the top manifest,
+ * verifies its signatures (opts->verify), only then the platform manifest(s)
+ * and layers, every byte checked against its digest; then commits all blobs,
+ * the verified signatures, and records the reference. A refused or failed
+ * pull leaves the store as it was. digest: the top-level digest recorded.
+ * name (may be NULL, SK_REF_STRING_MAX): the ref.name recorded.
+ */
+int sk_pull(struct sk_store *s, const char *src, const struct sk_pull_opts *opts,
+	    char digest[SK_DIGEST_MAX], char *name, struct sk_error *err);
+
+/* ---- verifying without pulling ---- */
+
+/*
+ * Verifies a digest already in the store (offline), using the signatures kept
+ * there. identity is "HOST/REPO" or a reference whose repository is used.
+ */
+int sk_trust_verify_stored(struct sk_store *st, const char *identity, const char *digest,
+			   const struct sk_verify_opts *o, struct sk_verify_result *res,
+			   struct sk_error *err);
+/*
+ * Verifies a source without writing anything: the tag is resolved once to a
+ * digest and only that digest's signatures are judged. Layouts and archives
+ * need no network.
+ */
+int sk_trust_verify_source(const char *src, const struct sk_pull_opts *po,
+			   const struct sk_verify_opts *o, struct sk_verify_result *res,
+			   struct sk_error *err);
+
+/* ---- reading an artifact for inspection ---- */
+
+/*
+ * For read-only views (inspect, check): a layout is read in place; anything
+ * else is pulled, digest by digest, into a throwaway store that is removed
+ * before returning. No signature is verified: nothing read this way is ever
+ * loaded.
+ */
+int sk_artifact_open_any(const char *src, const struct sk_pull_opts *opts, const char *arch,
+			 struct sk_artifact **out, struct sk_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
