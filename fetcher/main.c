@@ -20,11 +20,11 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--archive")) {
 			archive = true;
-		} else if (!strcmp(argv[i], "--ca-cert") && i + 1 < argc) {
-			ca_cert = argv[++i];
+		} else if (!strcmp(argv[i], "--ca-cert-fd")) {
+			ca_cert = CA_PATH;
 		} else {
 			fprintf(stderr,
-				"usage: skrun-fetch [--archive] [--ca-cert FILE]\n"
+				"usage: skrun-fetch [--archive] [--ca-cert-fd]\n"
 				"skrun starts this helper itself; it is not run by hand.\n");
 			return 2;
 		}
@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 		perror("skrun-fetch: staging directory");
 		return 1;
 	}
-	if (skf_sandbox(FD_STAGE, ca_cert, desc, sizeof(desc))) {
+	if (skf_sandbox(FD_STAGE, ca_cert != NULL, desc, sizeof(desc))) {
 		fprintf(stderr, "skrun-fetch: %s\n", desc);
 		return 1;
 	}

@@ -18,7 +18,6 @@
 #include "fetch.h"
 
 #define FS_READ (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
-#define FS_FILE_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE)
 
 static uint64_t handled_for(int abi)
 {
@@ -49,7 +48,7 @@ static void allow_path(int ruleset, const char *path, uint64_t access)
 	close(fd);
 }
 
-int skf_sandbox(int stage_fd, const char *ca_cert, char *desc, size_t len)
+int skf_sandbox(int stage_fd, bool ca, char *desc, size_t len)
 {
 	static const char *const ro[] = {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/run",
 					 NULL};
@@ -75,8 +74,8 @@ int skf_sandbox(int stage_fd, const char *ca_cert, char *desc, size_t len)
 	for (size_t i = 0; ro[i]; i++)
 		allow_path(ruleset, ro[i], FS_READ & handled);
 	allow_path(ruleset, "/dev/urandom", LANDLOCK_ACCESS_FS_READ_FILE);
-	if (ca_cert)
-		allow_path(ruleset, ca_cert, FS_FILE_READ & handled);
+	if (ca)
+		allow(ruleset, FD_CA, LANDLOCK_ACCESS_FS_READ_FILE);
 	if (allow(ruleset, stage_fd, handled & ~(uint64_t)LANDLOCK_ACCESS_FS_EXECUTE)) {
 		snprintf(desc, len, "no landlock (staging rule: %s)", strerror(errno));
 		close(ruleset);

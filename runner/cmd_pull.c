@@ -43,6 +43,12 @@ static void usage(FILE *f)
 		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
+static void report_helper(void *ctx, const char *report)
+{
+	(void)ctx;
+	fprintf(stderr, "fetch helper: %s\n", report);
+}
+
 int cmd_pull(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -114,6 +120,8 @@ int cmd_pull(int argc, char **argv)
 	if (sk_registry_cli_finish(&reg, argv[optind]))
 		goto out;
 	opts.reg = reg.opts;
+	if (opts.reg.verbose)
+		opts.on_helper = report_helper;
 	if (skip_verify && (keys.n || vopts.policy_path)) {
 		sk_die_msg("pull: --insecure-skip-verify does not go with --key or --policy");
 		ret = 2;

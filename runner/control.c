@@ -27,10 +27,15 @@ int skr_control_request(const char *request, struct sk_error *err)
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		ret = sk_errf(err, -ENOTCONN,
-			      "no skrun is supervising a scheduler here (%s: %s); start one "
-			      "with `skrun run REF`",
-			      path, strerror(errno));
+		if (errno == EACCES)
+			ret = sk_errf(err, -EACCES,
+				      "permission denied: only root may control skrun (%s is 0600)",
+				      path);
+		else
+			ret = sk_errf(err, -ENOTCONN,
+				      "no skrun is supervising a scheduler here (%s: %s); start one "
+				      "with `skrun run REF`",
+				      path, strerror(errno));
 		goto out;
 	}
 	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {

@@ -207,8 +207,9 @@ static bool allowed_name(const char *n, bool is_dir)
 	       strspn(n + 13, "0123456789abcdef") == 64;
 }
 
-int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_total,
-		       struct sk_error *err)
+/* tar_path names the archive in messages; the bytes come from fd. */
+static int extract_fd(int in_fd, const char *tar_path, const char *dest, uint64_t max_total,
+		      struct sk_error *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
@@ -232,7 +233,7 @@ int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_tota
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
-	if (archive_read_open_filename(a, tar_path, 65536) != ARCHIVE_OK) {
+	if (archive_read_open_fd(a, in_fd, 65536) != ARCHIVE_OK) {
 		ret = sk_errf(err, -EINVAL, "%s: not a readable tar archive: %s", tar_path,
 			      archive_error_string(a));
 		goto out;
@@ -349,5 +350,28 @@ out:
 	if (a)
 		archive_read_free(a);
 	free(bdir);
+	return ret;
+}
+
+int sk_archive_extract_fd(int fd, const char *dest, uint64_t max_total, struct sk_error *err)
+{
+	return extract_fd(fd, "the archive", dest, max_total, err);
+}
+
+int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_total,
+		       struct sk_error *err)
+{
+	int fd = open(tar_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), ret;
+	struct stat st;
+
+	if (fd < 0)
+		return sk_errf(err, -errno, "%s: cannot open: %s", tar_path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return sk_errf(err, -EINVAL, "%s is not a regular file (an oci-archive is)",
+			       tar_path);
+	}
+	ret = extract_fd(fd, tar_path, dest, max_total, err);
+	close(fd);
 	return ret;
 }

@@ -35,6 +35,7 @@
 #define FD_SOCK 3
 #define FD_STAGE 4
 #define FD_ARCHIVE 5
+#define FD_CA 6
 
 struct sk_fetch {
 	enum sk_source_kind kind;
@@ -240,10 +241,10 @@ static int spawn(struct sk_fetch *f, struct sk_error *err)
 	uid_t uid = 0;
 	gid_t gid = 0;
 	bool root = geteuid() == 0;
-	int sv[2] = {-1, -1}, stage_fd = -1, arch_fd = -1, ret;
+	int sv[2] = {-1, -1}, stage_fd = -1, arch_fd = -1, ca_fd = -1, exe_fd = -1, ret;
 	char *argv[6];
 	int argc = 0;
-	pid_t pid;
+	pid_t pid, self;
 
 	ret = find_helper(&f->o, helper, err);
 	if (!ret && root)
@@ -287,15 +288,32 @@ static int spawn(struct sk_fetch *f, struct sk_error *err)
 			goto fail;
 		}
 	}
+	/*
+	 * The helper's user may not be able to reach the files we name (a CA in a
+	 * private directory, a build tree under /root): open them here and hand
+	 * over fds, and execute the helper from an fd as well.
+	 */
+	if (f->o.reg.ca_cert) {
+		ca_fd = open(f->o.reg.ca_cert, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (ca_fd < 0) {
+			ret = sk_errf(err, -errno, "CA certificate file %s: %s", f->o.reg.ca_cert,
+				      strerror(errno));
+			goto fail;
+		}
+	}
+	exe_fd = open(helper, O_RDONLY | O_CLOEXEC);
+	if (exe_fd < 0) {
+		ret = sk_errf(err, -errno, "the fetch helper %s: %s", helper, strerror(errno));
+		goto fail;
+	}
 	argv[argc++] = helper;
 	if (arch_fd >= 0)
 		argv[argc++] = "--archive";
-	if (f->o.reg.ca_cert) {
-		argv[argc++] = "--ca-cert";
-		argv[argc++] = (char *)f->o.reg.ca_cert;
-	}
+	if (ca_fd >= 0)
+		argv[argc++] = "--ca-cert-fd";
 	argv[argc] = NULL;
 	helper_env(envp, envstore);
+	self = getpid();
 	pid = fork();
 	if (pid < 0) {
 		ret = sk_errf(err, -errno, "cannot start the fetch helper: %s", strerror(errno));
@@ -304,12 +322,15 @@ static int spawn(struct sk_fetch *f, struct sk_error *err)
 	if (pid == 0) {
 		int hs = fcntl(sv[1], F_DUPFD_CLOEXEC, 10), hd = fcntl(stage_fd, F_DUPFD_CLOEXEC, 10);
 		int ha = arch_fd >= 0 ? fcntl(arch_fd, F_DUPFD_CLOEXEC, 10) : -1;
+		int hc = ca_fd >= 0 ? fcntl(ca_fd, F_DUPFD_CLOEXEC, 10) : -1;
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-		if (hs < 0 || hd < 0 || (arch_fd >= 0 && ha < 0) || null < 0)
+		if (hs < 0 || hd < 0 || (arch_fd >= 0 && ha < 0) || (ca_fd >= 0 && hc < 0) ||
+		    null < 0)
 			child_fail("fds");
 		if (place_fd(null, 0) || place_fd(null, 1) || place_fd(hs, FD_SOCK) ||
-		    place_fd(hd, FD_STAGE) || (ha >= 0 && place_fd(ha, FD_ARCHIVE)))
+		    place_fd(hd, FD_STAGE) || (ha >= 0 && place_fd(ha, FD_ARCHIVE)) ||
+		    (hc >= 0 && place_fd(hc, FD_CA)))
 			child_fail("fds");
 		if (root) {
 			if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
@@ -319,7 +340,10 @@ static int spawn(struct sk_fetch *f, struct sk_error *err)
 		}
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 			child_fail("no_new_privs");
-		execve(helper, argv, envp);
+		/* after the uid change, which clears it: the helper dies with its parent */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) || getppid() != self)
+			child_fail("parent gone");
+		fexecve(exe_fd, argv, envp);
 		child_fail(helper);
 	}
 	f->pid = pid;
@@ -328,8 +352,15 @@ static int spawn(struct sk_fetch *f, struct sk_error *err)
 	close(stage_fd);
 	if (arch_fd >= 0)
 		close(arch_fd);
+	if (ca_fd >= 0)
+		close(ca_fd);
+	close(exe_fd);
 	return 0;
 fail:
+	if (ca_fd >= 0)
+		close(ca_fd);
+	if (exe_fd >= 0)
+		close(exe_fd);
 	if (sv[0] >= 0)
 		close(sv[0]);
 	if (sv[1] >= 0)

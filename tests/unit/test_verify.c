@@ -274,8 +274,13 @@ static void test_pull_keeps_signatures(void **st)
 	sk_verify_result_free(&r);
 	assert_int_equal(sk_trust_verify_stored(store, REPO, "sha256:nope", &o, &r, &err), -EINVAL);
 
-	/* a later signature by another key is merged next to the stored one */
+	/*
+	 * A later signature by another key: while the stored one satisfies the
+	 * policy the source is not asked; when the policy wants the other key,
+	 * the new signature is fetched, verified and kept next to the stored one.
+	 */
 	sign(s, src, s->other, REPO);
+	vo.keys = others;
 	if (sk_pull(store, src, &po, got, name, &err))
 		fail_msg("%s", err.msg);
 	sk_verify_result_free(&vr);

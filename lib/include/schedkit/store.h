@@ -120,6 +120,8 @@ int sk_archive_write(const char *dir, const char *tar_path, struct sk_error *err
  */
 int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_total,
 		       struct sk_error *err);
+/* The same from an archive already open on fd (the fetch helper gets it from skrun). */
+int sk_archive_extract_fd(int fd, const char *dest, uint64_t max_total, struct sk_error *err);
 
 #ifdef __cplusplus
 }
