@@ -117,7 +117,6 @@ int cmd_inspect(int argc, char **argv)
 	struct sk_layout *l = NULL;
 	struct sk_artifact *a = NULL;
 	const char *arch = NULL;
-	char *dir = NULL, *tag = NULL;
 	struct sk_pull_opts po = {0};
 	struct sk_registry_cli reg = {0};
 	bool json = false;
@@ -139,9 +138,8 @@ int cmd_inspect(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return sk_cli_usage(usage, false);
-	/* a layout directory has no registry host to trust */
-	if (sk_layout_ref_split(argv[optind], &dir, &tag) ||
-	    sk_registry_cli_finish(&reg, sk_is_dir(dir) ? NULL : argv[optind])) {
+	/* the one source parser decides (a layout has no registry host to trust) */
+	if (sk_registry_cli_finish(&reg, argv[optind])) {
 		sk_die_msg("inspect: out of memory");
 		goto out;
 	}
@@ -176,7 +174,5 @@ out:
 	sk_registry_cli_free(&reg);
 	sk_artifact_free(a);
 	sk_layout_close(l);
-	free(dir);
-	free(tag);
 	return status;
 }

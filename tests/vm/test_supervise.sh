@@ -20,6 +20,7 @@ for s in stall restart broken needs_kfunc; do
 done
 signed_artifact unsigned "$SK_ROOT/scheds/fifo" unsigned --cflags -DSK_TEST_UNSIGNED
 check "build the notify-socket stand-in" gcc -O2 -Wall -o "$T/data/notify_listen" "$SK_ROOT/tests/vm/helpers/notify_listen.c"
+check "build asuser" gcc -O2 -Wall -o "$T/data/asuser" "$SK_ROOT/tests/vm/helpers/asuser.c"
 
 cat >"$T/guest.sh" <<'EOF'
 ok() { echo "PASS: vm: $1"; }
@@ -61,10 +62,29 @@ expect "state stays disabled after refusals" disabled "$(state)"
 expect "nothing was enabled after refusals" "$seq0" "$(cat /sys/kernel/sched_ext/enable_seq)"
 
 # --- status, single supervisor, switch, stop ---
-skrun run /data/fifo.tar --set slice_ns=2000000 --set fast_path=false >/tmp/a.log 2>&1 &
+# under a careless umask: the control socket must still be root's alone
+sh -c 'umask 000; exec skrun run /data/fifo.tar --set slice_ns=2000000 --set fast_path=false' >/tmp/a.log 2>&1 &
 pid=$!
 wait_for "attached 'fifo'" /tmp/a.log
 expect "fifo enabled" enabled "$(state)"
+expect "control socket is 0600 under umask 000" 600 "$(stat -c %a /run/schedkit/control.sock)"
+/data/asuser 65534 skrun switch /data/vtime.tar --set slice_ns=18446744073709551615 >/tmp/u1.log 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "permission denied: only root may control skrun" /tmp/u1.log &&
+	ok "an unprivileged user cannot switch" || no "an unprivileged user cannot switch" "rc $rc $(cat /tmp/u1.log)"
+/data/asuser 65534 skrun stop >/tmp/u2.log 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "permission denied" /tmp/u2.log && ok "an unprivileged user cannot stop" ||
+	no "an unprivileged user cannot stop" "rc $rc $(cat /tmp/u2.log)"
+# the peer is checked too, not only the file mode
+chmod 666 /run/schedkit/control.sock
+/data/asuser 65534 skrun stop >/tmp/u3.log 2>&1
+rc=$?
+chmod 600 /run/schedkit/control.sock
+[ $rc != 0 ] && grep -q "ERROR permission denied: only root may control skrun" /tmp/u3.log &&
+	ok "a non-root peer is refused even through a world-writable socket" ||
+	no "a non-root peer is refused even through a world-writable socket" "rc $rc $(cat /tmp/u3.log)"
+expect "fifo still attached after refused requests" fifo "$(ops)"
 skrun status --json >/tmp/st.json
 grep -q '"digest":"sha256:' /tmp/st.json && grep -q '"name":"fifo"' /tmp/st.json &&
 	grep -q '"verdict":"ok: the kernel runs' /tmp/st.json && ok "status --json names the digest" ||
@@ -96,6 +116,32 @@ expect "disabled after stop" disabled "$(state)"
 grep -q "kind=64 (unregistered from user space)" /tmp/a.log && ok "stop reports unregistered" ||
 	no "stop reports unregistered" "$(tail -3 /tmp/a.log)"
 show /tmp/a.log
+
+# --- a switch's pull runs beside the supervision loop, not inside it ---
+ip link set lo up
+nc -l -p 5999 >/dev/null 2>&1 &
+ncpid=$!
+skrun run /data/fifo.tar >/tmp/e.log 2>&1 &
+pid=$!
+wait_for "attached 'fifo'" /tmp/e.log
+# a registry that accepts the connection and never answers
+skrun switch 127.0.0.1:5999/scheds/slow:1 >/tmp/e-sw.log 2>&1 &
+swpid=$!
+wait_for "switch: preparing" /tmp/e.log
+sleep 1
+expect "fifo attached while the switch hangs in the fetch" fifo "$(ops)"
+t0=$(date +%s)
+kill -TERM $pid
+wait $pid
+t1=$(date +%s)
+[ $((t1 - t0)) -le 5 ] && ok "SIGTERM during a hanging switch is handled at once ($((t1 - t0)) s)" ||
+	no "SIGTERM during a hanging switch is handled at once" "$((t1 - t0)) s"
+expect "disabled after SIGTERM during a switch" disabled "$(state)"
+wait $swpid
+grep -q "cancelled: skrun is stopping" /tmp/e-sw.log && ok "the switch's client is told it was cancelled" ||
+	no "the switch's client is told it was cancelled" "$(cat /tmp/e-sw.log)"
+kill $ncpid 2>/dev/null
+show /tmp/e.log
 
 # --- stall: the watchdog ejects it, skrun says why, the fallback takes over ---
 skrun run /data/stall.tar --fallback /data/fifo.tar --backoff-ms 100 --max-restarts 1 >/tmp/c.log 2>&1 &

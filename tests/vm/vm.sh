@@ -134,6 +134,13 @@ _vm_build_initramfs() {
 			;;
 		esac
 		_vm_add "$_root" "$_host" "$_guest" || return 1
+		# skrun finds its fetch helper next to itself
+		case $_host in */skrun)
+			if [ -x "${_host%/skrun}/skrun-fetch" ]; then
+				_vm_add "$_root" "${_host%/skrun}/skrun-fetch" "$(dirname "$_guest")/skrun-fetch" || return 1
+			fi
+			;;
+		esac
 	done
 	# Uncompressed by default: with skrun's libraries (~60 MB, libicudata
 	# alone is 30) gzip costs ~1 s on the host and ~1.2 s of emulated
