@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -184,19 +184,59 @@ out:
 	return ret;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* one fd per level; the trees removed here (layouts, staging) are a few levels deep */
+#define RM_DEPTH_MAX 128
+
+/*
+ * Removes name in the directory dirfd, recursing into directories through
+ * their fds: a path is never resolved again below dirfd, so a directory that
+ * someone swaps for a symlink mid-way is refused (O_NOFOLLOW), not followed,
+ * and a symlink inside the tree is unlinked, never entered. nftw(FTW_PHYS)
+ * does not promise that: it opens each directory again by its path.
+ */
+static int rm_at(int dirfd, const char *name, unsigned depth)
 {
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) ? -1 : 0;
+	struct dirent *de;
+	int fd, ret = 0, unlink_errno;
+	DIR *d;
+
+	if (!unlinkat(dirfd, name, 0) || errno == ENOENT)
+		return 0;
+	/* Linux says EISDIR for a directory, POSIX allows EPERM */
+	unlink_errno = errno;
+	if (unlink_errno != EISDIR && unlink_errno != EPERM)
+		return -unlink_errno;
+	if (depth >= RM_DEPTH_MAX)
+		return -ELOOP;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : errno == ENOTDIR ? -unlink_errno : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	/* readdir_r is deprecated; this DIR stream is never shared between threads */
+	/* cppcheck-suppress readdirCalled */
+	while ((de = readdir(d))) {
+		int r;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		r = rm_at(fd, de->d_name, depth + 1);
+		if (r && !ret)
+			ret = r;
+	}
+	closedir(d);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) && errno != ENOENT && !ret)
+		ret = -errno;
+	return ret;
 }
 
 int sk_rm_rf(const char *path)
 {
-	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) && errno != ENOENT)
-		return -errno;
-	return 0;
+	return rm_at(AT_FDCWD, path, 0);
 }
 
 bool sk_is_dir(const char *path)

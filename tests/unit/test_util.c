@@ -2,6 +2,7 @@
 /* lib/util: atomic writes (what skrun's state.json and every blob rely on), strv, sk_run. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -169,6 +170,152 @@ static void test_mkdir_p(void **state)
 	free(under);
 }
 
+/* A small file at dir/name, for the rm_rf tests. */
+static void put(const char *dir, const char *name)
+{
+	char *p = sk_path_join(dir, name);
+	FILE *f;
+
+	assert_non_null(p);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("keep", f);
+	assert_int_equal(fclose(f), 0);
+	free(p);
+}
+
+static bool present(const char *dir, const char *name)
+{
+	char *p = sk_path_join(dir, name);
+	bool yes = sk_is_file(p);
+
+	free(p);
+	return yes;
+}
+
+/* Symlinks planted in a tree are unlinked, never entered; their targets survive. */
+static void test_rm_rf_planted_symlinks(void **state)
+{
+	char *dir = tmpdir(), tree[512], outside[512], sub[600], p[700];
+
+	(void)state;
+	snprintf(tree, sizeof(tree), "%s/tree", dir);
+	snprintf(outside, sizeof(outside), "%s/outside", dir);
+	snprintf(sub, sizeof(sub), "%s/sub", tree);
+	assert_int_equal(sk_mkdir_p(sub, 0700, NULL), 0);
+	assert_int_equal(sk_mkdir_p(outside, 0700, NULL), 0);
+	put(outside, "precious");
+	put(tree, "f");
+	put(sub, "g");
+	snprintf(p, sizeof(p), "%s/to-dir", sub);
+	assert_int_equal(symlink(outside, p), 0);
+	snprintf(p, sizeof(p), "%s/to-file", tree);
+	assert_int_equal(symlink(outside, p), 0);
+	snprintf(p, sizeof(p), "%s/precious", outside);
+	snprintf(sub, sizeof(sub), "%s/to-precious", tree);
+	assert_int_equal(symlink(p, sub), 0);
+
+	assert_int_equal(sk_rm_rf(tree), 0);
+	assert_false(sk_is_dir(tree));
+	assert_true(sk_is_dir(outside));
+	assert_true(present(outside, "precious"));
+	/* the path itself a symlink: the link goes, not what it names */
+	snprintf(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(symlink(outside, p), 0);
+	assert_int_equal(sk_rm_rf(p), 0);
+	assert_int_equal(access(p, F_OK), -1);
+	assert_true(present(outside, "precious"));
+	/* absent: nothing to do */
+	assert_int_equal(sk_rm_rf(p), 0);
+	assert_int_equal(sk_rm_rf(dir), 0);
+	assert_false(sk_is_dir(dir));
+	free(dir);
+}
+
+#define RACE_FILES 200
+
+struct swapper {
+	char base[512], tree[512], outside[512];
+	char trigger[256]; /* an entry early in sub's directory order */
+};
+
+/* Once the removal has started in tree/sub, swaps sub for a symlink to outside. */
+static void *swap_sub(void *arg)
+{
+	struct swapper *sw = arg;
+	char sub[600], gone[600], first[900];
+
+	snprintf(sub, sizeof(sub), "%s/sub", sw->tree);
+	snprintf(gone, sizeof(gone), "%s/sub.moved", sw->base);
+	snprintf(first, sizeof(first), "%s/%s", sub, sw->trigger);
+	while (access(first, F_OK) == 0)
+		;
+	if (!rename(sub, gone))
+		(void)!symlink(sw->outside, sub);
+	return NULL;
+}
+
+/*
+ * A directory swapped for a symlink while it is being removed: the removal
+ * goes on in the directory it opened, or stops; it never resolves a path
+ * through the new symlink. (nftw(FTW_PHYS) removes by path: it deleted the
+ * outside files of the same names here.)
+ */
+static void test_rm_rf_swap_race(void **state)
+{
+	/* tmpfs when there is one: 16000 files are created and removed */
+	char shm[] = "/dev/shm/sk-util-XXXXXX";
+	char *dir = mkdtemp(shm) ? strdup(shm) : tmpdir(), sub[600], name[16];
+	struct swapper sw;
+
+	(void)state;
+	assert_non_null(dir);
+	snprintf(sw.base, sizeof(sw.base), "%s", dir);
+	snprintf(sw.tree, sizeof(sw.tree), "%s/tree", dir);
+	snprintf(sw.outside, sizeof(sw.outside), "%s/outside", dir);
+	snprintf(sub, sizeof(sub), "%s/sub", sw.tree);
+	for (int round = 0; round < 40; round++) {
+		pthread_t t;
+		int lost = 0;
+
+		assert_int_equal(sk_mkdir_p(sub, 0700, NULL), 0);
+		assert_int_equal(sk_mkdir_p(sw.outside, 0700, NULL), 0);
+		for (int i = 0; i < RACE_FILES; i++) {
+			snprintf(name, sizeof(name), "f%03d", i);
+			put(sub, name);
+			put(sw.outside, name);
+		}
+		{
+			/* removal follows directory order: swap once a tenth is gone */
+			DIR *d = opendir(sub);
+			struct dirent *de;
+			int seen = 0;
+
+			assert_non_null(d);
+			while ((de = readdir(d)))
+				if (de->d_name[0] == 'f' && ++seen == RACE_FILES / 10)
+					snprintf(sw.trigger, sizeof(sw.trigger), "%s", de->d_name);
+			closedir(d);
+		}
+		assert_int_equal(pthread_create(&t, NULL, swap_sub, &sw), 0);
+		sk_rm_rf(sw.tree); /* may fail: the swapped-in link is refused */
+		pthread_join(t, NULL);
+		for (int i = 0; i < RACE_FILES; i++) {
+			snprintf(name, sizeof(name), "f%03d", i);
+			lost += !present(sw.outside, name);
+		}
+		if (lost)
+			fail_msg("round %d: %d files outside the tree were removed", round, lost);
+		assert_int_equal(sk_rm_rf(sw.tree), 0);
+		assert_int_equal(sk_rm_rf(sw.outside), 0);
+		snprintf(sub, sizeof(sub), "%s/sub.moved", dir);
+		assert_int_equal(sk_rm_rf(sub), 0);
+		snprintf(sub, sizeof(sub), "%s/sub", sw.tree);
+	}
+	assert_int_equal(sk_rm_rf(dir), 0);
+	free(dir);
+}
+
 static void test_strv(void **state)
 {
 	struct sk_strv s = {0};
@@ -229,6 +376,8 @@ int main(void)
 	    cmocka_unit_test(test_atomic_write_bad_dir),
 	    cmocka_unit_test(test_read_file_limit),
 	    cmocka_unit_test(test_mkdir_p),
+	    cmocka_unit_test(test_rm_rf_planted_symlinks),
+	    cmocka_unit_test(test_rm_rf_swap_race),
 	    cmocka_unit_test(test_strv),
 	    cmocka_unit_test(test_run),
 	    cmocka_unit_test(test_errors),
