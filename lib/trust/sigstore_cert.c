@@ -157,6 +157,11 @@ static CTLOG_STORE *ct_store(const struct sk_sigstore_root *root, struct sk_erro
 		goto cleanup;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (access(path, R_OK)) {
+		ret = sk_errf(err, -errno, "cannot read %s back (is /proc mounted?): %s", path,
+			      strerror(errno));
+		goto cleanup;
+	}
 	store = CTLOG_STORE_new();
 	if (!store || CTLOG_STORE_load_file(store, path) != 1) {
 		CTLOG_STORE_free(store);
