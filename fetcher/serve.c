@@ -25,6 +25,8 @@ struct session {
 	struct sk_strv insecure;
 	char *username;
 	char *password;
+	char *cred_source;
+	struct sk_strv looked;
 	const char *sandbox;
 	const char *ca_cert;
 	bool archive;
@@ -188,6 +190,22 @@ static int do_open(struct session *s, struct json_object *req, struct sk_error *
 		if (!s->username || !s->password)
 			return sk_errf(err, -ENOMEM, "out of memory");
 	}
+	if (json_object_object_get_ex(req, "looked", &ins) &&
+	    json_object_is_type(ins, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(ins) && i < 64; i++) {
+			const char *h = json_object_get_string(json_object_array_get_idx(ins, i));
+
+			if (h && sk_strv_push(&s->looked, h))
+				return sk_errf(err, -ENOMEM, "out of memory");
+		}
+	}
+	if (sk_json_str(req, "cred_source")) {
+		s->cred_source = strdup(sk_json_str(req, "cred_source"));
+		if (!s->cred_source)
+			return sk_errf(err, -ENOMEM, "out of memory");
+	}
+	o.cred_source = s->cred_source;
+	o.cred_looked = &s->looked;
 	o.insecure = &s->insecure;
 	o.username = s->username;
 	o.password = s->password;
@@ -295,6 +313,8 @@ int skf_serve(const char *sandbox_desc, const char *ca_cert, bool archive)
 	}
 	sk_registry_close(s.reg);
 	sk_strv_free(&s.insecure);
+	sk_strv_free(&s.looked);
+	free(s.cred_source);
 	if (s.password) {
 		explicit_bzero(s.password, strlen(s.password));
 		free(s.password);

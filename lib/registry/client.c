@@ -176,8 +176,18 @@ int sk_registry_open(const struct sk_ref *ref, const struct sk_registry_opts *op
 	if (opts->username) {
 		r->cred.username = strdup(opts->username);
 		r->cred.password = strdup(opts->password ? opts->password : "");
-		snprintf(r->cred.source, sizeof(r->cred.source), "the command line");
-		r->cred_loaded = r->cred_explicit = true;
+		snprintf(r->cred.source, sizeof(r->cred.source), "%s",
+			 opts->cred_source ? opts->cred_source : "the command line");
+		/* found in a file by the root side: as if this client had looked it up */
+		r->cred_loaded = true;
+		r->cred_explicit = !opts->cred_source;
+	}
+	/* the root side looked already; the helper reads no file of its own */
+	if (opts->no_cred_lookup) {
+		r->cred_loaded = true;
+		for (size_t i = 0; opts->cred_looked && i < opts->cred_looked->n; i++)
+			if (sk_strv_push(&r->looked, opts->cred_looked->v[i]))
+				r->cred_loaded = false;
 	}
 	if ((opts->ca_cert && !r->ca_cert) || (opts->auth_file && !r->auth_file) ||
 	    (opts->username && (!r->cred.username || !r->cred.password))) {

@@ -384,7 +384,9 @@ static int add_str(struct json_object *o, const char *k, const char *v)
 static int open_registry(struct sk_fetch *f, struct json_object *req, struct sk_error *err)
 {
 	struct sk_cred c = {0};
-	struct json_object *ins = json_object_new_array();
+	struct sk_strv looked = {0};
+	struct json_object *ins = json_object_new_array(), *lk = NULL;
+	bool from_file = false;
 	int ret;
 
 	if (!ins)
@@ -402,15 +404,26 @@ static int open_registry(struct sk_fetch *f, struct json_object *req, struct sk_
 			return sk_errf(err, -ENOMEM, "out of memory");
 		}
 	} else {
-		ret = sk_cred_lookup(f->ref.registry, f->ref.repo, f->o.reg.auth_file, &c, NULL,
+		ret = sk_cred_lookup(f->ref.registry, f->ref.repo, f->o.reg.auth_file, &c, &looked,
 				     err);
-		if (ret)
-			return ret;
+		if (ret) {
+			sk_strv_free(&looked);
+			return sk_err_prefix(err, "registry %s: reading credentials: ",
+					     f->ref.registry);
+		}
+		from_file = c.username != NULL;
 	}
+	/* for the helper's messages: where they came from, or where we looked */
+	lk = json_object_new_array();
+	for (size_t i = 0; lk && i < looked.n; i++)
+		json_object_array_add(lk, json_object_new_string(looked.v[i]));
 	ret = add_str(req, "registry", f->ref.registry) || add_str(req, "host", f->ref.host) ||
 	      add_str(req, "repo", f->ref.repo) || add_str(req, "username", c.username) ||
 	      add_str(req, "password", c.password) ||
+	      (from_file && add_str(req, "cred_source", c.source)) ||
+	      sk_json_add(req, "looked", lk) ||
 	      sk_json_add(req, "verbose", json_object_new_boolean(f->o.reg.verbose));
+	sk_strv_free(&looked);
 	sk_cred_clear(&c);
 	return ret ? sk_errf(err, -ENOMEM, "out of memory") : 0;
 }

@@ -50,21 +50,21 @@ reg_stop reg
 check_fails "the registry is down" "connect|refused|Couldn't" \
 	"$SKRUN" verify --key k.pub "$R/t/s:v1"
 
-check "offline: skrun verify the archive" "$SKRUN" verify --key k.pub a.tar
+check "offline: skrun verify the archive" "$SKRUN" verify --key k.pub ./a.tar
 check_eq "offline verify: the digest" "$(head -n1 "$T/out")" "$TOP"
 check "offline verify: oci-archive:FILE:TAG (the tag is the full reference)" \
 	"$SKRUN" verify --key k.pub "oci-archive:$T/a.tar:$R/t/s:v1"
 check "offline pull: FILE:TAG with the full reference as tag" \
 	"$SKRUN" pull --key k.pub "$T/a.tar:$R/t/s:v1" --store st0 --platform linux/amd64
 check_fails "offline verify with another key" "modified payload or untrusted key" \
-	"$SKRUN" verify --key wrong.pub a.tar
+	"$SKRUN" verify --key wrong.pub ./a.tar
 check_fails "offline verify of an unsigned archive" "no signature for $TOP2 in $R/t/unsigned" \
-	"$SKRUN" verify --key k.pub u.tar
+	"$SKRUN" verify --key k.pub ./u.tar
 check_fails "offline: signatures bind the archive to its repository" \
 	"signature copied from another repository \(docker-reference $R/t/s\)" \
-	"$SKRUN" verify --key k.pub --identity "$R/t/other" a.tar
+	"$SKRUN" verify --key k.pub --identity "$R/t/other" ./a.tar
 
-check "offline: skrun pull the archive (verified)" "$SKRUN" pull --key k.pub a.tar --store st --platform linux/amd64
+check "offline: skrun pull the archive (verified)" "$SKRUN" pull --key k.pub ./a.tar --store st --platform linux/amd64
 check_eq "offline pull: digest" "$(tail -n1 "$T/out")" "$TOP"
 check_eq "offline pull: recorded under the registry reference, not marked" "$(entry_ann st "$R/t/s:v1" org.schedkit.verified)" "-"
 check "offline pull: the signatures are kept in the store" \
@@ -82,26 +82,26 @@ check_fails "stored verify with another key" "modified payload or untrusted key"
 	"$SKRUN" verify --key wrong.pub --store st "$R/t/s:v1"
 check_fails "stored verify of something never pulled" "not in the store" \
 	"$SKRUN" verify --key k.pub --store st "$R/t/s:v2"
-check_fails "offline pull with another key is refused" "not recorded.*modified payload or untrusted key" \
-	"$SKRUN" pull --key wrong.pub a.tar --store st2 --platform linux/amd64
+check_fails "offline pull with another key is refused" "nothing was stored.*modified payload or untrusted key" \
+	"$SKRUN" pull --key wrong.pub ./a.tar --store st2 --platform linux/amd64
 check "refused pull recorded nothing" sh -c "! grep -q '\"$R/t/s:v1\"' st2/index.json"
 
 # unverified pulls: only with the flag, and marked; a verified pull clears the mark
 check_fails "an unsigned archive is refused" "no signature" \
-	"$SKRUN" pull --key k.pub u.tar --store st --platform linux/amd64
-check "--insecure-skip-verify pulls it" "$SKRUN" pull -v --insecure-skip-verify u.tar --store st --platform linux/amd64
+	"$SKRUN" pull --key k.pub ./u.tar --store st --platform linux/amd64
+check "--insecure-skip-verify pulls it" "$SKRUN" pull -v --insecure-skip-verify ./u.tar --store st --platform linux/amd64
 cp "$T/out" skip.out
 check "--insecure-skip-verify -v warns" grep -q "WARNING: $TOP2 was not verified" skip.out
 check_eq "the entry is marked org.schedkit.verified=false" "$(entry_ann st "$R/t/unsigned:v1" org.schedkit.verified)" false
 check_fails "content in the store but no signatures: a pinned pull still asks the (stopped) registry" \
-	"verification of $TOP2 failed, not recorded: .*(connect|refused)" \
+	"verification of $TOP2 failed, nothing was stored: .*(connect|refused)" \
 	"$SKRUN" pull --key k.pub "$R/t/unsigned@$TOP2" --store st --platform linux/amd64
 check_fails "--insecure-skip-verify does not go with --key" "does not go with" \
-	"$SKRUN" pull --insecure-skip-verify --key k.pub a.tar --store st
+	"$SKRUN" pull --insecure-skip-verify --key k.pub ./a.tar --store st
 check "--insecure-skip-verify of the signed archive under its name" \
-	"$SKRUN" pull --insecure-skip-verify a.tar --store st3 --platform linux/amd64
+	"$SKRUN" pull --insecure-skip-verify ./a.tar --store st3 --platform linux/amd64
 check_eq "marked" "$(entry_ann st3 "$R/t/s:v1" org.schedkit.verified)" false
-check "a verified pull of the same name" "$SKRUN" pull --key k.pub a.tar --store st3 --platform linux/amd64
+check "a verified pull of the same name" "$SKRUN" pull --key k.pub ./a.tar --store st3 --platform linux/amd64
 check_eq "replaces the mark" "$(entry_ann st3 "$R/t/s:v1" org.schedkit.verified)" "-"
 
 # layouts: signatures written into the layout, identity explicit
@@ -123,7 +123,7 @@ check "pull a signed layout" "$SKRUN" pull --key k.pub --identity "$R/t/lay" lay
 check "the layout's signatures are in the store" \
 	sh -c "grep -q 'sha256-${TOP#sha256:}.sig' st4/index.json"
 check "save a signed layout carries its signatures" "$SKBUILD" save lay-signed:v1 -o l.tar
-check "and it verifies offline with --identity" "$SKRUN" verify --key k.pub --identity "$R/t/lay" l.tar
+check "and it verifies offline with --identity" "$SKRUN" verify --key k.pub --identity "$R/t/lay" ./l.tar
 check "signing the layout again keeps the first signature" \
 	sh -c "'$SKBUILD' sign --key wrong.key --identity '$R/t/lay' lay-signed:v1 >/dev/null 2>&1 && \
 	'$SKRUN' verify --key k.pub --identity '$R/t/lay' lay-signed:v1 >/dev/null && \

@@ -89,7 +89,7 @@ check "control: a release signature is accepted" verify "$R/t/good:v1"
 # 1. no signature
 push lay1 "$R/t/nosig:v1"
 check_fails "no signature" "is not trusted: no signature for $A in $R/t/nosig" verify "$R/t/nosig:v1"
-check_fails "no signature: pull refused" "verification of $A failed, not recorded: .*no signature" \
+check_fails "no signature: pull refused" "verification of $A failed, nothing was stored: .*no signature" \
 	"$SKRUN" pull --policy policy.json "$R/t/nosig:v1" --store st --platform linux/amd64
 check "no signature: pull recorded nothing" not_recorded st "$R/t/nosig:v1"
 
@@ -120,7 +120,7 @@ push lay1 "$R/t/copy:v1"
 regpy copy t/good "$A" t/copy "$A" || reg_fatal setup "copy failed"
 check_fails "signature copied from another repository" \
 	"signature copied from another repository \(docker-reference $R/t/good\)" verify "$R/t/copy:v1"
-check_fails "copied signature: pull refused" "not recorded.*copied from another repository" \
+check_fails "copied signature: pull refused" "nothing was stored.*copied from another repository" \
 	"$SKRUN" pull --policy policy.json "$R/t/copy:v1" --store st --platform linux/amd64
 check "copied signature: pull recorded nothing" not_recorded st "$R/t/copy:v1"
 
@@ -189,7 +189,7 @@ import json, sys
 m = [e for e in json.load(open('mv/index.json'))['manifests'] if e.get('annotations', {}).get('org.opencontainers.image.ref.name') == '$P/t/move:v1']
 sys.exit(0 if len(m) == 1 and m[0]['digest'] == '$A' else 1)"
 check_fails "after the move, pulling the tag gets B, which is rejected" \
-	"verification of $B failed, not recorded: .*no signature for $B" \
+	"verification of $B failed, nothing was stored: .*no signature for $B" \
 	"$SKRUN" pull --policy proxypolicy.json "$P/t/move:v1" --store mv --platform linux/amd64
 check "the refused pull left the entry at A" grep -q "\"digest\":\"$A\",\"size\":[0-9]*,\"annotations\":{\"org.opencontainers.image.ref.name\":\"$P/t/move:v1\"" mv/index.json
 regpy copy t/move "$A" t/move "$B" || reg_fatal setup "copy failed"

@@ -54,7 +54,7 @@ for s in $scheds; do
 	# steady RSS of the resident process 300 ms after attach (a benchmark
 	# figure, bench/results.md holds its target; here only that it is measured)
 	sleep 0.3
-	rss=$(sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' /proc/$pid/status)
+	rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$pid/status)
 	case $rss in
 	'' | *[!0-9]*) no "$s steady RSS measured" "'$rss'" ;;
 	*) ok "$s steady RSS measured: $rss kB (VmHWM $(sed -n 's/^VmHWM: *//p' /proc/$pid/status))" ;;
