@@ -477,20 +477,27 @@ static int reason_rank(enum sk_trust_reason r)
 	}
 }
 
-/* The identities a payload may name for repo: repo itself, and its mirror_of remaps. */
-static bool identity_ok(const struct scope *s, const char *repo, const char *ref)
+/*
+ * The identities a payload may name for repo: repo itself, and (mirrors) its
+ * mirror_of remaps, which set *via_mirror.
+ */
+static bool identity_ok(const struct scope *s, const char *repo, const char *ref, bool mirrors,
+			bool *via_mirror)
 {
 	size_t slen = strlen(s->name);
 
+	*via_mirror = false;
 	if (!strcmp(ref, repo))
 		return true;
-	for (size_t i = 0; i < s->mirror_of.n; i++) {
+	for (size_t i = 0; mirrors && i < s->mirror_of.n; i++) {
 		const char *m = s->mirror_of.v[i];
 		size_t mlen = strlen(m);
 
 		/* repo is scope + rest; the original is mirror + the same rest. */
-		if (!strncmp(ref, m, mlen) && !strcmp(ref + mlen, repo + slen))
+		if (!strncmp(ref, m, mlen) && !strcmp(ref + mlen, repo + slen)) {
+			*via_mirror = true;
 			return true;
+		}
 	}
 	return false;
 }
@@ -505,17 +512,21 @@ static void key_list(const struct sk_policy *p, const struct scope *s, char *out
 					p->keys[s->keys[i]].name);
 }
 
+/* origin: set to the repository the payload names when it was accepted through mirror_of. */
 static void judge_one(const struct sk_policy *p, const struct scope *s, const char *repo,
 		      const char *digest, const struct sk_trust_signature *sig,
-		      struct sk_key **scope_keys, struct sk_trust_sig_result *r)
+		      struct sk_key **scope_keys, bool mirrors, struct sk_trust_sig_result *r,
+		      char origin[SK_REFERENCE_MAX])
 {
 	struct sk_payload pl = {0};
 	struct sk_error e = {0};
+	bool via_mirror;
 	size_t idx = 0;
 	char names[600];
 	int ret;
 
 	r->key[0] = '\0';
+	origin[0] = '\0';
 	if (sig->payload_len > SK_PAYLOAD_MAX) {
 		r->reason = SK_TRUST_BAD_PAYLOAD;
 		snprintf(r->msg, sizeof(r->msg), "payload of %zu bytes is larger than %u",
@@ -565,7 +576,7 @@ static void judge_one(const struct sk_policy *p, const struct scope *s, const ch
 		snprintf(r->msg, sizeof(r->msg), "payload for another digest (%.80s)", pl.digest);
 		goto out;
 	}
-	if (!identity_ok(s, repo, pl.reference)) {
+	if (!identity_ok(s, repo, pl.reference, mirrors, &via_mirror)) {
 		r->reason = SK_TRUST_OTHER_REPO;
 		snprintf(r->msg, sizeof(r->msg),
 			 "signature copied from another repository (docker-reference %.300s)",
@@ -586,24 +597,71 @@ static void judge_one(const struct sk_policy *p, const struct scope *s, const ch
 	}
 	r->reason = SK_TRUST_OK;
 	snprintf(r->msg, sizeof(r->msg), "verified with key \"%s\"", r->key);
+	if (via_mirror)
+		snprintf(origin, SK_REFERENCE_MAX, "%s", pl.reference);
 out:
 	sk_payload_free(&pl);
 }
 
-int sk_policy_evaluate(const struct sk_policy *p, const char *repo, const char *digest,
-		       const struct sk_trust_signature *sigs, size_t n, struct sk_trust_verdict *v,
-		       struct sk_error *err)
+static int evaluate(const struct sk_policy *p, const char *repo, const char *digest,
+		    const struct sk_trust_signature *sigs, size_t n, bool mirrors,
+		    struct sk_trust_verdict *v);
+
+/*
+ * A mirror may only narrow trust: signatures accepted for repo because they
+ * name a mirror_of origin count only if the scope covering that origin
+ * accepts the same signatures too (its fence, threshold, keys and require).
+ * The origin is judged without mirrors, so this never recurses further.
+ * Refused signatures get the origin's reason; refused[i] marks them.
+ */
+static int check_origins(const struct sk_policy *p, const char *digest,
+			 const struct sk_trust_signature *sigs, size_t n,
+			 char (*origins)[SK_REFERENCE_MAX], struct sk_trust_verdict *v,
+			 bool *refused)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sk_trust_verdict ov;
+		int ret;
+
+		if (!origins[i][0])
+			continue;
+		ret = evaluate(p, origins[i], digest, sigs, n, false, &ov);
+		/* Every signature naming this origin shares its verdict; judged once. */
+		for (size_t j = n; j-- > i;) {
+			struct sk_trust_sig_result *r = &v->sigs[j];
+
+			if (j != i && strcmp(origins[j], origins[i]))
+				continue;
+			if (!ret && ov.reason != SK_TRUST_OK) {
+				r->reason = ov.reason;
+				refused[j] = true;
+				snprintf(r->msg, sizeof(r->msg),
+					 "signed for %.200s, which its origin scope %.200s refuses "
+					 "(a mirror only narrows trust): %s",
+					 origins[i], ov.scope, ov.msg);
+			}
+			origins[j][0] = '\0';
+		}
+		sk_trust_verdict_free(&ov);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Fills v; returns 0 whether trusted or not (v->reason says), or -ENOMEM. */
+static int evaluate(const struct sk_policy *p, const char *repo, const char *digest,
+		    const struct sk_trust_signature *sigs, size_t n, bool mirrors,
+		    struct sk_trust_verdict *v)
 {
 	const struct scope *s;
 	struct sk_key **keys = NULL;
+	char(*origins)[SK_REFERENCE_MAX] = NULL;
+	bool *refused = NULL;
 	const struct sk_trust_sig_result *best = NULL;
 	int ret = 0;
 
 	memset(v, 0, sizeof(*v));
-	if (!sk_trust_repo_valid(repo, false))
-		return sk_errf(err, -EINVAL, "\"%s\" is not a repository name (HOST/REPO)", repo);
-	if (!sk_digest_valid(digest))
-		return sk_errf(err, -EINVAL, "\"%s\" is not a sha256 digest", digest);
 	s = find_scope(p, repo);
 	snprintf(v->scope, sizeof(v->scope), "%s", s->name);
 	v->threshold = s->threshold;
@@ -616,32 +674,42 @@ int sk_policy_evaluate(const struct sk_policy *p, const char *repo, const char *
 		if (s == &p->def && strcmp(s->name, "--key"))
 			snprintf(v->msg + strlen(v->msg), sizeof(v->msg) - strlen(v->msg),
 				 "%.300s, and the default is reject)", repo);
-		goto reject;
+		return 0;
 	}
 	if (!n) {
 		v->reason = SK_TRUST_NO_SIGNATURE;
 		snprintf(v->msg, sizeof(v->msg), "no signature for %s in %.300s", digest, repo);
-		goto reject;
+		return 0;
 	}
 	keys = calloc(s->nkeys, sizeof(*keys));
 	v->sigs = calloc(n, sizeof(*v->sigs));
-	if (!keys || !v->sigs) {
-		ret = sk_errf(err, -ENOMEM, "out of memory");
+	origins = calloc(n, sizeof(*origins));
+	refused = calloc(n, sizeof(*refused));
+	if (!keys || !v->sigs || !origins || !refused) {
+		ret = -ENOMEM;
 		goto out;
 	}
 	v->nsigs = n;
 	for (size_t i = 0; i < s->nkeys; i++)
 		keys[i] = p->keys[s->keys[i]].key;
+	for (size_t i = 0; i < n; i++)
+		judge_one(p, s, repo, digest, &sigs[i], keys, mirrors, &v->sigs[i], origins[i]);
+	ret = check_origins(p, digest, sigs, n, origins, v, refused);
+	if (ret)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
-		judge_one(p, s, repo, digest, &sigs[i], keys, &v->sigs[i]);
 		if (v->sigs[i].reason == SK_TRUST_OK) {
 			if (sk_strv_push(&v->matched, v->sigs[i].key)) {
-				ret = sk_errf(err, -ENOMEM, "out of memory");
+				ret = -ENOMEM;
 				goto out;
 			}
-		} else if (!best || reason_rank(v->sigs[i].reason) > reason_rank(best->reason)) {
-			best = &v->sigs[i];
+			continue;
 		}
+		/* An origin's refusal comes after every check of this scope: it explains most. */
+		if (!best || (refused[i] && !refused[best - v->sigs]) ||
+		    (refused[i] == refused[best - v->sigs] &&
+		     reason_rank(v->sigs[i].reason) > reason_rank(best->reason)))
+			best = &v->sigs[i];
 	}
 	sk_strv_sort_uniq(&v->matched);
 	if (v->matched.n >= s->threshold) {
@@ -670,11 +738,31 @@ int sk_policy_evaluate(const struct sk_policy *p, const char *repo, const char *
 			snprintf(v->msg + strlen(v->msg), sizeof(v->msg) - strlen(v->msg),
 				 " (%zu signatures checked, none accepted)", n);
 	}
-reject:
-	ret = sk_errf(err, -EKEYREJECTED, "%.300s@%s is not trusted: %s", repo, digest, v->msg);
 out:
 	free(keys);
+	free(origins);
+	free(refused);
 	return ret;
+}
+
+int sk_policy_evaluate(const struct sk_policy *p, const char *repo, const char *digest,
+		       const struct sk_trust_signature *sigs, size_t n, struct sk_trust_verdict *v,
+		       struct sk_error *err)
+{
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	if (!sk_trust_repo_valid(repo, false))
+		return sk_errf(err, -EINVAL, "\"%s\" is not a repository name (HOST/REPO)", repo);
+	if (!sk_digest_valid(digest))
+		return sk_errf(err, -EINVAL, "\"%s\" is not a sha256 digest", digest);
+	ret = evaluate(p, repo, digest, sigs, n, true, v);
+	if (ret)
+		return sk_errf(err, ret, "out of memory");
+	if (v->reason != SK_TRUST_OK)
+		return sk_errf(err, -EKEYREJECTED, "%.300s@%s is not trusted: %s", repo, digest,
+			       v->msg);
+	return 0;
 }
 
 void sk_trust_verdict_free(struct sk_trust_verdict *v)

@@ -107,6 +107,9 @@ cat >"$C/json/token-response.json" <<'EOF'
 {"token":"eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.e30.sig","access_token":"eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.e30.sig","expires_in":300,"issued_at":"2025-01-01T00:00:00Z"}
 EOF
 cp tests/trust/cosign-2.5/sig-manifest.json tests/trust/cosign-2.5/sig-config.json "$C/json/"
+# Refused by sk_json_parse: repeated keys (also once decoded) and NULs in strings.
+printf '%s' '{"schemaVersion":2,"layers":[{"mediaType":"a","digest":"b","size":1,"\u0073ize":2}],"config":{}}' >"$C/json/duplicate-key.json"
+printf '%s' '{"schemaVersion":2,"annotations":{"org.opencontainers.image.ref.name":"r.io/a\u0000.evil/x","\ud800":"1","\ud801":"2"}}' >"$C/json/nul-and-surrogate-keys.json"
 
 # ---- references ----
 i=0
@@ -176,8 +179,10 @@ cat >"$C/policy/example.json" <<'EOF'
 }
 EOF
 printf '%s' '{"version":1,"keys":{"k":"ecdsa.pub"},"default":{"keys":["k"]}}' >"$C/policy/default.json"
+printf '%s' '{"version":1,"keys":{"k":"ecdsa.pub"},"scopes":{"127.0.0.1:52147":{"keys":[]},"127.0.0.1:52147":{"keys":["k"]}}}' >"$C/policy/duplicate-scope.json"
 cp tests/trust/cosign-2.5/payload-*.json "$C/payload/"
 printf '%s' '{"critical":{"identity":{"docker-reference":"127.0.0.1:5000/sched/fifo"},"image":{"docker-manifest-digest":"sha256:2eb6e53be00b14fe465f7fbaabdc049ad6d0b8db493a4413a7159b77cb2ba958"},"type":"cosign container image signature"},"optional":{"stage":"production","z":"1"}}' >"$C/payload/annotated.json"
+printf '%s' '{"critical":{"identity":{"docker-reference":"127.0.0.1:5000/sched/fifo"},"image":{"docker-manifest-digest":"sha256:2eb6e53be00b14fe465f7fbaabdc049ad6d0b8db493a4413a7159b77cb2ba958"},"type":"cosign container image signature"},"optional":{"stage":"production\u0000-NOT","stage":"production"}}' >"$C/payload/nul-and-duplicate.json"
 cp tests/trust/cosign-2.5/sig-manifest.json tests/trust/cosign-2.5/sig-manifest-1.json "$C/sigmanifest/"
 python3 - tests/trust/cosign-2.5/sig-manifest.json "$C/verify" <<'PY'
 import json, sys

@@ -62,8 +62,16 @@ check_fails "sched scope: ci's stage=staging does not count" 'required annotatio
 	ev registry.example.com/sched/fifo fifo-ci-staging.json fifo-ci-staging.sig
 check_fails "experimental: a scope without keys" 'no trusted key for scope registry.example.com/sched/experimental' \
 	ev registry.example.com/sched/experimental/y exp.json exp.sig
-check "mirror: signed as registry.example.com/sched/fifo" \
+check "mirror: signed as registry.example.com/tools/x" \
+	ev mirror.internal:5000/tools/x tools.json tools.sig
+check "mirror: signed as registry.example.com/sched/fifo, 2 of 3 with stage=production" \
+	ev mirror.internal:5000/sched/fifo fifo-rel.json fifo-rel.sig fifo-oncall.json fifo-oncall.sig
+check_fails "mirror: one signature is not the origin scope's 2 of 3" \
+	'origin scope registry.example.com/sched refuses \(a mirror only narrows trust\): threshold 2 of 3' \
 	ev mirror.internal:5000/sched/fifo fifo-rel.json fifo-rel.sig
+check_fails "mirror: the fenced-off origin stays fenced off" \
+	'origin scope registry.example.com/sched/experimental refuses' \
+	ev mirror.internal:5000/sched/experimental/y exp.json exp.sig
 check_fails "mirror: not for another repository" 'signature copied from another repository' \
 	ev mirror.internal:5000/sched/other fifo-rel.json fifo-rel.sig
 check_fails "everything else: default reject" 'no trusted key for scope default' \
@@ -91,6 +99,7 @@ scope with a scheme|yes|not a registry host or repository|{"version": 1, "scopes
 scope with a tag|yes|not a registry host or repository|{"version": 1, "scopes": {"r.io/a:v1": {"keys": []}}}
 scope without keys field|yes|"keys" \(a list of key names|{"version": 1, "scopes": {"r.io": {}}}
 mirror_of in default|yes|"mirror_of" needs a scope|{"version": 1, "default": {"keys": [], "mirror_of": ["r.io"]}}
+duplicate scope|no|bad[0-9]*.json: invalid JSON: duplicate key "r.io"|{"version": 1, "scopes": {"r.io": {"keys": []}, "r.io": {"keys": []}}}
 EOB
 check_fails "parser refuses a missing key file" 'key "gone": .*keys/gone.pub: cannot open' \
 	sh -c 'printf "%s" "{\"version\": 1, \"keys\": {\"gone\": \"keys/gone.pub\"}}" >missing.json && "$0" evaluate missing.json r.io/a '"$DIGEST" "$TRUST_TOOL"

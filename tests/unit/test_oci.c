@@ -225,6 +225,95 @@ static void test_json_parse_limits(void **state)
 	json_object_put(o);
 }
 
+/* A refusal of text (a C string) as document "doc", with msg in the error. */
+static void expect_json_error(const char *text, const char *msg)
+{
+	struct json_object *o = NULL;
+	struct sk_error err = {0};
+	int ret = sk_json_parse(text, strlen(text), "doc.json", &o, &err);
+
+	if (ret != -EBADMSG) {
+		json_object_put(o);
+		fail_msg("accepted (%d): %s", ret, text);
+	}
+	assert_null(o);
+	if (!strstr(err.msg, msg))
+		fail_msg("\"%s\" does not contain \"%s\"", err.msg, msg);
+}
+
+/* Regression: json-c keeps the last of two equal keys, other parsers the first. */
+static void test_json_duplicate_keys(void **state)
+{
+	(void)state;
+	expect_json_error("{\"a\":1,\"b\":2,\"a\":3}",
+			  "doc.json: invalid JSON: duplicate key \"a\" at byte 13");
+	expect_json_error("{\"x\":{\"k\":1,\"j\":[],\"k\":{}}}", "duplicate key \"k\" at byte 19");
+	expect_json_error("{\"l\":[1,{\"k\":1,\"k\":2}]}", "duplicate key \"k\"");
+	/* Equal once decoded: the message shows the later key as written. */
+	expect_json_error("{\"a\":1,\"\\u0061\":2}", "duplicate key \"\\u0061\"");
+	expect_json_error("{\"\\u00e9\":1,\"\xc3\xa9\":2}", "duplicate key \"\xc3\xa9\"");
+	expect_json_error("{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}", "duplicate key");
+	expect_json_error("{\"a\\/b\":1,\"a/b\":2}", "duplicate key \"a/b\"");
+	/* json-c turns every lone surrogate into U+FFFD: these two are one key to it. */
+	expect_json_error("{\"\\ud800\":1,\"\\ud801\":2}", "duplicate key \"\\ud801\"");
+	expect_json_error("{\"\":1,\"\":2}", "duplicate key \"\"");
+
+	/* The same key in different objects, keys that only look alike, and a key
+	 * spelled as a value are all fine. */
+	struct json_object *o =
+	    parse_ok("{\"a\":{\"a\":1,\"b\":{\"a\":2}},\"b\":[{\"a\":1},{\"a\":1}],"
+		     "\"c\":\"a\",\"d\":[\"a\",\"a\"],\"A\":0,\"a\\\\\":0,"
+		     "\"a\\\"\":0,\"a \":0,\"\\\\u0061\":0}");
+	assert_int_equal(json_object_object_length(o), 9);
+	json_object_put(o);
+}
+
+/* Many keys: sorted per object, not compared pairwise. */
+static void test_json_many_keys(void **state)
+{
+	struct json_object *o = NULL;
+	struct sk_error err = {0};
+	struct sk_buf b = {0};
+	const int n = 100000;
+
+	(void)state;
+	sk_buf_printf(&b, "{");
+	for (int i = 0; i < n; i++)
+		sk_buf_printf(&b, "%s\"key-%d\":%d", i ? "," : "", i, i);
+	sk_buf_printf(&b, "}");
+	assert_int_equal(sk_json_parse(b.data, b.len, "doc", &o, &err), 0);
+	assert_int_equal(json_object_object_length(o), n);
+	json_object_put(o);
+	/* The same document with the first key again at the end. */
+	b.len--;
+	sk_buf_printf(&b, ",\"key-0\":0}");
+	assert_int_equal(sk_json_parse(b.data, b.len, "doc", &o, &err), -EBADMSG);
+	assert_non_null(strstr(err.msg, "duplicate key \"key-0\""));
+	sk_buf_free(&b);
+}
+
+/* Regression: "a\u0000b" was compared (strcmp) as "a". */
+static void test_json_nul_in_strings(void **state)
+{
+	struct json_object *o;
+
+	(void)state;
+	expect_json_error("{\"id\":\"r.io/sched/nul\\u0000.evil.example/x\"}",
+			  "doc.json: invalid JSON: the string at byte 6 contains a NUL character "
+			  "(\\u0000)");
+	expect_json_error("{\"a\":{\"stage\":\"production\\u0000-NOT\"}}",
+			  "string at byte 14 contains a NUL character");
+	expect_json_error("{\"l\":[\"x\",\"\\u0000\"]}", "string at byte 10 contains a NUL");
+	/* In a key json-c would cut it short: "a\u0000b" would become "a". */
+	expect_json_error("{\"a\\u0000b\":1}", "string at byte 1 contains a NUL character");
+	expect_json_error("{\"a\\u0000\":1,\"a\":2}", "contains a NUL character");
+	/* After a high surrogate that it does not complete. */
+	expect_json_error("{\"a\":\"\\ud800\\u0000\"}", "contains a NUL character");
+	/* An escaped backslash before "u0000" is no escape, and U+0100 is no NUL. */
+	o = parse_ok("{\"a\":\"\\\\u0000\",\"b\":\"\\u0100\",\"c\":\"\\u1000\"}");
+	json_object_put(o);
+}
+
 /* ---- descriptors ---- */
 
 static void test_descriptor(void **state)
@@ -893,6 +982,9 @@ int main(void)
 	    cmocka_unit_test(test_digest_validation),
 	    cmocka_unit_test(test_json_dump),
 	    cmocka_unit_test(test_json_parse_limits),
+	    cmocka_unit_test(test_json_duplicate_keys),
+	    cmocka_unit_test(test_json_many_keys),
+	    cmocka_unit_test(test_json_nul_in_strings),
 	    cmocka_unit_test(test_descriptor),
 	    cmocka_unit_test(test_layout_blobs),
 	    cmocka_unit_test(test_layout_tags),

@@ -500,6 +500,24 @@ static void test_payload_parse_strict(void **state)
 	expect_payload_error(big, "more than the 65536 allowed");
 }
 
+/* Regression: the payload's strings were compared as C strings, ending at a NUL. */
+static void test_payload_refuses_nul_and_duplicates(void **state)
+{
+	(void)state;
+	expect_payload_error(
+	    "{\"critical\":{\"identity\":{\"docker-reference\":"
+	    "\"r.io/sched/nul\\u0000.evil.example/x\"},\"image\":{\"docker-"
+	    "manifest-digest\":\"" DIGEST "\"},\"type\":\"cosign container image "
+	    "signature\"},\"optional\":null}",
+	    "payload: invalid JSON: the string at byte 44 contains a NUL character");
+	expect_payload_error("{" CRIT_OK ",\"optional\":{\"stage\":\"production\\u0000-NOT\"}}",
+			     "contains a NUL character");
+	/* Which "stage" counts would depend on the parser: neither does. */
+	expect_payload_error("{" CRIT_OK
+			     ",\"optional\":{\"stage\":\"staging\",\"stage\":\"production\"}}",
+			     "payload: invalid JSON: duplicate key \"stage\"");
+}
+
 /* ---- signature manifests ---- */
 
 static void test_sigmanifest_matches_cosign(void **state)
@@ -723,6 +741,13 @@ static void test_policy_parse_errors(void **state)
 	expect_policy_error("{\"version\":1," KEYS_JSON
 			    ",\"scopes\":{\"r.io\":{\"keys\":[\"k1\"],\"require\":{\"a\":1}}}}",
 			    "require \"a\" must have a string value");
+	/* Regression: the last of two same-named scopes used to win silently. */
+	expect_policy_error("{\"version\":1," KEYS_JSON
+			    ",\"scopes\":{\"r.io\":{\"keys\":[]},\"r.io\":{\"keys\":[\"k1\"]}}}",
+			    "policy.json: invalid JSON: duplicate key \"r.io\"");
+	expect_policy_error("{\"version\":1," KEYS_JSON ",\"scopes\":{\"r.io\":{\"keys\":[\"k1\"],"
+			    "\"require\":{\"stage\":\"production\",\"stage\":\"dev\"}}}}",
+			    "policy.json: invalid JSON: duplicate key \"stage\"");
 	expect_policy_error("{\"version\":1,", "document ends early");
 	expect_policy_error("{\"version\":1,}", "invalid JSON");
 }
@@ -1029,6 +1054,217 @@ static void test_mirror_identities(void **state)
 	sk_policy_free(p);
 }
 
+/* A payload as given, signed by k: for payloads sk_payload_build cannot make. */
+static void sign_raw(const struct sk_key *k, const char *json, struct signed_payload *out)
+{
+	struct sk_error err = {0};
+
+	memset(out, 0, sizeof(*out));
+	if (sk_buf_append(&out->payload, json, strlen(json)) ||
+	    sk_sign(k, out->payload.data, out->payload.len, &out->sig, &err))
+		fail_msg("%s", err.msg);
+}
+
+#define RAW_PAYLOAD(ref, optional)                                                                 \
+	"{\"critical\":{\"identity\":{\"docker-reference\":\"" ref "\"},\"image\":{\"docker-"      \
+	"manifest-digest\":\"" DIGEST "\"},\"type\":\"cosign container image signature\"},"        \
+	"\"optional\":" optional "}"
+
+/* Regression: an identity or annotation with \u0000 was compared up to the NUL. */
+static void test_reject_nul_in_signed_payload(void **state)
+{
+	struct state *s = *state;
+	struct sk_policy *p = policy_from(main_policy);
+	const char *prod = "reg.example/team/prod";
+	struct signed_payload sp[2];
+	struct eval e;
+
+	sign_raw(s->k2, RAW_PAYLOAD(REPO "\\u0000.evil.example/x", "null"), &sp[0]);
+	evaluate(p, REPO, DIGEST, sp, 1, &e);
+	expect_reject(&e, SK_TRUST_BAD_PAYLOAD, "payload: invalid JSON: the string at byte ");
+	assert_contains(e.v.msg, "contains a NUL character");
+	sk_trust_verdict_free(&e.v);
+	signed_free(&sp[0]);
+
+	/* Two keys of reg.example/team/prod, stage=production only up to the NUL. */
+	sign_raw(s->k1,
+		 RAW_PAYLOAD("reg.example/team/prod", "{\"stage\":\"production\\u0000-NOT\"}"),
+		 &sp[0]);
+	sign_raw(s->k3,
+		 RAW_PAYLOAD("reg.example/team/prod", "{\"stage\":\"production\\u0000-NOT\"}"),
+		 &sp[1]);
+	evaluate(p, prod, DIGEST, sp, 2, &e);
+	expect_reject(&e, SK_TRUST_BAD_PAYLOAD, "contains a NUL character");
+	sk_trust_verdict_free(&e.v);
+	signed_free(&sp[0]);
+	signed_free(&sp[1]);
+	sk_policy_free(p);
+}
+
+/*
+ * docs/policy.md's example (release = k1, ci = k2, oncall = k3) with a mirror
+ * at localhost:5000: what the mirror accepts as a registry.example.com name
+ * must also pass the scope that covers that name.
+ */
+#define ORIGIN "registry.example.com"
+#define MIRROR "localhost:5000"
+#define DOCS_SCOPES                                                                                \
+	"\"scopes\":{\"" ORIGIN "\":{\"keys\":[\"k1\"]},"                                          \
+	"\"" ORIGIN "/sched\":{\"keys\":[\"k1\",\"k2\",\"k3\"],\"threshold\":2,"                   \
+	"\"require\":{\"stage\":\"production\"}},"                                                 \
+	"\"" ORIGIN "/sched/experimental\":{\"keys\":[]},"                                         \
+	"\"" MIRROR "\":{\"keys\":[\"k1\"],\"mirror_of\":[\"" ORIGIN "\"]}}"
+
+static const char docs_policy[] = "{\"version\":1," KEYS_JSON "," DOCS_SCOPES "}";
+
+/* Regression: the mirror's one key opened the fenced-off origin scope. */
+static void test_mirror_refused_by_fenced_origin(void **state)
+{
+	struct state *s = *state;
+	struct sk_policy *p = policy_from(docs_policy);
+	struct signed_payload sp;
+	struct eval e;
+
+	sign_payload(s->k1, ORIGIN "/sched/experimental", DIGEST, "stage=production", &sp);
+	evaluate(p, ORIGIN "/sched/experimental", DIGEST, &sp, 1, &e);
+	expect_reject(&e, SK_TRUST_NO_SCOPE,
+		      "no trusted key for scope " ORIGIN "/sched/experimental");
+	sk_trust_verdict_free(&e.v);
+	evaluate(p, MIRROR "/sched/experimental", DIGEST, &sp, 1, &e);
+	expect_reject(&e, SK_TRUST_NO_SCOPE,
+		      "signed for " ORIGIN "/sched/experimental, which its origin scope " ORIGIN
+		      "/sched/experimental refuses (a mirror only narrows trust): no trusted key "
+		      "for scope " ORIGIN "/sched/experimental");
+	assert_string_equal(e.v.scope, MIRROR);
+	sk_trust_verdict_free(&e.v);
+	signed_free(&sp);
+	sk_policy_free(p);
+}
+
+/* Regression: one signature through the mirror stood in for the origin's 2 of 3. */
+static void test_mirror_refused_by_origin_threshold(void **state)
+{
+	struct state *s = *state;
+	struct sk_policy *p = policy_from(docs_policy);
+	struct signed_payload sp;
+	struct eval e;
+
+	sign_payload(s->k1, ORIGIN "/sched/fifo", DIGEST, "stage=production", &sp);
+	evaluate(p, MIRROR "/sched/fifo", DIGEST, &sp, 1, &e);
+	expect_reject(&e, SK_TRUST_THRESHOLD,
+		      "origin scope " ORIGIN "/sched refuses (a mirror only narrows trust): "
+		      "threshold 2 of 3 keys not met (1 matched: k1)");
+	sk_trust_verdict_free(&e.v);
+	signed_free(&sp);
+	sk_policy_free(p);
+}
+
+/* Regression: the origin's required annotation did not apply through the mirror. */
+static void test_mirror_refused_by_origin_require(void **state)
+{
+	struct state *s = *state;
+	struct sk_policy *p = policy_from(docs_policy);
+	struct signed_payload sp[2];
+	struct eval e;
+
+	sign_payload(s->k1, ORIGIN "/sched/fifo", DIGEST, NULL, &sp[0]);
+	sign_payload(s->k2, ORIGIN "/sched/fifo", DIGEST, "stage=staging", &sp[1]);
+	evaluate(p, MIRROR "/sched/fifo", DIGEST, sp, 2, &e);
+	expect_reject(&e, SK_TRUST_ANNOTATION_MISSING,
+		      "origin scope " ORIGIN "/sched refuses (a mirror only narrows trust): "
+		      "required annotation stage=production missing");
+	sk_trust_verdict_free(&e.v);
+	signed_free(&sp[0]);
+	signed_free(&sp[1]);
+	sk_policy_free(p);
+}
+
+/* The origin's own keys: main_policy's mirror trusts k1, reg.example/team only k2. */
+static void test_mirror_refused_by_origin_keys(void **state)
+{
+	struct state *s = *state;
+	struct sk_policy *p = policy_from(main_policy);
+	struct signed_payload sp;
+	struct eval e;
+
+	sign_payload(s->k1, "reg.example/team/x", DIGEST, NULL, &sp);
+	evaluate(p, "mirror.local:5000/team/x", DIGEST, &sp, 1, &e);
+	expect_reject(&e, SK_TRUST_UNTRUSTED_KEY,
+		      "origin scope reg.example/team refuses (a mirror only narrows trust): "
+		      "signature by an untrusted key: key \"k1\" is not trusted for scope "
+		      "reg.example/team");
+	sk_trust_verdict_free(&e.v);
+	signed_free(&sp);
+	sk_policy_free(p);
+}
+
+static void test_mirror_accepts_what_origin_accepts(void **state)
+{
+	struct state *s = *state;
+	struct sk_policy *p = policy_from(docs_policy);
+	struct signed_payload sp[2];
+	struct eval e;
+
+	/* 2 of 3 with stage=production for the origin; k1 for the mirror. */
+	sign_payload(s->k1, ORIGIN "/sched/fifo", DIGEST, "stage=production", &sp[0]);
+	sign_payload(s->k2, ORIGIN "/sched/fifo", DIGEST, "stage=production", &sp[1]);
+	evaluate(p, MIRROR "/sched/fifo", DIGEST, sp, 2, &e);
+	if (e.ret)
+		fail_msg("refused: %s", e.err.msg);
+	assert_int_equal(e.v.reason, SK_TRUST_OK);
+	assert_string_equal(e.v.scope, MIRROR);
+	assert_int_equal(e.v.matched.n, 1);
+	assert_string_equal(e.v.matched.v[0], "k1");
+	sk_trust_verdict_free(&e.v);
+	/* k2 is the origin's, not the mirror's: alone it opens neither. */
+	evaluate(p, MIRROR "/sched/fifo", DIGEST, sp + 1, 1, &e);
+	expect_reject(&e, SK_TRUST_UNTRUSTED_KEY, "key \"k2\" is not trusted for scope " MIRROR);
+	sk_trust_verdict_free(&e.v);
+	signed_free(&sp[0]);
+	signed_free(&sp[1]);
+	/* Outside registry.example.com/sched the origin asks for k1 alone. */
+	sign_payload(s->k1, ORIGIN "/tools/x", DIGEST, NULL, &sp[0]);
+	evaluate(p, MIRROR "/tools/x", DIGEST, sp, 1, &e);
+	if (e.ret)
+		fail_msg("refused: %s", e.err.msg);
+	sk_trust_verdict_free(&e.v);
+	signed_free(&sp[0]);
+	sk_policy_free(p);
+}
+
+/*
+ * An archive picks its own identity: `skbuild save` records the entry name
+ * localhost:5000/sched/experimental:v1, and the archive is then judged as
+ * repository localhost:5000/sched/experimental, with the signatures it carries.
+ * A signature in it for the fenced origin is refused like one pulled through
+ * the mirror, and one the origin accepts still passes.
+ */
+static void test_mirror_archive_identity_judged_by_origin(void **state)
+{
+	struct state *s = *state;
+	struct sk_policy *p = policy_from(docs_policy);
+	struct signed_payload sp[2];
+	struct eval e;
+
+	sign_payload(s->k1, ORIGIN "/sched/experimental", DIGEST, "stage=production", &sp[0]);
+	sign_payload(s->k3, ORIGIN "/sched/experimental", DIGEST, "stage=production", &sp[1]);
+	evaluate(p, MIRROR "/sched/experimental", DIGEST, sp, 2, &e);
+	expect_reject(&e, SK_TRUST_NO_SCOPE,
+		      "which its origin scope " ORIGIN "/sched/experimental refuses");
+	sk_trust_verdict_free(&e.v);
+	signed_free(&sp[0]);
+	signed_free(&sp[1]);
+	sign_payload(s->k1, ORIGIN "/sched/fifo", DIGEST, "stage=production", &sp[0]);
+	sign_payload(s->k3, ORIGIN "/sched/fifo", DIGEST, "stage=production", &sp[1]);
+	evaluate(p, MIRROR "/sched/fifo", DIGEST, sp, 2, &e);
+	if (e.ret)
+		fail_msg("refused: %s", e.err.msg);
+	sk_trust_verdict_free(&e.v);
+	signed_free(&sp[0]);
+	signed_free(&sp[1]);
+	sk_policy_free(p);
+}
+
 static void test_policy_inline_pem_and_cosign_fixture(void **state)
 {
 	struct sk_error err = {0};
@@ -1142,6 +1378,25 @@ static void test_policy_load_file(void **state)
 	sk_buf_free(&pub);
 }
 
+/* Regression: a repeated scope took the last value; a reader sees the first. */
+static void test_policy_load_duplicate_key(void **state)
+{
+	struct state *s = *state;
+	struct sk_error err = {0};
+	struct sk_policy *p = NULL;
+	char path[128], want[200];
+	const char *policy = "{\"version\":1,\"keys\":{\"k\":\"" KEYS "/ec-sec1.pub\"},"
+			     "\"scopes\":{\"r.io/prod\":{\"keys\":[]},\"r.io\":{\"keys\":[\"k\"]},"
+			     "\"r.io/prod\":{\"keys\":[\"k\"]}}}\n";
+
+	snprintf(path, sizeof(path), "%s/dup-policy.json", s->tmp);
+	assert_int_equal(sk_write_file_atomic(path, policy, strlen(policy), 0644, &err), 0);
+	assert_int_equal(sk_policy_load(path, &p, &err), -EBADMSG);
+	assert_null(p);
+	snprintf(want, sizeof(want), "%s: invalid JSON: duplicate key \"r.io/prod\"", path);
+	assert_contains(err.msg, want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1157,6 +1412,7 @@ int main(void)
 	    cmocka_unit_test(test_verify_cosign_made_signatures),
 	    cmocka_unit_test(test_payload_bytes_match_cosign),
 	    cmocka_unit_test(test_payload_parse_strict),
+	    cmocka_unit_test(test_payload_refuses_nul_and_duplicates),
 	    cmocka_unit_test(test_sigmanifest_matches_cosign),
 	    cmocka_unit_test(test_sig_list_add_idempotent),
 	    cmocka_unit_test(test_sigmanifest_parse_other_layers_and_errors),
@@ -1174,9 +1430,17 @@ int main(void)
 	    cmocka_unit_test(test_reject_bad_payload),
 	    cmocka_unit_test(test_threshold_and_annotations),
 	    cmocka_unit_test(test_mirror_identities),
+	    cmocka_unit_test(test_reject_nul_in_signed_payload),
+	    cmocka_unit_test(test_mirror_refused_by_fenced_origin),
+	    cmocka_unit_test(test_mirror_refused_by_origin_threshold),
+	    cmocka_unit_test(test_mirror_refused_by_origin_require),
+	    cmocka_unit_test(test_mirror_refused_by_origin_keys),
+	    cmocka_unit_test(test_mirror_accepts_what_origin_accepts),
+	    cmocka_unit_test(test_mirror_archive_identity_judged_by_origin),
 	    cmocka_unit_test(test_policy_inline_pem_and_cosign_fixture),
 	    cmocka_unit_test(test_policy_from_keys),
 	    cmocka_unit_test(test_policy_load_file),
+	    cmocka_unit_test(test_policy_load_duplicate_key),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
