@@ -101,7 +101,8 @@ int sk_ss_verify_chain(const struct sk_sigstore_root *root, X509 *leaf, int64_t 
 			       "the signing certificate is not for code signing (no codeSigning "
 			       "extended key usage)");
 	for (size_t i = 0; i < root->n_cas; i++) {
-		if (!sk_ss_window_contains(&root->cas[i].valid, t_ms))
+		if (!sk_X509_num(root->cas[i].chain) ||
+		    !sk_ss_window_contains(&root->cas[i].valid, t_ms))
 			continue;
 		tried++;
 		if (verify_with_ca(&root->cas[i], leaf, t, issuer, why, sizeof(why)))

@@ -176,9 +176,8 @@ static int parse_ca(struct json_object *obj, const char *what, struct sk_ss_ca *
 	c->name = strdup(name[0] ? name : "(unnamed)");
 	if (!c->name)
 		return sk_errf(err, -ENOMEM, "out of memory");
+	/* An authority without certificates is kept, but can never vouch for anything. */
 	n = certs ? json_object_array_length(certs) : 0;
-	if (!n)
-		return sk_errf(err, -EBADMSG, "%s %s: empty certChain", what, c->name);
 	ret = parse_window(obj, what, &c->valid, err);
 	if (ret)
 		return ret;

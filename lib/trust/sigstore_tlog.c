@@ -148,13 +148,16 @@ static int hashedrekord_v001(struct json_object *spec, const struct sk_ss_expect
 	size_t dlen = 0;
 	int ret;
 
-	if (x->b->content != SK_BUNDLE_MESSAGE_SIGNATURE)
-		return sk_errf(err, -EBADMSG,
-			       "a hashedrekord 0.0.1 log entry cannot record a DSSE envelope");
 	if (!hash || !sk_json_str(hash, "value") ||
 	    hex_decode(sk_json_str(hash, "value"), digest, sizeof(digest), &dlen))
 		return sk_errf(err, -EBADMSG, "log entry body has no valid spec.data.hash");
-	ret = check_artifact_digest(hash_nid(sk_json_str(hash, "algorithm")), digest, dlen, x, err);
+	/* Over a DSSE envelope (the client spec allows it) the logged hash is the PAE's. */
+	if (x->b->content == SK_BUNDLE_DSSE)
+		ret = check_digest(hash_nid(sk_json_str(hash, "algorithm")), digest, dlen, x->pae,
+				   x->pae_len, "DSSE envelope", err);
+	else
+		ret = check_artifact_digest(hash_nid(sk_json_str(hash, "algorithm")), digest, dlen,
+					    x, err);
 	if (!ret)
 		ret = b64_at(sig, "content", "spec.signature.content", &s, err);
 	if (!ret)

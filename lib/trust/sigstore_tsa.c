@@ -72,6 +72,20 @@ cleanup:
 	return ok;
 }
 
+/* genTime may carry fractions of a second ("...20.123Z"); TSA windows are compared in ms. */
+static int64_t gen_millis(const ASN1_GENERALIZEDTIME *g)
+{
+	const char *s = (const char *)ASN1_STRING_get0_data(g);
+	const char *dot = memchr(s, '.', (size_t)ASN1_STRING_length(g));
+	int64_t ms = 0, scale = 100;
+
+	for (const char *p = dot ? dot + 1 : NULL;
+	     p && p < s + ASN1_STRING_length(g) && *p >= '0' && *p <= '9' && scale;
+	     p++, scale /= 10)
+		ms += (*p - '0') * scale;
+	return ms;
+}
+
 int sk_ss_verify_timestamp(const struct sk_sigstore_root *root, const struct sk_ss_bytes *tsr,
 			   const struct sk_ss_bytes *sig, int64_t *t_ms, struct sk_error *err)
 {
@@ -83,6 +97,7 @@ int sk_ss_verify_timestamp(const struct sk_sigstore_root *root, const struct sk_
 	ASN1_OCTET_STRING *imprint;
 	struct tm tm;
 	time_t t;
+	int64_t t_gen;
 	uint8_t digest[64];
 	unsigned dlen = 0;
 	char when[32], why[512] = "", outside[160] = "";
@@ -116,7 +131,8 @@ int sk_ss_verify_timestamp(const struct sk_sigstore_root *root, const struct sk_
 		ret = sk_errf(err, -EBADMSG, "the timestamp has no valid genTime");
 		goto cleanup;
 	}
-	sk_ss_fmt_time((int64_t)t * 1000, when);
+	t_gen = (int64_t)t * 1000 + gen_millis(TS_TST_INFO_get_time(info));
+	sk_ss_fmt_time(t_gen, when);
 	imprint = TS_MSG_IMPRINT_get_msg(TS_TST_INFO_get_msg_imprint(info));
 	md = EVP_get_digestbyobj(
 	    TS_MSG_IMPRINT_get_algo(TS_TST_INFO_get_msg_imprint(info))->algorithm);
@@ -137,14 +153,16 @@ int sk_ss_verify_timestamp(const struct sk_sigstore_root *root, const struct sk_
 	for (size_t i = 0; i < root->n_tsas; i++) {
 		char one[256];
 
+		if (!sk_X509_num(root->tsas[i].chain))
+			continue;
 		if (!verify_with_tsa(&root->tsas[i], token, sig, t, one, sizeof(one))) {
 			size_t off = strlen(why);
 
 			snprintf(why + off, sizeof(why) - off, "%s%s", off ? "; " : "", one);
 			continue;
 		}
-		if (sk_ss_window_contains(&root->tsas[i].valid, (int64_t)t * 1000)) {
-			*t_ms = (int64_t)t * 1000;
+		if (sk_ss_window_contains(&root->tsas[i].valid, t_gen)) {
+			*t_ms = t_gen;
 			goto cleanup;
 		}
 		{
@@ -163,7 +181,7 @@ int sk_ss_verify_timestamp(const struct sk_sigstore_root *root, const struct sk_
 		ret = sk_errf(err, -EKEYREJECTED,
 			      "TSA timestamp (%s) is not signed by a timestamp authority of the "
 			      "trusted root (%s)",
-			      when, root->n_tsas ? why : "it names none");
+			      when, why[0] ? why : "it names none with certificates");
 cleanup:
 	ERR_clear_error();
 	TS_TST_INFO_free(info);

@@ -158,3 +158,7 @@ head -c 2000 "$HAPPY" >"$T/truncated.json"
 check_fails "truncated bundle is refused" 'invalid JSON' \
 	verify "$T/truncated.json" "$PUBLIC_GOOD" "$DEFAULT_ID" "$DEFAULT_ISSUER" "$ART"
 check_fails "a usage error is not a verdict" 'usage:' "$VB" verify-bundle --bundle "$HAPPY" "$ART"
+MK=$CASES/managed-key-and-trusted-root
+check_fails "--key and an identity together are refused" 'exclude each other' \
+	"$VB" verify-bundle --bundle "$MK/bundle.sigstore.json" --certificate-identity "$DEFAULT_ID" \
+	--certificate-oidc-issuer "$DEFAULT_ISSUER" --key "$MK/key.pub" --trusted-root "$MK/trusted_root.json" "$ART"

@@ -131,6 +131,12 @@ int main(int argc, char **argv)
 	}
 	if (!bundle_path || !input || (!key_path && (!identity || !issuer)))
 		return usage(argv[0]);
+	/* The protocol's two forms exclude each other: which one was meant is unknown. */
+	if (key_path && (identity || issuer)) {
+		fprintf(stderr, "verify-bundle: --key and --certificate-identity/"
+				"--certificate-oidc-issuer exclude each other; nothing verified\n");
+		return 1;
+	}
 	if (!root_path)
 		root_path = default_root(staging);
 	if (!root_path) {

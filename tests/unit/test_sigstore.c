@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "schedkit/common.h"
 #include "schedkit/sigstore.h"
@@ -526,7 +527,9 @@ static void test_root_parse(void **state)
 	json_object_object_add(at(at(at(o, "certificateAuthorities"), "0"), "certChain"),
 			       "certificates", json_object_new_array());
 	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
-	expect_err(sk_sigstore_root_parse(s, len, "root", &r, &err), &err, "empty certChain");
+	if (sk_sigstore_root_parse(s, len, "root", &r, &err))
+		fail_msg("a CA without certificates is kept, unused: %s", err.msg);
+	sk_sigstore_root_free(r);
 	json_object_put(o);
 }
 
@@ -711,6 +714,17 @@ static void test_verify_root_windows(void **state)
 	sk_sigstore_root_free(root);
 	json_object_put(r);
 
+	/* The issuing CA's entry lost its certificates: kept, but it vouches for nothing. */
+	r = load_json(PUBLIC_GOOD);
+	json_object_object_add(at(at(at(r, "certificateAuthorities"), "1"), "certChain"),
+			       "certificates", json_object_new_array());
+	root = root_from_json(r);
+	expect_err(verify_json(b, root, NULL, &res, &err), &err,
+		   "certificate chain does not lead to a trusted root");
+	sk_bundle_result_free(&res);
+	sk_sigstore_root_free(root);
+	json_object_put(r);
+
 	/* The CT log's key was not valid when it issued the SCT. */
 	r = load_json(PUBLIC_GOOD);
 	json_object_object_add(at(at(at(at(r, "ctlogs"), "1"), "publicKey"), "validFor"), "start",
@@ -828,10 +842,22 @@ static void test_verify_digest_and_dsse(void **state)
 	sk_sigstore_root_free(root);
 	json_object_put(r);
 
-	/* The TSA's window must contain its timestamp. */
+	/*
+	 * The TSA's window must contain its timestamp, and the window must be
+	 * that TSA's: another entry without certificates whose window covers
+	 * the time lends it nothing.
+	 */
 	o = load_json(CASES "/intoto-with-custom-trust-root/trusted_root.json");
 	json_object_object_add(at(at(at(o, "timestampAuthorities"), "0"), "validFor"), "end",
 			       json_object_new_string("2023-01-31T00:00:00Z"));
+	{
+		struct json_object *empty = json_tokener_parse(
+		    "{\"subject\":{\"commonName\":\"decoy\"},\"certChain\":{\"certificates\":[]},"
+		    "\"validFor\":{\"start\":\"2023-01-31T00:00:00Z\"}}");
+
+		assert_non_null(empty);
+		json_object_array_add(at(o, "timestampAuthorities"), empty);
+	}
 	root = root_from_json(o);
 	if (sk_bundle_load(CASES "/intoto-with-custom-trust-root/bundle.sigstore.json", &b, &err))
 		fail_msg("%s", err.msg);
@@ -846,6 +872,247 @@ static void test_verify_digest_and_dsse(void **state)
 	sk_bundle_free(b);
 	sk_sigstore_root_free(root);
 	json_object_put(o);
+}
+
+/* ---- a synthetic log, signer and bundle built here (hashedrekord over DSSE) ---- */
+
+static char *pub_pem(EVP_PKEY *k)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data = NULL, *out;
+	long n;
+
+	assert_non_null(bio);
+	assert_int_equal(PEM_write_bio_PUBKEY(bio, k), 1);
+	n = BIO_get_mem_data(bio, &data);
+	out = strndup(data, (size_t)n);
+	BIO_free(bio);
+	assert_non_null(out);
+	return out;
+}
+
+static char *sign_b64(EVP_PKEY *k, const void *data, size_t len, const uint8_t *prefix,
+		      size_t prefix_len)
+{
+	uint8_t sig[256];
+	size_t n = sizeof(sig) - prefix_len;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char *out;
+
+	assert_non_null(ctx);
+	memcpy(sig, prefix, prefix_len);
+	assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k), 1);
+	assert_int_equal(EVP_DigestSign(ctx, sig + prefix_len, &n, data, len), 1);
+	EVP_MD_CTX_free(ctx);
+	out = sk_ss_b64_encode(sig, prefix_len + n);
+	assert_non_null(out);
+	return out;
+}
+
+static char *sha256_hex(const void *data, size_t len)
+{
+	uint8_t d[32];
+	char *hex = malloc(65);
+
+	assert_non_null(hex);
+	assert_int_equal(sk_ss_digest(EVP_sha256(), data, len, d, NULL), 0);
+	sk_ss_hex(d, 32, hex);
+	return hex;
+}
+
+struct synth {
+	struct json_object *bundle, *root;
+	char *signer_pem;
+};
+
+/*
+ * A managed-key DSSE bundle logged as hashedrekord 0.0.1 in a one-leaf log
+ * of our own (SET and checkpoint), with the trusted root naming that log.
+ * other_body: the log entry records the PAE of another statement.
+ */
+static void synth_build(struct synth *out, bool other_body)
+{
+	static const char type[] = "application/vnd.in-toto+json";
+	EVP_PKEY *signer = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *log = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	struct sk_buf payload = {0}, pae = {0}, logged = {0}, body = {0}, set = {0}, cp = {0};
+	unsigned char *der = NULL;
+	uint8_t logid[32], leaf[32];
+	char logid_hex[65], *art_hex, *pae_hex, *sig, *pem_b64, *body_b64, *set_sig, *cp_sig;
+	char *logid_b64, *der_b64, *payload_b64, *root_b64;
+	size_t art_len = 0;
+	char *art = slurp(CASES "/a.txt", &art_len);
+	int n;
+
+	assert_non_null(signer);
+	assert_non_null(log);
+	art_hex = sha256_hex(art, art_len);
+	free(art);
+	assert_int_equal(
+	    sk_buf_printf(&payload,
+			  "{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{"
+			  "\"name\":\"a.txt\",\"digest\":{\"sha256\":\"%s\"}}],"
+			  "\"predicateType\":\"https://sigstore.dev/cosign/sign/v1\","
+			  "\"predicate\":{}}",
+			  art_hex),
+	    0);
+	assert_int_equal(sk_buf_printf(&pae, "DSSEv1 %zu %s %zu %.*s", strlen(type), type,
+				       payload.len, (int)payload.len, (char *)payload.data),
+			 0);
+	assert_int_equal(sk_buf_printf(&logged, "DSSEv1 %zu %s %zu %.*s", strlen(type), type,
+				       payload.len, (int)payload.len, (char *)payload.data),
+			 0);
+	if (other_body)
+		logged.data[logged.len - 2] = '"'; /* another statement than the envelope's */
+	sig = sign_b64(signer, pae.data, pae.len, NULL, 0);
+	pae_hex = sha256_hex(logged.data, logged.len);
+	out->signer_pem = pub_pem(signer);
+	pem_b64 = sk_ss_b64_encode(out->signer_pem, strlen(out->signer_pem));
+	assert_int_equal(
+	    sk_buf_printf(&body,
+			  "{\"apiVersion\":\"0.0.1\",\"kind\":\"hashedrekord\",\"spec\":{"
+			  "\"data\":{\"hash\":{\"algorithm\":\"sha256\",\"value\":\"%s\"}"
+			  "},\"signature\":{\"content\":\"%s\",\"publicKey\":{"
+			  "\"content\":\"%s\"}}}}",
+			  pae_hex, sig, pem_b64),
+	    0);
+	body_b64 = sk_ss_b64_encode(body.data, body.len);
+
+	n = i2d_PUBKEY(log, &der);
+	assert_true(n > 0);
+	assert_int_equal(sk_ss_digest(EVP_sha256(), der, (size_t)n, logid, NULL), 0);
+	sk_ss_hex(logid, 32, logid_hex);
+	logid_b64 = sk_ss_b64_encode(logid, 32);
+	der_b64 = sk_ss_b64_encode(der, (size_t)n);
+	assert_int_equal(sk_buf_printf(&set,
+				       "{\"body\":\"%s\",\"integratedTime\":1700000000,\"logID\":"
+				       "\"%s\",\"logIndex\":7}",
+				       body_b64, logid_hex),
+			 0);
+	set_sig = sign_b64(log, set.data, set.len, NULL, 0);
+	assert_int_equal(sk_merkle_leaf_hash(body.data, body.len, leaf), 0);
+	root_b64 = sk_ss_b64_encode(leaf, 32);
+	assert_int_equal(sk_buf_printf(&cp, "synthetic.log\n1\n%s\n", root_b64), 0);
+	cp_sig = sign_b64(log, cp.data, cp.len, logid, 4);
+	assert_int_equal(sk_buf_printf(&cp, "\n\xe2\x80\x94 synthetic.log %s\n", cp_sig), 0);
+	assert_int_equal(sk_buf_append(&cp, "", 1), 0);
+	payload_b64 = sk_ss_b64_encode(payload.data, payload.len);
+
+	{
+		struct sk_buf b = {0}, r = {0};
+
+		assert_int_equal(
+		    sk_buf_printf(
+			&b,
+			"{\"mediaType\":\"application/vnd.dev.sigstore.bundle.v0.3+json\","
+			"\"verificationMaterial\":{\"publicKey\":{\"hint\":\"synthetic\"},"
+			"\"tlogEntries\":[{\"logIndex\":\"7\",\"logId\":{\"keyId\":\"%s\"},"
+			"\"kindVersion\":{\"kind\":\"hashedrekord\",\"version\":\"0.0.1\"},"
+			"\"integratedTime\":\"1700000000\",\"inclusionPromise\":{"
+			"\"signedEntryTimestamp\":\"%s\"},\"inclusionProof\":{\"logIndex\":\"0\","
+			"\"rootHash\":\"%s\",\"treeSize\":\"1\",\"hashes\":[],\"checkpoint\":{"
+			"\"envelope\":\"\"}},\"canonicalizedBody\":\"%s\"}]},"
+			"\"dsseEnvelope\":{\"payload\":\"%s\",\"payloadType\":\"%s\","
+			"\"signatures\":[{\"sig\":\"%s\",\"keyid\":\"\"}]}}",
+			logid_b64, set_sig, root_b64, body_b64, payload_b64, type, sig),
+		    0);
+		assert_int_equal(sk_buf_append(&b, "", 1), 0);
+		out->bundle = json_tokener_parse((char *)b.data);
+		assert_non_null(out->bundle);
+		/* The checkpoint's newlines are easier to set through json-c than to escape. */
+		json_object_object_add(
+		    at(at(at(at(at(out->bundle, "verificationMaterial"), "tlogEntries"), "0"),
+			  "inclusionProof"),
+		       "checkpoint"),
+		    "envelope", json_object_new_string((char *)cp.data));
+		assert_int_equal(
+		    sk_buf_printf(&r,
+				  "{\"mediaType\":\"application/"
+				  "vnd.dev.sigstore.trustedroot+json;version=0.1\",\"tlogs\":[{"
+				  "\"baseUrl\":\"https://synthetic.log\",\"hashAlgorithm\":\"SHA2_"
+				  "256\",\"publicKey\":{\"rawBytes\":\"%s\",\"keyDetails\":\"PKIX_"
+				  "ECDSA_P256_SHA_256\",\"validFor\":{\"start\":\"2020-01-01T00:00:"
+				  "00Z\"}},\"logId\":{\"keyId\":\"%s\"}}]}",
+				  der_b64, logid_b64),
+		    0);
+		assert_int_equal(sk_buf_append(&r, "", 1), 0);
+		out->root = json_tokener_parse((char *)r.data);
+		assert_non_null(out->root);
+		sk_buf_free(&b);
+		sk_buf_free(&r);
+	}
+	free(art_hex);
+	free(pae_hex);
+	free(sig);
+	free(pem_b64);
+	free(body_b64);
+	free(set_sig);
+	free(cp_sig);
+	free(logid_b64);
+	free(der_b64);
+	free(payload_b64);
+	free(root_b64);
+	OPENSSL_free(der);
+	sk_buf_free(&payload);
+	sk_buf_free(&pae);
+	sk_buf_free(&logged);
+	sk_buf_free(&body);
+	sk_buf_free(&set);
+	sk_buf_free(&cp);
+	EVP_PKEY_free(signer);
+	EVP_PKEY_free(log);
+}
+
+static void synth_free(struct synth *s)
+{
+	json_object_put(s->bundle);
+	json_object_put(s->root);
+	free(s->signer_pem);
+}
+
+static void test_verify_synthetic_hashedrekord_over_dsse(void **state)
+{
+	struct sk_bundle_result res = {0};
+	struct sk_error err = {0};
+	struct sk_bundle_policy p = {0};
+	struct sk_sigstore_root *root;
+	struct synth s;
+
+	(void)state;
+	synth_build(&s, false);
+	root = root_from_json(s.root);
+	p.key_pem = s.signer_pem;
+	p.key_pem_len = strlen(s.signer_pem);
+	if (verify_json(s.bundle, root, &p, &res, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(res.content, SK_BUNDLE_DSSE);
+	assert_string_equal(res.predicate_type, "https://sigstore.dev/cosign/sign/v1");
+	assert_int_equal(res.log_index, 7);
+	assert_int_equal(res.signed_at, 1700000000);
+	sk_bundle_result_free(&res);
+
+	/* Our own log's time is checked against "now" like Rekor's. */
+	p.now = 1700000000 - 61;
+	expect_err(verify_json(s.bundle, root, &p, &res, &err), &err, "is in the future");
+	sk_bundle_result_free(&res);
+	p.now = 1700000000 - 59; /* within the allowed clock skew */
+	if (verify_json(s.bundle, root, &p, &res, &err))
+		fail_msg("%s", err.msg);
+	sk_bundle_result_free(&res);
+	sk_sigstore_root_free(root);
+	synth_free(&s);
+
+	/* The log entry is for the PAE of another statement. */
+	synth_build(&s, true);
+	root = root_from_json(s.root);
+	p.now = 0;
+	p.key_pem = s.signer_pem;
+	p.key_pem_len = strlen(s.signer_pem);
+	expect_err(verify_json(s.bundle, root, &p, &res, &err), &err,
+		   "log entry's DSSE envelope digest does not match");
+	sk_bundle_result_free(&res);
+	sk_sigstore_root_free(root);
+	synth_free(&s);
 }
 
 int main(void)
@@ -863,6 +1130,7 @@ int main(void)
 	    cmocka_unit_test(test_verify_root_windows),
 	    cmocka_unit_test(test_verify_managed_key),
 	    cmocka_unit_test(test_verify_digest_and_dsse),
+	    cmocka_unit_test(test_verify_synthetic_hashedrekord_over_dsse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
