@@ -32,7 +32,7 @@ int sk_ss_b64_decode(const char *in, const char *what, struct sk_ss_bytes *out,
 		     struct sk_error *err)
 {
 	EVP_ENCODE_CTX *ctx = NULL;
-	size_t n = strlen(in), pad = 0;
+	size_t n = strlen(in), m = 0, pad = 0;
 	char *norm = NULL;
 	int o1 = 0, o2 = 0, ret = 0;
 
@@ -41,10 +41,11 @@ int sk_ss_b64_decode(const char *in, const char *what, struct sk_ss_bytes *out,
 	if (n > INT_MAX / 2)
 		return sk_errf(err, -EFBIG, "%s: base64 value too large", what);
 	/*
-	 * Protobuf's JSON mapping accepts URL-safe and unpadded base64: map
-	 * those onto the standard alphabet with padding, which is all OpenSSL's
+	 * Protobuf's JSON mapping accepts URL-safe and unpadded base64, and Go's
+	 * decoder skips line breaks (some bundles wrap long values): map those
+	 * onto the standard alphabet with padding, which is all OpenSSL's
 	 * decoder takes, and refuse anything else outright (the decoder itself
-	 * skips whitespace and stops at '=' mid-string).
+	 * would skip other whitespace and stop at '=' mid-string).
 	 */
 	norm = malloc(n + 3);
 	out->data = malloc(n / 4 * 3 + 3);
@@ -52,20 +53,21 @@ int sk_ss_b64_decode(const char *in, const char *what, struct sk_ss_bytes *out,
 		ret = sk_errf(err, -ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	for (size_t i = 0; i < n; i++) {
-		char c = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
-
-		if (c == '=' && i + 2 >= n && n % 4 == 0 && i >= 2) {
+	for (size_t i = 0; i < n; i++)
+		if (in[i] != '\r' && in[i] != '\n')
+			norm[m++] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
+	for (size_t i = 0; i < m; i++) {
+		if (norm[i] == '=' && i + 2 >= m && m % 4 == 0 && i >= 2) {
 			pad++;
-		} else if (!b64_char(c) || pad) {
+		} else if (!b64_char(norm[i]) || pad) {
 			ret = sk_errf(err, -EBADMSG,
 				      "%s: invalid base64 (character %zu is '%c'); expected the "
 				      "standard base64 alphabet",
-				      what, i + 1, isprint((unsigned char)in[i]) ? in[i] : '?');
+				      what, i + 1, isprint((unsigned char)norm[i]) ? norm[i] : '?');
 			goto cleanup;
 		}
-		norm[i] = c;
 	}
+	n = m;
 	if (n % 4 == 1) {
 		ret = sk_errf(err, -EBADMSG, "%s: invalid base64 (truncated: %zu characters)", what,
 			      n);

@@ -83,7 +83,9 @@ static int signer_key(const struct sk_bundle *b, const struct sk_bundle_policy *
 	} else if (p->key_pem && p->key_pem_len) {
 		*key = sk_ss_pkey_from_pem_or_der(p->key_pem, p->key_pem_len);
 		if (!*key)
-			return sk_errf(err, -EBADMSG, "the given key is not a PUBLIC KEY PEM");
+			return sk_errf(err, -EBADMSG,
+				       "the given key cannot be read: not a valid "
+				       "PUBLIC KEY PEM or DER");
 	}
 	if (!*key)
 		return sk_errf(err, -ENOKEY,
