@@ -24,7 +24,7 @@
 #include "sigstore_internal.h"
 
 /* Rekor's clock and ours may disagree a little; a log time further ahead is refused. */
-#define SK_SS_CLOCK_SKEW_MS (60 * 1000)
+#define SK_SS_CLOCK_SKEW_MS ((int64_t)60 * 1000)
 #define IN_TOTO_TYPE	    "application/vnd.in-toto+json"
 
 void sk_bundle_result_free(struct sk_bundle_result *r)
