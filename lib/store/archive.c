@@ -207,34 +207,114 @@ static bool allowed_name(const char *n, bool is_dir)
 	       strspn(n + 13, "0123456789abcdef") == 64;
 }
 
-/* tar_path names the archive in messages; the bytes come from fd. */
-static int extract_fd(int in_fd, const char *tar_path, const char *dest, uint64_t max_total,
-		      struct sk_error *err)
+/*
+ * A directory entry below dfd that this extraction creates itself: mkdirat
+ * fails if anything (a planted symlink included) is already there, and the
+ * open refuses a symlink swapped in between.
+ */
+static int make_dir_at(int dfd, const char *name, const char *what, const char *shown,
+		       struct sk_error *err)
+{
+	int fd;
+
+	if (mkdirat(dfd, name, 0755))
+		return sk_errf(err, -errno, "%s: cannot create %s in the extraction directory: %s",
+			       what, shown, strerror(errno));
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sk_errf(err, -errno, "%s: cannot open %s in the extraction directory: %s",
+			       what, shown, strerror(errno));
+	return fd;
+}
+
+/* dest: an empty directory no one else may write into (a fresh mkdtemp). */
+static int open_dest(const char *dest, const char *what, struct sk_error *err)
+{
+	struct dirent *de;
+	struct stat st;
+	int fd, scan;
+	DIR *d;
+
+	fd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sk_errf(err, -errno, "%s: cannot open the extraction directory %s: %s", what,
+			       dest, strerror(errno));
+	if (fstat(fd, &st) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		close(fd);
+		return sk_errf(err, -EPERM,
+			       "%s: the extraction directory %s may be written by others; "
+			       "extract into a fresh directory (mkdtemp) instead",
+			       what, dest);
+	}
+	scan = dup(fd);
+	d = scan >= 0 ? fdopendir(scan) : NULL;
+	if (!d) {
+		int e = errno;
+
+		if (scan >= 0)
+			close(scan);
+		close(fd);
+		return sk_errf(err, -e, "%s: cannot list %s: %s", what, dest, strerror(e));
+	}
+	/* readdir_r is deprecated; this DIR stream is never shared between threads */
+	/* cppcheck-suppress readdirCalled */
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			break;
+	closedir(d);
+	if (de) {
+		close(fd);
+		return sk_errf(err, -ENOTEMPTY,
+			       "%s: the extraction directory %s is not empty; extract into a "
+			       "fresh directory",
+			       what, dest);
+	}
+	return fd;
+}
+
+/*
+ * The extraction itself. Every file is created with openat relative to a
+ * directory fd this function made and holds (dest, dest/blobs/sha256), with
+ * O_CREAT|O_EXCL|O_NOFOLLOW: no path is resolved again, so no symlink in any
+ * component is followed, no existing file is opened, and a directory renamed
+ * or replaced by a symlink mid-way changes nothing. (libarchive's
+ * archive_write_disk is not used: with its SECURE_* flags it still checks
+ * paths first and creates by path, and it would create whatever is named.)
+ */
+static int extract(int in, const char *what, const char *dest, uint64_t max_total,
+		   struct sk_error *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
+	struct sk_strv seen = {0};
 	uint64_t total = 0;
 	unsigned entries = 0;
-	int ret = 0, r, dfd = -1, fd = -1;
-	char *bdir = sk_path_join(dest, "blobs/sha256");
+	int ret = 0, r, dfd = -1, bfd = -1, sfd = -1, fd = -1;
 
-	if (!a || !bdir) {
+	if (!a) {
 		ret = sk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	ret = sk_mkdir_p(bdir, 0755, err);
-	if (ret)
-		goto out;
-	dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open_dest(dest, what, err);
 	if (dfd < 0) {
-		ret = sk_errf(err, -errno, "%s: cannot open: %s", dest, strerror(errno));
+		ret = dfd;
+		goto out;
+	}
+	bfd = make_dir_at(dfd, "blobs", what, "blobs", err);
+	if (bfd < 0) {
+		ret = bfd;
+		goto out;
+	}
+	sfd = make_dir_at(bfd, "sha256", what, "blobs/sha256", err);
+	if (sfd < 0) {
+		ret = sfd;
 		goto out;
 	}
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
-	if (archive_read_open_fd(a, in_fd, 65536) != ARCHIVE_OK) {
-		ret = sk_errf(err, -EINVAL, "%s: not a readable tar archive: %s", tar_path,
+	if (archive_read_open_fd(a, in, 65536) != ARCHIVE_OK) {
+		ret = sk_errf(err, -EINVAL, "%s: not a readable tar archive: %s", what,
 			      archive_error_string(a));
 		goto out;
 	}
@@ -246,13 +326,12 @@ static int extract_fd(int in_fd, const char *tar_path, const char *dest, uint64_
 		size_t len;
 
 		if (++entries > MAX_ENTRIES) {
-			ret =
-			    sk_errf(err, -EFBIG, "%s: more than %d entries", tar_path, MAX_ENTRIES);
+			ret = sk_errf(err, -EFBIG, "%s: more than %d entries", what, MAX_ENTRIES);
 			goto out;
 		}
 		if (!name || !*name || name[0] == '/' || strstr(name, "..")) {
 			ret = sk_errf(err, -EINVAL, "%s: refusing entry '%s' (absolute or '..')",
-				      tar_path, name ? name : "");
+				      what, name ? name : "");
 			goto out;
 		}
 		while (!strncmp(name, "./", 2))
@@ -267,34 +346,48 @@ static int extract_fd(int in_fd, const char *tar_path, const char *dest, uint64_
 			ret = sk_errf(err, -EINVAL,
 				      "%s: refusing entry '%s': links, devices and other special "
 				      "files are not allowed",
-				      tar_path, clean);
+				      what, clean);
 			goto out;
 		}
 		if (archive_entry_hardlink(e) || archive_entry_symlink(e)) {
-			ret =
-			    sk_errf(err, -EINVAL, "%s: refusing link entry '%s'", tar_path, clean);
+			ret = sk_errf(err, -EINVAL, "%s: refusing link entry '%s'", what, clean);
 			goto out;
 		}
 		if (!allowed_name(clean, type == AE_IFDIR)) {
 			ret = sk_errf(err, -EINVAL,
 				      "%s: unexpected entry '%s' (an oci-archive holds oci-layout, "
 				      "index.json and blobs/sha256/<digest>)",
-				      tar_path, clean);
+				      what, clean);
+			goto out;
+		}
+		/* a second entry of a name would replace (or add to) what was checked */
+		if (sk_strv_contains(&seen, clean)) {
+			ret =
+			    sk_errf(err, -EINVAL, "%s: refusing duplicate entry '%s'", what, clean);
+			goto out;
+		}
+		if (sk_strv_push(&seen, clean)) {
+			ret = sk_errf(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 		if (type == AE_IFDIR)
 			continue;
 		if (size < 0 || (uint64_t)size > SK_BLOB_MAX ||
 		    total + (uint64_t)size > max_total) {
-			ret = sk_errf(err, -EFBIG, "%s: entry '%s' is too large (%lld bytes)",
-				      tar_path, clean, (long long)size);
+			ret = sk_errf(err, -EFBIG, "%s: entry '%s' is too large (%lld bytes)", what,
+				      clean, (long long)size);
 			goto out;
 		}
 		total += (uint64_t)size;
-		fd = openat(dfd, clean, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (!strncmp(clean, "blobs/sha256/", 13))
+			fd = openat(sfd, clean + 13,
+				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		else
+			fd = openat(dfd, clean,
+				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0) {
-			ret = sk_errf(err, -errno, "%s: cannot extract '%s': %s%s", tar_path, clean,
-				      strerror(errno), errno == EEXIST ? " (duplicate entry)" : "");
+			ret = sk_errf(err, -errno, "%s: cannot extract '%s' into %s: %s", what,
+				      clean, dest, strerror(errno));
 			goto out;
 		}
 		{
@@ -309,21 +402,19 @@ static int extract_fd(int in_fd, const char *tar_path, const char *dest, uint64_
 					    sk_errf(err, -EBADMSG,
 						    "%s: entry '%s' holds more than the %lld bytes "
 						    "its header declares",
-						    tar_path, clean, (long long)size);
+						    what, clean, (long long)size);
 					goto out;
 				}
 				ret = write_all(fd, buf, (size_t)n, err);
 				if (ret) {
-					sk_err_prefix(err,
-						      "%s: extracting '%s' into %s: ", tar_path,
+					sk_err_prefix(err, "%s: extracting '%s' into %s: ", what,
 						      clean, dest);
 					goto out;
 				}
 			}
 			if (n < 0 || written != size) {
-				ret =
-				    sk_errf(err, -EIO, "%s: entry '%s' is truncated: %s", tar_path,
-					    clean, n < 0 ? archive_error_string(a) : "short");
+				ret = sk_errf(err, -EIO, "%s: entry '%s' is truncated: %s", what,
+					      clean, n < 0 ? archive_error_string(a) : "short");
 				goto out;
 			}
 		}
@@ -331,39 +422,45 @@ static int extract_fd(int in_fd, const char *tar_path, const char *dest, uint64_
 			int e = errno;
 
 			fd = -1;
-			ret = sk_errf(err, -e, "%s: extracting '%s' into %s: %s", tar_path, clean,
-				      dest, strerror(e));
+			ret = sk_errf(err, -e, "%s: extracting '%s' into %s: %s", what, clean, dest,
+				      strerror(e));
 			goto out;
 		}
 		fd = -1;
 	}
 	if (r != ARCHIVE_EOF) {
-		ret = sk_errf(err, -EINVAL, "%s: corrupt archive: %s", tar_path,
-			      archive_error_string(a));
+		ret =
+		    sk_errf(err, -EINVAL, "%s: corrupt archive: %s", what, archive_error_string(a));
 		goto out;
 	}
 out:
 	if (fd >= 0)
 		close(fd);
+	if (sfd >= 0)
+		close(sfd);
+	if (bfd >= 0)
+		close(bfd);
 	if (dfd >= 0)
 		close(dfd);
 	if (a)
 		archive_read_free(a);
-	free(bdir);
+	sk_strv_free(&seen);
 	return ret;
 }
 
 int sk_archive_extract_fd(int fd, const char *dest, uint64_t max_total, struct sk_error *err)
 {
-	return extract_fd(fd, "the archive", dest, max_total, err);
+	return extract(fd, "the archive", dest, max_total, err);
 }
 
 int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_total,
 		       struct sk_error *err)
 {
-	int fd = open(tar_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), ret;
 	struct stat st;
+	int fd, ret;
 
+	/* O_NONBLOCK: a FIFO is refused below, not waited on at open */
+	fd = open(tar_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return sk_errf(err, -errno, "%s: cannot open: %s", tar_path, strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -371,7 +468,7 @@ int sk_archive_extract(const char *tar_path, const char *dest, uint64_t max_tota
 		return sk_errf(err, -EINVAL, "%s is not a regular file (an oci-archive is)",
 			       tar_path);
 	}
-	ret = extract_fd(fd, tar_path, dest, max_total, err);
+	ret = extract(fd, tar_path, dest, max_total, err);
 	close(fd);
 	return ret;
 }

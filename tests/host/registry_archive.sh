@@ -50,6 +50,15 @@ with tarfile.open(f"{t}/symlink.tar", "w") as tf:
     add(tf, "index.json", typ=tarfile.SYMTYPE, link="/etc/passwd")
 with tarfile.open(f"{t}/abs.tar", "w") as tf:
     add(tf, "/tmp/sk-abs-escape")
+# the same name twice: the second would replace what was read first
+with tarfile.open(f"{t}/dup.tar", "w") as tf:
+    add(tf, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}'); add(tf, "index.json", b"{}")
+    add(tf, "index.json", b'{"manifests":[]}')
+# the parent of later entries as a symlink to a directory elsewhere
+os.mkdir(f"{t}/outside")
+with tarfile.open(f"{t}/parentlink.tar", "w") as tf:
+    add(tf, "blobs", typ=tarfile.SYMTYPE, link=f"{t}/outside")
+    add(tf, "blobs/sha256/" + "0" * 64)
 # a layout whose bpf layer was altered after it was written
 src = f"{t}/lay"
 with tarfile.open(f"{t}/corrupt.tar", "w") as tf:
@@ -65,11 +74,11 @@ with tarfile.open(f"{t}/corrupt.tar", "w") as tf:
                 data = bytes([data[0] ^ 1]) + data[1:]
             add(tf, rel, data)
 PY
-for a in dotdot symlink abs; do
+for a in dotdot symlink abs dup parentlink; do
 	check_fails "hostile archive ($a) refused" "refusing|not allowed" "$SKRUN" pull --insecure-skip-verify "$T/$a.tar" --store "$T/h$a"
 	check "hostile archive ($a): nothing recorded, nothing left" sh -c "! grep -q ref.name '$T/h$a/index.json' && test -z \"\$(ls -A '$T/h$a/.tmp')\""
 done
-check "nothing escaped the extraction directory" sh -c "test ! -e '$T/escape' && test ! -e /tmp/sk-abs-escape"
+check "nothing escaped the extraction directory" sh -c "test ! -e '$T/escape' && test ! -e /tmp/sk-abs-escape && test -z \"\$(ls -A '$T/outside')\""
 check_fails "corrupt archive: altered layer refused" "hashes to|does not match" \
 	"$SKRUN" pull --insecure-skip-verify "$T/corrupt.tar:v1" --store "$T/hc" --platform linux/amd64
 check "corrupt archive: nothing recorded, store clean" sh -c "! grep -q ref.name '$T/hc/index.json'"

@@ -2,6 +2,8 @@
 /* References, WWW-Authenticate, auth files and helpers, the store writer, oci-archives. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -799,6 +801,275 @@ static void test_archive_hostile(void **state)
 	free(dir);
 }
 
+/* ---- archives: nothing lands outside the extraction directory ---- */
+
+struct tar_ent {
+	const char *name;
+	int type;
+	const char *link;
+	const char *data;
+};
+
+/* A ustar archive of ents in buf (cap bytes); returns its size. */
+static size_t tar_mem(const struct tar_ent *ents, size_t n, char *buf, size_t cap)
+{
+	struct archive *a = archive_write_new();
+	size_t used = 0;
+
+	assert_non_null(a);
+	assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_add_filter_none(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_set_bytes_in_last_block(a, 1), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
+	for (size_t i = 0; i < n; i++) {
+		struct archive_entry *e = archive_entry_new();
+		size_t len = ents[i].data ? strlen(ents[i].data) : 0;
+
+		archive_entry_set_pathname(e, ents[i].name);
+		archive_entry_set_filetype(e, (unsigned)ents[i].type);
+		archive_entry_set_perm(e, ents[i].type == AE_IFDIR ? 0755 : 0644);
+		archive_entry_set_size(e, ents[i].type == AE_IFREG ? (la_int64_t)len : 0);
+		if (ents[i].link)
+			archive_entry_set_symlink(e, ents[i].link);
+		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+		if (len)
+			assert_int_equal(archive_write_data(a, ents[i].data, len), (la_ssize_t)len);
+		archive_entry_free(e);
+	}
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	return used;
+}
+
+static void write_bytes(const char *path, const char *buf, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Number of entries in dir besides . and .. */
+static int entries_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/*
+ * Whole archives that try to reach outside: a symlink entry for the parent
+ * of later entries, a second entry of a name, "../x" and absolute names
+ * after a good entry. Each is refused, and the directory next to the
+ * extraction directory stays empty.
+ */
+static void test_archive_hostile_sequences(void **state)
+{
+	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	char *dir = make_tmpdir(), outside[512], out[512], tar[512], buf[64 << 10];
+	struct tar_ent parent_link[] = {
+	    {"blobs", AE_IFLNK, NULL, NULL},
+	    {"blobs/sha256/" D64, AE_IFREG, NULL, "x"},
+	};
+	const struct {
+		struct tar_ent ents[3];
+		size_t n;
+		const char *msg;
+	} cases[] = {
+	    {{{"oci-layout", AE_IFREG, NULL, layout}, {"oci-layout", AE_IFREG, NULL, layout}},
+	     2,
+	     "refusing duplicate entry 'oci-layout'"},
+	    {{{"blobs/sha256/" D64, AE_IFREG, NULL, "a"},
+	      {"./blobs/sha256/" D64, AE_IFREG, NULL, "b"}},
+	     2,
+	     "refusing duplicate entry 'blobs/sha256/" D64 "'"},
+	    {{{"blobs/", AE_IFDIR, NULL, NULL}, {"blobs", AE_IFDIR, NULL, NULL}},
+	     2,
+	     "refusing duplicate entry 'blobs'"},
+	    {{{"oci-layout", AE_IFREG, NULL, layout}, {"../x", AE_IFREG, NULL, "x"}},
+	     2,
+	     "refusing entry '../x' (absolute or '..')"},
+	    {{{"oci-layout", AE_IFREG, NULL, layout}, {"/x", AE_IFREG, NULL, "x"}},
+	     2,
+	     "refusing entry '/x' (absolute or '..')"},
+	    {{{"oci-layout", AE_IFREG, NULL, layout},
+	      {"index.json", AE_IFLNK, "/etc/shadow", NULL}},
+	     2,
+	     "'index.json': links, devices and other special files are not allowed"},
+	};
+
+	(void)state;
+	snprintf(outside, sizeof(outside), "%s/outside", dir);
+	snprintf(tar, sizeof(tar), "%s/h.tar", dir);
+	assert_int_equal(mkdir(outside, 0700), 0);
+	parent_link[0].link = outside;
+	for (size_t i = 0; i <= sizeof(cases) / sizeof(cases[0]); i++) {
+		bool last = i == sizeof(cases) / sizeof(cases[0]);
+		const struct tar_ent *ents = last ? parent_link : cases[i].ents;
+		const char *msg = last ? "'blobs': links, devices and other special files are "
+					 "not allowed"
+				       : cases[i].msg;
+		struct sk_error err = {0};
+
+		snprintf(out, sizeof(out), "%s/out%zu", dir, i);
+		assert_int_equal(mkdir(out, 0700), 0);
+		write_bytes(tar, buf, tar_mem(ents, last ? 2 : cases[i].n, buf, sizeof(buf)));
+		if (!sk_archive_extract(tar, out, 1 << 20, &err))
+			fail_msg("case %zu was accepted", i);
+		if (!strstr(err.msg, msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, msg);
+		assert_int_equal(entries_in(outside), 0);
+	}
+	assert_int_equal(entries_in(dir), 2 + (int)(sizeof(cases) / sizeof(cases[0])) + 1);
+	sk_rm_rf(dir);
+	free(dir);
+}
+
+/*
+ * What the extraction directory must be: a directory (not a symlink to
+ * one), empty (a planted blobs -> elsewhere symlink is refused, not
+ * followed), writable by its owner only. And the archive a regular file:
+ * a FIFO is refused, not waited on.
+ */
+static void test_archive_destination(void **state)
+{
+	static const struct tar_ent ents[] = {{"blobs/sha256/" D64, AE_IFREG, NULL, "x"}};
+	char *dir = make_tmpdir(), outside[512], out[512], link[512], tar[512], fifo[512];
+	char buf[16 << 10];
+	struct sk_error err = {0};
+
+	(void)state;
+	alarm(60); /* a hang on the FIFO fails the test */
+	snprintf(outside, sizeof(outside), "%s/outside", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(link, sizeof(link), "%s/out/blobs", dir);
+	snprintf(tar, sizeof(tar), "%s/a.tar", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.tar", dir);
+	write_bytes(tar, buf, tar_mem(ents, 1, buf, sizeof(buf)));
+	assert_int_equal(mkdir(outside, 0700), 0);
+	assert_int_equal(mkdir(out, 0700), 0);
+
+	/* blobs planted as a symlink to elsewhere before the extraction */
+	assert_int_equal(symlink(outside, link), 0);
+	assert_int_equal(sk_archive_extract(tar, out, 1 << 20, &err), -ENOTEMPTY);
+	assert_non_null(strstr(err.msg, "is not empty"));
+	assert_int_equal(entries_in(outside), 0);
+	assert_int_equal(unlink(link), 0);
+
+	/* writable by others */
+	assert_int_equal(chmod(out, 0777), 0);
+	assert_int_equal(sk_archive_extract(tar, out, 1 << 20, &err), -EPERM);
+	assert_non_null(strstr(err.msg, "may be written by others"));
+	assert_int_equal(chmod(out, 0700), 0);
+
+	/* the directory itself a symlink */
+	snprintf(link, sizeof(link), "%s/out-link", dir);
+	assert_int_equal(symlink(outside, link), 0);
+	assert_true(sk_archive_extract(tar, link, 1 << 20, &err) < 0);
+	assert_non_null(strstr(err.msg, "cannot open the extraction directory"));
+	assert_int_equal(entries_in(outside), 0);
+
+	/* a FIFO as the archive */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(sk_archive_extract(fifo, out, 1 << 20, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "is not a regular file"));
+
+	/* and all is well with a fresh directory, from a path or from an fd */
+	assert_int_equal(sk_archive_extract(tar, out, 1 << 20, &err), 0);
+	snprintf(link, sizeof(link), "%s/out/blobs/sha256/" D64, dir);
+	assert_true(sk_is_file(link));
+	snprintf(out, sizeof(out), "%s/out2", dir);
+	assert_int_equal(mkdir(out, 0700), 0);
+	{
+		int fd = open(tar, O_RDONLY | O_CLOEXEC);
+
+		assert_true(fd >= 0);
+		assert_int_equal(sk_archive_extract_fd(fd, out, 1 << 20, &err), 0);
+		close(fd);
+	}
+	snprintf(link, sizeof(link), "%s/out2/blobs/sha256/" D64, dir);
+	assert_true(sk_is_file(link));
+	alarm(0);
+	sk_rm_rf(dir);
+	free(dir);
+}
+
+struct swap_feed {
+	int wfd;
+	const char *buf;
+	size_t first, len; /* the first entry's bytes, and the whole archive's */
+	char out[512], moved[512], outside[512];
+	int swapped;
+};
+
+/* Feeds the first entry, swaps out/blobs/sha256 for a symlink, feeds the rest. */
+static void *feed_and_swap(void *arg)
+{
+	struct swap_feed *f = arg;
+	char first[600], sha[600];
+
+	snprintf(first, sizeof(first), "%s/oci-layout", f->out);
+	snprintf(sha, sizeof(sha), "%s/blobs/sha256", f->out);
+	if (write(f->wfd, f->buf, f->first) == (ssize_t)f->first) {
+		for (int i = 0; i < 1000 && access(first, F_OK); i++)
+			usleep(10000);
+		f->swapped = !rename(sha, f->moved) && !symlink(f->outside, sha);
+		(void)!write(f->wfd, f->buf + f->first, f->len - f->first);
+	}
+	close(f->wfd);
+	return NULL;
+}
+
+/*
+ * The extraction directory raced: after the first entry is written,
+ * blobs/sha256 is renamed away and replaced by a symlink to another
+ * directory, before the blob entry arrives (the archive comes through a
+ * pipe, so the moment is exact). The blob still lands in the directory the
+ * extraction made (now renamed), never through the symlink.
+ */
+static void test_archive_parent_swapped(void **state)
+{
+	static const struct tar_ent ents[] = {
+	    {"oci-layout", AE_IFREG, NULL, "{\"imageLayoutVersion\":\"1.0.0\"}"},
+	    {"blobs/sha256/" D64, AE_IFREG, NULL, "x"},
+	};
+	char *dir = make_tmpdir(), buf[16 << 10], path[700];
+	struct swap_feed f = {.buf = buf};
+	struct sk_error err = {0};
+	pthread_t t;
+	int p[2], ret;
+
+	(void)state;
+	f.len = tar_mem(ents, 2, buf, sizeof(buf));
+	f.first = 1024; /* ustar: a 512-byte header, the data padded to 512 */
+	assert_true(f.len > f.first);
+	snprintf(f.out, sizeof(f.out), "%s/out", dir);
+	snprintf(f.moved, sizeof(f.moved), "%s/moved", dir);
+	snprintf(f.outside, sizeof(f.outside), "%s/outside", dir);
+	assert_int_equal(mkdir(f.out, 0700), 0);
+	assert_int_equal(mkdir(f.outside, 0700), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	f.wfd = p[1];
+	assert_int_equal(pthread_create(&t, NULL, feed_and_swap, &f), 0);
+	ret = sk_archive_extract_fd(p[0], f.out, 1 << 20, &err);
+	pthread_join(t, NULL);
+	close(p[0]);
+	assert_true(f.swapped);
+	assert_int_equal(entries_in(f.outside), 0);
+	assert_int_equal(ret, 0);
+	snprintf(path, sizeof(path), "%s/" D64, f.moved);
+	assert_true(sk_is_file(path));
+	sk_rm_rf(dir);
+	free(dir);
+}
+
 /* ---- pulls: verify before anything enters the store ---- */
 
 /* A layout with an index (linux/amd64) -> manifest -> config + one layer, tagged v1. */
@@ -928,6 +1199,9 @@ int main(void)
 	    cmocka_unit_test(test_store_writer),
 	    cmocka_unit_test(test_archive_round_trip),
 	    cmocka_unit_test(test_archive_hostile),
+	    cmocka_unit_test(test_archive_hostile_sequences),
+	    cmocka_unit_test(test_archive_destination),
+	    cmocka_unit_test(test_archive_parent_swapped),
 	    cmocka_unit_test(test_pull_refused_leaves_store),
 	};
 
