@@ -18,11 +18,11 @@
 #include "commands.h"
 #include "schedkit/kernel.h"
 #include "schedkit/oci.h"
+#include "schedkit/transfer.h"
 
-#define SKBUILD_VERSION "0.1.0"
-#define MAX_ARCH	4
-#define SRC_MAX		(16u << 20)
-#define OBJ_MAX		(64u << 20)
+#define MAX_ARCH 4
+#define SRC_MAX	 (16u << 20)
+#define OBJ_MAX	 (64u << 20)
 
 struct build_opts {
 	const char *input;
@@ -37,6 +37,7 @@ struct build_opts {
 	struct sk_strv cflags;
 	bool no_source;
 	bool quiet;
+	bool json;
 	struct sk_strv push_args; /* --push REF and its registry options, handed to push */
 };
 
@@ -70,13 +71,20 @@ static void usage(FILE *f)
 		"      --cc CLANG       compiler (default: $SKBUILD_CC, else clang-16)\n"
 		"      --ops NAME       the sched_ext_ops map to use when there are several\n"
 		"      --no-source      do not attach the source tarball layer\n"
-		"  -q, --quiet          print only the index digest\n"
+		"  -q, --quiet          print only the index digest (once, also with --push)\n"
+		"      --json           print the result as JSON (docs/json.md)\n"
 		"      --push REF       then push the artifact to REF (as `skbuild push`);\n"
-		"                       with --digest-file F, --insecure, --ca-cert F,\n"
-		"                       --authfile F passed through\n"
+		"                       --digest-file F, --sign KEY, --annotation K=V,\n"
+		"                       --force and the registry options below go to push\n"
+		"      --digest-file F  with --push: also write the pushed digest to F\n"
+		"      --sign KEY       with --push: sign what was pushed (file, env://VAR, -)\n"
+		"      --annotation K=V with --sign: a signed annotation, repeatable\n"
+		"      --force          with --sign: sign even if signed by KEY already\n"
+		"%s%s"
 		"\n"
 		"DIR may hold a schedkit.json: {\"name\", \"version\", \"description\",\n"
-		"\"license\", \"sources\": [...], \"main\": \"x.bpf.c\", \"source\": URL}.\n");
+		"\"license\", \"sources\": [...], \"main\": \"x.bpf.c\", \"source\": URL}.\n",
+		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 static void manifest_free(struct sched_manifest *m)
@@ -479,7 +487,7 @@ static struct json_object *make_config(const struct sched_manifest *m,
 	json_object_object_add(b, "btf", btf);
 	if (source_digest)
 		add_str(b, "sourceDigest", source_digest);
-	add_str(b, "skbuild", SKBUILD_VERSION);
+	add_str(b, "skbuild", SK_VERSION);
 	json_object_object_add(c, "build", b);
 	return c;
 }
@@ -513,6 +521,31 @@ static struct json_object *make_annotations(const struct sched_manifest *m,
 	return a;
 }
 
+static const char *out_tag(const struct build_opts *o, const struct sched_manifest *m)
+{
+	return o->tag ? o->tag : (m->version ? m->version : "latest");
+}
+
+/* docs/json.md's build object (push is added by the caller). */
+static struct json_object *build_json(const struct sched_manifest *m,
+				      const struct sk_sched_info *in, const struct build_opts *o,
+				      const char *digest)
+{
+	struct json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "name", json_object_new_string(m->name));
+	json_object_object_add(j, "version",
+			       m->version ? json_object_new_string(m->version) : NULL);
+	json_object_object_add(j, "layout", json_object_new_string(o->out));
+	json_object_object_add(j, "tag", json_object_new_string(out_tag(o, m)));
+	json_object_object_add(j, "digest", json_object_new_string(digest));
+	json_object_object_add(j, "platforms", strv_json(&o->arches));
+	json_object_object_add(j, "ops", json_object_new_string(in->ops->name));
+	json_object_object_add(j, "minKernel", json_object_new_string(in->min_kernel));
+	json_object_object_add(j, "kfuncsRequired", strv_json(&in->kfuncs_required));
+	return j;
+}
+
 static int parse_args(int argc, char **argv, struct build_opts *o)
 {
 	static const struct option longopts[] = {
@@ -528,15 +561,27 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {"push", required_argument, NULL, 'P'},
 	    {"digest-file", required_argument, NULL, 'D'},
-	    {"insecure", no_argument, NULL, 'K'},
-	    {"ca-cert", required_argument, NULL, 'A'},
-	    {"authfile", required_argument, NULL, 'F'},
 	    {"sign", required_argument, NULL, 'S'},
+	    {"annotation", required_argument, NULL, 'N'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},
+	    SK_REGISTRY_CLI_LONGOPTS,
+	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:t:I:qh", longopts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "o:t:I:qvh", longopts)) != -1) {
+		const char *regopt = sk_registry_cli_optname(c);
+
+		/* handed to push as they are; push parses them */
+		if (regopt) {
+			sk_strv_push(&o->push_args, regopt);
+			if (c != SK_REGISTRY_OPT_INSECURE && c != SK_REGISTRY_OPT_PASSWORD_STDIN &&
+			    c != 'v')
+				sk_strv_push(&o->push_args, optarg);
+			continue;
+		}
 		switch (c) {
 		case 'o':
 			o->out = optarg;
@@ -576,17 +621,18 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 			o->push_ref = optarg;
 			break;
 		case 'D':
-		case 'A':
-		case 'F':
+		case 'N':
 		case 'S':
 			sk_strv_push(&o->push_args, c == 'D'   ? "--digest-file"
-						    : c == 'A' ? "--ca-cert"
-						    : c == 'F' ? "--authfile"
+						    : c == 'N' ? "--annotation"
 							       : "--sign");
 			sk_strv_push(&o->push_args, optarg);
 			break;
-		case 'K':
-			sk_strv_push(&o->push_args, "--insecure");
+		case 'f':
+			sk_strv_push(&o->push_args, "--force");
+			break;
+		case 'j':
+			o->json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -610,8 +656,8 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 			return -EINVAL;
 		}
 	if (o->push_args.n && !o->push_ref) {
-		sk_die_msg("build: --digest-file, --insecure, --ca-cert, --authfile and --sign "
-			   "go with --push REF");
+		sk_die_msg("build: --digest-file, --sign, --annotation, --force and the registry "
+			   "options go with --push REF");
 		return -EINVAL;
 	}
 	if (!o->cc) {
@@ -645,11 +691,12 @@ int cmd_build(int argc, char **argv)
 	char *bpf_dir = NULL, *compiler = NULL, *out_default = NULL, *title = NULL;
 	char *cc_argv[] = {NULL, "--version", NULL};
 	bool have_tmp = false;
-	int ret, status = 1;
+	struct json_object *j = NULL;
+	int ret, status = SK_EXIT_FAILURE;
 
 	ret = parse_args(argc, argv, &o);
 	if (ret) {
-		status = ret > 0 ? 0 : 2;
+		status = ret > 0 ? SK_EXIT_OK : SK_EXIT_USAGE;
 		goto out;
 	}
 	if (o.arches.n > MAX_ARCH) {
@@ -759,43 +806,55 @@ int cmd_build(int argc, char **argv)
 				&err);
 	if (ret)
 		goto fail;
-	if (o.quiet) {
-		printf("%s\n", index_digest);
+	/* parse_args guarantees at least one platform, so infos[0] was filled. */
+	// NOLINTBEGIN(clang-analyzer-core.NullDereference)
+	if (o.json) {
+		j = build_json(&m, infos[0], &o, index_digest);
+	} else if (o.quiet) {
+		/* with --push, push prints the digest: exactly once */
+		if (!o.push_ref)
+			printf("%s\n", index_digest);
 	} else {
-		/* parse_args guarantees at least one platform, so infos[0] was filled. */
 		const struct sk_sched_info *in = infos[0];
 
-		// NOLINTBEGIN(clang-analyzer-core.NullDereference)
 		printf("built %s %s (ops '%s', %zu callbacks) for %zu platform(s)\n", m.name,
 		       m.version ? m.version : "", in->ops->name, in->ops->callbacks.n, o.arches.n);
-		// NOLINTEND(clang-analyzer-core.NullDereference)
 		printf("  needs kernel >= %s", in->min_kernel);
 		if (in->min_kernel_because.n)
 			printf(" (%s)", in->min_kernel_because.v[0]);
-		printf("\n  layout %s:%s\n  digest %s\n", o.out,
-		       o.tag ? o.tag : (m.version ? m.version : "latest"), index_digest);
+		printf("\n  layout %s:%s\n  digest %s\n", o.out, out_tag(&o, &m), index_digest);
 	}
-	status = 0;
+	// NOLINTEND(clang-analyzer-core.NullDereference)
+	status = SK_EXIT_OK;
 	if (o.push_ref) {
 		/* The push command itself, so build --push behaves exactly like push. */
+		struct json_object *pushed = NULL;
 		struct sk_strv pargv = {0};
 		char src[4300];
 
-		snprintf(src, sizeof(src), "%s:%s", o.out,
-			 o.tag ? o.tag : (m.version ? m.version : "latest"));
+		/* ./ or /: a layout path however the output directory was named */
+		snprintf(src, sizeof(src), "oci:%s:%s", o.out, out_tag(&o, &m));
 		sk_strv_push(&pargv, "push");
 		for (size_t i = 0; i < o.push_args.n; i++)
 			sk_strv_push(&pargv, o.push_args.v[i]);
 		sk_strv_push(&pargv, src);
 		sk_strv_push(&pargv, o.push_ref);
 		optind = 0;
-		status = cmd_push((int)pargv.n, pargv.v);
+		status = skb_push_main((int)pargv.n, pargv.v, o.json ? &pushed : NULL);
 		sk_strv_free(&pargv);
+		if (j)
+			json_object_object_add(j, "push", pushed);
+		else
+			json_object_put(pushed);
 	}
+	if (j && status == SK_EXIT_OK)
+		sk_cli_print_json(j);
 	goto out;
 fail:
 	sk_die_msg("build: %s", err.msg);
+	status = sk_cli_exit_status(ret);
 out:
+	json_object_put(j);
 	sk_layout_close(layout);
 	for (size_t i = 0; i < MAX_ARCH; i++) {
 		sk_sched_info_free(infos[i]);

@@ -122,7 +122,7 @@ int cmd_inspect(int argc, char **argv)
 	bool json = false;
 	int c, status = 1;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "h", longopts)) != -1) {
 		if (sk_registry_cli_opt(&reg, c, optarg))
 			continue;
 		switch (c) {
@@ -148,8 +148,6 @@ int cmd_inspect(int argc, char **argv)
 		goto fail;
 	if (json) {
 		struct json_object *o = json_object_new_object();
-		char *s;
-
 		if (a->index_digest[0])
 			json_object_object_add(o, "indexDigest",
 					       json_object_new_string(a->index_digest));
@@ -159,9 +157,7 @@ int cmd_inspect(int argc, char **argv)
 				       json_object_new_string(strcmp(a->arch, "") ? a->arch : "-"));
 		json_object_object_add(o, "manifest", json_object_get(a->manifest));
 		json_object_object_add(o, "config", json_object_get(a->config));
-		s = sk_json_dump(o, NULL);
-		printf("%s\n", s ? s : "{}");
-		free(s);
+		sk_cli_print_json(o);
 		json_object_put(o);
 	} else {
 		print_human(a);
@@ -170,6 +166,7 @@ int cmd_inspect(int argc, char **argv)
 	goto out;
 fail:
 	sk_die_msg("inspect: %s", err.msg);
+	status = sk_cli_exit_status(err.code);
 out:
 	sk_registry_cli_free(&reg);
 	sk_artifact_free(a);

@@ -24,8 +24,8 @@ static void usage(FILE *f)
 	       "          asked for when stdin is a terminal. --type ed25519 makes an Ed25519\n"
 	       "          pair instead (cosign 2.5 as packaged imports Ed25519 PEM keys but\n"
 	       "          refuses ECDSA ones).\n"
-	       "public    print the public key of a private KEY (asks for its password if it\n"
-	       "          is encrypted).\n"
+	       "public    print the public key of a private KEY: a file, env://VAR or - for\n"
+	       "          standard input (asks for its password if it is encrypted).\n"
 	       "\n"
 	       "Keys from elsewhere work too: EC (SEC1 or PKCS#8, P-256) and Ed25519 PEM keys,\n"
 	       "encrypted or not. The same PEM key can be imported into cosign with\n"
@@ -125,6 +125,11 @@ int cmd_key(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
+		return 0;
+	}
+	/* what sk_cli_getopt lists for the other commands (completions, man page test) */
+	if (!strcmp(argv[1], "--list-options") && argc == 2) {
+		printf("--output=\n--type=\n--help\n-o\n-h\n");
 		return 0;
 	}
 	if (!strcmp(argv[1], "generate"))

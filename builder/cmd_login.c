@@ -94,9 +94,7 @@ static char *read_password(void)
 int cmd_login(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-	    {"username", required_argument, NULL, 'u'},
-	    {"password-stdin", no_argument, NULL, 'P'},
-	    SK_REGISTRY_CLI_LONGOPTS,
+	    SK_REGISTRY_CLI_LONGOPTS, /* --username and --password-stdin among them */
 	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -110,20 +108,19 @@ int cmd_login(int argc, char **argv)
 	bool from_stdin = false;
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "u:vh", long_opts, NULL)) != -1) {
-		if (sk_registry_cli_opt(&reg, c, optarg))
+	while ((c = sk_cli_getopt(argc, argv, "u:vh", long_opts)) != -1) {
+		if (sk_registry_cli_opt(&reg, c == 'u' ? SK_REGISTRY_OPT_USERNAME : c, optarg))
 			continue;
 		switch (c) {
-		case 'u':
-			user = optarg;
-			break;
-		case 'P':
-			from_stdin = true;
-			break;
 		default: /* -h/--help, or a usage error */
 			return sk_cli_usage(usage_login, c == 'h');
 		}
 	}
+	/* login reads and checks the password itself, and stores it */
+	user = reg.opts.username;
+	from_stdin = reg.password_stdin;
+	reg.opts.username = NULL;
+	reg.password_stdin = false;
 	if (argc - optind != 1 || !user || !from_stdin) {
 		if (argc - optind == 1 && (!user || !from_stdin))
 			sk_die_msg("login: give -u USER and --password-stdin (passwords are not "
@@ -180,7 +177,7 @@ int cmd_logout(int argc, char **argv)
 	char *path;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "h", long_opts)) != -1) {
 		switch (c) {
 		case 'a':
 			auth_file = optarg;

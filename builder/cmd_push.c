@@ -30,15 +30,26 @@ static void usage(FILE *f)
 		"                      REF@DIGEST` does; the key is loaded (and its password\n"
 		"                      asked for) before anything is pushed\n"
 		"  --annotation K=V    with --sign: a signed annotation, repeatable\n"
+		"  --force             with --sign: sign even when a valid signature by KEY\n"
+		"                      with the same annotations is there already\n"
+		"  --json              print the result as JSON (docs/json.md)\n"
+		"  -q, --quiet         print only the digest (the default output)\n"
 		"  --chunk-size BYTES  upload blobs above this size in chunks (default 16 MiB)\n"
 		"%s"
 		"\n"
-		"Credentials come from `skbuild login`, $REGISTRY_AUTH_FILE, containers'\n"
-		"auth.json or Docker's config.json (including credential helpers).\n",
+		"KEY is a PEM file, env://VAR (the PEM in variable VAR) or - (standard input).\n"
+		"Credentials come from --username/--password-stdin, $SCHEDKIT_REGISTRY_USERNAME\n"
+		"and $SCHEDKIT_REGISTRY_PASSWORD, `skbuild login`, $REGISTRY_AUTH_FILE,\n"
+		"containers' auth.json or Docker's config.json (including credential helpers).\n",
 		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 int cmd_push(int argc, char **argv)
+{
+	return skb_push_main(argc, argv, NULL);
+}
+
+int skb_push_main(int argc, char **argv, struct json_object **result)
 {
 	static const struct option long_opts[] = {
 	    {"digest-file", required_argument, NULL, 'd'},
@@ -47,6 +58,9 @@ int cmd_push(int argc, char **argv)
 	    {"chunk-size", required_argument, NULL, 's'},
 	    {"sign", required_argument, NULL, 'S'},
 	    {"annotation", required_argument, NULL, 'A'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"quiet", no_argument, NULL, 'q'},
 	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -61,9 +75,11 @@ int cmd_push(int argc, char **argv)
 	struct sk_ref ref;
 	char digest[SK_DIGEST_MAX], *dir = NULL, *tag = NULL, *end;
 	const char *digest_file = NULL;
-	int c, ret = 1;
+	struct json_object *j = NULL, *signed_json = NULL;
+	bool json = false, force = false;
+	int c, ret = SK_EXIT_FAILURE;
 
-	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "qvh", long_opts)) != -1) {
 		if (sk_registry_cli_opt(&reg, c, optarg))
 			continue;
 		switch (c) {
@@ -81,6 +97,14 @@ int cmd_push(int argc, char **argv)
 			break;
 		case 'd':
 			digest_file = optarg;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'q': /* the digest alone is what push prints anyway */
 			break;
 		case 'm':
 			if (sk_strv_push(&mounts, optarg))
@@ -106,20 +130,24 @@ int cmd_push(int argc, char **argv)
 	}
 	if (sk_ref_parse(argv[optind + 1], &ref, &err)) {
 		sk_die_msg("push: %s", err.msg);
+		ret = SK_EXIT_USAGE;
 		goto out;
 	}
-	if (sk_registry_cli_finish(&reg, argv[optind + 1]))
+	if (sk_registry_cli_finish(&reg, argv[optind + 1])) {
+		ret = SK_EXIT_USAGE;
 		goto out;
+	}
 	opts.reg = reg.opts;
 	opts.mount_from = &mounts;
-	if (ann.n && !sign_key) {
-		sk_die_msg("push: --annotation goes with --sign KEY");
+	if ((ann.n || force) && !sign_key) {
+		sk_die_msg("push: --annotation and --force go with --sign KEY");
 		ret = 2;
 		goto out;
 	}
 	/* a wrong password must fail before anything is pushed */
 	if (sign_key && sk_key_load_signing_key(sign_key, &key, &err)) {
 		sk_die_msg("push: --sign: %s", err.msg);
+		ret = sk_cli_exit_status(err.code);
 		goto out;
 	}
 	/* the source is always a layout: DIR[:TAG], or the explicit oci:DIR[:TAG] */
@@ -128,12 +156,9 @@ int cmd_push(int argc, char **argv)
 		sk_die_msg("push: out of memory");
 		goto out;
 	}
-	if (sk_layout_open(dir, &l, &err)) {
+	if (sk_layout_open(dir, &l, &err) || sk_push_layout(l, tag, &ref, &opts, digest, &err)) {
 		sk_die_msg("push: %s", err.msg);
-		goto out;
-	}
-	if (sk_push_layout(l, tag, &ref, &opts, digest, &err)) {
-		sk_die_msg("push: %s", err.msg);
+		ret = sk_cli_exit_status(err.code);
 		goto out;
 	}
 	if (digest_file) {
@@ -147,23 +172,45 @@ int cmd_push(int argc, char **argv)
 		}
 	}
 	if (key) {
-		struct sk_sign_opts so = {.annotations = &ann, .reg = opts.reg};
+		struct sk_sign_opts so = {.annotations = &ann, .reg = opts.reg, .force = force};
 		struct sk_ref pushed = ref;
 		char target[SK_REF_STRING_MAX];
 
 		/* the digest just pushed, never the tag again */
 		snprintf(pushed.digest, sizeof(pushed.digest), "%s", digest);
 		sk_ref_string(&pushed, target, sizeof(target));
-		if (skb_sign_print(target, key, &so, stderr)) {
+		ret =
+		    skb_sign_print(target, key, &so, stderr, json || result ? &signed_json : NULL);
+		if (ret) {
 			sk_die_msg("push: pushed %s but signing it failed (see above); retry with "
 				   "`skbuild sign --key %s %s`",
 				   digest, sign_key, target);
+			ret = sk_cli_exit_status(ret);
 			goto out;
 		}
 	}
-	printf("%s\n", digest);
-	ret = 0;
+	if (json || result) {
+		char pushed[SK_REF_STRING_MAX];
+
+		sk_ref_string(&ref, pushed, sizeof(pushed));
+		j = json_object_new_object();
+		json_object_object_add(j, "reference", json_object_new_string(pushed));
+		json_object_object_add(j, "digest", json_object_new_string(digest));
+		json_object_object_add(j, "sign", signed_json ? signed_json : NULL);
+		signed_json = NULL;
+	}
+	if (result) {
+		*result = j;
+		j = NULL;
+	} else if (j) {
+		sk_cli_print_json(j);
+	} else {
+		printf("%s\n", digest);
+	}
+	ret = SK_EXIT_OK;
 out:
+	json_object_put(j);
+	json_object_put(signed_json);
 	sk_key_free(key);
 	sk_strv_free(&ann);
 	sk_layout_close(l);

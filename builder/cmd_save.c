@@ -47,7 +47,7 @@ int cmd_save(int argc, char **argv)
 	bool made = false;
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "o:vh", long_opts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "o:vh", long_opts)) != -1) {
 		if (sk_registry_cli_opt(&reg, c, optarg))
 			continue;
 		switch (c) {

@@ -23,33 +23,64 @@ static void usage(FILE *f)
 		"travel with it (skbuild save, skrun pull). Prints the signed digests.\n"
 		"\n"
 		"  --key KEY           private key (PEM: PKCS#8, encrypted PKCS#8, SEC1 EC, or\n"
-		"                      Ed25519); its password comes from $" SK_KEY_PASSWORD_ENV "\n"
-		"                      or is asked for on the terminal\n"
+		"                      Ed25519): a file, env://VAR (the PEM in variable VAR)\n"
+		"                      or - (standard input); its password comes from\n"
+		"                      $" SK_KEY_PASSWORD_ENV " or is asked for on the terminal\n"
 		"  -a, --annotation K=V  signed annotation (payload \"optional\"), repeatable\n"
 		"  --identity HOST/REPO  the repository the payloads name (default: REF's\n"
 		"                      repository; for a layout, its tag when that is a full\n"
 		"                      reference, else required)\n"
+		"  --force             add a signature even when a valid one by this key with\n"
+		"                      the same annotations is there (default: leave it)\n"
+		"  --json              print the result as JSON (docs/json.md)\n"
 		"%s%s",
 		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
+static struct json_object *strv_to_json(const struct sk_strv *v)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && i < v->n; i++)
+		json_object_array_add(a, json_object_new_string(v->v[i]));
+	return a;
+}
+
 int skb_sign_print(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
-		   FILE *out)
+		   FILE *out, struct json_object **json)
 {
 	struct sk_sign_result res = {0};
 	struct sk_error err = {0};
 	char fp[80] = "";
-	int ret = 1;
+	int ret;
 
-	if (sk_sign_artifact(target, key, o, &res, &err)) {
+	ret = sk_sign_artifact(target, key, o, &res, &err);
+	if (ret) {
 		sk_die_msg("sign: %s", err.msg);
 		goto out;
 	}
 	sk_key_fingerprint(key, fp, NULL);
-	for (size_t i = 0; i < res.signed_digests.n; i++)
-		fprintf(out, "signed %s as %s\n", res.signed_digests.v[i], res.identity);
+	if (json) {
+		struct json_object *j = json_object_new_object(), *k = json_object_new_object();
+
+		json_object_object_add(j, "target", json_object_new_string(target));
+		json_object_object_add(j, "digest", json_object_new_string(res.digest));
+		json_object_object_add(j, "identity", json_object_new_string(res.identity));
+		json_object_object_add(j, "signed", strv_to_json(&res.signed_digests));
+		json_object_object_add(j, "unchanged", strv_to_json(&res.unchanged));
+		json_object_object_add(k, "type", json_object_new_string(sk_key_type_name(key)));
+		json_object_object_add(k, "fingerprint", json_object_new_string(fp));
+		json_object_object_add(j, "key", k);
+		*json = j;
+	}
+	for (size_t i = 0; out && i < res.signed_digests.n; i++) {
+		if (sk_strv_contains(&res.unchanged, res.signed_digests.v[i]))
+			fprintf(out, "already signed %s as %s (use --force to add another)\n",
+				res.signed_digests.v[i], res.identity);
+		else
+			fprintf(out, "signed %s as %s\n", res.signed_digests.v[i], res.identity);
+	}
 	fprintf(stderr, "signed with %s key %s\n", sk_key_type_name(key), fp);
-	ret = 0;
 out:
 	sk_sign_result_free(&res);
 	return ret;
@@ -61,6 +92,8 @@ int cmd_sign(int argc, char **argv)
 	    {"key", required_argument, NULL, 'K'},
 	    {"annotation", required_argument, NULL, 'a'},
 	    {"identity", required_argument, NULL, 'i'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},
 	    SK_REGISTRY_CLI_LONGOPTS,
 	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
@@ -71,10 +104,12 @@ int cmd_sign(int argc, char **argv)
 	struct sk_strv ann = {0};
 	struct sk_error err = {0};
 	struct sk_key *k = NULL;
+	struct json_object *j = NULL;
 	const char *key = NULL;
-	int c, ret = 1;
+	bool json = false;
+	int c, ret = SK_EXIT_FAILURE;
 
-	while ((c = getopt_long(argc, argv, "a:vh", long_opts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "a:vh", long_opts)) != -1) {
 		if (sk_registry_cli_opt(&reg, c, optarg))
 			continue;
 		switch (c) {
@@ -93,6 +128,12 @@ int cmd_sign(int argc, char **argv)
 		case 'i':
 			o.identity = optarg;
 			break;
+		case 'f':
+			o.force = true;
+			break;
+		case 'j':
+			json = true;
+			break;
 		default: /* -h/--help, or a usage error */
 			ret = sk_cli_usage(usage, c == 'h');
 			goto out;
@@ -104,16 +145,23 @@ int cmd_sign(int argc, char **argv)
 		ret = sk_cli_usage(usage, false);
 		goto out;
 	}
-	if (sk_registry_cli_finish(&reg, argv[optind]))
+	if (sk_registry_cli_finish(&reg, argv[optind])) {
+		ret = SK_EXIT_USAGE;
 		goto out;
+	}
 	o.reg = reg.opts;
 	o.annotations = &ann;
 	if (sk_key_load_signing_key(key, &k, &err)) {
 		sk_die_msg("sign: %s", err.msg);
+		ret = sk_cli_exit_status(err.code);
 		goto out;
 	}
-	ret = skb_sign_print(argv[optind], k, &o, stdout);
+	ret = sk_cli_exit_status(
+	    skb_sign_print(argv[optind], k, &o, json ? NULL : stdout, json ? &j : NULL));
+	if (!ret && j)
+		sk_cli_print_json(j);
 out:
+	json_object_put(j);
 	sk_key_free(k);
 	sk_strv_free(&ann);
 	sk_registry_cli_free(&reg);

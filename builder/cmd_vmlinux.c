@@ -37,7 +37,7 @@ int cmd_vmlinux(int argc, char **argv)
 	char *src = NULL, *dst = NULL;
 	int c, status = 1;
 
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "o:h", longopts)) != -1) {
 		switch (c) {
 		case 'b':
 			btf = optarg;

@@ -21,11 +21,22 @@ int cmd_vmlinux(int argc, char **argv);
 /* skbuild's cache: $SCHEDKIT_CACHE, $XDG_CACHE_HOME/schedkit, ~/.cache/schedkit. */
 void skb_cache_dir(char *buf, size_t sz, const char *sub);
 
-/* Signs target with key (sk_sign_artifact) and prints what was signed to out (cmd_sign.c). */
+/*
+ * Signs target with key (sk_sign_artifact) and prints what was signed to out
+ * (may be NULL); with json, also the result as docs/json.md's sign object.
+ * Returns 0 or the negative errno (the message printed already). cmd_sign.c.
+ */
 struct sk_key;
 struct sk_sign_opts;
+struct json_object;
 int skb_sign_print(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
-		   FILE *out);
+		   FILE *out, struct json_object **json);
+
+/*
+ * skbuild push with argv as cmd_push takes it; with result, prints nothing on
+ * stdout and hands back docs/json.md's push object instead (build --push).
+ */
+int skb_push_main(int argc, char **argv, struct json_object **result);
 
 /* Prints "skbuild: " + message to stderr. */
 void sk_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -23,7 +23,8 @@ static void usage(FILE *f)
 		   "timeout. Optional (weak) kfuncs are reported without failing. The release is\n"
 		   "compared with the artifact's minimum too, but features decide: distributions\n"
 		   "backport. Lists the tunables (skrun run --set NAME=VALUE).\n"
-		   "Exit status: 0 when it can run here, 1 when it cannot, 2 on usage errors.\n"
+		   "Exit status: 0 when it can run here, 6 when it cannot, 2 on usage errors,\n"
+		   "4 when the artifact is not found (skrun(1) lists them all).\n"
 		   "\n"
 		   "  --json         machine-readable report\n"
 		   "  --btf FILE     kernel BTF to test against: raw BTF or a vmlinux ELF\n"
@@ -86,7 +87,7 @@ int cmd_check(int argc, char **argv)
 	bool json = false;
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "h", long_opts)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -112,6 +113,7 @@ int cmd_check(int argc, char **argv)
 	if (open_artifact(argv[optind], arch, &a, &err) || config_for_check(a, &config, &err) ||
 	    sk_host_check(config, btf, release, &report, &err)) {
 		sk_die_msg("check %s: %s", argv[optind], err.msg);
+		ret = sk_cli_exit_status(err.code);
 		goto out;
 	}
 	if (json) {
@@ -120,14 +122,13 @@ int cmd_check(int argc, char **argv)
 			sk_die_msg("out of memory");
 			goto out;
 		}
-		printf("%s\n", json_object_to_json_string_ext(
-				   j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		sk_cli_print_json(j);
 		json_object_put(j);
 	} else {
 		printf("%s (%s/%s, %s)\n", argv[optind], a->os, a->arch, a->manifest_digest);
 		sk_check_report_print(report, stdout);
 	}
-	ret = sk_check_report_ok(report) ? 0 : 1;
+	ret = sk_check_report_ok(report) ? SK_EXIT_OK : SK_EXIT_KERNEL;
 out:
 	sk_check_report_free(report);
 	json_object_put(config);

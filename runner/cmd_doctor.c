@@ -59,7 +59,7 @@ int cmd_doctor(int argc, char **argv)
 
 	if (o.sysfs_root && !*o.sysfs_root)
 		o.sysfs_root = NULL;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "h", long_opts)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;

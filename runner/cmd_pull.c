@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		"                      entry is marked " SK_ANN_VERIFIED "=false\n"
 		"  --platform OS/ARCH  platform to pull (default: linux/this machine's)\n"
 		"  --store DIR         the content store (default " SK_STORE_DEFAULT ")\n"
+		"  --json              print the result as JSON (docs/json.md)\n"
 		"%s%s",
 		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
@@ -61,13 +62,14 @@ int cmd_pull(int argc, char **argv)
 	    {"key", required_argument, NULL, 'K'},
 	    {"identity", required_argument, NULL, 'i'},
 	    {"insecure-skip-verify", no_argument, NULL, 'I'},
+	    {"json", no_argument, NULL, 'j'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char *const unverified[] = {SK_ANN_VERIFIED "=false", NULL};
 	struct sk_verify_opts vopts = {0};
 	struct sk_verify_result vres = {0};
 	struct sk_strv keys = {0};
-	bool skip_verify = false;
+	bool skip_verify = false, json = false;
 	struct sk_pull_opts opts = {0};
 	struct sk_registry_cli reg = {0};
 	struct sk_error err = {0};
@@ -76,7 +78,7 @@ int cmd_pull(int argc, char **argv)
 	char digest[SK_DIGEST_MAX], name[SK_REF_STRING_MAX], os[32] = "", *platform = NULL;
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "vh", long_opts)) != -1) {
 		if (sk_registry_cli_opt(&reg, c, optarg))
 			continue;
 		switch (c) {
@@ -98,6 +100,9 @@ int cmd_pull(int argc, char **argv)
 			break;
 		case 'I':
 			skip_verify = true;
+			break;
+		case 'j':
+			json = true;
 			break;
 		default: /* -h/--help, or a usage error */
 			return sk_cli_usage(usage, c == 'h');
@@ -142,6 +147,7 @@ int cmd_pull(int argc, char **argv)
 	}
 	if (sk_pull(s, argv[optind], &opts, digest, name, &err)) {
 		sk_die_msg("pull: %s", err.msg);
+		ret = sk_cli_exit_status(err.code);
 		goto out;
 	}
 	/* quiet on success (stdout is the digest, for scripts); -v tells what was trusted */
@@ -160,7 +166,25 @@ int cmd_pull(int argc, char **argv)
 	if (opts.reg.verbose)
 		fprintf(stderr, "pulled %s as %s into %s\n", digest, name[0] ? name : "(untagged)",
 			sk_store_dir(s));
-	printf("%s\n", digest);
+	if (json) {
+		struct json_object *j = json_object_new_object(), *m = json_object_new_array();
+
+		for (size_t i = 0; i < vres.matched.n; i++)
+			json_object_array_add(m, json_object_new_string(vres.matched.v[i]));
+		json_object_object_add(j, "digest", json_object_new_string(digest));
+		json_object_object_add(j, "name", name[0] ? json_object_new_string(name) : NULL);
+		json_object_object_add(j, "store", json_object_new_string(sk_store_dir(s)));
+		json_object_object_add(j, "verified", json_object_new_boolean(!skip_verify));
+		json_object_object_add(j, "identity",
+				       skip_verify ? NULL : json_object_new_string(vres.identity));
+		json_object_object_add(j, "matched", m);
+		json_object_object_add(j, "scope",
+				       skip_verify ? NULL : json_object_new_string(vres.scope));
+		sk_cli_print_json(j);
+		json_object_put(j);
+	} else {
+		printf("%s\n", digest);
+	}
 	ret = 0;
 out:
 	sk_store_close(s);

@@ -39,11 +39,10 @@ static void usage(FILE *f)
 		"  --identity HOST/REPO    layouts/archives: the repository they were signed\n"
 		"                          for (archives from `skbuild save REF` record it)\n"
 		"  --insecure-skip-verify  run without signature verification (marked so)\n"
-		"  --insecure-registry H   registry H may use plain HTTP / unverified TLS\n"
-		"  --ca-cert FILE          extra CA bundle for registry TLS\n"
-		"  --authfile FILE         registry credentials file\n"
+		"%s"
 		"\n"
-		"State: $SKRUN_STATE_DIR or /run/schedkit (lock, state.json, control.sock).\n");
+		"State: $SKRUN_STATE_DIR or /run/schedkit (lock, state.json, control.sock).\n",
+		SK_REGISTRY_CLI_HELP);
 }
 
 static int parse_int(const char *s, int min, int *out)
@@ -72,10 +71,8 @@ int cmd_run(int argc, char **argv)
 	    {"policy", required_argument, NULL, 'p'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"insecure-skip-verify", no_argument, NULL, 'I'},
-	    {"insecure-registry", required_argument, NULL, SK_REGISTRY_OPT_INSECURE_REGISTRY},
 	    {"identity", required_argument, NULL, 'N'},
-	    {"ca-cert", required_argument, NULL, SK_REGISTRY_OPT_CA_CERT},
-	    {"authfile", required_argument, NULL, SK_REGISTRY_OPT_AUTHFILE},
+	    SK_REGISTRY_CLI_LONGOPTS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -94,7 +91,7 @@ int cmd_run(int argc, char **argv)
 	struct sk_strv sets = {0};
 	int c, status = 1;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "h", longopts)) != -1) {
 		if (sk_registry_cli_opt(&src.reg, c, optarg))
 			continue;
 		switch (c) {
@@ -156,9 +153,11 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return sk_cli_usage(usage, false);
-	if (sk_registry_cli_finish(&src.reg, NULL)) {
-		sk_errf(&err, -ENOMEM, "out of memory");
-		goto fail;
+	/* --insecure names the hosts of both references */
+	if (sk_registry_cli_finish(&src.reg, argv[optind]) ||
+	    (fallback_ref && sk_registry_cli_finish(&src.reg, fallback_ref))) {
+		status = SK_EXIT_USAGE;
+		goto out;
 	}
 
 	primary.ops_name = ops;

@@ -88,7 +88,7 @@ int cmd_store(int argc, char **argv)
 		return sk_cli_usage(usage, true);
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "h", long_opts)) != -1) {
 		switch (c) {
 		case 's':
 			dir = optarg;

@@ -29,7 +29,7 @@ int cmd_switch(int argc, char **argv)
 	int c, status = 1;
 
 	sk_buf_printf(&req, "switch\t");
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "h", longopts)) != -1) {
 		switch (c) {
 		case 's':
 			if (strchr(optarg, '\t') || strchr(optarg, '\n')) {

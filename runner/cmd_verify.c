@@ -32,6 +32,7 @@ static void usage(FILE *f)
 		"                      signed for (default: the name it is recorded under when\n"
 		"                      that is a full reference)\n"
 		"  --store DIR         verify what the store holds (no network)\n"
+		"  --json              print the result as JSON (docs/json.md)\n"
 		"%s%s",
 		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
@@ -86,6 +87,7 @@ int cmd_verify(int argc, char **argv)
 	    {"annotation", required_argument, NULL, 'a'},
 	    {"identity", required_argument, NULL, 'i'},
 	    {"store", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
 	    SK_REGISTRY_CLI_LONGOPTS,
 	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
@@ -98,9 +100,10 @@ int cmd_verify(int argc, char **argv)
 	struct sk_error err = {0};
 	const char *store = NULL;
 	char *list = NULL;
+	bool json = false;
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "a:vh", long_opts, NULL)) != -1) {
+	while ((c = sk_cli_getopt(argc, argv, "a:vh", long_opts)) != -1) {
 		if (sk_registry_cli_opt(&reg, c, optarg))
 			continue;
 		switch (c) {
@@ -120,6 +123,9 @@ int cmd_verify(int argc, char **argv)
 			break;
 		case 's':
 			store = optarg;
+			break;
+		case 'j':
+			json = true;
 			break;
 		default: /* -h/--help, or a usage error */
 			ret = sk_cli_usage(usage, c == 'h');
@@ -149,7 +155,23 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (ret) {
 		sk_die_msg("verify: %s", err.msg);
-		ret = 1;
+		ret = sk_cli_exit_status(ret);
+		goto out;
+	}
+	if (json) {
+		struct json_object *j = json_object_new_object(), *m = json_object_new_array();
+
+		for (size_t i = 0; i < res.matched.n; i++)
+			json_object_array_add(m, json_object_new_string(res.matched.v[i]));
+		json_object_object_add(j, "digest", json_object_new_string(res.digest));
+		json_object_object_add(j, "identity", json_object_new_string(res.identity));
+		json_object_object_add(j, "verified", json_object_new_boolean(1));
+		json_object_object_add(j, "matched", m);
+		json_object_object_add(j, "scope", json_object_new_string(res.scope));
+		json_object_object_add(j, "signatures", json_object_new_int64((int64_t)res.nsigs));
+		sk_cli_print_json(j);
+		json_object_put(j);
+		ret = 0;
 		goto out;
 	}
 	list = sk_strv_join(&res.matched, ", ");

@@ -562,8 +562,7 @@ static int plain_refusal(struct sk_registry *r, const char *what, const char *re
 	return sk_errf(err, -EACCES,
 		       "registry %s: %s: the %s asks for credentials over plain HTTP; "
 		       "refusing to send them. To allow it, name the registry insecure "
-		       "(--insecure for skbuild and skrun pull/verify, --insecure-registry %s "
-		       "for skrun run), or serve it over TLS",
+		       "(--insecure, or --insecure-registry %s), or serve it over TLS",
 		       r->ref.registry, what, where, r->ref.registry);
 }
 
@@ -855,8 +854,9 @@ static int do_request(struct sk_registry *r, const struct req *rq, struct resp *
 			    r->ref.registry, rq->what,
 			    (long long)(rq->expect_size >= 0 ? rq->expect_size : (int64_t)rq->max));
 		if (cc != CURLE_OK) {
+			/* ENETUNREACH: the exit status says "network" (sk_cli_exit_status) */
 			if (!curl_transient(cc))
-				return sk_errf(err, -EIO, "registry %s: %s: %s%s%s%s",
+				return sk_errf(err, -ENETUNREACH, "registry %s: %s: %s%s%s%s",
 					       r->ref.registry, rq->what, curl_easy_strerror(cc),
 					       r->errbuf[0] ? ": " : "", r->errbuf,
 					       curl_hint(r, cc));

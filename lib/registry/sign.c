@@ -104,14 +104,33 @@ static int put_blob(const struct sigdst *d, const void *data, size_t len, const 
 	return sk_layout_put_blob(d->layout, data, len, got, err);
 }
 
-/* Signs one digest and writes its updated signature manifest. */
+/*
+ * 1 when l has a signature by key over exactly this payload (same identity,
+ * digest and annotations): signing again would only add a duplicate.
+ */
+static int already_signed(const struct sk_sig_list *l, const struct sk_key *key,
+			  const struct sk_buf *payload)
+{
+	char pdigest[SK_DIGEST_MAX];
+
+	sk_digest_buf(payload->data, payload->len, pdigest);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].signature && !strcmp(l->v[i].digest, pdigest) &&
+		    !sk_verify(key, payload->data, payload->len, l->v[i].signature, NULL))
+			return 1;
+	return 0;
+}
+
+/* Signs one digest and writes its updated signature manifest; 1: it was signed already. */
 static int sign_digest(const struct sigdst *d, const struct sk_key *key, const char *identity,
-		       const char *digest, const struct sk_strv *annotations, struct sk_error *err)
+		       const char *digest, const struct sk_strv *annotations, bool force,
+		       struct sk_error *err)
 {
 	struct sk_buf payload = {0}, m = {0}, cfg = {0};
 	struct sk_sig_list l = {0};
 	char tag[SK_SIG_TAG_MAX], cfg_digest[80], pdigest[SK_DIGEST_MAX], mdigest[SK_DIGEST_MAX];
 	char *sig = NULL;
+	bool unchanged = false;
 	int ret;
 
 	ret = sk_sig_tag(digest, tag, err);
@@ -123,9 +142,15 @@ static int sign_digest(const struct sigdst *d, const struct sk_key *key, const c
 		ret = load_existing(d, tag, &l, err);
 	if (ret)
 		goto out;
-	ret = sk_sig_list_add(&l, payload.data, payload.len, sig, err);
-	if (ret <= 0) /* 0: this very signature is there already (Ed25519 is deterministic) */
+	if (!force && already_signed(&l, key, &payload)) {
+		unchanged = true;
 		goto out;
+	}
+	ret = sk_sig_list_add(&l, payload.data, payload.len, sig, err);
+	if (ret <= 0) { /* 0: this very signature is there already (Ed25519 is deterministic) */
+		unchanged = ret == 0;
+		goto out;
+	}
 	ret = sk_sigmanifest_build(&l, &m, &cfg, cfg_digest, err);
 	if (ret)
 		goto out;
@@ -157,7 +182,7 @@ out:
 	sk_buf_free(&m);
 	sk_buf_free(&cfg);
 	sk_sig_list_free(&l);
-	return ret < 0 ? ret : 0;
+	return ret < 0 ? ret : unchanged ? 1 : 0;
 }
 
 /* The top-level digest first, then each platform manifest of an index. */
@@ -192,9 +217,15 @@ static int sign_all(const struct sigdst *d, const struct sk_key *key, const stru
 {
 	int ret = 0;
 
-	for (size_t i = 0; !ret && i < res->signed_digests.n; i++)
+	for (size_t i = 0; !ret && i < res->signed_digests.n; i++) {
 		ret = sign_digest(d, key, res->identity, res->signed_digests.v[i],
-				  o ? o->annotations : NULL, err);
+				  o ? o->annotations : NULL, o && o->force, err);
+		if (ret == 1) {
+			ret = sk_strv_push(&res->unchanged, res->signed_digests.v[i])
+				  ? sk_errf(err, -ENOMEM, "out of memory")
+				  : 0;
+		}
+	}
 	return ret;
 }
 
@@ -309,4 +340,5 @@ int sk_sign_artifact(const char *target, const struct sk_key *key, const struct 
 void sk_sign_result_free(struct sk_sign_result *r)
 {
 	sk_strv_free(&r->signed_digests);
+	sk_strv_free(&r->unchanged);
 }

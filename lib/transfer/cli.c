@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "schedkit/transfer.h"
+
+#define PASSWORD_MAX 4096
 
 int sk_registry_cli_opt(struct sk_registry_cli *c, int opt, const char *arg)
 {
@@ -19,6 +27,12 @@ int sk_registry_cli_opt(struct sk_registry_cli *c, int opt, const char *arg)
 	case SK_REGISTRY_OPT_AUTHFILE:
 		c->opts.auth_file = arg;
 		return 1;
+	case SK_REGISTRY_OPT_USERNAME:
+		c->opts.username = arg;
+		return 1;
+	case SK_REGISTRY_OPT_PASSWORD_STDIN:
+		c->password_stdin = true;
+		return 1;
 	case 'v':
 		c->opts.verbose = true;
 		return 1;
@@ -27,13 +41,114 @@ int sk_registry_cli_opt(struct sk_registry_cli *c, int opt, const char *arg)
 	}
 }
 
+const char *sk_registry_cli_optname(int opt)
+{
+	switch (opt) {
+	case SK_REGISTRY_OPT_INSECURE:
+		return "--insecure";
+	case SK_REGISTRY_OPT_INSECURE_REGISTRY:
+		return "--insecure-registry";
+	case SK_REGISTRY_OPT_CA_CERT:
+		return "--ca-cert";
+	case SK_REGISTRY_OPT_AUTHFILE:
+		return "--authfile";
+	case SK_REGISTRY_OPT_USERNAME:
+		return "--username";
+	case SK_REGISTRY_OPT_PASSWORD_STDIN:
+		return "--password-stdin";
+	case 'v':
+		return "--verbose";
+	default:
+		return NULL;
+	}
+}
+
+/* The whole of standard input, without its trailing line break (as docker login reads it). */
+static int read_password(char **out)
+{
+	char *buf = calloc(1, PASSWORD_MAX + 1);
+	size_t len = 0;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	while (len < PASSWORD_MAX && (n = read(STDIN_FILENO, buf + len, PASSWORD_MAX - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			OPENSSL_cleanse(buf, PASSWORD_MAX);
+			free(buf);
+			return -e;
+		}
+		len += (size_t)n;
+	}
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static int settle_credentials(struct sk_registry_cli *c)
+{
+	const char *env_user = getenv(SK_REGISTRY_USERNAME_ENV);
+	const char *env_pass = getenv(SK_REGISTRY_PASSWORD_ENV);
+	int ret;
+
+	if (c->password_stdin != (c->opts.username != NULL)) {
+		fprintf(stderr, "error: --username USER and --password-stdin go together (the "
+				"password is read from standard input)\n");
+		c->bad = true;
+		return -EINVAL;
+	}
+	if (c->password_stdin) {
+		ret = read_password(&c->password);
+		if (ret) {
+			fprintf(stderr, "error: --password-stdin: cannot read standard input: %s\n",
+				strerror(-ret));
+			c->bad = true;
+			return ret;
+		}
+		if (!c->password[0]) {
+			fprintf(stderr,
+				"error: --password-stdin: standard input held no password\n");
+			c->bad = true;
+			return -EINVAL;
+		}
+		c->opts.password = c->password;
+		c->opts.cred_source = "--password-stdin";
+		return 0;
+	}
+	/* a command-line file choice wins over the environment */
+	if (c->opts.auth_file || !env_user || !*env_user || !env_pass)
+		return 0;
+	c->password = strdup(env_pass);
+	if (!c->password)
+		return -ENOMEM;
+	c->opts.username = env_user;
+	c->opts.password = c->password;
+	c->opts.cred_source = "$" SK_REGISTRY_USERNAME_ENV " and $" SK_REGISTRY_PASSWORD_ENV;
+	return 0;
+}
+
 int sk_registry_cli_finish(struct sk_registry_cli *c, const char *ref)
 {
 	struct sk_source src;
+	int ret;
 
+	if (c->bad)
+		return -EINVAL;
+	if (!c->opts.password) {
+		ret = settle_credentials(c);
+		if (ret)
+			return ret;
+	}
 	/* layouts and archives have no host to name */
 	if (c->insecure_ref && ref && !sk_source_parse(ref, &src, NULL)) {
-		if (src.kind == SK_SOURCE_REGISTRY && sk_strv_push(&c->insecure, src.ref.host))
+		if (src.kind == SK_SOURCE_REGISTRY &&
+		    !sk_strv_contains(&c->insecure, src.ref.host) &&
+		    sk_strv_push(&c->insecure, src.ref.host))
 			c->oom = true;
 		sk_source_free(&src);
 	}
@@ -43,5 +158,10 @@ int sk_registry_cli_finish(struct sk_registry_cli *c, const char *ref)
 
 void sk_registry_cli_free(struct sk_registry_cli *c)
 {
+	if (c->password) {
+		OPENSSL_cleanse(c->password, strlen(c->password));
+		free(c->password);
+		c->password = NULL;
+	}
 	sk_strv_free(&c->insecure);
 }

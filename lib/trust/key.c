@@ -445,6 +445,30 @@ int sk_key_load_private_file(const char *path, const char *password, struct sk_k
 	return ret;
 }
 
+/*
+ * A key named env://VAR is the PEM in that variable (a CI secret), "-" is read
+ * from standard input; anything else is a file.
+ */
+static int read_key_source(const char *path, uint8_t **data, size_t *len, struct sk_error *err)
+{
+	if (!strncmp(path, "env://", 6)) {
+		const char *v = getenv(path + 6);
+
+		if (!path[6] || !v || !*v)
+			return sk_errf(err, -ENOENT,
+				       "%s: the environment variable %s is %s; put the PEM key "
+				       "in it (e.g. from a CI secret)",
+				       path, path[6] ? path + 6 : "(none)",
+				       v ? "empty" : "not set");
+		*len = strlen(v);
+		*data = (uint8_t *)strdup(v);
+		return *data ? 0 : sk_errf(err, -ENOMEM, "out of memory");
+	}
+	if (!strcmp(path, "-"))
+		return sk_read_file("/dev/stdin", SK_KEY_FILE_MAX, data, len, err);
+	return sk_read_file(path, SK_KEY_FILE_MAX, data, len, err);
+}
+
 int sk_key_load_signing_key(const char *path, struct sk_key **out, struct sk_error *err)
 {
 	uint8_t *data = NULL;
@@ -453,7 +477,7 @@ int sk_key_load_signing_key(const char *path, struct sk_key **out, struct sk_err
 	size_t len = 0;
 	int ret;
 
-	ret = sk_read_file(path, SK_KEY_FILE_MAX, &data, &len, err);
+	ret = read_key_source(path, &data, &len, err);
 	if (ret)
 		return ret;
 	if (sk_key_pem_is_encrypted(data, len)) {

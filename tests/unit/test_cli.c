@@ -168,7 +168,6 @@ static int parse(struct sk_registry_cli *reg, int argc, char **argv, int *others
 	static const struct option opts[] = {
 	    SK_REGISTRY_CLI_LONGOPTS,
 	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
-	    {"insecure-registry", required_argument, NULL, SK_REGISTRY_OPT_INSECURE_REGISTRY},
 	    {"other", no_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};

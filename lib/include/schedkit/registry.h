@@ -107,12 +107,15 @@ struct sk_sign_opts {
 	const char *identity;
 	const struct sk_strv *annotations; /* "key=value" for the payload's optional section */
 	struct sk_registry_opts reg;
+	/* add a signature even when one by this key over the same payload is there */
+	bool force;
 };
 
 struct sk_sign_result {
 	char digest[SK_DIGEST_MAX];    /* the top-level digest signed */
 	char identity[512];	       /* the docker-reference in the payloads */
 	struct sk_strv signed_digests; /* every digest signed (top level first) */
+	struct sk_strv unchanged;      /* of those, the ones that had such a signature already */
 };
 
 /*
@@ -120,7 +123,9 @@ struct sk_sign_result {
  * (oci:DIR[:TAG], or a path starting with / or ./): resolves it once to a digest, signs that digest and, for an
  * index, each platform manifest's; adds each signature to the existing
  * sha256-<hex>.sig manifest (keeping the signatures already there) and writes
- * it back: payload blobs, config, then the manifest under the .sig tag.
+ * it back: payload blobs, config, then the manifest under the .sig tag. A
+ * digest that already carries a valid signature by key over the same payload
+ * is left as it is (listed in res->unchanged) unless o->force.
  */
 int sk_sign_artifact(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
 		     struct sk_sign_result *res, struct sk_error *err);

@@ -63,54 +63,80 @@ void sk_source_identity(const struct sk_source *src, char out[512]);
 /*
  * ---- the registry options of the command line ----
  *
- * One parser for what every command that talks to a registry accepts:
- * --insecure (the host of the command's reference), --ca-cert, --authfile,
- * -v/--verbose, and skrun run's repeatable --insecure-registry HOST. A
- * command puts SK_REGISTRY_CLI_LONGOPTS (and SK_REGISTRY_CLI_LONGOPT_VERBOSE
- * with "v" in its short options) into its getopt_long table, offers every
- * option to sk_registry_cli_opt first, and calls sk_registry_cli_finish once
- * its arguments are known.
+ * One parser for what every command that talks to a registry accepts, the
+ * same everywhere: --insecure (the host of the command's references),
+ * --insecure-registry HOST (repeatable), --ca-cert, --authfile, --username
+ * with --password-stdin, and -v/--verbose. Without --username the
+ * credentials come from $SCHEDKIT_REGISTRY_USERNAME and
+ * $SCHEDKIT_REGISTRY_PASSWORD when both are set (for CI secrets), else from
+ * the auth files. A command puts SK_REGISTRY_CLI_LONGOPTS (and
+ * SK_REGISTRY_CLI_LONGOPT_VERBOSE with "v" in its short options) into its
+ * getopt_long table, offers every option to sk_registry_cli_opt first, and
+ * calls sk_registry_cli_finish once its arguments are known.
  */
+#define SK_REGISTRY_USERNAME_ENV "SCHEDKIT_REGISTRY_USERNAME"
+#define SK_REGISTRY_PASSWORD_ENV "SCHEDKIT_REGISTRY_PASSWORD"
+
 enum {
 	/* above any character, so they never clash with a command's own options */
 	SK_REGISTRY_OPT_INSECURE = 0x1000,
 	SK_REGISTRY_OPT_CA_CERT,
 	SK_REGISTRY_OPT_AUTHFILE,
 	SK_REGISTRY_OPT_INSECURE_REGISTRY,
+	SK_REGISTRY_OPT_USERNAME,
+	SK_REGISTRY_OPT_PASSWORD_STDIN,
 };
 
 /* struct option entries (getopt.h); -v/--verbose is separate: not every command logs. */
 /* clang-format off */
 #define SK_REGISTRY_CLI_LONGOPTS                                                                   \
 	{"insecure", no_argument, NULL, SK_REGISTRY_OPT_INSECURE},                                 \
+	{"insecure-registry", required_argument, NULL, SK_REGISTRY_OPT_INSECURE_REGISTRY},         \
 	{"ca-cert", required_argument, NULL, SK_REGISTRY_OPT_CA_CERT},                             \
-	{"authfile", required_argument, NULL, SK_REGISTRY_OPT_AUTHFILE}
+	{"authfile", required_argument, NULL, SK_REGISTRY_OPT_AUTHFILE},                           \
+	{"username", required_argument, NULL, SK_REGISTRY_OPT_USERNAME},                           \
+	{"password-stdin", no_argument, NULL, SK_REGISTRY_OPT_PASSWORD_STDIN}
 #define SK_REGISTRY_CLI_LONGOPT_VERBOSE {"verbose", no_argument, NULL, 'v'}
 /* clang-format on */
 
 /* The --help lines of SK_REGISTRY_CLI_LONGOPTS and of -v/--verbose, options in 22 columns. */
 #define SK_REGISTRY_CLI_HELP                                                                       \
-	"  --insecure          the registry may use plain HTTP or an unverified\n"                 \
-	"                      certificate (loopback registries may use plain HTTP\n"              \
-	"                      by default; their certificates are still verified)\n"               \
+	"  --insecure          the registry of the reference(s) may use plain HTTP or an\n"        \
+	"                      unverified certificate (loopback registries may use\n"              \
+	"                      plain HTTP by default; their certificates are verified)\n"          \
+	"  --insecure-registry HOST  the same for registry HOST[:PORT] (repeatable)\n"             \
 	"  --ca-cert FILE      trust this PEM CA bundle too\n"                                     \
-	"  --authfile FILE     read credentials only from FILE\n"
+	"  --authfile FILE     read credentials only from FILE\n"                                  \
+	"  --username USER     log in as USER with the password read from standard\n"              \
+	"  --password-stdin    input (both together; default: $" SK_REGISTRY_USERNAME_ENV "\n"     \
+	"                      and $" SK_REGISTRY_PASSWORD_ENV ", else the auth files)\n"
 #define SK_REGISTRY_CLI_HELP_VERBOSE "  -v, --verbose       log each HTTP request to stderr\n"
 
 struct sk_registry_cli {
 	struct sk_registry_opts opts; /* opts.insecure is set by sk_registry_cli_finish */
 	struct sk_strv insecure;      /* the hosts opts.insecure names */
 	bool insecure_ref;	      /* --insecure: the reference's host joins the list */
+	bool password_stdin;	      /* --password-stdin: finish reads it */
+	char *password;		      /* what finish read or copied, wiped by free */
 	bool oom;		      /* a host could not be added; finish reports it */
+	bool bad;		      /* finish refused the credential options; err says why */
 };
 
 /* 1 when opt (getopt_long's return, arg its optarg) was a registry option and is recorded. */
 int sk_registry_cli_opt(struct sk_registry_cli *c, int opt, const char *arg);
 /*
+ * The command-line spelling of a registry option (for commands that hand
+ * them on, as build --push does), or NULL when opt is not one.
+ */
+const char *sk_registry_cli_optname(int opt);
+/*
  * Adds the host of ref (may be NULL) to the insecure list when --insecure was
  * given and ref parses as a registry reference (layouts and archives have no
- * host), then points opts.insecure at the list. -ENOMEM when a host could not
- * be added.
+ * host), then points opts.insecure at the list. Called again for another
+ * reference (skrun run's --fallback), adds that host too. The first call
+ * settles the credentials: --username with the password from standard input,
+ * or the environment's. -ENOMEM when a host could not be added, -EINVAL
+ * (with a message on stderr) for credential options that do not go together.
  */
 int sk_registry_cli_finish(struct sk_registry_cli *c, const char *ref);
 void sk_registry_cli_free(struct sk_registry_cli *c);
