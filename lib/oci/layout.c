@@ -339,8 +339,8 @@ int sk_layout_get_blob(struct sk_layout *l, const char *digest, int64_t size, si
 	}
 	if (size >= 0 && (uint64_t)size > max) {
 		ret = sk_errf(err, -EFBIG,
-			      "layout %s: blob %s is %lld bytes, more than the %zu allowed", l->dir,
-			      digest, (long long)size, max);
+			      "layout %s: blob %s is %lld bytes: larger than the %zu bytes allowed",
+			      l->dir, digest, (long long)size, max);
 		goto out;
 	}
 	ret = sk_read_beneath(l->dir, path + strlen(l->dir) + 1, max, &buf, &n, err);
@@ -646,4 +646,57 @@ int sk_layout_resolve_artifact(struct sk_layout *l, const char *tag, struct sk_d
 	json_object_put(idx);
 	/* anything but exactly one artifact: the layout's own message lists what it holds */
 	return sk_layout_resolve(l, found == 1 && pick[0] ? pick : NULL, d, err);
+}
+
+int sk_layout_remove_manifests(struct sk_layout *l, const char *const *keys, size_t nkeys,
+			       size_t *removed, struct sk_error *err)
+{
+	struct json_object *idx = NULL, *old, *list = NULL;
+	char *path = layout_path(l, INDEX_FILE);
+	size_t gone = 0;
+	int lock, ret;
+
+	if (removed)
+		*removed = 0;
+	if (!path)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	lock = lock_layout(l, err);
+	if (lock < 0) {
+		free(path);
+		return lock;
+	}
+	ret = read_index(l, &idx, err);
+	if (ret)
+		goto out;
+	json_object_object_get_ex(idx, "manifests", &old);
+	list = json_object_new_array();
+	if (!list) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(old); i++) {
+		struct json_object *e = json_object_array_get_idx(old, i);
+		const char *name = entry_ref_name(e), *dg = sk_json_str(e, "digest");
+		bool match = false;
+
+		for (size_t k = 0; k < nkeys && !match; k++)
+			match = (name && !strcmp(name, keys[k])) || (dg && !strcmp(dg, keys[k]));
+		if (match)
+			gone++;
+		else
+			json_object_array_add(list, json_object_get(e));
+	}
+	if (!gone)
+		goto out; /* nothing to write */
+	json_object_object_add(idx, "manifests", list);
+	list = NULL;
+	ret = write_json(path, idx, true, err);
+	if (!ret && removed)
+		*removed = gone;
+out:
+	json_object_put(list);
+	json_object_put(idx);
+	free(path);
+	close(lock);
+	return ret;
 }
