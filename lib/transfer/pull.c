@@ -9,6 +9,12 @@
  *   4. only then: every blob renamed into place, the manifests, the verified
  *      signatures, and the reference recorded.
  * A refusal or failure before step 4 leaves the store as it was.
+ *
+ * Every digest is leased before the store is asked whether it has it, and
+ * step 4 runs with the lease held, so garbage collection never takes a blob
+ * the pull counts on (lib/store/gc.c). The pull policy (--pull) decides
+ * whether a tag is resolved at the registry or from the store; from the
+ * store the same steps run offline from the recorded digest.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,7 +50,19 @@ struct pull {
 	bool *accepted;
 	struct sk_sigset *carried; /* copy_signatures: as found, for each manifest */
 	size_t ncarried;
+	struct sk_store_lease *lease;
+	bool offline; /* from the store only: fetching anything is an error */
 };
+
+/* What an offline pull needs and the store does not have. */
+static int not_stored(const struct pull *p, const char *what, const char *digest,
+		      struct sk_error *err)
+{
+	return sk_errf(err, -ENOENT,
+		       "%s %s is not in the store and --pull %s fetches nothing; pull it "
+		       "again with --pull always (or missing) while the registry is reachable",
+		       what, digest, sk_pull_policy_str(p->o->policy));
+}
 
 static void pull_free(struct pull *p)
 {
@@ -82,8 +100,13 @@ static int stage_blob(struct pull *p, const struct sk_descriptor *d, struct sk_e
 	if (d->size < 0 || (uint64_t)d->size > SK_BLOB_MAX)
 		return sk_errf(err, -EFBIG, "blob %s: size %lld is beyond the %u bytes allowed",
 			       d->digest, (long long)d->size, SK_BLOB_MAX);
+	ret = sk_store_lease_add(p->lease, d->digest, err);
+	if (ret)
+		return ret;
 	if (sk_store_has_blob(p->store, d->digest, d->size) || staged(p, d->digest))
 		return 0;
+	if (p->offline)
+		return not_stored(p, "blob", d->digest, err);
 	nb = realloc(p->blobs, (p->nblobs + 1) * sizeof(*nb));
 	if (!nb)
 		return sk_errf(err, -ENOMEM, "out of memory");
@@ -141,6 +164,11 @@ static int get_manifest(struct pull *p, const char *digest, int64_t size, struct
 	int ret;
 
 	memset(body, 0, sizeof(*body));
+	if (sk_digest_valid(digest)) {
+		ret = sk_store_lease_add(p->lease, digest, err);
+		if (ret)
+			return ret;
+	}
 	if (sk_digest_valid(digest) && sk_store_has_blob(p->store, digest, size)) {
 		ret = sk_layout_get_blob(sk_store_layout(p->store), digest, size, SK_MANIFEST_MAX,
 					 &data, &len, err);
@@ -151,6 +179,8 @@ static int get_manifest(struct pull *p, const char *digest, int64_t size, struct
 		body->cap = len + 1;
 		return 0;
 	}
+	if (p->offline)
+		return not_stored(p, "manifest", digest, err);
 	ret = sk_fetch_manifest(p->f, digest, SK_MANIFEST_MAX, body, &d, err);
 	if (!ret && size >= 0 && (int64_t)body->len != size) {
 		ret = sk_errf(err, -EBADMSG, "manifest %s: %zu bytes, its descriptor says %lld",
@@ -258,8 +288,9 @@ static int fetch_index(struct pull *p, struct json_object *top, const char *dige
 	    !json_object_is_type(list, json_type_array))
 		return sk_errf(err, -EBADMSG, "index %s: no usable manifests list", digest);
 	if (json_object_array_length(list) > INDEX_MAX_ENTRIES)
-		return sk_errf(err, -EFBIG, "index %s lists %zu manifests, more than the %d allowed",
-			       digest, json_object_array_length(list), INDEX_MAX_ENTRIES);
+		return sk_errf(err, -EFBIG,
+			       "index %s lists %zu manifests, more than the %d allowed", digest,
+			       json_object_array_length(list), INDEX_MAX_ENTRIES);
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		struct sk_descriptor d;
 
@@ -334,6 +365,11 @@ static int verify_top(struct pull *p, const char *identity, const char *digest,
 	ret = sk_sigset_stored(p->store, digest, &stored, err);
 	if (ret)
 		goto out;
+	if (p->offline) {
+		/* the signatures kept when it was pulled are all there is to judge */
+		ret = sk_sigset_judge(&stored, p->o->verify, identity, digest, res, NULL, err);
+		goto out;
+	}
 	if (stored.list.n &&
 	    !sk_sigset_judge(&stored, p->o->verify, identity, digest, res, NULL, NULL))
 		goto out;
@@ -436,23 +472,27 @@ static int open_source(struct pull *p, const struct sk_source *src, struct sk_er
 	return sk_fetch_open(src, &fo, &p->f, err);
 }
 
-int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *opts,
-	    char digest[SK_DIGEST_MAX], char *name, struct sk_error *err)
+/*
+ * One pull of src. pin: the top digest to start from instead of resolving the
+ * reference (a tag the store recorded); offline: fetch nothing at all.
+ */
+static int pull_one(struct sk_store *s, const char *srcname, const struct sk_source *srcp,
+		    const struct sk_pull_opts *opts, struct sk_store_lease *lease, const char *pin,
+		    bool offline, char digest[SK_DIGEST_MAX], char *name, struct sk_error *err)
 {
-	static const struct sk_pull_opts none;
-	struct pull p = {.store = s, .o = opts ? opts : &none};
-	struct sk_source src;
+	struct pull p = {.store = s, .o = opts, .lease = lease, .offline = offline};
+	const struct sk_source src = *srcp;
 	struct sk_descriptor top = {0};
 	struct json_object *topj = NULL;
 	struct sk_buf body = {0};
 	char refname[SK_REF_STRING_MAX] = "", manifest_digest[SK_DIGEST_MAX] = "";
 	char identity[512];
 	const char *reference, *mt;
+	bool held = false;
 	int ret;
 
-	ret = sk_source_parse(srcname, &src, err);
-	if (ret)
-		return ret;
+	if (!pin && src.kind == SK_SOURCE_REGISTRY && src.ref.digest[0])
+		pin = src.ref.digest;
 	ret = open_source(&p, &src, err);
 	if (ret)
 		goto out;
@@ -465,13 +505,20 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 	} else {
 		reference = src.tag;
 	}
-	/* 1. the one resolution */
-	if (src.kind == SK_SOURCE_REGISTRY && src.ref.digest[0] &&
-	    sk_store_has_blob(s, src.ref.digest, -1)) {
-		ret = get_manifest(&p, src.ref.digest, -1, &body, err);
-		snprintf(top.digest, sizeof(top.digest), "%s", src.ref.digest);
+	/* 1. the one resolution (none when pinned and stored) */
+	if (src.kind == SK_SOURCE_REGISTRY && pin) {
+		ret = sk_store_lease_add(lease, pin, err);
+		if (!ret && sk_store_has_blob(s, pin, -1))
+			ret = get_manifest(&p, pin, -1, &body, err);
+		else if (!ret && offline)
+			ret = not_stored(&p, "manifest", pin, err);
+		else if (!ret)
+			ret = sk_fetch_manifest(p.f, pin, SK_MANIFEST_MAX, &body, &top, err);
+		snprintf(top.digest, sizeof(top.digest), "%s", pin);
 	} else {
 		ret = sk_fetch_manifest(p.f, reference, SK_MANIFEST_MAX, &body, &top, err);
+		if (!ret)
+			ret = sk_store_lease_add(lease, top.digest, err);
 	}
 	if (ret)
 		goto out;
@@ -500,8 +547,8 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 		if (!ret)
 			ret = verify_top(&p, identity, top.digest, err);
 		if (ret) {
-			sk_err_prefix(err, "verification of %s failed, nothing was stored: ",
-				      top.digest);
+			sk_err_prefix(
+			    err, "verification of %s failed, nothing was stored: ", top.digest);
 			goto out;
 		}
 	}
@@ -517,8 +564,11 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 	}
 	if (ret)
 		goto out;
-	/* 4. all or nothing */
-	ret = commit(&p, refname, &top, err);
+	/* 4. all or nothing, with no collection in between */
+	ret = sk_store_lease_hold(lease, err);
+	held = !ret;
+	if (!ret)
+		ret = commit(&p, refname, &top, err);
 	if (ret)
 		goto out;
 	snprintf(digest, SK_DIGEST_MAX, "%s", top.digest);
@@ -529,12 +579,131 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 	if (src.kind == SK_SOURCE_REGISTRY && p.o->reg.verbose)
 		fprintf(stderr, "registry: %u requests\n", sk_fetch_requests(p.f));
 out:
-	if (ret)
-		sk_err_prefix(err, "pulling %s: ", srcname);
+	if (held)
+		sk_store_lease_unhold(lease);
 	json_object_put(topj);
 	sk_buf_free(&body);
 	pull_free(&p);
 	sk_fetch_close(p.f);
+	return ret;
+}
+
+/* The transport failures after which a registry counts as unreachable. */
+static bool unreachable(int e)
+{
+	return e == -ECONNREFUSED || e == -EHOSTUNREACH || e == -ENETUNREACH || e == -ETIMEDOUT ||
+	       e == -EAGAIN || e == -ECONNRESET || e == -EHOSTDOWN;
+}
+
+/* The digest the store recorded for a registry tag, leased; false when none. */
+static bool stored_tag(struct sk_store *s, const struct sk_source *src,
+		       const struct sk_pull_opts *o, struct sk_store_lease *lease,
+		       char refname[SK_REF_STRING_MAX], char out[SK_DIGEST_MAX])
+{
+	struct sk_descriptor d;
+
+	sk_ref_string(&src->ref, refname, SK_REF_STRING_MAX);
+	if (!src->ref.tag[0])
+		snprintf(refname + strlen(refname), SK_REF_STRING_MAX - strlen(refname), ":latest");
+	if (o->record_as)
+		snprintf(refname, SK_REF_STRING_MAX, "%s", o->record_as);
+	if (sk_layout_resolve(sk_store_layout(s), refname, &d, NULL) ||
+	    !sk_digest_valid(d.digest) || sk_store_lease_add(lease, d.digest, NULL))
+		return false;
+	snprintf(out, SK_DIGEST_MAX, "%s", d.digest);
+	return true;
+}
+
+int sk_pull_policy_parse(const char *s, enum sk_pull_policy *out)
+{
+	if (!strcmp(s, "always"))
+		*out = SK_PULL_ALWAYS;
+	else if (!strcmp(s, "missing"))
+		*out = SK_PULL_MISSING;
+	else if (!strcmp(s, "never"))
+		*out = SK_PULL_NEVER;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *sk_pull_policy_str(enum sk_pull_policy p)
+{
+	switch (p) {
+	case SK_PULL_MISSING:
+		return "missing";
+	case SK_PULL_NEVER:
+		return "never";
+	default:
+		return "always";
+	}
+}
+
+int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *opts,
+	    char digest[SK_DIGEST_MAX], char *name, struct sk_error *err)
+{
+	static const struct sk_pull_opts none;
+	const struct sk_pull_opts *o = opts ? opts : &none;
+	struct sk_store_lease *own = NULL, *lease = o->lease;
+	char refname[SK_REF_STRING_MAX], stored[SK_DIGEST_MAX];
+	struct sk_source src;
+	bool tag;
+	int ret;
+
+	ret = sk_source_parse(srcname, &src, err);
+	if (ret)
+		return ret;
+	if (!lease) {
+		char owner[256];
+
+		snprintf(owner, sizeof(owner), "pull of %.200s (pid %d)", srcname, (int)getpid());
+		/* a store nobody may write has no collector either: pull without */
+		if (sk_store_lease_new(s, owner, &own, NULL))
+			own = NULL;
+		lease = own;
+	}
+	tag = src.kind == SK_SOURCE_REGISTRY && !src.ref.digest[0];
+	if (tag && o->policy != SK_PULL_ALWAYS) {
+		if (stored_tag(s, &src, o, lease, refname, stored)) {
+			ret = pull_one(s, srcname, &src, o, lease, stored, true, digest, name, err);
+			if (!ret || o->policy == SK_PULL_NEVER)
+				goto out;
+			/* missing: what the store has is incomplete or no longer trusted */
+			if (err)
+				memset(err, 0, sizeof(*err));
+		} else if (o->policy == SK_PULL_NEVER) {
+			ret = sk_errf(err, -ENOENT,
+				      "%s is not recorded in the store and --pull never fetches "
+				      "nothing; pull it first (skrun pull) or use --pull missing",
+				      refname);
+			goto out;
+		}
+	}
+	ret = pull_one(s, srcname, &src, o, lease, NULL, o->policy == SK_PULL_NEVER, digest, name,
+		       err);
+	if (ret && tag && o->policy == SK_PULL_ALWAYS && unreachable(ret) &&
+	    stored_tag(s, &src, o, lease, refname, stored)) {
+		struct sk_error why = {0};
+
+		if (err)
+			why = *err;
+		ret = pull_one(s, srcname, &src, o, lease, stored, true, digest, name, err);
+		if (!ret && o->warning)
+			sk_errf(o->warning, why.code ? why.code : -EHOSTUNREACH,
+				"the registry could not be reached (%s); using %s, the digest the "
+				"store recorded for %s, verified again from the signatures kept "
+				"there",
+				why.msg[0] ? why.msg : "no answer", stored, refname);
+		if (ret)
+			sk_err_prefix(err,
+				      "the registry could not be reached (%s), and the "
+				      "stored digest did not do either: ",
+				      why.msg[0] ? why.msg : "no answer");
+	}
+out:
+	if (ret)
+		sk_err_prefix(err, "pulling %s: ", srcname);
+	sk_store_lease_release(own);
 	sk_source_free(&src);
 	return ret;
 }

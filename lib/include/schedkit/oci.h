@@ -128,6 +128,13 @@ int sk_layout_add_manifest_annotated(struct sk_layout *l, const struct sk_descri
 				     const char *ref_name, struct json_object *annotations,
 				     struct sk_error *err);
 /*
+ * Removes every entry whose ref name or digest is one of keys (nkeys of them),
+ * under the lock sk_layout_add_manifest* takes. *removed (may be NULL) counts
+ * them; index.json is not rewritten when none matched.
+ */
+int sk_layout_remove_manifests(struct sk_layout *l, const char *const *keys, size_t nkeys,
+			       size_t *removed, struct sk_error *err);
+/*
  * For a caller that renamed an fsynced blob file into blobs/sha256 itself: the
  * next sk_layout_add_manifest* fsyncs the directory even if it writes nothing.
  */

@@ -106,6 +106,79 @@ struct sk_store_report {
 int sk_store_verify(struct sk_store *s, struct sk_store_report *r, struct sk_error *err);
 void sk_store_report_free(struct sk_store_report *r);
 
+/* ---- leases, listing and garbage collection ---- */
+
+/*
+ * A lease keeps digests, and every blob they reference, out of garbage
+ * collection for as long as its owner lives: a running supervisor leases what
+ * it runs and its fallback, a pull leases each blob before it looks for it in
+ * the store and until the reference is recorded. A lease is a file in
+ * DIR/leases that its owner holds an exclusive flock on; when the owner dies
+ * the lease ends with it (docs/operators.md describes the files).
+ */
+struct sk_store_lease;
+
+/* owner describes the holder for `skrun store ls` ("skrun run (pid 12)"). */
+int sk_store_lease_new(struct sk_store *s, const char *owner, struct sk_store_lease **out,
+		       struct sk_error *err);
+/* Adds digest (a no-op for a NULL lease or a digest already held). */
+int sk_store_lease_add(struct sk_store_lease *l, const char *digest, struct sk_error *err);
+/* Replaces what the lease holds with these n digests (NULL or "" entries skipped). */
+int sk_store_lease_set(struct sk_store_lease *l, const char *const *digests, size_t n,
+		       struct sk_error *err);
+/*
+ * While held, no collection runs: a pull holds its lease while it makes its
+ * blobs visible and records them, so that what it wrote but has not recorded
+ * yet is never collected, whatever it is (signatures included).
+ */
+int sk_store_lease_hold(struct sk_store_lease *l, struct sk_error *err);
+void sk_store_lease_unhold(struct sk_store_lease *l);
+/* Ends the lease (NULL is fine). */
+void sk_store_lease_release(struct sk_store_lease *l);
+
+/* One artifact in the store, as `skrun store ls` shows it. */
+struct sk_store_entry {
+	char *name; /* the recorded reference; NULL for a leased digest no entry names */
+	char digest[SK_DIGEST_MAX];
+	char media_type[256];
+	uint64_t size;	       /* bytes of the blobs it reaches, itself included */
+	bool present;	       /* its top blob is in the store */
+	bool signatures;       /* verified signatures are kept for it (offline re-verification) */
+	bool unverified;       /* recorded with --insecure-skip-verify */
+	struct sk_strv in_use; /* owners of the leases that hold it */
+};
+
+/* Every named entry except signatures, then leased digests that no entry names. */
+int sk_store_list(struct sk_store *s, struct sk_store_entry **out, size_t *n,
+		  struct sk_error *err);
+void sk_store_list_free(struct sk_store_entry *e, size_t n);
+
+/*
+ * Removes the index.json entries named by any of names (a reference as
+ * recorded, or a digest: every entry of it). *removed counts them. The blobs
+ * stay until sk_store_gc, which keeps those a lease still holds.
+ */
+int sk_store_remove(struct sk_store *s, const char *const *names, size_t n, size_t *removed,
+		    struct sk_error *err);
+
+struct sk_store_gc_report {
+	unsigned removed;	/* blob files deleted */
+	uint64_t freed;		/* their bytes */
+	unsigned kept;		/* blob files kept */
+	unsigned leased;	/* of those, kept only because a lease holds them */
+	unsigned stale_leases;	/* leases of owners that were gone, removed */
+	unsigned sig_entries;	/* signature entries removed with the last name of their subject */
+	struct sk_strv holders; /* "OWNER: DIGEST" for every leased digest */
+};
+
+/*
+ * Removes every blob that no index.json entry and no live lease reaches, and
+ * signature entries whose subject is gone. Holds the leases lock exclusively
+ * throughout: leasing and recording wait, so nothing in flight is taken.
+ */
+int sk_store_gc(struct sk_store *s, struct sk_store_gc_report *r, struct sk_error *err);
+void sk_store_gc_report_free(struct sk_store_gc_report *r);
+
 /* ---- oci-archive ---- */
 
 /*

@@ -202,6 +202,25 @@ const char *sk_fetch_helper_report(const struct sk_fetch *f);
 /* ---- pulling into the store ---- */
 
 struct sk_store;
+struct sk_store_lease;
+
+/*
+ * When a registry is asked (podman's --pull words). Layouts and archives are
+ * local and always read; these govern registry references.
+ */
+enum sk_pull_policy {
+	/* resolve the tag at the registry; when it cannot be reached, use the
+	 * digest the store recorded for the tag (verified again), with a warning */
+	SK_PULL_ALWAYS,
+	/* a tag the store recorded resolves there, offline; otherwise as always */
+	SK_PULL_MISSING,
+	/* only the store: a tag must be recorded there and nothing is fetched */
+	SK_PULL_NEVER,
+};
+
+/* "always", "missing", "never" -> the policy; -EINVAL for anything else. */
+int sk_pull_policy_parse(const char *s, enum sk_pull_policy *out);
+const char *sk_pull_policy_str(enum sk_pull_policy p);
 
 struct sk_pull_opts {
 	struct sk_registry_opts reg;
@@ -222,6 +241,13 @@ struct sk_pull_opts {
 	/* called with the helper's report once one ran (may be NULL) */
 	void (*on_helper)(void *ctx, const char *report);
 	void *on_helper_ctx;
+	enum sk_pull_policy policy; /* default SK_PULL_ALWAYS */
+	/* set (code and message) when the registry could not be reached and the
+	 * digest the store recorded was used instead (policy always); may be NULL */
+	struct sk_error *warning;
+	/* non-NULL: lease what the pull uses in this lease, which the caller keeps
+	 * (a supervisor); NULL: the pull holds a lease of its own until it recorded */
+	struct sk_store_lease *lease;
 };
 
 /*
@@ -230,7 +256,10 @@ struct sk_pull_opts {
  * and layers, every byte checked against its digest; then commits all blobs,
  * the verified signatures, and records the reference. A refused or failed
  * pull leaves the store as it was. digest: the top-level digest recorded.
- * name (may be NULL, SK_REF_STRING_MAX): the ref.name recorded.
+ * name (may be NULL, SK_REF_STRING_MAX): the ref.name recorded. A tag
+ * resolved from the store (opts->policy) goes the same way from the recorded
+ * digest: its signatures are judged again from those the store kept, and
+ * every blob must be there.
  */
 int sk_pull(struct sk_store *s, const char *src, const struct sk_pull_opts *opts,
 	    char digest[SK_DIGEST_MAX], char *name, struct sk_error *err);
