@@ -54,7 +54,7 @@ static int parse_path(const char *arg, struct sk_source *src, struct sk_error *e
 	if (parse_archive(arg, src, NULL) == 0)
 		return 0;
 	return sk_errf(err, -ENOENT,
-		       "%s: no such OCI layout directory or oci-archive file (a path names a "
+		       "%s: no such OCI image layout directory or oci-archive file (a path names a "
 		       "layout directory or an archive that exists)",
 		       arg);
 }

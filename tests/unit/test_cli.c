@@ -315,7 +315,7 @@ static void test_source_parse(void **state)
 	assert_null(t);
 	/* a path that names nothing is an error, not a registry reference */
 	assert_int_equal(sk_source_parse("/no/such/layout:v1", &src, &err), -ENOENT);
-	assert_non_null(strstr(err.msg, "no such OCI layout directory or oci-archive file"));
+	assert_non_null(strstr(err.msg, "no such OCI image layout directory or oci-archive file"));
 
 	/*
 	 * A registry reference stays one whatever files exist: a file planted at
