@@ -9,10 +9,10 @@
 #include "schedkit/common.h"
 
 /* The fds skrun hands over (lib/transfer/fetch.c). */
-#define FD_SOCK 3
-#define FD_STAGE 4
+#define FD_SOCK	   3
+#define FD_STAGE   4
 #define FD_ARCHIVE 5
-#define FD_CA 6
+#define FD_CA	   6
 /* how the helper names the CA file skrun opened for it */
 #define CA_PATH "/proc/self/fd/6"
 

@@ -17,7 +17,8 @@
 
 #include "fetch.h"
 
-#define FS_READ (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+#define FS_READ                                                                                    \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 
 static uint64_t handled_for(int abi)
 {
@@ -51,7 +52,7 @@ static void allow_path(int ruleset, const char *path, uint64_t access)
 int skf_sandbox(int stage_fd, bool ca, char *desc, size_t len)
 {
 	/* /proc/self: the sanitizers of a debug build read their own maps */
-	static const char *const ro[] = {"/usr", "/lib",  "/lib64",	 "/bin", "/sbin",
+	static const char *const ro[] = {"/usr", "/lib", "/lib64",     "/bin", "/sbin",
 					 "/etc", "/run", "/proc/self", NULL};
 	struct landlock_ruleset_attr attr = {0};
 	int abi, ruleset;
@@ -91,7 +92,7 @@ int skf_sandbox(int stage_fd, bool ca, char *desc, size_t len)
 		return -e;
 	}
 	close(ruleset);
-	snprintf(desc, len,
-		 "landlock ABI %d: reads system directories only, writes only staging", abi);
+	snprintf(desc, len, "landlock ABI %d: reads system directories only, writes only staging",
+		 abi);
 	return 0;
 }

@@ -32,10 +32,11 @@ int skr_control_request(const char *request, struct sk_error *err)
 				      "permission denied: only root may control skrun (%s is 0600)",
 				      path);
 		else
-			ret = sk_errf(err, -ENOTCONN,
-				      "no skrun is supervising a scheduler here (%s: %s); start one "
-				      "with `skrun run REF`",
-				      path, strerror(errno));
+			ret =
+			    sk_errf(err, -ENOTCONN,
+				    "no skrun is supervising a scheduler here (%s: %s); start one "
+				    "with `skrun run REF`",
+				    path, strerror(errno));
 		goto out;
 	}
 	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
@@ -64,5 +65,39 @@ out:
 		close(fd);
 	free(path);
 	sk_buf_free(&line);
+	return ret;
+}
+
+static int add_field(struct sk_buf *req, const char *key, const char *value, struct sk_error *err)
+{
+	if (!value || !*value)
+		return 0;
+	if (strchr(value, '\t') || strchr(value, '\n'))
+		return sk_errf(err, -EINVAL, "%s values cannot hold tabs or newlines", key);
+	return sk_buf_printf(req, "\t%s=%s", key, value) ? sk_errf(err, -ENOMEM, "out of memory")
+							 : 0;
+}
+
+int skr_switch_request(struct sk_buf *req, const char *ref, const struct sk_strv *sets,
+		       const char *identity, const char *pull, const char *scheduler,
+		       const char *mode, struct sk_error *err)
+{
+	int ret;
+
+	if (strchr(ref, '\t') || strchr(ref, '\n'))
+		return sk_errf(err, -EINVAL, "a reference cannot hold tabs or newlines");
+	if (sk_buf_printf(req, "switch\t%s", ref))
+		return sk_errf(err, -ENOMEM, "out of memory");
+	ret = add_field(req, "identity", identity, err);
+	if (!ret)
+		ret = add_field(req, "pull", pull, err);
+	if (!ret)
+		ret = add_field(req, "scheduler", scheduler, err);
+	if (!ret)
+		ret = add_field(req, "mode", mode, err);
+	for (size_t i = 0; !ret && sets && i < sets->n; i++)
+		ret = add_field(req, "set", sets->v[i], err);
+	if (!ret && sk_buf_printf(req, "\n"))
+		ret = sk_errf(err, -ENOMEM, "out of memory");
 	return ret;
 }

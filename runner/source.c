@@ -82,8 +82,8 @@ static int read_stored(const struct skr_source_opts *o, struct skr_target *t, st
 	int ret = sk_store_open(o->store, &store, err);
 
 	if (!ret)
-		ret = sk_artifact_read(sk_store_layout(store), t->digest, o->arch, &t->artifact,
-				       err);
+		ret =
+		    sk_artifact_read(sk_store_layout(store), t->digest, o->arch, &t->artifact, err);
 	sk_store_close(store);
 	return ret;
 }

@@ -100,8 +100,8 @@ int sk_proto_decode(const void *frame, size_t len, struct json_object **msg, str
 		return sk_errf(err, -EPROTO, "fetch helper frame announces %zu bytes, over %u", n,
 			       SK_PROTO_MSG_MAX);
 	if (n != len - 4)
-		return sk_errf(err, -EPROTO, "fetch helper frame announces %zu bytes, holds %zu",
-			       n, len - 4);
+		return sk_errf(err, -EPROTO, "fetch helper frame announces %zu bytes, holds %zu", n,
+			       len - 4);
 	return sk_json_parse(p + 4, n, "fetch helper message", msg, err);
 }
 

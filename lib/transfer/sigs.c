@@ -44,8 +44,8 @@ int sk_sigset_fetch(struct sk_fetch *f, const char *digest, struct sk_sigset *ou
 		return sk_err_prefix(err, "signatures of %s: ", digest);
 	}
 	out->found = true;
-	if (sk_sigmanifest_parse_lenient(m.data, m.len, SK_SIGS_READ_MAX, &out->list,
-					 &out->skipped, NULL)) {
+	if (sk_sigmanifest_parse_lenient(m.data, m.len, SK_SIGS_READ_MAX, &out->list, &out->skipped,
+					 NULL)) {
 		/* a manifest that is not one at all: nothing to judge, and said so */
 		out->skipped++;
 		goto out;

@@ -81,9 +81,9 @@ static bool local_path_exists(const char *arg)
 static int parse_registry(const char *arg, struct sk_source *src, struct sk_error *err)
 {
 	size_t hostlen = strcspn(arg, "/");
-	bool explicit_host = arg[hostlen] == '/' &&
-			     (memchr(arg, '.', hostlen) || memchr(arg, ':', hostlen) ||
-			      (hostlen == 9 && !strncmp(arg, "localhost", 9)));
+	bool explicit_host =
+	    arg[hostlen] == '/' && (memchr(arg, '.', hostlen) || memchr(arg, ':', hostlen) ||
+				    (hostlen == 9 && !strncmp(arg, "localhost", 9)));
 	int ret;
 
 	if (!explicit_host && local_path_exists(arg))

@@ -60,10 +60,9 @@ int sk_trust_verify_source(const char *s, const struct sk_pull_opts *po,
 		/* pinned: the signed payload names the digest; the manifest adds nothing */
 		snprintf(top.digest, sizeof(top.digest), "%s", src.ref.digest);
 	} else {
-		ret = sk_fetch_manifest(f, src.kind == SK_SOURCE_REGISTRY
-					       ? sk_ref_reference(&src.ref)
-					       : src.tag,
-					SK_MANIFEST_MAX, &body, &top, err);
+		ret = sk_fetch_manifest(
+		    f, src.kind == SK_SOURCE_REGISTRY ? sk_ref_reference(&src.ref) : src.tag,
+		    SK_MANIFEST_MAX, &body, &top, err);
 		if (ret)
 			goto out;
 	}

@@ -193,9 +193,8 @@ static void test_identity_from_ref_name(void **st)
 	/* a pull recording another name still checks the repository the entry names */
 	{
 		struct sk_verify_opts vo = {.keys = keys};
-	struct sk_verify_result vr = {0};
-		struct sk_pull_opts po = {
-		    .verify = &vo, .result = &vr, .record_as = "local"};
+		struct sk_verify_result vr = {0};
+		struct sk_pull_opts po = {.verify = &vo, .result = &vr, .record_as = "local"};
 		struct sk_store *store = NULL;
 		char sdir[128], got[SK_DIGEST_MAX];
 

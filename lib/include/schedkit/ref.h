@@ -112,7 +112,7 @@ struct sk_registry_opts {
 	/* the fetch helper: username/password are all there is (the root side looked
 	 * them up); never read a credentials file */
 	bool no_cred_lookup;
-	const char *cred_source;	   /* where username/password came from; NULL: the command line */
+	const char *cred_source; /* where username/password came from; NULL: the command line */
 	const struct sk_strv *cred_looked; /* with no_cred_lookup: the files the root side read */
 	bool verbose;	       /* one line per request on stderr (method, URL, status) */
 	unsigned max_attempts; /* per request on transient failures; 0: 5 */

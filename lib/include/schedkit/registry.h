@@ -36,8 +36,22 @@ int sk_registry_open(const struct sk_ref *ref, const struct sk_registry_opts *op
 void sk_registry_close(struct sk_registry *r);
 /* Declares what the token must allow: "repository:REPO:pull" or ":pull,push". */
 int sk_registry_add_scope(struct sk_registry *r, const char *repo, bool push);
-/* GET /v2/: picks http/https, learns the auth scheme, checks the credentials. */
+/*
+ * GET /v2/: picks http/https, learns the auth scheme, checks the credentials
+ * (skbuild login). Other requests need no ping: the first one finds the
+ * scheme and the first 401 says how to authenticate.
+ */
 int sk_registry_ping(struct sk_registry *r, struct sk_error *err);
+/* Blobs in flight at once per client (one HTTP/2 connection, or this many HTTP/1.1 ones). */
+#define SK_REGISTRY_CONCURRENCY 4
+/*
+ * Progress of blobs of 1 MiB and more on stderr. AUTO: on a terminal one
+ * redrawn line with each blob's bytes, rate and time left, and a line per blob
+ * when it is done; elsewhere only that line. LINES: the line per blob only
+ * (--quiet, logs). OFF: nothing.
+ */
+enum sk_progress { SK_PROGRESS_AUTO, SK_PROGRESS_LINES, SK_PROGRESS_OFF };
+void sk_registry_set_progress(struct sk_registry *r, enum sk_progress mode);
 /* Number of HTTP requests made so far (token requests included). */
 unsigned sk_registry_requests(const struct sk_registry *r);
 const char *sk_registry_name(const struct sk_registry *r);
@@ -51,6 +65,34 @@ int sk_registry_blob_exists(struct sk_registry *r, const char *repo, const char 
  */
 int sk_registry_blob_get(struct sk_registry *r, const char *repo, const char *digest, int64_t size,
 			 const struct sk_sink *sink, struct sk_error *err);
+/*
+ * One blob of a batch. Downloads stream into sink, verified as in
+ * sk_registry_blob_get (an interrupted body continues with a Range request,
+ * the digest still checked over every byte). Uploads send path (a file) or
+ * data (memory) as in sk_registry_blob_push; check_first asks with a HEAD
+ * whether the registry has it already (worth it for large blobs only: a small
+ * upload costs what the HEAD does).
+ */
+struct sk_registry_blob {
+	const char *digest;
+	int64_t size;
+	const struct sk_sink *sink; /* download */
+	const char *path;	    /* upload: a file, or ... */
+	const void *data;	    /* ... bytes in memory */
+	bool check_first;	    /* upload: HEAD first */
+	const char *mount_from;	    /* upload: try a cross-repository mount from this repository */
+	bool existed;		    /* upload: the registry had it (HEAD or mount) */
+	bool mounted;
+};
+/*
+ * Moves n blobs concurrently, at most SK_REGISTRY_CONCURRENCY at a time. The
+ * first failure stops the batch and is returned; a download's sink may hold
+ * part of a blob then.
+ */
+int sk_registry_blobs_get(struct sk_registry *r, const char *repo, struct sk_registry_blob *b,
+			  size_t n, struct sk_error *err);
+int sk_registry_blobs_push(struct sk_registry *r, const char *repo, struct sk_registry_blob *b,
+			   size_t n, struct sk_error *err);
 /*
  * Uploads the file at path as digest/size: POST then PUT, or PATCH chunks when
  * larger than the chunk size. mount_from (may be NULL) names another repository
@@ -86,6 +128,14 @@ struct sk_layout;
 struct sk_push_opts {
 	struct sk_registry_opts reg;
 	const struct sk_strv *mount_from; /* repositories to try cross-repo mounts from */
+	/*
+	 * Non-NULL: after a successful push the client is handed back here, open,
+	 * instead of being closed (the caller closes it), so that signing goes on
+	 * over the same connection and credentials; top (may be NULL) then gets
+	 * the bytes of the top-level manifest pushed (the caller frees them).
+	 */
+	struct sk_registry **session;
+	struct sk_buf *top;
 };
 
 /*
@@ -120,12 +170,11 @@ struct sk_sign_result {
 
 /*
  * Signs target, a registry reference (HOST/REPO[:TAG][@DIGEST]) or a layout
- * (oci:DIR[:TAG], or a path starting with / or ./): resolves it once to a digest, signs that digest and, for an
- * index, each platform manifest's; adds each signature to the existing
- * sha256-<hex>.sig manifest (keeping the signatures already there) and writes
- * it back: payload blobs, config, then the manifest under the .sig tag. A
- * digest that already carries a valid signature by key over the same payload
- * is left as it is (listed in res->unchanged) unless o->force.
+ * (oci:DIR[:TAG], or a path starting with / or ./): resolves it once to a digest, signs that digest
+ * and, for an index, each platform manifest's; adds each signature to the existing sha256-<hex>.sig
+ * manifest (keeping the signatures already there) and writes it back: payload blobs, config, then
+ * the manifest under the .sig tag. A digest that already carries a valid signature by key over the
+ * same payload is left as it is (listed in res->unchanged) unless o->force.
  */
 int sk_sign_artifact(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
 		     struct sk_sign_result *res, struct sk_error *err);

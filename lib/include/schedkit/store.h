@@ -149,8 +149,7 @@ struct sk_store_entry {
 };
 
 /* Every named entry except signatures, then leased digests that no entry names. */
-int sk_store_list(struct sk_store *s, struct sk_store_entry **out, size_t *n,
-		  struct sk_error *err);
+int sk_store_list(struct sk_store *s, struct sk_store_entry **out, size_t *n, struct sk_error *err);
 void sk_store_list_free(struct sk_store_entry *e, size_t n);
 
 /*

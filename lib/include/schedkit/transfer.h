@@ -141,14 +141,13 @@ const char *sk_registry_cli_optname(int opt);
 int sk_registry_cli_finish(struct sk_registry_cli *c, const char *ref);
 void sk_registry_cli_free(struct sk_registry_cli *c);
 
-
 /* ---- the fetch helper ---- */
 
 /* The protocol spoken over the helper's socket: one JSON object per frame. */
-#define SK_PROTO_VERSION 1
-#define SK_PROTO_MSG_MAX (64u << 10)
-#define SK_FETCH_HELPER_ENV "SKRUN_FETCH_HELPER"
-#define SK_FETCH_USER_ENV "SKRUN_FETCH_USER"
+#define SK_PROTO_VERSION     1
+#define SK_PROTO_MSG_MAX     (64u << 10)
+#define SK_FETCH_HELPER_ENV  "SKRUN_FETCH_HELPER"
+#define SK_FETCH_USER_ENV    "SKRUN_FETCH_USER"
 #define SK_FETCH_HELPER_NAME "skrun-fetch"
 
 /* Writes one frame: a 4-byte big-endian length, then the compact JSON. */
@@ -161,8 +160,8 @@ int sk_proto_decode(const void *frame, size_t len, struct json_object **msg, str
 struct sk_fetch_opts {
 	struct sk_registry_opts reg; /* TLS, insecure hosts, credentials file, verbose */
 	const char *helper;	     /* NULL: $SKRUN_FETCH_HELPER, next to this program, libexec */
-	const char *user;	     /* as root, the helper's user; NULL: $SKRUN_FETCH_USER or nobody */
-	const char *staging_parent;  /* NULL: $TMPDIR or /tmp */
+	const char *user; /* as root, the helper's user; NULL: $SKRUN_FETCH_USER or nobody */
+	const char *staging_parent; /* NULL: $TMPDIR or /tmp */
 };
 
 struct sk_fetch;
@@ -226,10 +225,10 @@ struct sk_pull_opts {
 	struct sk_registry_opts reg;
 	const char *fetch_helper; /* see sk_fetch_opts */
 	const char *fetch_user;
-	const char *os;		  /* NULL: "linux" */
-	const char *arch;	  /* NULL: the host's */
-	bool all_platforms;	  /* fetch every manifest of an index (save) */
-	const char *record_as;	  /* ref.name to record; NULL: derived from the source */
+	const char *os;	       /* NULL: "linux" */
+	const char *arch;      /* NULL: the host's */
+	bool all_platforms;    /* fetch every manifest of an index (save) */
+	const char *record_as; /* ref.name to record; NULL: derived from the source */
 	/* non-NULL: verify against this before any layer is fetched; NULL: unverified */
 	const struct sk_verify_opts *verify;
 	struct sk_verify_result *result; /* with verify: what was verified (may be NULL) */
