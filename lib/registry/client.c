@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The distribution-spec client: one libcurl easy handle per registry (so the
- * connection is reused), auth (anonymous, Basic, Bearer tokens), retries with
- * backoff, and streaming verification of everything downloaded.
+ * The distribution-spec client. Every request goes through one libcurl multi
+ * handle per registry, so connections are pooled and reused, and blobs move
+ * several at a time: multiplexed on one connection where the registry speaks
+ * HTTP/2, on a few parallel HTTP/1.1 connections where it does not, never
+ * more than SK_REGISTRY_CONCURRENCY at once. No anonymous GET /v2/ ping: the
+ * first real request finds the scheme (plain HTTP first where it is allowed)
+ * and the first 401 says how to authenticate (anonymous, Basic, Bearer
+ * tokens). Retries with backoff (Retry-After honoured), interrupted blob
+ * downloads continued with Range, and streaming verification of everything
+ * downloaded.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -27,15 +34,45 @@
 #define BACKOFF_BASE_MS	   200u
 #define BACKOFF_CAP_MS	   8000u
 #define CONNECT_TIMEOUT_MS 10000L
+/* blobs at least this large get a progress display (smaller ones take no time) */
+#define PROGRESS_MIN	  (1 << 20)
+#define PROGRESS_REDRAW_S 0.2
+/* interrupted downloads continued with Range per blob, beyond the request's retries */
+#define RESUMES_MAX 8
 #define ACCEPT_MANIFESTS                                                                           \
 	SK_MT_INDEX ", " SK_MT_MANIFEST ", " SK_MT_DOCKER_LIST ", " SK_MT_DOCKER_MANIFEST
 
 enum auth_kind { AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
 
+/* A blob on the progress display. */
+struct prog {
+	char label[24]; /* "sha256:0123456789ab" */
+	bool up;	/* pushing (else fetching) */
+	int64_t total;
+	int64_t base; /* bytes from earlier attempts (a resumed download) */
+	int64_t now;
+	double t0;
+	bool shown;
+};
+
+/* One easy handle: a request in flight, or idle in the pool. */
+struct xfer {
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char errbuf[CURL_ERROR_SIZE];
+	bool done;
+	CURLcode cc;
+	struct prog *prog;
+	struct xfer *next;
+};
+
 struct sk_registry {
-	CURL *curl;
+	CURLM *multi;
+	CURLSH *share;
+	struct xfer *idle;
+	unsigned in_flight;
 	struct sk_ref ref;
-	char scheme[8];		       /* "" until the first ping */
+	char scheme[8];		       /* "" until the first request settled it */
 	bool insecure;		       /* named by the user: unverified TLS and plain HTTP */
 	bool plain_ok;		       /* plain HTTP allowed (insecure or loopback) */
 	struct sk_strv insecure_hosts; /* every host the user named insecure (token realms) */
@@ -47,6 +84,11 @@ struct sk_registry {
 	size_t chunk_size;
 	unsigned requests;
 	unsigned seed;
+
+	/* progress of large blobs on stderr */
+	enum sk_progress progress;
+	struct prog *shown[SK_REGISTRY_CONCURRENCY];
+	double drawn_at;
 
 	struct sk_cred cred;
 	bool cred_loaded;
@@ -60,7 +102,6 @@ struct sk_registry {
 	char *token;
 	bool token_secret;   /* obtained with credentials: as secret as they are */
 	double token_expiry; /* monotonic seconds */
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* Where a request body comes from: memory or a byte range of a file. */
@@ -82,10 +123,12 @@ struct req {
 	bool follow;
 	bool token_request;	    /* to the token endpoint: no challenge handling */
 	bool token_basic;	    /* token_request: send the Basic credentials */
+	bool resumable;		    /* a blob GET: an interrupted body continues with Range */
 	const struct sk_sink *sink; /* successful body goes here (else into resp.body) */
 	int64_t expect_size;	    /* >= 0: cut off beyond this many bytes */
 	size_t max;		    /* limit for bodies kept in memory */
 	const char *what;	    /* the step, for messages */
+	struct prog *prog;	    /* a blob on the progress display */
 };
 
 struct resp {
@@ -94,6 +137,7 @@ struct resp {
 	char digest[128];
 	char ctype[256];
 	char range[64];
+	char crange[96];
 	char link[1024];
 	char www_auth[2048];
 	int64_t clen;
@@ -101,10 +145,25 @@ struct resp {
 	struct sk_buf body;
 	struct sk_hasher *hasher;
 	int64_t got;
+	int64_t resume_from; /* > 0: this attempt asked for the bytes from here on */
+	bool body_seen;
 	bool too_large;
+	bool bad_range;
 	int sink_ret;
 	struct sk_error sink_err;
 	const struct req *req;
+};
+
+/* One request with its retries: the state do_request keeps, so that several run at once. */
+struct call {
+	struct req *rq;
+	struct resp *rs;
+	struct xfer *x; /* in flight, or done and not yet looked at */
+	char *url;	/* the request's URL on the scheme found (curl_free), NULL: rq->url */
+	double start, deadline, wake;
+	unsigned attempt;
+	unsigned resumes;
+	bool reauthed;
 };
 
 static double now_s(void)
@@ -113,14 +172,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
 }
 
 static bool host_is_loopback(const char *hostport)
@@ -152,11 +203,20 @@ int sk_registry_open(const struct sk_ref *ref, const struct sk_registry_opts *op
 	if (!r)
 		return sk_errf(err, -ENOMEM, "out of memory");
 	r->ref = *ref;
-	r->curl = curl_easy_init();
-	if (!r->curl) {
-		free(r);
+	r->multi = curl_multi_init();
+	r->share = curl_share_init();
+	if (!r->multi || !r->share) {
+		sk_registry_close(r);
 		return sk_errf(err, -ENOMEM, "cannot initialise libcurl");
 	}
+	/* one HTTP/2 connection carries every stream; HTTP/1.1 gets a few connections */
+	curl_multi_setopt(r->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)SK_REGISTRY_CONCURRENCY);
+	curl_multi_setopt(r->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			  (long)SK_REGISTRY_CONCURRENCY + 1);
+	/* a new connection (a parallel one, a token server's) resumes the TLS session */
+	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	r->insecure = opts->insecure && (sk_strv_contains(opts->insecure, ref->host) ||
 					 sk_strv_contains(opts->insecure, ref->registry));
 	r->plain_ok = r->insecure || host_is_loopback(ref->host);
@@ -173,6 +233,7 @@ int sk_registry_open(const struct sk_ref *ref, const struct sk_registry_opts *op
 	r->budget_ms = opts->budget_ms ? opts->budget_ms : DEFAULT_BUDGET_MS;
 	r->chunk_size = opts->chunk_size ? opts->chunk_size : DEFAULT_CHUNK;
 	r->seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)r;
+	r->progress = SK_PROGRESS_AUTO;
 	if (opts->username) {
 		r->cred.username = strdup(opts->username);
 		r->cred.password = strdup(opts->password ? opts->password : "");
@@ -209,8 +270,17 @@ void sk_registry_close(struct sk_registry *r)
 {
 	if (!r)
 		return;
-	if (r->curl)
-		curl_easy_cleanup(r->curl);
+	while (r->idle) {
+		struct xfer *x = r->idle;
+
+		r->idle = x->next;
+		curl_easy_cleanup(x->easy);
+		free(x);
+	}
+	if (r->multi)
+		curl_multi_cleanup(r->multi);
+	if (r->share)
+		curl_share_cleanup(r->share);
 	free(r->ca_cert);
 	free(r->auth_file);
 	sk_cred_clear(&r->cred);
@@ -234,6 +304,11 @@ const char *sk_registry_name(const struct sk_registry *r)
 	return r->ref.registry;
 }
 
+void sk_registry_set_progress(struct sk_registry *r, enum sk_progress mode)
+{
+	r->progress = mode;
+}
+
 int sk_registry_add_scope(struct sk_registry *r, const char *repo, bool push)
 {
 	char scope[SK_REF_REPO_MAX + 40];
@@ -242,6 +317,116 @@ int sk_registry_add_scope(struct sk_registry *r, const char *repo, bool push)
 	if (sk_strv_contains(&r->scopes, scope))
 		return 0;
 	return sk_strv_push(&r->scopes, scope);
+}
+
+/* ---- progress of large blobs ---- */
+
+static void human(double bytes, char *out, size_t len)
+{
+	if (bytes >= 1 << 30)
+		snprintf(out, len, "%.2f GiB", bytes / (1 << 30));
+	else if (bytes >= 1 << 20)
+		snprintf(out, len, "%.1f MiB", bytes / (1 << 20));
+	else
+		snprintf(out, len, "%.0f KiB", bytes / 1024);
+}
+
+static bool progress_live(const struct sk_registry *r)
+{
+	return r->progress == SK_PROGRESS_AUTO && isatty(STDERR_FILENO);
+}
+
+/* TTY: one line, redrawn, with each blob's bytes, rate and time left. */
+static void progress_draw(struct sk_registry *r, bool force)
+{
+	double t = now_s();
+	char line[512];
+	size_t o = 0;
+
+	if (!force && t - r->drawn_at < PROGRESS_REDRAW_S)
+		return;
+	r->drawn_at = t;
+	for (size_t i = 0; i < SK_REGISTRY_CONCURRENCY && o < sizeof(line) - 1; i++) {
+		struct prog *p = r->shown[i];
+		char done[32], total[32], eta[32] = "";
+		double el, rate;
+
+		if (!p)
+			continue;
+		el = t - p->t0;
+		rate = el > 0 ? (double)(p->now - p->base) / el : 0;
+		human((double)p->now, done, sizeof(done));
+		human((double)p->total, total, sizeof(total));
+		if (rate > 0 && p->total > p->now)
+			snprintf(eta, sizeof(eta), " ETA %.0fs",
+				 (double)(p->total - p->now) / rate);
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%.19s %s/%s %.1f MiB/s%s",
+				      o ? " | " : "", p->label, done, total, rate / (1 << 20), eta);
+	}
+	if (o >= sizeof(line))
+		o = sizeof(line) - 1;
+	fprintf(stderr, "\r\033[K%.*s", (int)o, line);
+	fflush(stderr);
+}
+
+static void progress_start(struct sk_registry *r, struct prog *p)
+{
+	if (p->shown || p->total < PROGRESS_MIN || r->progress == SK_PROGRESS_OFF)
+		return;
+	p->t0 = now_s();
+	p->now = p->base;
+	for (size_t i = 0; i < SK_REGISTRY_CONCURRENCY; i++) {
+		if (!r->shown[i]) {
+			r->shown[i] = p;
+			p->shown = true;
+			return;
+		}
+	}
+}
+
+/* A blob is done (ok) or given up: a line of its own, on a TTY and in logs alike. */
+static void progress_end(struct sk_registry *r, struct prog *p, bool ok)
+{
+	char total[32];
+	double el;
+
+	if (!p->shown)
+		return;
+	for (size_t i = 0; i < SK_REGISTRY_CONCURRENCY; i++)
+		if (r->shown[i] == p)
+			r->shown[i] = NULL;
+	p->shown = false;
+	el = now_s() - p->t0;
+	human((double)p->total, total, sizeof(total));
+	if (progress_live(r))
+		fprintf(stderr, "\r\033[K");
+	if (ok)
+		fprintf(stderr, "%s %.19s: %s in %.1f s (%.1f MiB/s)\n",
+			p->up ? "pushed" : "fetched", p->label, total, el,
+			el > 0 ? (double)(p->total - p->base) / el / (1 << 20) : 0.0);
+	else
+		fprintf(stderr, "%s %.19s: stopped after %lld of %lld bytes\n",
+			p->up ? "pushing" : "fetching", p->label, (long long)p->now,
+			(long long)p->total);
+	if (progress_live(r))
+		progress_draw(r, true);
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct sk_registry *r = ud;
+	bool any = false;
+
+	(void)dltotal;
+	(void)ultotal;
+	(void)dlnow;
+	(void)ulnow;
+	for (size_t i = 0; i < SK_REGISTRY_CONCURRENCY; i++)
+		any |= r->shown[i] != NULL;
+	if (any && progress_live(r))
+		progress_draw(r, false);
+	return 0;
 }
 
 /* ---- curl callbacks ---- */
@@ -259,7 +444,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 
 		rs->status = sp ? strtol(sp + 1, NULL, 10) : 0;
 		rs->location[0] = rs->digest[0] = rs->ctype[0] = rs->range[0] = '\0';
-		rs->link[0] = rs->www_auth[0] = '\0';
+		rs->link[0] = rs->www_auth[0] = rs->crange[0] = '\0';
 		rs->clen = -1;
 		rs->retry_after_ms = -1;
 		return len;
@@ -283,6 +468,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 		COPY(rs->ctype);
 	} else if (HDR("Range")) {
 		COPY(rs->range);
+	} else if (HDR("Content-Range")) {
+		COPY(rs->crange);
 	} else if (HDR("Link")) {
 		COPY(rs->link);
 	} else if (HDR("WWW-Authenticate")) {
@@ -302,7 +489,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 		COPY(tmp);
 		secs = strtol(tmp, &end, 10);
 		if (end != tmp && *end == '\0' && secs >= 0) {
-			rs->retry_after_ms = secs * 1000;
+			/* a registry may ask for long; the request's time budget still applies */
+			rs->retry_after_ms = secs > 3600 ? 3600000 : secs * 1000;
 		} else {
 			time_t when = curl_getdate(tmp, NULL);
 
@@ -316,6 +504,40 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/*
+ * The first body bytes of a resumed download: a 206 must continue exactly
+ * where the last attempt stopped; a 200 (the registry ignored Range) starts
+ * over, so what was kept is thrown away.
+ */
+static int resume_check(struct resp *rs, const struct req *rq)
+{
+	long long from = -1;
+
+	if (!rs->resume_from)
+		return 0;
+	if (rs->status == 206) {
+		if (sscanf(rs->crange, "bytes %lld-", &from) != 1 || from != rs->resume_from) {
+			rs->bad_range = true;
+			return -1;
+		}
+		return 0;
+	}
+	if (rq->sink && rq->sink->reset) {
+		rs->sink_ret = rq->sink->reset(rq->sink->ctx, &rs->sink_err);
+		if (rs->sink_ret)
+			return -1;
+	}
+	if (rs->hasher) {
+		sk_hasher_free(rs->hasher);
+		rs->hasher = sk_hasher_new();
+	}
+	rs->got = 0;
+	rs->resume_from = 0;
+	if (rq->prog)
+		rq->prog->base = rq->prog->now = 0;
+	return 0;
+}
+
 static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 {
 	struct resp *rs = ud;
@@ -323,6 +545,11 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 	size_t len = size * n;
 
 	if (rs->status >= 200 && rs->status < 300) {
+		if (!rs->body_seen) {
+			rs->body_seen = true;
+			if (resume_check(rs, rq))
+				return 0;
+		}
 		if (rq->expect_size >= 0 && rs->got + (int64_t)len > rq->expect_size) {
 			rs->too_large = true;
 			return 0;
@@ -334,6 +561,8 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 		if (rs->hasher)
 			sk_hasher_update(rs->hasher, buf, len);
 		rs->got += (int64_t)len;
+		if (rq->prog)
+			rq->prog->now = rs->got;
 		if (rq->sink) {
 			rs->sink_ret = rq->sink->write(rq->sink->ctx, buf, len, &rs->sink_err);
 			return rs->sink_ret ? 0 : len;
@@ -349,7 +578,8 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 {
-	struct body *b = ud;
+	struct req *rq = ud;
+	struct body *b = rq->body;
 	size_t want = size * n, left = b->len - b->pos;
 	ssize_t got;
 
@@ -359,19 +589,22 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 		return 0;
 	if (b->mem) {
 		memcpy(buf, b->mem + b->pos, want);
-		b->pos += want;
-		return want;
+	} else {
+		got = pread(b->fd, buf, want, b->off + (off_t)b->pos);
+		if (got <= 0)
+			return CURL_READFUNC_ABORT;
+		want = (size_t)got;
 	}
-	got = pread(b->fd, buf, want, b->off + (off_t)b->pos);
-	if (got <= 0)
-		return CURL_READFUNC_ABORT;
-	b->pos += (size_t)got;
-	return (size_t)got;
+	b->pos += want;
+	if (rq->prog)
+		rq->prog->now = (int64_t)b->off + (int64_t)b->pos;
+	return want;
 }
 
 static int on_seek(void *ud, curl_off_t offset, int origin)
 {
-	struct body *b = ud;
+	struct req *rq = ud;
+	struct body *b = rq->body;
 
 	if (origin != SEEK_SET || offset < 0 || (size_t)offset > b->len)
 		return CURL_SEEKFUNC_CANTSEEK;
@@ -381,7 +614,6 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
 
 /* ---- helpers ---- */
 
-/* Turns the registry's error JSON into "CODE: message; ..." (or a cleaned-up snippet). */
 static void describe_error(const struct resp *rs, char *out, size_t len)
 {
 	struct json_object *j = NULL, *errs;
@@ -438,7 +670,12 @@ static int make_url(struct sk_registry *r, const char *path_or_url, char **out)
 
 	if (!u)
 		return -ENOMEM;
-	snprintf(base, sizeof(base), "%s://%s/", r->scheme[0] ? r->scheme : "https", r->ref.host);
+	/* before the first answer: the scheme the first request tries (see probe()) */
+	snprintf(base, sizeof(base), "%s://%s/",
+		 r->scheme[0]  ? r->scheme
+		 : r->plain_ok ? "http"
+			       : "https",
+		 r->ref.host);
 	if (curl_url_set(u, CURLUPART_URL, base, 0) ||
 	    curl_url_set(u, CURLUPART_URL, path_or_url, 0) ||
 	    curl_url_get(u, CURLUPART_URL, out, 0))
@@ -624,124 +861,127 @@ static void set_tls(struct sk_registry *r, CURL *c)
 
 static int get_token(struct sk_registry *r, const char *challenge_scope, struct sk_error *err);
 static int load_credentials(struct sk_registry *r, struct sk_error *err);
+static int handle_challenge(struct sk_registry *r, const struct req *rq, const struct resp *rs,
+			    struct sk_error *err);
+static int no_credentials(struct sk_registry *r, const struct req *rq, struct sk_error *err);
+static unsigned backoff_ms(struct sk_registry *r, unsigned attempt);
 
-/* One attempt; returns the CURLcode. */
-static CURLcode perform(struct sk_registry *r, const struct req *rq, struct resp *rs,
-			double deadline)
+/* ---- the engine: easy handles on the multi handle ---- */
+
+static struct xfer *xfer_get(struct sk_registry *r)
 {
-	CURL *c = r->curl;
-	struct curl_slist *h = NULL;
-	char line[512];
-	double left_ms = (deadline - now_s()) * 1000.0;
-	CURLcode cc;
+	struct xfer *x = r->idle;
 
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, rq->url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "schedkit/1");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, r->plain_ok ? "http,https" : "https");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(left_ms > 1000 ? left_ms : 1000));
-	/* a stalled transfer counts as a dropped connection */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
-	set_tls(r, c);
-	r->errbuf[0] = '\0';
-
-	h = curl_slist_append(h, "Expect:");
-	if (rq->accept) {
-		snprintf(line, sizeof(line), "Accept: %s", rq->accept);
-		h = curl_slist_append(h, line);
-	}
-	if (rq->content_type) {
-		snprintf(line, sizeof(line), "Content-Type: %s", rq->content_type);
-		h = curl_slist_append(h, line);
-	}
-	if (rq->content_range) {
-		snprintf(line, sizeof(line), "Content-Range: %s", rq->content_range);
-		h = curl_slist_append(h, line);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-
-	if (!strcmp(rq->method, "HEAD")) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	} else if (!strcmp(rq->method, "POST")) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-	} else if (!strcmp(rq->method, "PUT") || !strcmp(rq->method, "PATCH")) {
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		if (!strcmp(rq->method, "PATCH"))
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
-		if (rq->body) {
-			rq->body->pos = 0;
-			curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-			curl_easy_setopt(c, CURLOPT_READDATA, rq->body);
-			curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
-			curl_easy_setopt(c, CURLOPT_SEEKDATA, rq->body);
-			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body->len);
-		} else {
-			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)0);
-		}
-	} else if (strcmp(rq->method, "GET")) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-	}
-	if (rq->follow) {
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	}
-	/* the callers decide; this is the last line against secrets in the clear */
-	if (rq->token_request) {
-		if (rq->token_basic && r->cred.username && secret_ok(r, rq->url)) {
-			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-			curl_easy_setopt(c, CURLOPT_USERNAME, r->cred.username);
-			curl_easy_setopt(c, CURLOPT_PASSWORD, r->cred.password);
-		}
-	} else if (same_host(r, rq->url)) {
-		if (r->auth == AUTH_BASIC && r->cred.username && secret_ok(r, rq->url)) {
-			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-			curl_easy_setopt(c, CURLOPT_USERNAME, r->cred.username);
-			curl_easy_setopt(c, CURLOPT_PASSWORD, r->cred.password);
-		} else if (r->auth == AUTH_BEARER && r->token &&
-			   (!r->token_secret || secret_ok(r, rq->url))) {
-			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-			curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, r->token);
+	if (x) {
+		r->idle = x->next;
+		curl_easy_reset(x->easy);
+	} else {
+		x = calloc(1, sizeof(*x));
+		if (!x)
+			return NULL;
+		x->easy = curl_easy_init();
+		if (!x->easy) {
+			free(x);
+			return NULL;
 		}
 	}
-	rs->req = rq;
-	rs->status = 0;
-	rs->clen = -1;
-	rs->retry_after_ms = -1;
-	r->requests++;
-	cc = curl_easy_perform(c);
-	curl_slist_free_all(h);
-	if (r->verbose) {
-		if (cc == CURLE_OK)
-			fprintf(stderr, "registry: %s %s -> %ld\n", rq->method, rq->url,
-				rs->status);
-		else
-			fprintf(stderr, "registry: %s %s -> %s\n", rq->method, rq->url,
-				curl_easy_strerror(cc));
+	x->next = NULL;
+	x->done = false;
+	x->cc = CURLE_OK;
+	x->hdrs = NULL;
+	x->errbuf[0] = '\0';
+	x->prog = NULL;
+	return x;
+}
+
+/* Takes x off the multi handle (done or not) and keeps it for the next request. */
+static void xfer_put(struct sk_registry *r, struct xfer *x)
+{
+	if (!x)
+		return;
+	curl_multi_remove_handle(r->multi, x->easy);
+	r->in_flight--;
+	curl_slist_free_all(x->hdrs);
+	x->hdrs = NULL;
+	x->next = r->idle;
+	r->idle = x;
+}
+
+static bool reap(struct sk_registry *r)
+{
+	bool any = false;
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(r->multi, &left))) {
+		struct xfer *x = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (x) {
+			x->done = true;
+			x->cc = m->data.result;
+			any = true;
+		}
 	}
-	return cc;
+	return any;
+}
+
+/*
+ * Moves every transfer along; waits up to timeout_ms for something to happen
+ * when nothing finished yet. A request waited for inside another one (a token
+ * while blobs stream) drives the others too: they are only marked done, and
+ * whoever owns them looks at them later.
+ */
+static void pump(struct sk_registry *r, int timeout_ms)
+{
+	int running = 0;
+
+	curl_multi_perform(r->multi, &running);
+	if (reap(r) || timeout_ms <= 0)
+		return;
+	curl_multi_poll(r->multi, NULL, 0, timeout_ms, NULL);
+	curl_multi_perform(r->multi, &running);
+	reap(r);
+}
+
+static void wait_done(struct sk_registry *r, struct xfer *x)
+{
+	while (!x->done)
+		pump(r, 1000);
+}
+
+/* Backoff that keeps the other transfers moving. */
+static void wait_until(struct sk_registry *r, double t)
+{
+	for (;;) {
+		double left = t - now_s();
+
+		if (left <= 0)
+			return;
+		pump(r, (int)(left * 1000.0) + 1);
+	}
 }
 
 static void resp_reset(struct resp *rs)
 {
 	char *data = (char *)rs->body.data;
 
+	rs->status = 0;
+	rs->clen = -1;
+	rs->retry_after_ms = -1;
+	rs->body_seen = false;
+	rs->too_large = false;
+	rs->bad_range = false;
+	rs->sink_ret = 0;
+	/* a resumed download keeps what it has: its bytes, its hash so far */
+	if (rs->resume_from > 0)
+		return;
 	rs->body.len = 0;
 	if (data)
 		data[0] = '\0';
 	rs->got = 0;
-	rs->too_large = false;
-	rs->sink_ret = 0;
 	if (rs->hasher) {
 		sk_hasher_free(rs->hasher);
 		rs->hasher = sk_hasher_new();
@@ -756,7 +996,409 @@ static void resp_free(struct resp *rs)
 	rs->hasher = NULL;
 }
 
-/* Exponential backoff with jitter: half the step fixed, half random. */
+static void call_init(struct call *c, struct sk_registry *r, struct req *rq, struct resp *rs)
+{
+	memset(c, 0, sizeof(*c));
+	c->rq = rq;
+	c->rs = rs;
+	c->start = now_s();
+	c->deadline = c->start + r->budget_ms / 1000.0;
+}
+
+static void call_free(struct sk_registry *r, struct call *c)
+{
+	if (c->x)
+		xfer_put(r, c->x);
+	c->x = NULL;
+	curl_free(c->url);
+	c->url = NULL;
+}
+
+/* Puts one attempt of c on the multi handle. */
+static int call_send(struct sk_registry *r, struct call *c, struct sk_error *err)
+{
+	struct req *rq = c->rq;
+	struct resp *rs = c->rs;
+	const char *url = c->url ? c->url : rq->url;
+	double left_ms = (c->deadline - now_s()) * 1000.0;
+	struct xfer *x;
+	char line[512];
+	CURL *e;
+	int ret;
+
+	if (rq->sink && c->attempt > 0 && !rs->resume_from && rq->sink->reset) {
+		ret = rq->sink->reset(rq->sink->ctx, err);
+		if (ret)
+			return ret;
+	}
+	if (r->auth == AUTH_BEARER && r->token && !rq->token_request &&
+	    now_s() >= r->token_expiry) {
+		ret = get_token(r, NULL, err);
+		if (ret)
+			return ret;
+	}
+	resp_reset(rs);
+	x = xfer_get(r);
+	if (!x)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	e = x->easy;
+	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+	curl_easy_setopt(e, CURLOPT_SHARE, r->share);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "schedkit/1");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, r->plain_ok ? "http,https" : "https");
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left_ms > 1000 ? left_ms : 1000));
+	/* HTTP/2 where TLS offers it; a new stream waits for that connection, not for one of its
+	 * own */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	if (!strncmp(url, "https:", 6))
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	/* a stalled transfer counts as a dropped connection */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, rs);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, rs);
+	if (rq->prog && rq->prog->shown) {
+		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
+	}
+	set_tls(r, e);
+
+	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+	if (rq->accept) {
+		snprintf(line, sizeof(line), "Accept: %s", rq->accept);
+		x->hdrs = curl_slist_append(x->hdrs, line);
+	}
+	if (rq->content_type) {
+		snprintf(line, sizeof(line), "Content-Type: %s", rq->content_type);
+		x->hdrs = curl_slist_append(x->hdrs, line);
+	}
+	if (rq->content_range) {
+		snprintf(line, sizeof(line), "Content-Range: %s", rq->content_range);
+		x->hdrs = curl_slist_append(x->hdrs, line);
+	}
+	if (rs->resume_from > 0) {
+		snprintf(line, sizeof(line), "Range: bytes=%lld-", (long long)rs->resume_from);
+		x->hdrs = curl_slist_append(x->hdrs, line);
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+
+	if (!strcmp(rq->method, "HEAD")) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else if (!strcmp(rq->method, "POST")) {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+	} else if (!strcmp(rq->method, "PUT") || !strcmp(rq->method, "PATCH")) {
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		if (!strcmp(rq->method, "PATCH"))
+			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PATCH");
+		if (rq->body) {
+			rq->body->pos = 0;
+			curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+			curl_easy_setopt(e, CURLOPT_READDATA, rq);
+			curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+			curl_easy_setopt(e, CURLOPT_SEEKDATA, rq);
+			curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body->len);
+		} else {
+			curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)0);
+		}
+	} else if (strcmp(rq->method, "GET")) {
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+	}
+	if (rq->follow) {
+		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+	}
+	/* the callers decide; this is the last line against secrets in the clear */
+	if (rq->token_request) {
+		if (rq->token_basic && r->cred.username && secret_ok(r, url)) {
+			curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			curl_easy_setopt(e, CURLOPT_USERNAME, r->cred.username);
+			curl_easy_setopt(e, CURLOPT_PASSWORD, r->cred.password);
+		}
+	} else if (same_host(r, url)) {
+		if (r->auth == AUTH_BASIC && r->cred.username && secret_ok(r, url)) {
+			curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			curl_easy_setopt(e, CURLOPT_USERNAME, r->cred.username);
+			curl_easy_setopt(e, CURLOPT_PASSWORD, r->cred.password);
+		} else if (r->auth == AUTH_BEARER && r->token &&
+			   (!r->token_secret || secret_ok(r, url))) {
+			curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+			curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, r->token);
+		}
+	}
+	rs->req = rq;
+	if (curl_multi_add_handle(r->multi, e) != CURLM_OK) {
+		curl_slist_free_all(x->hdrs);
+		x->hdrs = NULL;
+		x->next = r->idle;
+		r->idle = x;
+		return sk_errf(err, -ENOMEM, "registry %s: %s: cannot start the request",
+			       r->ref.registry, rq->what);
+	}
+	r->in_flight++;
+	r->requests++;
+	c->x = x;
+	return 0;
+}
+
+/*
+ * Judges the attempt that finished: 1 when it is an HTTP answer for the
+ * caller (rs->status set), 0 to send again once c->wake is reached (a
+ * transient failure with attempts and time left, or a 401 that got us
+ * credentials), < 0 when the request failed for good.
+ */
+static int call_eval(struct sk_registry *r, struct call *c, struct sk_error *err)
+{
+	struct req *rq = c->rq;
+	struct resp *rs = c->rs;
+	struct xfer *x = c->x;
+	CURLcode cc = x->cc;
+	char xerr[CURL_ERROR_SIZE];
+	unsigned delay;
+
+	snprintf(xerr, sizeof(xerr), "%s", x->errbuf);
+	c->x = NULL;
+	xfer_put(r, x);
+	c->attempt++;
+	if (r->verbose) {
+		const char *url = c->url ? c->url : rq->url;
+
+		if (cc == CURLE_OK)
+			fprintf(stderr, "registry: %s %s -> %ld\n", rq->method, url, rs->status);
+		else
+			fprintf(stderr, "registry: %s %s -> %s\n", rq->method, url,
+				curl_easy_strerror(cc));
+	}
+	if (rs->sink_ret)
+		return sk_errf(err, rs->sink_ret, "registry %s: %s: %s", r->ref.registry, rq->what,
+			       rs->sink_err.msg);
+	if (rs->bad_range)
+		return sk_errf(err, -EPROTO,
+			       "registry %s: %s: asked for the bytes from %lld on, the answer "
+			       "holds \"%s\"",
+			       r->ref.registry, rq->what, (long long)rs->resume_from, rs->crange);
+	if (cc == CURLE_WRITE_ERROR && rs->too_large)
+		return sk_errf(
+		    err, -EFBIG,
+		    "registry %s: %s: the response is larger than the %lld bytes "
+		    "expected; refusing it",
+		    r->ref.registry, rq->what,
+		    (long long)(rq->expect_size >= 0 ? rq->expect_size : (int64_t)rq->max));
+	if (cc != CURLE_OK) {
+		if (!curl_transient(cc))
+			return sk_errf(err, -EIO, "registry %s: %s: %s%s%s%s", r->ref.registry,
+				       rq->what, curl_easy_strerror(cc), xerr[0] ? ": " : "", xerr,
+				       curl_hint(r, cc));
+	} else if (rs->status == 401 && !rq->token_request && !c->reauthed) {
+		int ret = handle_challenge(r, rq, rs, err);
+
+		c->reauthed = true;
+		if (ret)
+			return ret;
+		c->wake = 0;
+		return 0;
+	} else if (rs->status == 401 && !rq->token_request) {
+		/* an anonymous token was not enough */
+		if (!registry_secret_ok(r))
+			return plain_refusal(r, rq->what, NULL, err);
+		if (!r->cred.username)
+			return no_credentials(r, rq, err);
+		return sk_errf(err, -EACCES,
+			       "registry %s: %s: the registry rejected the credentials from "
+			       "%s (wrong user name or password, or no access to this "
+			       "repository)",
+			       r->ref.registry, rq->what, r->cred.source);
+	} else if (rs->status != 408 && rs->status != 429 && rs->status < 500) {
+		return 1;
+	}
+
+	/* transient: back off and try again, if time and attempts remain */
+	delay = backoff_ms(r, c->attempt);
+	if (cc == CURLE_OK && rs->retry_after_ms >= 0)
+		delay = (unsigned)rs->retry_after_ms;
+	if (c->attempt >= r->max_attempts || now_s() + delay / 1000.0 >= c->deadline) {
+		char why[600];
+
+		if (cc != CURLE_OK) {
+			snprintf(why, sizeof(why), "%s%s%s", curl_easy_strerror(cc),
+				 xerr[0] ? ": " : "", xerr);
+		} else {
+			char d[400];
+
+			describe_error(rs, d, sizeof(d));
+			snprintf(why, sizeof(why), "HTTP %ld%s%s", rs->status, d[0] ? ": " : "", d);
+		}
+		return sk_errf(err, -EAGAIN,
+			       "registry %s: %s: gave up after %u attempts in %.1f s: %s",
+			       r->ref.registry, rq->what, c->attempt, now_s() - c->start, why);
+	}
+	/* a download cut off part-way goes on from where it stopped */
+	if (rq->resumable && cc != CURLE_OK && (rs->status == 200 || rs->status == 206) &&
+	    rs->got > 0)
+		rs->resume_from = rs->got;
+	if (r->verbose)
+		fprintf(stderr, "registry: retrying in %u ms%s\n", delay,
+			rs->resume_from ? " (resuming)" : "");
+	c->wake = now_s() + delay / 1000.0;
+	return 0;
+}
+
+/* url with another scheme (curl_free). */
+static int with_scheme(const char *url, const char *scheme, char **out)
+{
+	CURLU *u = curl_url();
+	int ret = 0;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) ||
+	    curl_url_set(u, CURLUPART_SCHEME, scheme, 0) || curl_url_get(u, CURLUPART_URL, out, 0))
+		ret = -EINVAL;
+	curl_url_cleanup(u);
+	return ret;
+}
+
+/*
+ * How a TLS server answers a plain HTTP request when it answers in HTTP: Go's
+ * (docker-registry) "Client sent an HTTP request to an HTTPS server", nginx's
+ * "The plain HTTP request was sent to HTTPS port", both 400. A HEAD has no
+ * body to tell by, and no registry answers a HEAD with 400 otherwise. (Others
+ * send a TLS alert, which is no HTTP, or drop the connection: a curl error.)
+ */
+static bool tls_refusal(const struct resp *rs, const struct req *rq)
+{
+	if (rs->status != 400)
+		return false;
+	if (!strcmp(rq->method, "HEAD"))
+		return true;
+	return rs->body.data && memmem(rs->body.data, rs->body.len, "HTTPS", 5);
+}
+
+static int call_rescheme(struct call *c, const char *scheme, struct sk_error *err)
+{
+	char *u = NULL;
+
+	if (with_scheme(c->rq->url, scheme, &u))
+		return sk_errf(err, -EINVAL, "bad URL %s", c->rq->url);
+	curl_free(c->url);
+	c->url = u;
+	return 0;
+}
+
+/*
+ * The first request finds the scheme; there is no anonymous GET /v2/ ping.
+ * Where plain HTTP is allowed anyway (loopback, --insecure), plain HTTP
+ * first: an HTTPS probe first would load the CA bundle (~20 ms) before a
+ * plain-HTTP registry got to answer. HTTPS follows, with certificates
+ * verified as for any host, when HTTP got no usable answer: a TLS server
+ * refuses it with a 400 or a protocol error, and without a port in the name
+ * HTTPS listens on another port. Elsewhere HTTPS only. A registry that is
+ * down is asked again (both ways) with backoff, so a restarting plain-HTTP
+ * registry is not taken for an HTTPS one. Returns with c->x done (its answer
+ * judged as any other), or an error.
+ */
+static int probe(struct sk_registry *r, struct call *c, struct sk_error *err)
+{
+	int ret;
+
+	for (unsigned attempt = 1;; attempt++) {
+		char http_err[CURL_ERROR_SIZE];
+		CURLcode http_cc, cc;
+
+		if (!r->plain_ok) {
+			snprintf(r->scheme, sizeof(r->scheme), "https");
+			ret = call_rescheme(c, "https", err);
+			if (!ret)
+				ret = call_send(r, c, err);
+			if (!ret)
+				wait_done(r, c->x);
+			return ret;
+		}
+		snprintf(r->scheme, sizeof(r->scheme), "http");
+		ret = call_rescheme(c, "http", err);
+		if (!ret)
+			ret = call_send(r, c, err);
+		if (ret)
+			goto fail;
+		wait_done(r, c->x);
+		if (c->x->cc == CURLE_OK && !tls_refusal(c->rs, c->rq))
+			return 0;
+		http_cc = c->x->cc;
+		snprintf(http_err, sizeof(http_err), "%s", c->x->errbuf);
+		xfer_put(r, c->x);
+		c->x = NULL;
+		snprintf(r->scheme, sizeof(r->scheme), "https");
+		ret = call_rescheme(c, "https", err);
+		if (!ret)
+			ret = call_send(r, c, err);
+		if (ret)
+			goto fail;
+		wait_done(r, c->x);
+		cc = c->x->cc;
+		/* no answer in plain HTTP, no TLS either: (re)starting */
+		if (cc == CURLE_OK || !curl_transient(http_cc) ||
+		    (cc != CURLE_SSL_CONNECT_ERROR && !curl_transient(cc)))
+			return 0;
+		xfer_put(r, c->x);
+		c->x = NULL;
+		if (attempt >= r->max_attempts) {
+			ret = sk_errf(
+			    err, -EAGAIN,
+			    "registry %s: %s: connecting over http (gave up after retrying): "
+			    "%s%s%s%s",
+			    r->ref.registry, c->rq->what, curl_easy_strerror(http_cc),
+			    http_err[0] ? ": " : "", http_err, curl_hint(r, http_cc));
+			goto fail;
+		}
+		r->scheme[0] = '\0';
+		wait_until(r, now_s() + backoff_ms(r, attempt) / 1000.0);
+	}
+fail:
+	r->scheme[0] = '\0';
+	return ret;
+}
+
+/*
+ * Runs a request with retries: connection errors, 408, 429 and 5xx are retried
+ * with exponential backoff and jitter (Retry-After honoured) within the time
+ * budget; a 401 triggers authentication and one more try. Returns 0 with
+ * rs->status set for any other HTTP answer (the caller decides what it means).
+ */
+static int do_request(struct sk_registry *r, struct req *rq, struct resp *rs, struct sk_error *err)
+{
+	struct call c;
+	int ret = 0;
+
+	call_init(&c, r, rq, rs);
+	if (!r->scheme[0])
+		ret = probe(r, &c, err);
+	while (!ret) {
+		if (!c.x) {
+			wait_until(r, c.wake);
+			ret = call_send(r, &c, err);
+			if (ret)
+				break;
+		}
+		wait_done(r, c.x);
+		ret = call_eval(r, &c, err);
+		if (ret == 1) {
+			ret = 0;
+			break;
+		}
+	}
+	call_free(r, &c);
+	return ret;
+}
+
 static unsigned backoff_ms(struct sk_registry *r, unsigned attempt)
 {
 	unsigned delay = BACKOFF_BASE_MS << (attempt - 1 < 6 ? attempt - 1 : 6);
@@ -808,106 +1450,6 @@ static int handle_challenge(struct sk_registry *r, const struct req *rq, const s
 	}
 	return sk_errf(err, -ENOTSUP, "registry %s: %s: unsupported auth scheme '%s'",
 		       r->ref.registry, rq->what, ch.scheme);
-}
-
-/*
- * Runs a request with retries: connection errors, 408, 429 and 5xx are retried
- * with exponential backoff and jitter (Retry-After honoured) within the time
- * budget; a 401 triggers authentication and one more try. Returns 0 with
- * rs->status set for any other HTTP answer (the caller decides what it means).
- */
-static int do_request(struct sk_registry *r, const struct req *rq, struct resp *rs,
-		      struct sk_error *err)
-{
-	double start = now_s(), deadline = start + r->budget_ms / 1000.0;
-	bool reauthed = false;
-	unsigned attempt = 0;
-
-	for (;;) {
-		unsigned delay;
-		CURLcode cc;
-
-		if (rq->sink && attempt > 0 && rq->sink->reset) {
-			int ret = rq->sink->reset(rq->sink->ctx, err);
-
-			if (ret)
-				return ret;
-		}
-		if (r->auth == AUTH_BEARER && r->token && !rq->token_request &&
-		    now_s() >= r->token_expiry) {
-			int ret = get_token(r, NULL, err);
-
-			if (ret)
-				return ret;
-		}
-		resp_reset(rs);
-		cc = perform(r, rq, rs, deadline);
-		attempt++;
-		if (rs->sink_ret)
-			return sk_errf(err, rs->sink_ret, "registry %s: %s: %s", r->ref.registry,
-				       rq->what, rs->sink_err.msg);
-		if (cc == CURLE_WRITE_ERROR && rs->too_large)
-			return sk_errf(
-			    err, -EFBIG,
-			    "registry %s: %s: the response is larger than the %lld bytes "
-			    "expected; refusing it",
-			    r->ref.registry, rq->what,
-			    (long long)(rq->expect_size >= 0 ? rq->expect_size : (int64_t)rq->max));
-		if (cc != CURLE_OK) {
-			/* ENETUNREACH: the exit status says "network" (sk_cli_exit_status) */
-			if (!curl_transient(cc))
-				return sk_errf(err, -ENETUNREACH, "registry %s: %s: %s%s%s%s",
-					       r->ref.registry, rq->what, curl_easy_strerror(cc),
-					       r->errbuf[0] ? ": " : "", r->errbuf,
-					       curl_hint(r, cc));
-		} else if (rs->status == 401 && !rq->token_request && !reauthed) {
-			int ret = handle_challenge(r, rq, rs, err);
-
-			reauthed = true;
-			if (ret)
-				return ret;
-			continue;
-		} else if (rs->status == 401 && !rq->token_request) {
-			/* an anonymous token was not enough */
-			if (!registry_secret_ok(r))
-				return plain_refusal(r, rq->what, NULL, err);
-			if (!r->cred.username)
-				return no_credentials(r, rq, err);
-			return sk_errf(
-			    err, -EACCES,
-			    "registry %s: %s: the registry rejected the credentials from "
-			    "%s (wrong user name or password, or no access to this "
-			    "repository)",
-			    r->ref.registry, rq->what, r->cred.source);
-		} else if (rs->status != 408 && rs->status != 429 && rs->status < 500) {
-			return 0;
-		}
-
-		/* transient: back off and try again, if time and attempts remain */
-		delay = backoff_ms(r, attempt);
-		if (cc == CURLE_OK && rs->retry_after_ms >= 0)
-			delay = (unsigned)rs->retry_after_ms;
-		if (attempt >= r->max_attempts || now_s() + delay / 1000.0 >= deadline) {
-			char why[600];
-
-			if (cc != CURLE_OK) {
-				snprintf(why, sizeof(why), "%s%s%s", curl_easy_strerror(cc),
-					 r->errbuf[0] ? ": " : "", r->errbuf);
-			} else {
-				char d[400];
-
-				describe_error(rs, d, sizeof(d));
-				snprintf(why, sizeof(why), "HTTP %ld%s%s", rs->status,
-					 d[0] ? ": " : "", d);
-			}
-			return sk_errf(err, -EAGAIN,
-				       "registry %s: %s: gave up after %u attempts in %.1f s: %s",
-				       r->ref.registry, rq->what, attempt, now_s() - start, why);
-		}
-		if (r->verbose)
-			fprintf(stderr, "registry: retrying in %u ms\n", delay);
-		sleep_ms(delay);
-	}
 }
 
 static int load_credentials(struct sk_registry *r, struct sk_error *err)
@@ -1055,33 +1597,6 @@ bad_realm:
 		       r->ref.registry, r->realm);
 }
 
-static int ping_scheme(struct sk_registry *r, const char *scheme, struct resp *rs, CURLcode *cc)
-{
-	struct req rq = {
-	    .method = "GET", .expect_size = -1, .max = ERROR_BODY_MAX, .what = "connecting"};
-	char url[SK_REF_REGISTRY_MAX + 16];
-
-	snprintf(r->scheme, sizeof(r->scheme), "%s", scheme);
-	snprintf(url, sizeof(url), "%s://%s/v2/", scheme, r->ref.host);
-	rq.url = url;
-	resp_reset(rs);
-	*cc = perform(r, &rq, rs, now_s() + r->budget_ms / 1000.0);
-	rs->req = NULL; /* rq ends here; the caller only reads the response */
-	return 0;
-}
-
-/*
- * How a TLS server answers a plain HTTP request when it answers in HTTP: Go's
- * (docker-registry) "Client sent an HTTP request to an HTTPS server", nginx's
- * "The plain HTTP request was sent to HTTPS port". (Others send a TLS alert,
- * which is no HTTP, or drop the connection: a curl error.)
- */
-static bool tls_refusal(const struct resp *rs)
-{
-	return rs->status == 400 && rs->body.data &&
-	       memmem(rs->body.data, rs->body.len, "HTTPS", 5);
-}
-
 int sk_registry_ping(struct sk_registry *r, struct sk_error *err)
 {
 	struct req rq = {.method = "GET",
@@ -1090,92 +1605,27 @@ int sk_registry_ping(struct sk_registry *r, struct sk_error *err)
 			 .what = "checking the API (GET /v2/)"};
 	struct resp rs = {0};
 	char *url = NULL;
-	CURLcode cc;
 	int ret;
 
-	if (!r->scheme[0]) {
-		/*
-		 * Where plain HTTP is allowed anyway (loopback, --insecure), plain
-		 * HTTP first: an HTTPS probe first would load the CA bundle (~20 ms)
-		 * before a plain-HTTP registry got to answer. HTTPS follows, with
-		 * certificates verified as for any host, when HTTP got no usable
-		 * answer: a TLS server refuses it with a 400 or a protocol error,
-		 * and without a port in the name HTTPS listens on another port.
-		 * Elsewhere HTTPS only. A registry that is down is probed again
-		 * (both ways) with backoff, so a restarting plain-HTTP registry is
-		 * not taken for an HTTPS one.
-		 */
-		for (unsigned attempt = 1;; attempt++) {
-			if (!r->plain_ok) {
-				ping_scheme(r, "https", &rs, &cc);
-			} else {
-				ping_scheme(r, "http", &rs, &cc);
-				if (cc != CURLE_OK || tls_refusal(&rs)) {
-					CURLcode http_cc = cc;
-					char http_err[CURL_ERROR_SIZE];
-
-					snprintf(http_err, sizeof(http_err), "%s", r->errbuf);
-					ping_scheme(r, "https", &rs, &cc);
-					/* no answer in plain HTTP, no TLS either: (re)starting */
-					if (curl_transient(http_cc) &&
-					    (cc == CURLE_SSL_CONNECT_ERROR || curl_transient(cc))) {
-						snprintf(r->scheme, sizeof(r->scheme), "http");
-						snprintf(r->errbuf, sizeof(r->errbuf), "%s",
-							 http_err);
-						cc = http_cc;
-					}
-				}
-			}
-			if (!curl_transient(cc) || attempt >= r->max_attempts)
-				break;
-			sleep_ms(backoff_ms(r, attempt));
-		}
-		if (cc != CURLE_OK) {
-			ret = sk_errf(err, curl_transient(cc) ? -EAGAIN : -EIO,
-				      "registry %s: connecting over %s%s: %s%s%s%s",
-				      r->ref.registry, r->scheme,
-				      curl_transient(cc) ? " (gave up after retrying)" : "",
-				      curl_easy_strerror(cc), r->errbuf[0] ? ": " : "", r->errbuf,
-				      curl_hint(r, cc));
-			r->scheme[0] = '\0';
-			goto out;
-		}
-		if (cc == CURLE_OK && rs.status == 401) {
-			ret = handle_challenge(r, &rq, &rs, err);
-			if (ret) {
-				r->scheme[0] = '\0';
-				goto out;
-			}
-		} else if (cc == CURLE_OK && rs.status != 408 && rs.status != 429 &&
-			   rs.status < 500) {
-			if (rs.status != 200) {
-				ret = http_error(r, &rq, &rs, err);
-				r->scheme[0] = '\0';
-			} else {
-				ret = 0;
-			}
-			goto out;
-		}
-	}
-	/* the generic path: retries, the auth challenge, then /v2/ once more with auth */
 	ret = make_url(r, "/v2/", &url);
-	if (ret) {
-		ret = sk_errf(err, ret, "registry %s: bad host name", r->ref.registry);
-		goto out;
-	}
+	if (ret)
+		return sk_errf(err, ret, "registry %s: bad host name", r->ref.registry);
 	rq.url = url;
 	ret = do_request(r, &rq, &rs, err);
 	if (!ret && rs.status != 200)
 		ret = http_error(r, &rq, &rs, err);
-out:
 	curl_free(url);
 	resp_free(&rs);
 	return ret;
 }
 
+/* Before a URL is built: a host where plain HTTP is not allowed speaks HTTPS. */
 static int ready(struct sk_registry *r, struct sk_error *err)
 {
-	return r->scheme[0] ? 0 : sk_registry_ping(r, err);
+	(void)err;
+	if (!r->scheme[0] && !r->plain_ok)
+		snprintf(r->scheme, sizeof(r->scheme), "https");
+	return 0;
 }
 
 static int repo_url(struct sk_registry *r, const char *repo, const char *kind, const char *ref,
@@ -1227,70 +1677,6 @@ out:
 	return ret;
 }
 
-int sk_registry_blob_get(struct sk_registry *r, const char *repo, const char *digest, int64_t size,
-			 const struct sk_sink *sink, struct sk_error *err)
-{
-	struct req rq = {.method = "GET", .follow = true, .sink = sink, .expect_size = size};
-	struct resp rs = {0};
-	char *url = NULL, what[SK_DIGEST_MAX + 64], got[SK_DIGEST_MAX];
-	int ret;
-
-	if (size < 0 || (uint64_t)size > SK_BLOB_MAX)
-		return sk_errf(err, -EFBIG, "blob %s: size %lld is beyond the %u bytes allowed",
-			       digest, (long long)size, SK_BLOB_MAX);
-	ret = ready(r, err);
-	if (ret)
-		return ret;
-	ret = repo_url(r, repo, "blobs", digest, &url, err);
-	if (ret)
-		return ret;
-	snprintf(what, sizeof(what), "fetching blob %s of %s", digest, repo);
-	rq.what = what;
-	rq.url = url;
-	rs.hasher = sk_hasher_new();
-	if (!rs.hasher) {
-		ret = sk_errf(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	for (int tries = 0;; tries++) {
-		ret = do_request(r, &rq, &rs, err);
-		if (ret)
-			goto out;
-		if (rs.status != 200) {
-			ret = http_error(r, &rq, &rs, err);
-			goto out;
-		}
-		/* a short body is a dropped connection: fetch again, a few times */
-		if (rs.got < size && tries < 2) {
-			if (sink->reset && (ret = sink->reset(sink->ctx, err)))
-				goto out;
-			continue;
-		}
-		break;
-	}
-	if (rs.got != size) {
-		ret = sk_errf(
-		    err, -EBADMSG,
-		    "registry %s: %s: got %lld bytes, the descriptor says %lld; refusing it",
-		    r->ref.registry, what, (long long)rs.got, (long long)size);
-		goto out;
-	}
-	sk_hasher_final(rs.hasher, got);
-	rs.hasher = NULL;
-	if (strcmp(got, digest)) {
-		ret = sk_errf(err, -EBADMSG,
-			      "registry %s: %s: content does not match its digest (got %s); "
-			      "refusing it",
-			      r->ref.registry, what, got);
-		goto out;
-	}
-	ret = 0;
-out:
-	curl_free(url);
-	resp_free(&rs);
-	return ret;
-}
-
 static int check_reported_digest(struct sk_registry *r, const struct resp *rs, const char *want,
 				 const char *what, struct sk_error *err)
 {
@@ -1301,159 +1687,429 @@ static int check_reported_digest(struct sk_registry *r, const struct resp *rs, c
 	return 0;
 }
 
-static int upload_start(struct sk_registry *r, const char *repo, const char *digest,
-			const char *mount_from, bool *mounted, char **location,
-			struct sk_error *err)
+/*
+ * One blob moving up or down: a little state machine of requests (HEAD, POST,
+ * PATCH..., PUT for a push; GET, and GET with Range after an interruption, for
+ * a download), so that several run on the multi handle at once.
+ */
+enum job_state {
+	J_START,
+	J_GET,
+	J_HEAD,
+	J_POST,
+	J_PATCH,
+	J_PUT,
+};
+
+struct job {
+	struct sk_registry_blob *b;
+	const char *repo;
+	bool up;
+	enum job_state state;
+	struct req rq;
+	struct resp rs;
+	struct call c;
+	bool calling; /* c holds a request not yet answered */
+	struct body body;
+	char *url;
+	char *location;
+	char what[SK_DIGEST_MAX + SK_REF_REPO_MAX + 64];
+	char crange[64];
+	int64_t off;
+	int shorts; /* bodies that ended short of the size with a 200: continued with Range */
+	struct prog prog;
+	bool started, finished;
+	struct sk_error err;
+};
+
+static void job_call(struct sk_registry *r, struct job *j)
 {
-	struct req rq = {.method = "POST", .expect_size = -1, .max = ERROR_BODY_MAX};
-	struct resp rs = {0};
-	char path[SK_REF_REPO_MAX + 32], what[SK_DIGEST_MAX + SK_REF_REPO_MAX + 64];
-	char *url = NULL, *tmp = NULL;
+	call_init(&j->c, r, &j->rq, &j->rs);
+	j->calling = true;
+}
+
+static void job_finish(struct sk_registry *r, struct job *j)
+{
+	j->finished = true;
+	progress_end(r, &j->prog, true);
+}
+
+static void job_free(struct sk_registry *r, struct job *j)
+{
+	call_free(r, &j->c);
+	if (j->started && !j->finished)
+		progress_end(r, &j->prog, false);
+	resp_free(&j->rs);
+	if (j->body.fd >= 0)
+		close(j->body.fd);
+	j->body.fd = -1;
+	curl_free(j->url);
+	curl_free(j->location);
+	j->url = j->location = NULL;
+}
+
+static int get_step(struct sk_registry *r, struct job *j, struct sk_error *err)
+{
+	struct sk_registry_blob *b = j->b;
+	char got[SK_DIGEST_MAX];
 	int ret;
 
-	*mounted = false;
-	snprintf(path, sizeof(path), "/v2/%s/blobs/uploads/", repo);
-	if (make_url(r, path, &url))
+	if (j->state == J_START) {
+		if (b->size < 0 || (uint64_t)b->size > SK_BLOB_MAX)
+			return sk_errf(err, -EFBIG,
+				       "blob %s: size %lld is beyond the %u bytes allowed",
+				       b->digest, (long long)b->size, SK_BLOB_MAX);
+		ret = repo_url(r, j->repo, "blobs", b->digest, &j->url, err);
+		if (ret)
+			return ret;
+		snprintf(j->what, sizeof(j->what), "fetching blob %s of %s", b->digest, j->repo);
+		j->rq = (struct req){.method = "GET",
+				     .url = j->url,
+				     .follow = true,
+				     .resumable = true,
+				     .sink = b->sink,
+				     .expect_size = b->size,
+				     .what = j->what,
+				     .prog = &j->prog};
+		j->rs.hasher = sk_hasher_new();
+		if (!j->rs.hasher)
+			return sk_errf(err, -ENOMEM, "out of memory");
+		progress_start(r, &j->prog);
+		j->state = J_GET;
+		job_call(r, j);
+		return 0;
+	}
+	/* J_GET, answered */
+	if ((j->rs.status != 200 && j->rs.status != 206) ||
+	    (j->rs.status == 206 && !j->rs.resume_from))
+		return http_error(r, &j->rq, &j->rs, err);
+	/* a body that ended short with a clean 200: the rest, from where it stopped */
+	if (j->rs.got < b->size && j->shorts++ < 2) {
+		j->rs.resume_from = j->rs.got;
+		job_call(r, j);
+		return 0;
+	}
+	if (j->rs.got != b->size)
+		return sk_errf(
+		    err, -EBADMSG,
+		    "registry %s: %s: got %lld bytes, the descriptor says %lld; refusing it",
+		    r->ref.registry, j->what, (long long)j->rs.got, (long long)b->size);
+	sk_hasher_final(j->rs.hasher, got);
+	j->rs.hasher = NULL;
+	if (strcmp(got, b->digest))
+		return sk_errf(err, -EBADMSG,
+			       "registry %s: %s: content does not match its digest (got %s); "
+			       "refusing it",
+			       r->ref.registry, j->what, got);
+	job_finish(r, j);
+	return 0;
+}
+
+/* The POST that starts an upload, or asks for a cross-repository mount. */
+static int push_post(struct sk_registry *r, struct job *j, struct sk_error *err)
+{
+	struct sk_registry_blob *b = j->b;
+	char path[SK_REF_REPO_MAX + 32], *tmp = NULL;
+
+	curl_free(j->url);
+	j->url = NULL;
+	snprintf(path, sizeof(path), "/v2/%s/blobs/uploads/", j->repo);
+	if (make_url(r, path, &j->url))
 		return sk_errf(err, -EINVAL, "registry %s: bad repository %s", r->ref.registry,
-			       repo);
-	if (mount_from) {
-		if (url_add_query(url, "mount", digest, &tmp) ||
-		    (curl_free(url), url = tmp, tmp = NULL,
-		     url_add_query(url, "from", mount_from, &tmp))) {
-			ret = sk_errf(err, -ENOMEM, "out of memory");
-			goto out;
-		}
-		curl_free(url);
-		url = tmp;
-		snprintf(what, sizeof(what), "mounting blob %.19s from %s", digest, mount_from);
+			       j->repo);
+	if (b->mount_from) {
+		if (url_add_query(j->url, "mount", b->digest, &tmp))
+			return sk_errf(err, -ENOMEM, "out of memory");
+		curl_free(j->url);
+		j->url = tmp;
+		if (url_add_query(j->url, "from", b->mount_from, &tmp))
+			return sk_errf(err, -ENOMEM, "out of memory");
+		curl_free(j->url);
+		j->url = tmp;
+		snprintf(j->what, sizeof(j->what), "mounting blob %.19s from %s", b->digest,
+			 b->mount_from);
 	} else {
-		snprintf(what, sizeof(what), "starting the upload of blob %.19s", digest);
+		snprintf(j->what, sizeof(j->what), "starting the upload of blob %.19s", b->digest);
 	}
-	rq.url = url;
-	rq.what = what;
-	ret = do_request(r, &rq, &rs, err);
-	if (ret)
-		goto out;
-	if (rs.status == 201 && mount_from) {
-		*mounted = true;
-		ret = check_reported_digest(r, &rs, digest, what, err);
-		goto out;
+	j->rq = (struct req){.method = "POST",
+			     .url = j->url,
+			     .expect_size = -1,
+			     .max = ERROR_BODY_MAX,
+			     .what = j->what};
+	j->state = J_POST;
+	job_call(r, j);
+	return 0;
+}
+
+/* The next PATCH of a chunked upload, or the PUT that completes it. */
+static int push_data(struct sk_registry *r, struct job *j, struct sk_error *err)
+{
+	struct sk_registry_blob *b = j->b;
+
+	j->rq = (struct req){.expect_size = -1,
+			     .max = ERROR_BODY_MAX,
+			     .content_type = "application/octet-stream",
+			     .what = j->what,
+			     .prog = &j->prog};
+	if ((size_t)b->size > r->chunk_size && j->off < b->size) {
+		size_t n = (size_t)(b->size - j->off) < r->chunk_size ? (size_t)(b->size - j->off)
+								      : r->chunk_size;
+
+		snprintf(j->what, sizeof(j->what), "uploading a chunk of blob %.19s", b->digest);
+		j->body.off = j->off;
+		j->body.len = n;
+		snprintf(j->crange, sizeof(j->crange), "%lld-%lld", (long long)j->off,
+			 (long long)j->off + (long long)n - 1);
+		j->rq.method = "PATCH";
+		j->rq.url = j->location;
+		j->rq.body = &j->body;
+		j->rq.content_range = j->crange;
+		j->state = J_PATCH;
+		job_call(r, j);
+		return 0;
 	}
-	if (rs.status != 202) {
-		ret = http_error(r, &rq, &rs, err);
-		goto out;
+	snprintf(j->what, sizeof(j->what), "uploading blob %.19s to %s", b->digest, j->repo);
+	curl_free(j->url);
+	j->url = NULL;
+	if (url_add_query(j->location, "digest", b->digest, &j->url))
+		return sk_errf(err, -EPROTO, "registry %s: bad upload Location", r->ref.registry);
+	if ((size_t)b->size <= r->chunk_size) {
+		j->body.off = 0;
+		j->body.len = (size_t)b->size;
+		j->rq.body = &j->body;
 	}
-	if (!rs.location[0] || make_url(r, rs.location, location)) {
-		ret = sk_errf(err, -EPROTO, "registry %s: %s: no usable Location in the answer",
-			      r->ref.registry, what);
-		goto out;
+	j->rq.method = "PUT";
+	j->rq.url = j->url;
+	j->state = J_PUT;
+	job_call(r, j);
+	return 0;
+}
+
+static int take_location(struct sk_registry *r, struct job *j, struct sk_error *err)
+{
+	char *next = NULL;
+
+	if (!j->rs.location[0] || make_url(r, j->rs.location, &next))
+		return sk_errf(err, -EPROTO, "registry %s: %s: no usable Location in the answer",
+			       r->ref.registry, j->what);
+	curl_free(j->location);
+	j->location = next;
+	return 0;
+}
+
+static int push_step(struct sk_registry *r, struct job *j, struct sk_error *err)
+{
+	struct sk_registry_blob *b = j->b;
+	struct stat st;
+	int ret;
+
+	switch (j->state) {
+	case J_START:
+		if (b->path) {
+			j->body.fd = open(b->path, O_RDONLY | O_CLOEXEC);
+			if (j->body.fd < 0)
+				return sk_errf(err, -errno, "%s: cannot open: %s", b->path,
+					       strerror(errno));
+			if (fstat(j->body.fd, &st) || st.st_size != b->size)
+				return sk_errf(err, -EBADMSG,
+					       "%s: size %lld does not match its descriptor (%lld)",
+					       b->path, (long long)st.st_size, (long long)b->size);
+		} else {
+			j->body.mem = b->data ? b->data : (const uint8_t *)"";
+		}
+		j->prog.up = true;
+		if (!b->check_first)
+			return push_post(r, j, err);
+		ret = repo_url(r, j->repo, "blobs", b->digest, &j->url, err);
+		if (ret)
+			return ret;
+		snprintf(j->what, sizeof(j->what), "checking for blob %.19s", b->digest);
+		j->rq = (struct req){
+		    .method = "HEAD", .url = j->url, .expect_size = -1, .what = j->what};
+		j->state = J_HEAD;
+		job_call(r, j);
+		return 0;
+	case J_HEAD:
+		if (j->rs.status == 200) {
+			b->existed = true;
+			job_finish(r, j);
+			return 0;
+		}
+		if (j->rs.status != 404)
+			return http_error(r, &j->rq, &j->rs, err);
+		return push_post(r, j, err);
+	case J_POST:
+		if (j->rs.status == 201 && b->mount_from) {
+			b->mounted = b->existed = true;
+			ret = check_reported_digest(r, &j->rs, b->digest, j->what, err);
+			if (!ret)
+				job_finish(r, j);
+			return ret;
+		}
+		if (j->rs.status != 202)
+			return http_error(r, &j->rq, &j->rs, err);
+		ret = take_location(r, j, err);
+		if (ret)
+			return ret;
+		progress_start(r, &j->prog);
+		return push_data(r, j, err);
+	case J_PATCH:
+		if (j->rs.status != 202)
+			return http_error(r, &j->rq, &j->rs, err);
+		if (j->rs.location[0]) {
+			ret = take_location(r, j, err);
+			if (ret)
+				return ret;
+		}
+		j->off += (int64_t)j->body.len;
+		return push_data(r, j, err);
+	case J_PUT:
+		if (j->rs.status != 201)
+			return http_error(r, &j->rq, &j->rs, err);
+		ret = check_reported_digest(r, &j->rs, b->digest, j->what, err);
+		if (!ret)
+			job_finish(r, j);
+		return ret;
+	default:
+		return sk_errf(err, -EINVAL, "blob %s: bad state", b->digest);
 	}
-out:
-	curl_free(url);
-	resp_free(&rs);
+}
+
+static int job_step(struct sk_registry *r, struct job *j, struct sk_error *err)
+{
+	int ret;
+
+	call_free(r, &j->c);
+	j->calling = false;
+	ret = j->up ? push_step(r, j, err) : get_step(r, j, err);
 	return ret;
+}
+
+/*
+ * Runs jobs at most SK_REGISTRY_CONCURRENCY at a time. The first failure
+ * stops the batch: nothing more is sent and what is in flight is dropped.
+ */
+static int run_jobs(struct sk_registry *r, struct job *jobs, size_t n, struct sk_error *err)
+{
+	size_t next = 0, active = 0;
+	int ret = 0;
+
+	/* the scheme is found by a first request; a batch never starts a session in practice */
+	if (!r->scheme[0] && r->plain_ok)
+		ret = sk_registry_ping(r, err);
+	ready(r, err);
+	while (!ret) {
+		double now, wait_s = 1.0;
+		bool moved = false;
+
+		while (!ret && active < SK_REGISTRY_CONCURRENCY && next < n) {
+			struct job *j = &jobs[next++];
+
+			j->started = true;
+			ret = job_step(r, j, &j->err);
+			if (ret)
+				*err = j->err;
+			else if (!j->finished)
+				active++;
+		}
+		if (ret || !active)
+			break;
+		now = now_s();
+		for (size_t i = 0; i < next && !ret; i++) {
+			struct job *j = &jobs[i];
+			int rv;
+
+			if (!j->started || j->finished)
+				continue;
+			if (!j->c.x) {
+				if (j->c.wake > now) {
+					if (j->c.wake - now < wait_s)
+						wait_s = j->c.wake - now;
+					continue;
+				}
+				rv = call_send(r, &j->c, &j->err);
+			} else if (j->c.x->done) {
+				rv = call_eval(r, &j->c, &j->err);
+				if (rv == 1)
+					rv = job_step(r, j, &j->err);
+			} else {
+				continue;
+			}
+			moved = true;
+			if (rv < 0) {
+				ret = rv;
+				*err = j->err;
+			} else if (j->finished) {
+				active--;
+			}
+		}
+		if (!ret)
+			pump(r, moved ? 0 : (int)(wait_s * 1000.0) + 1);
+	}
+	for (size_t i = 0; i < n; i++)
+		job_free(r, &jobs[i]);
+	return ret;
+}
+
+static int run_blobs(struct sk_registry *r, const char *repo, struct sk_registry_blob *b, size_t n,
+		     bool up, struct sk_error *err)
+{
+	struct job *jobs;
+	int ret;
+
+	if (!n)
+		return 0;
+	jobs = calloc(n, sizeof(*jobs));
+	if (!jobs)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].b = &b[i];
+		jobs[i].repo = repo;
+		jobs[i].up = up;
+		jobs[i].body.fd = -1;
+		b[i].existed = b[i].mounted = false;
+		snprintf(jobs[i].prog.label, sizeof(jobs[i].prog.label), "%.19s", b[i].digest);
+		jobs[i].prog.total = b[i].size;
+	}
+	ret = run_jobs(r, jobs, n, err);
+	free(jobs);
+	return ret;
+}
+
+int sk_registry_blobs_get(struct sk_registry *r, const char *repo, struct sk_registry_blob *b,
+			  size_t n, struct sk_error *err)
+{
+	return run_blobs(r, repo, b, n, false, err);
+}
+
+int sk_registry_blobs_push(struct sk_registry *r, const char *repo, struct sk_registry_blob *b,
+			   size_t n, struct sk_error *err)
+{
+	return run_blobs(r, repo, b, n, true, err);
+}
+
+int sk_registry_blob_get(struct sk_registry *r, const char *repo, const char *digest, int64_t size,
+			 const struct sk_sink *sink, struct sk_error *err)
+{
+	struct sk_registry_blob b = {.digest = digest, .size = size, .sink = sink};
+
+	return sk_registry_blobs_get(r, repo, &b, 1, err);
 }
 
 int sk_registry_blob_push(struct sk_registry *r, const char *repo, const char *digest, int64_t size,
 			  const char *path, const char *mount_from, bool *mounted,
 			  struct sk_error *err)
 {
-	struct req rq = {
-	    .expect_size = -1, .max = ERROR_BODY_MAX, .content_type = "application/octet-stream"};
-	struct resp rs = {0};
-	struct body body = {.fd = -1};
-	char *location = NULL, *url = NULL, what[SK_DIGEST_MAX + SK_REF_REPO_MAX + 64];
-	char range[64];
-	bool was_mounted = false;
-	struct stat st;
-	int ret;
+	struct sk_registry_blob b = {
+	    .digest = digest, .size = size, .path = path, .mount_from = mount_from};
+	int ret = sk_registry_blobs_push(r, repo, &b, 1, err);
 
 	if (mounted)
-		*mounted = false;
-	ret = ready(r, err);
-	if (ret)
-		return ret;
-	body.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (body.fd < 0)
-		return sk_errf(err, -errno, "%s: cannot open: %s", path, strerror(errno));
-	if (fstat(body.fd, &st) || st.st_size != size) {
-		ret = sk_errf(err, -EBADMSG, "%s: size %lld does not match its descriptor (%lld)",
-			      path, (long long)st.st_size, (long long)size);
-		goto out;
-	}
-	ret = upload_start(r, repo, digest, mount_from, &was_mounted, &location, err);
-	if (ret || was_mounted) {
-		if (mounted)
-			*mounted = was_mounted;
-		goto out;
-	}
-	rq.what = what;
-	if ((size_t)size > r->chunk_size) {
-		snprintf(what, sizeof(what), "uploading a chunk of blob %.19s", digest);
-		for (off_t off = 0; off < size; off += (off_t)r->chunk_size) {
-			size_t n = (size_t)(size - off) < r->chunk_size ? (size_t)(size - off)
-									: r->chunk_size;
-
-			body.off = off;
-			body.len = n;
-			snprintf(range, sizeof(range), "%lld-%lld", (long long)off,
-				 (long long)off + (long long)n - 1);
-			rq.method = "PATCH";
-			rq.url = location;
-			rq.body = &body;
-			rq.content_range = range;
-			ret = do_request(r, &rq, &rs, err);
-			if (ret)
-				goto out;
-			if (rs.status != 202) {
-				ret = http_error(r, &rq, &rs, err);
-				goto out;
-			}
-			if (rs.location[0]) {
-				char *next = NULL;
-
-				if (make_url(r, rs.location, &next)) {
-					ret = sk_errf(err, -EPROTO, "registry %s: bad Location",
-						      r->ref.registry);
-					goto out;
-				}
-				curl_free(location);
-				location = next;
-			}
-		}
-		rq.body = NULL;
-		rq.content_range = NULL;
-	} else {
-		body.off = 0;
-		body.len = (size_t)size;
-		rq.body = &body;
-	}
-	snprintf(what, sizeof(what), "uploading blob %.19s to %s", digest, repo);
-	if (url_add_query(location, "digest", digest, &url)) {
-		ret = sk_errf(err, -EPROTO, "registry %s: bad upload Location", r->ref.registry);
-		goto out;
-	}
-	rq.method = "PUT";
-	rq.url = url;
-	ret = do_request(r, &rq, &rs, err);
-	if (ret)
-		goto out;
-	if (rs.status != 201) {
-		ret = http_error(r, &rq, &rs, err);
-		goto out;
-	}
-	ret = check_reported_digest(r, &rs, digest, what, err);
-out:
-	if (body.fd >= 0)
-		close(body.fd);
-	curl_free(location);
-	curl_free(url);
-	resp_free(&rs);
+		*mounted = !ret && b.mounted;
 	return ret;
 }
 
 /* ---- manifests ---- */
-
 static void media_type_of(const char *ctype, char out[256])
 {
 	size_t n = strcspn(ctype, ";");
