@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "load.h"
 #include "schedkit/store.h"
 #include "schedkit/transfer.h"
 #include "schedkit/hostcheck.h"
@@ -31,7 +32,12 @@ static void usage(FILE *f)
 		   "                 (default " SK_SYSFS_BTF ")\n"
 		   "  --release R    kernel release to compare with (default: uname -r, or\n"
 		   "                 not compared when --btf names another kernel's BTF)\n"
-		   "  --arch ARCH    platform to check (default: this machine's)\n");
+		   "  --arch ARCH    platform to check (default: this machine's)\n"
+		   "  --load         then load the object into this kernel (the verifier runs;\n"
+		   "                 nothing is attached) and print its statistics, or the\n"
+		   "                 whole verifier log and a hint when it is rejected\n"
+		   "  --verifier-log FILE  with --load: write the log (or statistics) to FILE\n"
+		   "  --ops NAME     with --load: the sched_ext_ops map when there are several\n");
 }
 
 /*
@@ -77,8 +83,12 @@ int cmd_check(int argc, char **argv)
 	static const struct option long_opts[] = {
 	    {"json", no_argument, NULL, 'j'},	       {"btf", required_argument, NULL, 'b'},
 	    {"release", required_argument, NULL, 'r'}, {"arch", required_argument, NULL, 'a'},
-	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},	       {"load", no_argument, NULL, 'L'},
+	    {"verifier-log", required_argument, NULL, 'V'}, {"ops", required_argument, NULL, 'O'},
+	    {NULL, 0, NULL, 0},
 	};
+	const char *vlog = NULL, *ops = NULL;
+	bool load = false;
 	const char *btf = NULL, *release = NULL, *arch = NULL;
 	struct sk_check_report *report = NULL;
 	struct json_object *config = NULL, *j;
@@ -101,6 +111,15 @@ int cmd_check(int argc, char **argv)
 		case 'a':
 			arch = optarg;
 			break;
+		case 'L':
+			load = true;
+			break;
+		case 'V':
+			vlog = optarg;
+			break;
+		case 'O':
+			ops = optarg;
+			break;
 		default: /* -h/--help, or a usage error */
 			return sk_cli_usage(usage, c == 'h');
 		}
@@ -116,19 +135,24 @@ int cmd_check(int argc, char **argv)
 		ret = sk_cli_exit_status(err.code);
 		goto out;
 	}
+	ret = sk_check_report_ok(report) ? SK_EXIT_OK : SK_EXIT_KERNEL;
 	if (json) {
 		j = sk_check_report_to_json(report);
 		if (!j) {
 			sk_die_msg("out of memory");
 			goto out;
 		}
+		if (load && !ret)
+			ret = skr_load_check(a, ops, vlog, NULL, j);
 		sk_cli_print_json(j);
 		json_object_put(j);
 	} else {
 		printf("%s (%s/%s, %s)\n", argv[optind], a->os, a->arch, a->manifest_digest);
 		sk_check_report_print(report, stdout);
+		fflush(stdout);
+		if (load && !ret)
+			ret = skr_load_check(a, ops, vlog, stdout, NULL);
 	}
-	ret = sk_check_report_ok(report) ? SK_EXIT_OK : SK_EXIT_KERNEL;
 out:
 	sk_check_report_free(report);
 	json_object_put(config);

@@ -29,19 +29,34 @@ openssl curl ca-certificates python3 python3-jsonschema clang-format cppcheck cl
 clang-tidy-16 libclang-rt-16-dev"
 BPORTS="libbpf-dev libbpf1 bpftool"
 # --build: only what building and running skbuild/skrun needs (the Containerfile).
-if [ "${1:-}" = --build ]; then
+# --runtime: only the shared libraries skrun and skrun-fetch run with (the skrun image).
+# --containers: what the container tests need to build the images here (podman
+# with runc, and mmdebstrap for a base image made from the Debian archive).
+case "${1:-}" in
+--build)
 	PKGS="make gcc pkg-config clang-16 llvm-16 libelf-dev zlib1g-dev libzstd-dev
 libarchive-dev libssl-dev libcurl4-openssl-dev libjson-c-dev ca-certificates git"
-fi
+	;;
+--runtime)
+	PKGS="libelf1 zlib1g libzstd1 libarchive13 libssl3 libcurl4 libjson-c5 ca-certificates"
+	BPORTS="libbpf1"
+	;;
+--containers)
+	PKGS="podman buildah runc mmdebstrap uidmap fuse-overlayfs"
+	BPORTS=""
+	;;
+esac
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
 done
 bp_ok=1
-v=$(dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null || true)
-case "$v" in 1:1.[4-9]* | 1:[2-9]* | 1.[4-9]*) ;; *) bp_ok=0 ;; esac
-command -v bpftool >/dev/null 2>&1 || bp_ok=0
+if [ -n "$BPORTS" ]; then
+	v=$(dpkg-query -W -f='${Version}' "${BPORTS%% *}" 2>/dev/null || true)
+	case "$v" in 1:1.[4-9]* | 1:[2-9]* | 1.[4-9]*) ;; *) bp_ok=0 ;; esac
+	case "$BPORTS" in *bpftool*) command -v bpftool >/dev/null 2>&1 || bp_ok=0 ;; esac
+fi
 
 if [ -n "$missing" ] || [ $bp_ok = 0 ]; then
 	need_root
@@ -55,7 +70,11 @@ if [ -n "$missing" ] || [ $bp_ok = 0 ]; then
 	[ $bp_ok = 1 ] || apt-get install -y -qq --no-install-recommends -t bookworm-backports $BPORTS
 fi
 
-[ "${1:-}" != --build ] || { echo "deps: ok (build only)"; exit 0; }
+case "${1:-}" in --build | --runtime | --containers)
+	echo "deps: ok (${1#--} only)"
+	exit 0
+	;;
+esac
 
 # cosign and oras come from trixie as static Go binaries; fetch the .debs through
 # a private apt state so the machine's own apt setup is not changed.

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "schedkit/kernel.h"
+#include "schedkit/verifier.h"
 #include "internal.h"
 
 #define SCX_SYSFS	 "/sys/kernel/sched_ext"
@@ -604,6 +605,7 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 				"the kernel rejected scheduler '%s' at load: %s (a kfunc or "
 				"callback this kernel lacks? run `skrun check`)",
 				s->name, strerror(-ret));
+		sk_verifier_explain(s->log, err); /* hint; whole log to $SKRUN_VERIFIER_LOG */
 		goto fail;
 	}
 	*out = s;

@@ -108,7 +108,8 @@ static void test_cli_usage_and_errors(void **state)
 	capture_start(&cap, stdout);
 	assert_int_equal(dispatch(help, NULL), 0);
 	out = capture_end(&cap);
-	assert_non_null(strstr(out, "usage: sktool <command> [options]\n\ncommands:\n"));
+	assert_non_null(
+	    strstr(out, "usage: sktool <command> [options]\n       sktool --version\n\ncommands:\n"));
 	assert_non_null(strstr(out, "  one        the first command\n"));
 	assert_non_null(strstr(out, "  two        the second command\n"));
 	assert_non_null(strstr(out, "Run 'sktool <command> --help' for a command's options.\n"));
@@ -129,6 +130,17 @@ static void test_cli_usage_and_errors(void **state)
 	out = capture_end(&cap);
 	assert_string_equal(out, "sktool: 'bogus' is not a command; see 'sktool --help'\n");
 	free(out);
+
+	/* --version: the tool and SK_VERSION, on stdout */
+	{
+		char version[] = "--version";
+
+		capture_start(&cap, stdout);
+		assert_int_equal(dispatch(version, NULL), 0);
+		out = capture_end(&cap);
+		assert_string_equal(out, "sktool " SK_VERSION "\n");
+		free(out);
+	}
 
 	capture_start(&cap, stderr);
 	sk_cli_error("sktool", "%s: %d", "x", 3);
@@ -261,6 +273,82 @@ static void test_registry_cli_insecure_registry(void **state)
 	sk_registry_cli_free(&reg);
 }
 
+static void test_exit_status(void **state)
+{
+	(void)state;
+	/* one status per kind of failure, each different (docs/json.md) */
+	assert_int_equal(sk_cli_exit_status(0), SK_EXIT_OK);
+	assert_int_equal(sk_cli_exit_status(-EKEYREJECTED), SK_EXIT_REFUSED);
+	assert_int_equal(sk_cli_exit_status(-ENOENT), SK_EXIT_NOT_FOUND);
+	assert_int_equal(sk_cli_exit_status(-ENETUNREACH), SK_EXIT_NETWORK);
+	assert_int_equal(sk_cli_exit_status(-EAGAIN), SK_EXIT_NETWORK);
+	assert_int_equal(sk_cli_exit_status(-ENOTSUP), SK_EXIT_KERNEL);
+	assert_int_equal(sk_cli_exit_status(-EINVAL), SK_EXIT_FAILURE);
+	assert_int_equal(sk_cli_exit_status(-ENOMEM), SK_EXIT_FAILURE);
+	assert_int_not_equal(SK_EXIT_USAGE, SK_EXIT_REFUSED);
+	assert_int_not_equal(SK_EXIT_NOT_FOUND, SK_EXIT_NETWORK);
+	assert_int_not_equal(SK_EXIT_NETWORK, SK_EXIT_KERNEL);
+}
+
+static void test_registry_cli_credentials(void **state)
+{
+	struct sk_registry_cli reg = {0};
+	int fds[2];
+
+	(void)state;
+	unsetenv(SK_REGISTRY_USERNAME_ENV);
+	unsetenv(SK_REGISTRY_PASSWORD_ENV);
+	/* --username alone: the password would have to come from the command line */
+	assert_int_equal(sk_registry_cli_opt(&reg, SK_REGISTRY_OPT_USERNAME, "ci"), 1);
+	assert_int_equal(sk_registry_cli_finish(&reg, NULL), -EINVAL);
+	sk_registry_cli_free(&reg);
+
+	/* --username with --password-stdin: the password is standard input's first line */
+	memset(&reg, 0, sizeof(reg));
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "s3cret\n", 7), 7);
+	close(fds[1]);
+	{
+		int saved = dup(STDIN_FILENO);
+
+		dup2(fds[0], STDIN_FILENO);
+		close(fds[0]);
+		sk_registry_cli_opt(&reg, SK_REGISTRY_OPT_USERNAME, "ci");
+		sk_registry_cli_opt(&reg, SK_REGISTRY_OPT_PASSWORD_STDIN, NULL);
+		assert_int_equal(sk_registry_cli_finish(&reg, NULL), 0);
+		dup2(saved, STDIN_FILENO);
+		close(saved);
+	}
+	assert_string_equal(reg.opts.username, "ci");
+	assert_string_equal(reg.opts.password, "s3cret");
+	sk_registry_cli_free(&reg);
+
+	/* the environment, when both variables are set and no file was named */
+	memset(&reg, 0, sizeof(reg));
+	setenv(SK_REGISTRY_USERNAME_ENV, "envuser", 1);
+	setenv(SK_REGISTRY_PASSWORD_ENV, "envpass", 1);
+	assert_int_equal(sk_registry_cli_finish(&reg, NULL), 0);
+	assert_string_equal(reg.opts.username, "envuser");
+	assert_string_equal(reg.opts.password, "envpass");
+	assert_non_null(strstr(reg.opts.cred_source, SK_REGISTRY_USERNAME_ENV));
+	sk_registry_cli_free(&reg);
+	/* --authfile wins: the environment is not read */
+	memset(&reg, 0, sizeof(reg));
+	sk_registry_cli_opt(&reg, SK_REGISTRY_OPT_AUTHFILE, "/auth.json");
+	assert_int_equal(sk_registry_cli_finish(&reg, NULL), 0);
+	assert_null(reg.opts.username);
+	sk_registry_cli_free(&reg);
+	unsetenv(SK_REGISTRY_USERNAME_ENV);
+	unsetenv(SK_REGISTRY_PASSWORD_ENV);
+
+	/* build --push hands the options on under their own names */
+	assert_string_equal(sk_registry_cli_optname(SK_REGISTRY_OPT_INSECURE_REGISTRY),
+			    "--insecure-registry");
+	assert_string_equal(sk_registry_cli_optname(SK_REGISTRY_OPT_PASSWORD_STDIN),
+			    "--password-stdin");
+	assert_null(sk_registry_cli_optname('q'));
+}
+
 /* ---- source arguments ---- */
 
 static void expect_kind(const char *arg, enum sk_source_kind kind, const char *path,
@@ -369,6 +457,8 @@ int main(void)
 	    cmocka_unit_test(test_registry_cli_options),
 	    cmocka_unit_test(test_registry_cli_finish),
 	    cmocka_unit_test(test_registry_cli_insecure_registry),
+	    cmocka_unit_test(test_registry_cli_credentials),
+	    cmocka_unit_test(test_exit_status),
 	    cmocka_unit_test(test_source_parse),
 	    cmocka_unit_test(test_json_add),
 	};
