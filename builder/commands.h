@@ -22,6 +22,18 @@ int cmd_vmlinux(int argc, char **argv);
 void skb_cache_dir(char *buf, size_t sz, const char *sub);
 
 /*
+ * A data file or directory (malloc'd path): $SCHEDKIT_DATADIR/INSTALLED, the
+ * install tree next to the binary (../share/schedkit/INSTALLED), else the
+ * source tree's IN_SOURCE (a build that was not installed).
+ */
+char *skb_data_path(const char *installed, const char *in_source);
+/* Another tool installed next to skbuild (skrun), or NULL. */
+char *skb_sibling_tool(const char *name);
+
+int cmd_init(int argc, char **argv);
+int cmd_vmtest(int argc, char **argv);
+
+/*
  * Signs target with key (sk_sign_artifact) and prints what was signed to out
  * (may be NULL); with json, also the result as docs/json.md's sign object.
  * Returns 0 or the negative errno (the message printed already). cmd_sign.c.

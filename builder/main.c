@@ -7,6 +7,7 @@
 
 static const struct sk_command commands[] = {
     {"build", cmd_build, "compile a scheduler and pack it as an OCI artifact"},
+    {"init", cmd_init, "start a new scheduler from a template"},
     {"inspect", cmd_inspect, "show what an artifact contains and requires"},
     {"key", cmd_key, "generate a signing key pair"},
     {"login", cmd_login, "store credentials for a registry"},
@@ -15,6 +16,7 @@ static const struct sk_command commands[] = {
     {"save", cmd_save, "write an artifact as an oci-archive tarball"},
     {"sign", cmd_sign, "sign an artifact in a registry or a layout (cosign format)"},
     {"vmlinux", cmd_vmlinux, "write vmlinux.h for a kernel's BTF"},
+    {"vmtest", cmd_vmtest, "load, attach and run schedulers in the sched_ext test kernel"},
 };
 
 void sk_die_msg(const char *fmt, ...)

@@ -81,10 +81,14 @@ static int config_for_check(struct sk_artifact *a, struct json_object **out, str
 int cmd_check(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-	    {"json", no_argument, NULL, 'j'},	       {"btf", required_argument, NULL, 'b'},
-	    {"release", required_argument, NULL, 'r'}, {"arch", required_argument, NULL, 'a'},
-	    {"help", no_argument, NULL, 'h'},	       {"load", no_argument, NULL, 'L'},
-	    {"verifier-log", required_argument, NULL, 'V'}, {"ops", required_argument, NULL, 'O'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"btf", required_argument, NULL, 'b'},
+	    {"release", required_argument, NULL, 'r'},
+	    {"arch", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"load", no_argument, NULL, 'L'},
+	    {"verifier-log", required_argument, NULL, 'V'},
+	    {"ops", required_argument, NULL, 'O'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *vlog = NULL, *ops = NULL;

@@ -146,6 +146,8 @@ int cmd_pull(int argc, char **argv)
 		goto out;
 	}
 	if (sk_pull(s, argv[optind], &opts, digest, name, &err)) {
+		if (!skip_verify)
+			sk_unsigned_build_explain(argv[optind], &err);
 		sk_die_msg("pull: %s", err.msg);
 		ret = sk_cli_exit_status(err.code);
 		goto out;

@@ -57,6 +57,8 @@ int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_D
 		goto out;
 	ret = sk_pull(store, ref, &po, digest, name, err);
 	if (ret) {
+		if (!o->insecure_skip_verify && sk_unsigned_build_explain(ref, err))
+			ret = err->code;
 		sk_err_prefix(err, "%s: ", ref);
 		goto out;
 	}

@@ -7,7 +7,10 @@
 
 #include <openssl/crypto.h>
 
+#include "schedkit/cli.h"
+#include "schedkit/oci.h"
 #include "schedkit/transfer.h"
+#include "schedkit/trust.h"
 
 #define PASSWORD_MAX 4096
 
@@ -164,4 +167,43 @@ void sk_registry_cli_free(struct sk_registry_cli *c)
 		c->password = NULL;
 	}
 	sk_strv_free(&c->insecure);
+}
+
+/* 1 when src is a layout whose artifact has no signature manifest at all. */
+static int unsigned_layout(const char *src, char digest[SK_DIGEST_MAX])
+{
+	struct sk_source s;
+	struct sk_layout *l = NULL;
+	struct sk_descriptor d, sig;
+	char tag[SK_SIG_TAG_MAX];
+	int ret = 0;
+
+	if (sk_source_parse(src, &s, NULL))
+		return 0;
+	if (s.kind == SK_SOURCE_LAYOUT && !sk_layout_open(s.path, &l, NULL) &&
+	    !sk_layout_resolve_artifact(l, s.tag, &d, NULL) && !sk_sig_tag(d.digest, tag, NULL)) {
+		ret = sk_layout_resolve(l, tag, &sig, NULL) == -ENOENT;
+		snprintf(digest, SK_DIGEST_MAX, "%s", d.digest);
+	}
+	sk_layout_close(l);
+	sk_source_free(&s);
+	return ret;
+}
+
+int sk_unsigned_build_explain(const char *src, struct sk_error *err)
+{
+	char digest[SK_DIGEST_MAX] = "";
+
+	/* only a verification that failed: other errors keep their own words */
+	if (!err || !strstr(err->msg, "verification") || !unsigned_layout(src, digest))
+		return 0;
+	err->code = -EKEYREJECTED;
+	snprintf(err->msg, sizeof(err->msg),
+		 "%s is an unsigned local build: the layout holds no signature for %s, so "
+		 "nothing vouches for it and the trust policy cannot accept it. Either sign it "
+		 "(`skbuild sign --key KEY --identity HOST/REPO %s`, then trust KEY's public key "
+		 "in the policy or pass --key PUB --identity HOST/REPO), or run it without "
+		 "verification: --insecure-skip-verify",
+		 src, digest, src);
+	return 1;
 }
