@@ -14,6 +14,8 @@ int cmd_status(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_store(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_mode(int argc, char **argv);
 
 /* Prints "skrun: " + message to stderr. */
 void sk_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

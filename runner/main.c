@@ -10,11 +10,13 @@ static const struct sk_command commands[] = {
     {"verify", cmd_verify, "check an artifact's signatures against the trust policy"},
     {"run", cmd_run, "attach a scheduler and supervise it in the foreground"},
     {"switch", cmd_switch, "replace the supervised scheduler"},
+    {"mode", cmd_mode, "switch to a tunable preset of skrun.json (or list them)"},
     {"stop", cmd_stop, "detach the supervised scheduler cleanly"},
     {"status", cmd_status, "what runs, from which artifact, and why it last stopped"},
     {"check", cmd_check, "test an artifact's requirements against this kernel"},
     {"doctor", cmd_doctor, "check that this host can run sched_ext schedulers"},
-    {"store", cmd_store, "check the local content store (store verify)"},
+    {"store", cmd_store, "list, remove, prune and verify the local content store"},
+    {"policy", cmd_policy, "check a trust policy for every problem (policy check)"},
 };
 
 void sk_die_msg(const char *fmt, ...)

@@ -14,6 +14,9 @@
 #include "schedkit/transfer.h"
 
 #define SKRUN_STATE_DEFAULT "/run/schedkit"
+/* The configuration: JSON next to the trust policy (docs/operators.md). */
+#define SKRUN_CONFIG_DEFAULT "/etc/schedkit/skrun.json"
+#define SKRUN_CONFIG_ENV     "SKRUN_CONFIG"
 
 /* Where an artifact comes from and how it must be trusted. */
 struct skr_source_opts {
@@ -26,6 +29,9 @@ struct skr_source_opts {
 	const char *btf;	    /* NULL: the running kernel (for the compatibility check) */
 	struct sk_registry_cli reg; /* --insecure-registry, --ca-cert, --authfile */
 	bool skip_check;	    /* only for tests of the loader itself */
+	enum sk_pull_policy pull;   /* --pull: when a registry is asked */
+	/* non-NULL: what is pulled is leased here (a supervisor's own lease) */
+	struct sk_store_lease *lease;
 };
 
 /* A scheduler that passed every gate and is ready to load. */
@@ -35,7 +41,10 @@ struct skr_target {
 	struct sk_artifact *artifact;
 	struct sk_strv sets; /* NAME=VALUE tunables */
 	const char *ops_name;
-	bool verified; /* false only with --insecure-skip-verify */
+	bool verified;	     /* false only with --insecure-skip-verify */
+	char identity[512];  /* --identity it was verified for; "" when its own name said */
+	char scheduler[128]; /* its name in skrun.json; "" when started by reference */
+	char mode[64];	     /* the skrun.json mode whose tunables it runs with; "" for none */
 };
 
 /*
@@ -76,14 +85,25 @@ struct skr_status {
 	bool have_exit;
 	struct sk_exit_info last_exit;
 	time_t last_exit_at;
+	const struct skr_target *target;   /* what runs: tunables, identity, mode */
+	const struct skr_target *fallback; /* NULL: none */
+	const char *pull;		   /* the pull policy it runs with */
+	const char *error;		   /* status "failed" at start: why */
 };
 
 /* Writes state.json atomically. */
 int skr_state_write(const struct skr_state *st, const struct skr_status *s, struct sk_error *err);
 /* Reads state.json from dir; *out is owned by the caller. */
 int skr_state_read(const char *dir, struct json_object **out, struct sk_error *err);
+/* True while pid runs (a zombie does not). */
+bool skr_pid_alive(int pid);
 /* The pid recorded in state.json if that process is alive, else 0. */
 int skr_state_pid(const char *dir);
+/*
+ * A start that failed records so (status "failed", the reason), so that no
+ * earlier run's record outlives it; a live supervisor's record is left alone.
+ */
+void skr_state_record_failure(const char *ref, const char *why);
 
 /* systemd readiness (Type=notify) when NOTIFY_SOCKET is set; a no-op otherwise. */
 void skr_notify(const char *msg);
@@ -110,7 +130,66 @@ int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_t
 
 /* Control socket path in the state dir (malloc'd). */
 char *skr_control_path(const char *dir);
-/* Sends one request line, prints the replies; 0 when the last reply is "OK ...". */
+/*
+ * Sends one request line, prints the replies; 0 when the last reply is
+ * "OK ...". -ENOTCONN when no supervisor listens.
+ */
 int skr_control_request(const char *request, struct sk_error *err);
+
+/*
+ * The switch request: "switch\tREF" then "\tKEY=VALUE" fields, KEY one of
+ * set (repeatable), identity, pull, scheduler, mode. Values hold no tab or
+ * newline (-EINVAL otherwise).
+ */
+int skr_switch_request(struct sk_buf *req, const char *ref, const struct sk_strv *sets,
+		       const char *identity, const char *pull, const char *scheduler,
+		       const char *mode, struct sk_error *err);
+
+/* ---- configuration (skrun.json) ---- */
+
+struct skr_mode {
+	char *name;
+	struct sk_strv sets; /* NAME=VALUE */
+};
+
+struct skr_sched_conf {
+	char *name;
+	char *ref;
+	char *identity;	     /* may be NULL */
+	struct sk_strv sets; /* its tunables in every mode */
+	struct skr_mode *modes;
+	size_t nmodes;
+};
+
+struct skr_config {
+	char *path;
+	char *scheduler; /* the default */
+	char *mode;	 /* the mode skrun run starts in; may be NULL */
+	char *fallback;	 /* a scheduler's name; may be NULL */
+	bool has_pull;
+	enum sk_pull_policy pull;
+	bool has_restart;
+	struct skr_policy restart;
+	struct skr_sched_conf *scheds;
+	size_t nscheds;
+};
+
+/* $SKRUN_CONFIG, else SKRUN_CONFIG_DEFAULT. */
+const char *skr_config_path(void);
+/* Reads and checks it; unknown fields and names are refused with the one meant. */
+int skr_config_load(const char *path, struct skr_config *c, struct sk_error *err);
+void skr_config_free(struct skr_config *c);
+/* The scheduler named name; -ENOENT with the names there are. */
+int skr_config_sched(const struct skr_config *c, const char *name,
+		     const struct skr_sched_conf **out, struct sk_error *err);
+/*
+ * The tunables of s in mode (NULL or "default": its own only), appended to
+ * out; a mode's value replaces the scheduler's for the same name. -ENOENT
+ * with the modes there are when s has no such mode.
+ */
+int skr_config_sets(const struct skr_sched_conf *s, const char *mode, struct sk_strv *out,
+		    struct sk_error *err);
+/* Appends NAME=VALUE to sets, replacing an earlier value of NAME. */
+int skr_sets_put(struct sk_strv *sets, const char *kv);
 
 #endif

@@ -35,6 +35,7 @@ int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_D
 	struct sk_verify_result vres = {0};
 	struct sk_pull_opts po = {0};
 	struct sk_store *store = NULL;
+	struct sk_error warning = {0};
 	char name[SK_REF_STRING_MAX];
 	int ret;
 
@@ -42,6 +43,9 @@ int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_D
 	po.reg.insecure = &o->reg.insecure;
 	po.arch = o->arch;
 	po.on_helper = helper_report;
+	po.policy = o->pull;
+	po.lease = o->lease;
+	po.warning = &warning;
 	if (o->insecure_skip_verify) {
 		/* Explicit opt-out only: the store entry and the state say so. */
 		po.record_annotations = unverified;
@@ -62,6 +66,8 @@ int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_D
 		sk_err_prefix(err, "%s: ", ref);
 		goto out;
 	}
+	if (warning.code)
+		printf("skrun: warning: %s: %s\n", ref, warning.msg);
 	if (!o->insecure_skip_verify) {
 		char *keys = sk_strv_join(&vres.matched, ", ");
 

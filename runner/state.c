@@ -76,6 +76,41 @@ static void iso8601(time_t t, char *buf, size_t sz)
 	strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* What runs with which tunables, identity and mode, and what would take over. */
+static void add_target(struct json_object *o, const struct skr_status *s)
+{
+	const struct skr_target *t = s->target, *f = s->fallback;
+	struct json_object *tun = json_object_new_object();
+
+	for (size_t i = 0; t && tun && i < t->sets.n; i++) {
+		const char *eq = strchr(t->sets.v[i], '=');
+		char name[256];
+
+		if (!eq)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - t->sets.v[i]), t->sets.v[i]);
+		json_object_object_add(tun, name, json_object_new_string(eq + 1));
+	}
+	json_object_object_add(o, "tunables", tun);
+	if (t && t->identity[0])
+		json_object_object_add(o, "identity", json_object_new_string(t->identity));
+	if (t && t->scheduler[0])
+		json_object_object_add(o, "scheduler", json_object_new_string(t->scheduler));
+	if (t && t->mode[0])
+		json_object_object_add(o, "mode", json_object_new_string(t->mode));
+	if (s->pull)
+		json_object_object_add(o, "pull", json_object_new_string(s->pull));
+	if (f) {
+		struct json_object *fo = json_object_new_object();
+
+		json_object_object_add(fo, "ref", json_object_new_string(f->ref));
+		json_object_object_add(fo, "digest", json_object_new_string(f->digest));
+		if (f->identity[0])
+			json_object_object_add(fo, "identity", json_object_new_string(f->identity));
+		json_object_object_add(o, "fallbackTarget", fo);
+	}
+}
+
 int skr_state_write(const struct skr_state *st, const struct skr_status *s, struct sk_error *err)
 {
 	struct json_object *o = json_object_new_object(), *e;
@@ -84,7 +119,11 @@ int skr_state_write(const struct skr_state *st, const struct skr_status *s, stru
 	int ret;
 
 	json_object_object_add(o, "status", json_object_new_string(s->status));
-	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	/* a stopped or failed skrun is about to exit: its pid would soon name another process */
+	json_object_object_add(
+	    o, "pid",
+	    json_object_new_int(
+		!strcmp(s->status, "stopped") || !strcmp(s->status, "failed") ? 0 : getpid()));
 	json_object_object_add(o, "ref", json_object_new_string(s->ref ? s->ref : ""));
 	json_object_object_add(o, "digest", json_object_new_string(s->digest ? s->digest : ""));
 	json_object_object_add(o, "name", json_object_new_string(s->name ? s->name : ""));
@@ -93,6 +132,9 @@ int skr_state_write(const struct skr_state *st, const struct skr_status *s, stru
 	iso8601(s->since, when, sizeof(when));
 	json_object_object_add(o, "since", json_object_new_string(when));
 	json_object_object_add(o, "restarts", json_object_new_int(s->restarts));
+	add_target(o, s);
+	if (s->error)
+		json_object_object_add(o, "error", json_object_new_string(s->error));
 	if (s->have_exit) {
 		e = json_object_new_object();
 		json_object_object_add(e, "kind", json_object_new_int(s->last_exit.kind));
@@ -135,6 +177,26 @@ int skr_state_read(const char *dir, struct json_object **out, struct sk_error *e
 	return ret;
 }
 
+bool skr_pid_alive(int pid)
+{
+	char path[64], buf[256], *close_paren;
+	FILE *f;
+	bool zombie = false;
+
+	if (pid <= 0 || (kill(pid, 0) && errno == ESRCH))
+		return false;
+	/* an exited child its parent has not waited for yet is no supervisor */
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')) &&
+		    close_paren[1] == ' ')
+			zombie = close_paren[2] == 'Z' || close_paren[2] == 'X';
+		fclose(f);
+	}
+	return !zombie;
+}
+
 int skr_state_pid(const char *dir)
 {
 	struct json_object *o = NULL;
@@ -144,9 +206,7 @@ int skr_state_pid(const char *dir)
 		return 0;
 	pid = (int)sk_json_int(o, "pid");
 	json_object_put(o);
-	if (pid <= 0 || (kill(pid, 0) && errno == ESRCH))
-		return 0;
-	return pid;
+	return skr_pid_alive(pid) ? pid : 0;
 }
 
 void skr_notify(const char *msg)
@@ -169,4 +229,35 @@ void skr_notify(const char *msg)
 		/* systemd will time the unit out and say so; nothing better to do here */
 	}
 	close(fd);
+}
+
+void skr_state_record_failure(const char *ref, const char *why)
+{
+	struct skr_state st = {.lock_fd = -1};
+	struct skr_status s = {
+	    .status = "failed",
+	    .ref = ref,
+	    .since = time(NULL),
+	    .error = why,
+	};
+	char *path;
+	int fd;
+
+	snprintf(st.dir, sizeof(st.dir), "%s", skr_state_dir());
+	path = sk_path_join(st.dir, "lock");
+	if (!path)
+		return;
+	/* no lock file: no supervisor ever ran here; otherwise only if none runs now */
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	free(path);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return;
+	}
+	if (fd < 0 && sk_mkdir_p(st.dir, 0755, NULL))
+		return;
+	/* a record that stays stale is the one thing worse than none */
+	skr_state_write(&st, &s, NULL);
+	if (fd >= 0)
+		close(fd);
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "schedkit/store.h"
 #include "skrun.h"
 
 #define POLL_MS		      100
@@ -41,6 +42,11 @@ struct sup {
 		int client;
 		char ref[1024];
 		struct sk_strv sets;
+		char identity[512]; /* "" : the source's own name says */
+		char scheduler[128];
+		char mode[64];
+		bool has_pull;
+		enum sk_pull_policy pull;
 	} sw;
 	struct sk_sched *sched;
 	struct skr_status status;
@@ -75,7 +81,10 @@ static void publish(struct sup *s, const char *status)
 		s->status.digest = s->cur->digest;
 		s->status.verified = s->cur->verified;
 		s->status.name = s->sched ? sk_sched_name(s->sched) : "";
+		s->status.target = s->cur;
 	}
+	s->status.fallback = s->fallback;
+	s->status.pull = sk_pull_policy_str(s->src->pull);
 	if (skr_state_write(s->st, &s->status, &err))
 		say("warning: cannot record state: %s", err.msg);
 }
@@ -326,6 +335,17 @@ static void reply(int fd, const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* The lease holds what runs and the fallback, nothing the supervisor let go of. */
+static void lease_current(struct sup *s)
+{
+	const char *digests[2] = {s->cur ? s->cur->digest : NULL,
+				  s->fallback ? s->fallback->digest : NULL};
+	struct sk_error err = {0};
+
+	if (sk_store_lease_set(s->src->lease, digests, 2, &err))
+		say("warning: %s", err.msg);
+}
+
 /*
  * switch: the new scheduler passes every gate and the verifier while the old
  * one keeps running; only then is the old one detached and the new attached.
@@ -344,6 +364,9 @@ static void finish_switch(struct sup *s, const char *digest, const char *failure
 
 	next.sets = s->sw.sets;
 	memset(&s->sw.sets, 0, sizeof(s->sw.sets));
+	snprintf(next.identity, sizeof(next.identity), "%s", s->sw.identity);
+	snprintf(next.scheduler, sizeof(next.scheduler), "%s", s->sw.scheduler);
+	snprintf(next.mode, sizeof(next.mode), "%s", s->sw.mode);
 	if (failure) {
 		reply(fd, "ERROR %s; '%s' is still attached", failure,
 		      s->sched ? sk_sched_name(s->sched) : "(nothing)");
@@ -399,9 +422,11 @@ static void finish_switch(struct sup *s, const char *digest, const char *failure
 	s->nr_restart_log = 0;
 	report_attached(s);
 	publish(s, "running");
-	reply(fd, "OK switched from '%s' to '%s' (%s)", old_name[0] ? old_name : "(nothing)",
-	      sk_sched_name(s->sched), s->cur->digest);
+	reply(fd, "OK switched from '%s' to '%s' (%s)%s%s", old_name[0] ? old_name : "(nothing)",
+	      sk_sched_name(s->sched), s->cur->digest, s->cur->mode[0] ? ", mode " : "",
+	      s->cur->mode);
 out:
+	lease_current(s);
 	sk_sched_close(loaded);
 	skr_target_free(&next);
 	close(fd);
@@ -412,6 +437,7 @@ out:
 static void switch_child(const struct sup *s, int out)
 {
 	char digest[SK_DIGEST_MAX], line[SK_ERROR_MSG_MAX + 16];
+	struct skr_source_opts o = *s->src;
 	struct sk_error err = {0};
 	sigset_t none;
 	int n;
@@ -422,7 +448,12 @@ static void switch_child(const struct sup *s, int out)
 	if (dup2(out, 3) < 0)
 		_exit(1);
 	close_range(4, ~0U, 0);
-	if (skr_fetch(s->sw.ref, s->src, digest, &err))
+	/* its own lease: the supervisor's went with the fds above */
+	o.lease = NULL;
+	o.identity = s->sw.identity[0] ? s->sw.identity : NULL;
+	if (s->sw.has_pull)
+		o.pull = s->sw.pull;
+	if (skr_fetch(s->sw.ref, &o, digest, &err))
 		n = snprintf(line, sizeof(line), "ERROR %s", err.msg);
 	else
 		n = snprintf(line, sizeof(line), "OK %s", digest);
@@ -450,9 +481,31 @@ static void start_switch(struct sup *s, int fd, char *args)
 		return;
 	}
 	snprintf(s->sw.ref, sizeof(s->sw.ref), "%s", ref);
-	for (char *set = strtok_r(NULL, "\t", &save); set; set = strtok_r(NULL, "\t", &save))
-		sk_strv_push(&s->sw.sets, set);
-	reply(fd, "switch: preparing %s", ref);
+	s->sw.identity[0] = s->sw.scheduler[0] = s->sw.mode[0] = '\0';
+	s->sw.has_pull = false;
+	for (char *f = strtok_r(NULL, "\t", &save); f; f = strtok_r(NULL, "\t", &save)) {
+		if (!strncmp(f, "set=", 4)) {
+			sk_strv_push(&s->sw.sets, f + 4);
+		} else if (!strncmp(f, "identity=", 9)) {
+			snprintf(s->sw.identity, sizeof(s->sw.identity), "%s", f + 9);
+		} else if (!strncmp(f, "scheduler=", 10)) {
+			snprintf(s->sw.scheduler, sizeof(s->sw.scheduler), "%s", f + 10);
+		} else if (!strncmp(f, "mode=", 5)) {
+			snprintf(s->sw.mode, sizeof(s->sw.mode), "%s", f + 5);
+		} else if (!strncmp(f, "pull=", 5) && !sk_pull_policy_parse(f + 5, &s->sw.pull)) {
+			s->sw.has_pull = true;
+		} else {
+			reply(fd,
+			      "ERROR switch: unknown field \"%.100s\" in the request (is this "
+			      "skrun the same version as the supervisor?)",
+			      f);
+			sk_strv_free(&s->sw.sets);
+			close(fd);
+			return;
+		}
+	}
+	reply(fd, "switch: preparing %s%s%s%s%s", ref, s->sw.identity[0] ? " as " : "",
+	      s->sw.identity, s->sw.mode[0] ? ", mode " : "", s->sw.mode);
 	if (pipe2(p, O_CLOEXEC)) {
 		reply(fd, "ERROR cannot start the switch: %s", strerror(errno));
 		sk_strv_free(&s->sw.sets);
@@ -494,12 +547,18 @@ static void collect_switch(struct sup *s)
 	close(s->sw.pipe);
 	waitpid(s->sw.pid, NULL, 0);
 	s->sw.pid = 0;
-	if (!strncmp(line, "OK sha256:", 10) && sk_digest_valid(line + 3))
+	if (!strncmp(line, "OK sha256:", 10) && sk_digest_valid(line + 3)) {
+		struct sk_error err = {0};
+
+		/* ours now: the child's lease ended with its pull */
+		if (sk_store_lease_add(s->src->lease, line + 3, &err))
+			say("warning: %s", err.msg);
 		finish_switch(s, line + 3, NULL);
-	else
+	} else {
 		finish_switch(s, NULL,
 			      !strncmp(line, "ERROR ", 6) ? line + 6
 							  : "the switch's fetch process died");
+	}
 }
 
 /* skrun is stopping: a pending switch is abandoned, its client told so. */
@@ -608,6 +667,7 @@ int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_t
 	}
 	if (open_control(&s))
 		say("warning: no control socket in %s (switch and stop unavailable)", st->dir);
+	lease_current(&s);
 
 	s.status.since = time(NULL);
 	if (load_attach(s.cur, &s.sched, &err)) {

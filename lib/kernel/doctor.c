@@ -488,31 +488,48 @@ static int check_store(struct doc *d)
 	return ret;
 }
 
+/* The same check as `skrun policy check`: what verification would refuse fails here. */
 static int check_policy(struct doc *d)
 {
-	static const char hint[] = "write a trust policy (docs/policy.md) there or pass --policy "
-				   "FILE: skrun verifies every artifact's signature against it";
 	const char *path = d->o->policy_path ? d->o->policy_path : SK_POLICY_DEFAULT;
-	struct json_object *obj = NULL;
-	struct sk_error e = {0};
-	uint8_t *data = NULL;
-	size_t len;
+	struct sk_policy_lint l = {0};
+	struct sk_buf what = {0}, hint = {0};
 	int ret;
 
-	if (sk_read_file(path, SK_POLICY_MAX, &data, &len, &e))
-		return add_check(d, "policy.readable", SK_DOCTOR_FAIL, hint, "%s", e.msg);
-	if (sk_json_parse(data, len, path, &obj, &e))
-		ret = add_check(d, "policy.readable", SK_DOCTOR_FAIL,
-				"fix the policy's JSON syntax (docs/policy.md, "
-				"docs/policy.schema.json)",
-				"%s", e.msg);
+	ret = sk_policy_lint(path, &l, NULL);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < l.n; i++) {
+		const struct sk_lint_problem *p = &l.v[i];
+
+		if (l.errors && p->severity != SK_LINT_ERROR)
+			continue;
+		sk_buf_printf(&what, "%s%s%s%s", what.len ? "; " : "", p->where,
+			      *p->where ? ": " : "", p->msg);
+		if (p->hint && !hint.len)
+			sk_buf_printf(&hint, "%s: %s", p->where[0] ? p->where : path, p->hint);
+	}
+	sk_buf_printf(&hint,
+		      "%s(`skrun policy check %s` lists every problem with its fix; "
+		      "docs/policy.md)",
+		      hint.len ? " " : "", path);
+	if (!hint.data || ((l.errors || l.warnings) && !what.data))
+		ret = -ENOMEM;
+	else if (l.errors)
+		ret = add_check(d, "policy.readable", SK_DOCTOR_FAIL, (char *)hint.data,
+				"%s: %zu problem(s) verification would refuse: %s", path, l.errors,
+				(char *)what.data);
+	else if (l.warnings)
+		ret = add_check(d, "policy.readable", SK_DOCTOR_WARN, (char *)hint.data,
+				"%s loads, with %zu warning(s): %s", path, l.warnings,
+				(char *)what.data);
 	else
 		ret = add_check(d, "policy.readable", SK_DOCTOR_OK, NULL,
-				"%s parses as JSON (its rules are checked when an artifact is "
-				"verified)",
-				path);
-	json_object_put(obj);
-	free(data);
+				"%s is a valid trust policy (%zu key(s), %zu scope(s))", path,
+				l.nkeys, l.nscopes);
+	sk_buf_free(&what);
+	sk_buf_free(&hint);
+	sk_policy_lint_free(&l);
 	return ret;
 }
 

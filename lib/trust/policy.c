@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -771,4 +772,504 @@ void sk_trust_verdict_free(struct sk_trust_verdict *v)
 	free(v->sigs);
 	v->sigs = NULL;
 	v->nsigs = 0;
+}
+
+/*
+ * ---- the linter (skrun policy check, skrun doctor) ----
+ *
+ * It walks the same document the loader reads, with the same rules, but
+ * records every problem (where, what, how to fix it) and goes on, and adds
+ * what the loader accepts but cannot be meant: keys nothing trusts, mirrors
+ * whose origin no scope trusts, a policy that trusts nothing. Whatever it
+ * passes is loaded once more at the end, so it never passes a policy that
+ * verification would refuse.
+ */
+
+static const char *const top_fields[] = {"$schema", "version", "keys", "scopes", "default", NULL};
+static const char *const key_fields[] = {"path", "pem", NULL};
+static const char *const scope_fields[] = {"keys", "threshold", "require", "mirror_of", NULL};
+
+struct lint {
+	struct sk_policy_lint *out;
+	const char *path;
+	const char *base_dir;
+	struct sk_strv key_names; /* defined, whether or not they loaded */
+	struct sk_strv used_keys;
+	struct sk_strv keyed_scopes; /* scopes that list at least one key */
+	struct sk_strv mirrors;	     /* "SCOPE\tORIGIN" */
+	bool oom;
+};
+
+static void lint_add(struct lint *l, enum sk_lint_severity sev, const char *where, const char *hint,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void lint_add(struct lint *l, enum sk_lint_severity sev, const char *where, const char *hint,
+		     const char *fmt, ...)
+{
+	struct sk_policy_lint *o = l->out;
+	struct sk_lint_problem *np = realloc(o->v, (o->n + 1) * sizeof(*np));
+	va_list ap;
+	char *msg = NULL;
+
+	if (!np) {
+		l->oom = true;
+		return;
+	}
+	o->v = np;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	np[o->n].severity = sev;
+	np[o->n].msg = msg;
+	np[o->n].where = strdup(where ? where : "");
+	np[o->n].hint = hint ? strdup(hint) : NULL;
+	if (!msg || !np[o->n].where || (hint && !np[o->n].hint))
+		l->oom = true;
+	o->n++;
+	if (sev == SK_LINT_ERROR)
+		o->errors++;
+	else
+		o->warnings++;
+}
+
+/* Unknown fields, each with the allowed one it most resembles. */
+static void lint_fields(struct lint *l, struct json_object *obj, const char *const *allowed,
+			const char *where)
+{
+	size_t n = 0;
+
+	while (allowed[n])
+		n++;
+	json_object_object_foreach(obj, key, val)
+	{
+		const char *near;
+		char hint[600], list[300] = "", at[700];
+		size_t off = 0;
+		bool ok = false;
+
+		(void)val;
+		for (size_t i = 0; i < n; i++)
+			ok = ok || !strcmp(key, allowed[i]);
+		if (ok)
+			continue;
+		for (size_t i = 0; i < n && off < sizeof(list); i++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+						i ? ", " : "", allowed[i]);
+		near = sk_suggest(key, allowed, n);
+		if (near)
+			snprintf(hint, sizeof(hint), "did you mean \"%s\"? (allowed: %s)", near,
+				 list);
+		else
+			snprintf(hint, sizeof(hint), "allowed here: %s", list);
+		snprintf(at, sizeof(at), "%s%s%s", where, *where ? "." : "", key);
+		lint_add(l, SK_LINT_ERROR, at, hint,
+			 "unknown field \"%s\" (unknown fields are refused, so that a typo never "
+			 "weakens a policy)",
+			 key);
+	}
+}
+
+static void lint_key(struct lint *l, const char *name, struct json_object *spec)
+{
+	struct json_object *path = NULL, *pem = NULL;
+	struct sk_key *k = NULL;
+	struct sk_error e = {0};
+	char where[SK_KEY_NAME_MAX + 32], *full = NULL;
+
+	snprintf(where, sizeof(where), "keys.%s", name);
+	if (!key_name_valid(name))
+		lint_add(l, SK_LINT_ERROR, where, "rename it",
+			 "key names use letters, digits, '-', '_' and '.' (at most %d)",
+			 SK_KEY_NAME_MAX - 1);
+	if (json_object_is_type(spec, json_type_string)) {
+		path = spec;
+	} else if (json_object_is_type(spec, json_type_object)) {
+		lint_fields(l, spec, key_fields, where);
+		json_object_object_get_ex(spec, "path", &path);
+		json_object_object_get_ex(spec, "pem", &pem);
+		if (!path == !pem) {
+			lint_add(l, SK_LINT_ERROR, where,
+				 "{\"path\": \"keys/ci.pub\"} or {\"pem\": \"-----BEGIN PUBLIC "
+				 "KEY-----...\"}",
+				 "give exactly one of \"path\" or \"pem\"");
+			return;
+		}
+	} else {
+		lint_add(l, SK_LINT_ERROR, where, "\"ci\": \"keys/ci.pub\"",
+			 "must be a path string or an object with \"path\" or \"pem\"");
+		return;
+	}
+	if ((path && !json_object_is_type(path, json_type_string)) ||
+	    (pem && !json_object_is_type(pem, json_type_string))) {
+		lint_add(l, SK_LINT_ERROR, where, NULL, "\"path\"/\"pem\" must be a string");
+		return;
+	}
+	if (pem) {
+		const char *s = json_object_get_string(pem);
+
+		if (sk_key_load_public(s, strlen(s), where, &k, &e))
+			lint_add(l, SK_LINT_ERROR, where,
+				 "paste the whole PEM of an ECDSA P-256 or Ed25519 public key "
+				 "(skbuild key generate writes one)",
+				 "%s", e.msg);
+	} else {
+		const char *s = json_object_get_string(path);
+
+		if (!*s) {
+			lint_add(l, SK_LINT_ERROR, where, NULL, "empty path");
+			return;
+		}
+		full = s[0] == '/' || !l->base_dir ? strdup(s) : sk_path_join(l->base_dir, s);
+		if (!full) {
+			l->oom = true;
+			return;
+		}
+		if (sk_key_load_public_file(full, &k, &e)) {
+			char hint[1200];
+
+			if (e.code == -ENOENT || e.code == -EACCES)
+				snprintf(
+				    hint, sizeof(hint),
+				    "a relative path is taken from the policy's directory (%s); "
+				    "put the public key at %s or fix the path",
+				    l->base_dir ? l->base_dir : ".", full);
+			else
+				snprintf(
+				    hint, sizeof(hint),
+				    "use an ECDSA P-256 or Ed25519 PUBLIC KEY PEM (skbuild key "
+				    "generate, cosign generate-key-pair)");
+			lint_add(l, SK_LINT_ERROR, where, hint, "%s", e.msg);
+		}
+	}
+	free(full);
+	sk_key_free(k);
+}
+
+static void lint_scope(struct lint *l, const char *name, struct json_object *obj, bool is_default)
+{
+	struct json_object *keys, *v;
+	char where[700];
+	size_t n = 0;
+
+	if (is_default)
+		snprintf(where, sizeof(where), "default");
+	else
+		snprintf(where, sizeof(where), "scopes.\"%s\"", name);
+	if (!is_default && !sk_trust_repo_valid(name, true))
+		lint_add(l, SK_LINT_ERROR, where,
+			 "name a registry (\"r.example.com:5000\") or a repository prefix "
+			 "(\"r.example.com/team\")",
+			 "not a registry host or repository (HOST[:PORT][/PATH], no scheme, tag or "
+			 "digest)");
+	if (!json_object_is_type(obj, json_type_object)) {
+		lint_add(l, SK_LINT_ERROR, where, "{\"keys\": [\"ci\"]}", "must be an object");
+		return;
+	}
+	lint_fields(l, obj, scope_fields, where);
+	if (!json_object_object_get_ex(obj, "keys", &keys) ||
+	    !json_object_is_type(keys, json_type_array)) {
+		lint_add(l, SK_LINT_ERROR, where, "\"keys\": [\"ci\"], or [] to fence it off",
+			 "\"keys\" (a list of key names, [] to reject everything) is required");
+	} else {
+		struct sk_strv seen = {0};
+
+		n = json_object_array_length(keys);
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *k = json_object_array_get_idx(keys, i);
+			const char *kn = json_object_get_string(k), *near;
+			char hint[400];
+
+			if (!json_object_is_type(k, json_type_string)) {
+				lint_add(l, SK_LINT_ERROR, where, NULL,
+					 "\"keys\" must hold key names");
+				continue;
+			}
+			if (sk_strv_contains(&seen, kn))
+				lint_add(l, SK_LINT_ERROR, where, "list each key once",
+					 "key \"%s\" listed twice", kn);
+			if (sk_strv_push(&seen, kn) || sk_strv_push(&l->used_keys, kn))
+				l->oom = true;
+			if (sk_strv_contains(&l->key_names, kn))
+				continue;
+			near = sk_suggest(kn, (const char *const *)l->key_names.v, l->key_names.n);
+			if (near)
+				snprintf(hint, sizeof(hint), "did you mean \"%s\"?", near);
+			else
+				snprintf(
+				    hint, sizeof(hint),
+				    "define it under \"keys\" (a name and its public key file)");
+			lint_add(l, SK_LINT_ERROR, where, hint,
+				 "key \"%s\" is not defined in \"keys\"", kn);
+		}
+		sk_strv_free(&seen);
+		if (n && sk_strv_push(&l->keyed_scopes, is_default ? "default" : name))
+			l->oom = true;
+	}
+	if (json_object_object_get_ex(obj, "threshold", &v)) {
+		int64_t t = json_object_get_int64(v);
+		char hint[200];
+
+		snprintf(hint, sizeof(hint), "a whole number from 1 to %zu (the keys listed)", n);
+		if (!json_object_is_type(v, json_type_int) || t < 1)
+			lint_add(l, SK_LINT_ERROR, where, hint,
+				 "bad threshold %s: it must be a whole number >= 1",
+				 json_object_to_json_string(v));
+		else if ((uint64_t)t > n)
+			lint_add(l, SK_LINT_ERROR, where, n ? hint : "list the keys it counts",
+				 "bad threshold %lld: more than the %zu key(s) listed",
+				 (long long)t, n);
+	}
+	if (json_object_object_get_ex(obj, "require", &v)) {
+		if (!json_object_is_type(v, json_type_object)) {
+			lint_add(l, SK_LINT_ERROR, where,
+				 "\"require\": {\"stage\": \"production\"}",
+				 "\"require\" must be an object of string values");
+		} else {
+			json_object_object_foreach(v, rk, rv)
+			{
+				if (!*rk || !json_object_is_type(rv, json_type_string))
+					lint_add(l, SK_LINT_ERROR, where,
+						 "\"require\": {\"stage\": \"production\"}",
+						 "require \"%s\" must have a string value", rk);
+			}
+		}
+	}
+	if (json_object_object_get_ex(obj, "mirror_of", &v)) {
+		if (is_default) {
+			lint_add(l, SK_LINT_ERROR, where,
+				 "move it into the scope of the mirror's registry",
+				 "\"mirror_of\" needs a scope to replace; put it in a scope");
+		} else if (!json_object_is_type(v, json_type_array)) {
+			lint_add(l, SK_LINT_ERROR, where,
+				 "\"mirror_of\": [\"registry.example.com\"]",
+				 "\"mirror_of\" must be a list");
+		} else {
+			for (size_t i = 0; i < json_object_array_length(v); i++) {
+				struct json_object *m = json_object_array_get_idx(v, i);
+				const char *ms = json_object_get_string(m);
+				char pair[1100];
+
+				if (!json_object_is_type(m, json_type_string) ||
+				    !sk_trust_repo_valid(ms, true)) {
+					lint_add(l, SK_LINT_ERROR, where,
+						 "name registries or repositories, as scopes are "
+						 "named",
+						 "mirror_of entries must be registry hosts or "
+						 "repositories");
+					continue;
+				}
+				if (!strcmp(ms, name))
+					lint_add(l, SK_LINT_WARNING, where, "remove it",
+						 "mirror_of names the scope itself");
+				snprintf(pair, sizeof(pair), "%s\t%s", name, ms);
+				if (sk_strv_push(&l->mirrors, pair))
+					l->oom = true;
+			}
+		}
+	}
+}
+
+/* What the loader accepts but cannot be meant. */
+static void lint_meaning(struct lint *l, struct json_object *root)
+{
+	for (size_t i = 0; i < l->key_names.n; i++)
+		if (!sk_strv_contains(&l->used_keys, l->key_names.v[i])) {
+			char where[SK_KEY_NAME_MAX + 8];
+
+			snprintf(where, sizeof(where), "keys.%s", l->key_names.v[i]);
+			lint_add(
+			    l, SK_LINT_WARNING, where,
+			    "list it in the \"keys\" of a scope (or \"default\"), or remove it",
+			    "key \"%s\" is defined but no scope trusts it", l->key_names.v[i]);
+		}
+	for (size_t i = 0; i < l->mirrors.n; i++) {
+		const char *tab = strchr(l->mirrors.v[i], '\t'), *origin = tab + 1;
+		const char *best =
+		    json_object_object_get_ex(root, "default", NULL) ? "default" : NULL;
+		size_t best_len = 0;
+		char where[700], hint[900];
+		struct json_object *scopes;
+
+		/* the scope that covers the origin, as find_scope picks it */
+		if (json_object_object_get_ex(root, "scopes", &scopes) &&
+		    json_object_is_type(scopes, json_type_object)) {
+			json_object_object_foreach(scopes, sname, sobj)
+			{
+				(void)sobj;
+				if (scope_covers(sname, origin) && strlen(sname) > best_len) {
+					best = sname;
+					best_len = strlen(sname);
+				}
+			}
+		}
+		if (best && sk_strv_contains(&l->keyed_scopes, best))
+			continue;
+		snprintf(where, sizeof(where), "scopes.\"%.*s\".mirror_of",
+			 (int)(tab - l->mirrors.v[i]), l->mirrors.v[i]);
+		snprintf(hint, sizeof(hint),
+			 "add a scope for %s with the keys that sign there (a mirror only narrows "
+			 "the origin's trust)",
+			 origin);
+		if (best)
+			lint_add(l, SK_LINT_WARNING, where, hint,
+				 "the origin %s falls to %s, which lists no key: every signature "
+				 "accepted through this mirror is refused",
+				 origin, best);
+		else
+			lint_add(l, SK_LINT_WARNING, where, hint,
+				 "no scope covers the origin %s: every signature accepted through "
+				 "this mirror is refused",
+				 origin);
+	}
+	if (!l->keyed_scopes.n)
+		lint_add(l, SK_LINT_WARNING, "", "add a scope with keys (docs/policy.md)",
+			 "no scope and no default lists a key: every artifact is refused");
+}
+
+int sk_policy_lint(const char *path, struct sk_policy_lint *out, struct sk_error *err)
+{
+	struct lint l = {.out = out, .path = path};
+	struct json_object *root = NULL, *v, *keys, *scopes;
+	struct sk_policy *p = NULL;
+	struct sk_error e = {0};
+	uint8_t *data = NULL;
+	char *copy = NULL;
+	size_t len = 0;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (sk_read_file(path, SK_POLICY_MAX, &data, &len, &e)) {
+		lint_add(&l, SK_LINT_ERROR, "",
+			 "write a trust policy there (docs/policy.md) or pass the file to check",
+			 "%s", e.msg);
+		goto out;
+	}
+	copy = strdup(path);
+	if (!copy) {
+		l.oom = true;
+		goto out;
+	}
+	l.base_dir = dirname(copy);
+	if (sk_trust_json_parse(data, len, SK_POLICY_MAX, path, &root, &e)) {
+		lint_add(&l, SK_LINT_ERROR, "", "fix the JSON syntax (docs/policy.schema.json)",
+			 "%s", e.msg);
+		goto out;
+	}
+	lint_fields(&l, root, top_fields, "");
+	if (!json_object_object_get_ex(root, "version", &v) ||
+	    !json_object_is_type(v, json_type_int) || json_object_get_int(v) != 1)
+		lint_add(&l, SK_LINT_ERROR, "version", "\"version\": 1",
+			 "\"version\": 1 is required");
+	if (json_object_object_get_ex(root, "$schema", &v) &&
+	    !json_object_is_type(v, json_type_string))
+		lint_add(&l, SK_LINT_ERROR, "$schema", NULL, "\"$schema\" must be a string");
+	if (json_object_object_get_ex(root, "keys", &keys)) {
+		if (!json_object_is_type(keys, json_type_object)) {
+			lint_add(&l, SK_LINT_ERROR, "keys", "\"keys\": {\"ci\": \"keys/ci.pub\"}",
+				 "\"keys\" must be an object of named keys");
+		} else {
+			json_object_object_foreach(keys, kname, kspec)
+			{
+				if (sk_strv_push(&l.key_names, kname))
+					l.oom = true;
+				lint_key(&l, kname, kspec);
+			}
+		}
+	}
+	if (json_object_object_get_ex(root, "scopes", &scopes)) {
+		if (!json_object_is_type(scopes, json_type_object)) {
+			lint_add(
+			    &l, SK_LINT_ERROR, "scopes",
+			    "\"scopes\": {\"registry.example.com/team\": {\"keys\": [\"ci\"]}}",
+			    "\"scopes\" must be an object");
+		} else {
+			json_object_object_foreach(scopes, sname, sobj)
+			{
+				out->nscopes++;
+				lint_scope(&l, sname, sobj, false);
+			}
+		}
+	}
+	if (json_object_object_get_ex(root, "default", &v))
+		lint_scope(&l, "default", v, true);
+	lint_meaning(&l, root);
+	out->nkeys = l.key_names.n;
+	/* the loader has the last word: nothing it refuses passes here */
+	if (!out->errors && sk_policy_load(path, &p, &e))
+		lint_add(&l, SK_LINT_ERROR, "", NULL, "%s", e.msg);
+out:
+	if (l.oom)
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+	sk_policy_free(p);
+	json_object_put(root);
+	free(copy);
+	free(data);
+	sk_strv_free(&l.key_names);
+	sk_strv_free(&l.used_keys);
+	sk_strv_free(&l.keyed_scopes);
+	sk_strv_free(&l.mirrors);
+	return ret;
+}
+
+void sk_policy_lint_free(struct sk_policy_lint *l)
+{
+	for (size_t i = 0; l && i < l->n; i++) {
+		free(l->v[i].where);
+		free(l->v[i].msg);
+		free(l->v[i].hint);
+	}
+	if (l) {
+		free(l->v);
+		memset(l, 0, sizeof(*l));
+	}
+}
+
+const char *sk_lint_severity_str(enum sk_lint_severity s)
+{
+	return s == SK_LINT_ERROR ? "error" : "warning";
+}
+
+struct json_object *sk_policy_lint_to_json(const char *path, const struct sk_policy_lint *l)
+{
+	struct json_object *o = json_object_new_object(), *list = json_object_new_array();
+
+	if (!o || !list) {
+		json_object_put(o);
+		json_object_put(list);
+		return NULL;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		struct json_object *p = json_object_new_object();
+
+		if (!p ||
+		    sk_json_add(p, "severity",
+				json_object_new_string(sk_lint_severity_str(l->v[i].severity))) ||
+		    sk_json_add(p, "where", json_object_new_string(l->v[i].where)) ||
+		    sk_json_add(p, "message", json_object_new_string(l->v[i].msg)) ||
+		    json_object_object_add(
+			p, "hint", l->v[i].hint ? json_object_new_string(l->v[i].hint) : NULL) ||
+		    json_object_array_add(list, p)) {
+			json_object_put(p);
+			json_object_put(list);
+			json_object_put(o);
+			return NULL;
+		}
+	}
+	if (sk_json_add(o, "policy", json_object_new_string(path)) ||
+	    sk_json_add(o, "ok", json_object_new_boolean(!l->errors)) ||
+	    sk_json_add(o, "errors", json_object_new_int64((int64_t)l->errors)) ||
+	    sk_json_add(o, "warnings", json_object_new_int64((int64_t)l->warnings)) ||
+	    sk_json_add(o, "keys", json_object_new_int64((int64_t)l->nkeys)) ||
+	    sk_json_add(o, "scopes", json_object_new_int64((int64_t)l->nscopes))) {
+		json_object_put(list);
+		json_object_put(o);
+		return NULL;
+	}
+	/* sk_json_add releases list when it fails */
+	if (sk_json_add(o, "problems", list)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
 }

@@ -63,7 +63,9 @@ good() { # builds $T/good: sysfs with sched_ext, proc with config.gz and root ca
 	echo disabled >"$T/good/sys/kernel/sched_ext/state"
 	gzip -c "$SID_CONFIG" >"$T/good/proc/config.gz"
 	printf 'Name:\tskrun\nCapEff:\t000001ffffffffff\n' >"$T/good/proc/self/status"
-	echo '{"default": "reject", "scopes": []}' >"$T/good/policy.json"
+	# a policy verification accepts: doctor checks it as skrun policy check does
+	"$SKBUILD" key generate -o "$T/good/ci" >/dev/null 2>&1
+	echo '{"version": 1, "keys": {"ci": "ci.pub"}, "default": {"keys": ["ci"]}}' >"$T/good/policy.json"
 }
 good
 G="--sysfs-root $T/good/sys --proc-root $T/good/proc --boot-dir $T/good/boot --btf $SID_BTF

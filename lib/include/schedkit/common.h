@@ -129,6 +129,13 @@ int sk_run(char *const argv[], struct sk_buf *out, struct sk_error *err);
 /* Trims trailing whitespace in place. */
 void sk_rstrip(char *s);
 
+/*
+ * For "did you mean": the candidate (n of them, NULLs skipped) closest to word
+ * by edit distance, ignoring case, or NULL when none is close enough (at most
+ * 2 edits, or a third of the word for longer words).
+ */
+const char *sk_suggest(const char *word, const char *const *candidates, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

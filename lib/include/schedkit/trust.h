@@ -226,6 +226,47 @@ void sk_policy_free(struct sk_policy *p);
 /* The scope that governs repo ("HOST/PATH"): its name, or "default". */
 const char *sk_policy_scope_for(const struct sk_policy *p, const char *repo);
 
+/* ---- checking a policy file (skrun policy check, skrun doctor) ---- */
+
+enum sk_lint_severity {
+	SK_LINT_ERROR,	 /* verification would refuse the policy */
+	SK_LINT_WARNING, /* accepted, but cannot be what was meant */
+};
+
+struct sk_lint_problem {
+	enum sk_lint_severity severity;
+	char *where; /* "scopes.\"r.example.com/team\".threshold"; "" for the whole file */
+	char *msg;
+	char *hint; /* how to fix it; may be NULL */
+};
+
+struct sk_policy_lint {
+	struct sk_lint_problem *v;
+	size_t n;
+	size_t errors, warnings;
+	size_t nkeys, nscopes;
+};
+
+/*
+ * Checks the policy file at path for everything sk_policy_load checks (fields,
+ * key files and their types, scopes, thresholds against the keys listed,
+ * require, mirrors), collecting every problem instead of stopping at the
+ * first, with "did you mean" hints for unknown fields and key names, plus
+ * warnings for what loads but cannot be meant (keys no scope trusts, mirrors
+ * whose origin no scope trusts, a policy that trusts nothing). A policy with
+ * no errors loads. Returns 0 when the check ran (out says what it found),
+ * -ENOMEM otherwise. sk_policy_load is unchanged: it stops at the first.
+ */
+int sk_policy_lint(const char *path, struct sk_policy_lint *out, struct sk_error *err);
+void sk_policy_lint_free(struct sk_policy_lint *l);
+/* "error", "warning". */
+const char *sk_lint_severity_str(enum sk_lint_severity s);
+/*
+ * {"policy","ok","errors","warnings","keys","scopes","problems":[{"severity",
+ * "where","message","hint"}]}; NULL on allocation failure.
+ */
+struct json_object *sk_policy_lint_to_json(const char *path, const struct sk_policy_lint *l);
+
 /* Why a verification failed, from the one reason that applies. */
 enum sk_trust_reason {
 	SK_TRUST_OK = 0,
