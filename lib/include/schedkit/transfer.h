@@ -149,6 +149,14 @@ void sk_registry_cli_free(struct sk_registry_cli *c);
  */
 int sk_unsigned_build_explain(const char *src, struct sk_error *err);
 
+/*
+ * When verifying src failed because it is a local layout that nobody signed
+ * (a fresh `skbuild build`), replaces err with a message that says exactly
+ * that and names the two ways forward (skbuild sign, --insecure-skip-verify);
+ * err->code becomes -EKEYREJECTED. Returns 1 then, else 0 (err untouched).
+ */
+int sk_unsigned_build_explain(const char *src, struct sk_error *err);
+
 /* ---- the fetch helper ---- */
 
 /*
