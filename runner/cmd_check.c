@@ -37,18 +37,47 @@ static void usage(FILE *f)
 		   "                 nothing is attached) and print its statistics, or the\n"
 		   "                 whole verifier log and a hint when it is rejected\n"
 		   "  --verifier-log FILE  with --load: write the log (or statistics) to FILE\n"
-		   "  --ops NAME     with --load: the sched_ext_ops map when there are several\n");
+		   "  --ops NAME     with --load: the sched_ext_ops map when there are several\n"
+		   "  --pull POLICY  missing: a reference the store recorded is read from it,\n"
+		   "                 offline; never: only from the store; always (default):\n"
+		   "                 fetched into a throwaway store\n"
+		   "  --store DIR    the store --pull reads (default " SK_STORE_DEFAULT ")\n");
 }
 
 /*
  * The one place that turns a command-line source into an artifact; registry
  * references and the store plug in here.
  */
-/* A layout is read in place; a registry reference or archive is fetched to a throwaway store. */
-static int open_artifact(const char *src, const char *arch, struct sk_artifact **out,
-			 struct sk_error *err)
+/*
+ * A layout is read in place; a registry reference or archive is fetched to a
+ * throwaway store. --pull missing|never read a reference the store recorded
+ * from the store instead, offline.
+ */
+static int open_artifact(const char *src, const char *arch, enum sk_pull_policy pull,
+			 const char *store, struct sk_artifact **out, struct sk_error *err)
 {
-	return sk_artifact_open_any(src, NULL, arch, out, err);
+	struct sk_pull_opts po = {.policy = pull};
+	char digest[SK_DIGEST_MAX], *marker = sk_path_join(store, "oci-layout");
+	struct sk_store *s = NULL;
+	int ret = -ENOENT;
+
+	if (!marker)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	/* looking must not create an empty store */
+	if (pull != SK_PULL_ALWAYS && sk_is_file(marker)) {
+		ret = sk_store_open(store, &s, err);
+		if (!ret)
+			ret = sk_pull_stored(s, src, digest, NULL, err);
+		if (!ret)
+			ret = sk_artifact_read(sk_store_layout(s), digest, arch, out, err);
+		sk_store_close(s);
+	}
+	free(marker);
+	if (ret == -ENOENT && pull == SK_PULL_NEVER)
+		return sk_err_prefix(err, "--pull never reads only the store: ");
+	if (ret != -ENOENT && ret != -EINVAL && pull != SK_PULL_ALWAYS)
+		return ret;
+	return sk_artifact_open_any(src, &po, arch, out, err);
 }
 
 /*
@@ -89,8 +118,12 @@ int cmd_check(int argc, char **argv)
 	    {"load", no_argument, NULL, 'L'},
 	    {"verifier-log", required_argument, NULL, 'V'},
 	    {"ops", required_argument, NULL, 'O'},
+	    {"pull", required_argument, NULL, 'U'},
+	    {"store", required_argument, NULL, 'S'},
 	    {NULL, 0, NULL, 0},
 	};
+	enum sk_pull_policy pull = SK_PULL_ALWAYS;
+	const char *store = SK_STORE_DEFAULT;
 	const char *vlog = NULL, *ops = NULL;
 	bool load = false;
 	const char *btf = NULL, *release = NULL, *arch = NULL;
@@ -124,6 +157,16 @@ int cmd_check(int argc, char **argv)
 		case 'O':
 			ops = optarg;
 			break;
+		case 'U':
+			if (sk_pull_policy_parse(optarg, &pull)) {
+				sk_die_msg("check: --pull %s: use always, missing or never",
+					   optarg);
+				return SK_EXIT_USAGE;
+			}
+			break;
+		case 'S':
+			store = optarg;
+			break;
 		default: /* -h/--help, or a usage error */
 			return sk_cli_usage(usage, c == 'h');
 		}
@@ -133,7 +176,8 @@ int cmd_check(int argc, char **argv)
 	/* Another kernel's BTF says nothing about the running kernel's release. */
 	if (btf && !release)
 		release = "";
-	if (open_artifact(argv[optind], arch, &a, &err) || config_for_check(a, &config, &err) ||
+	if (open_artifact(argv[optind], arch, pull, store, &a, &err) ||
+	    config_for_check(a, &config, &err) ||
 	    sk_host_check(config, btf, release, &report, &err)) {
 		sk_die_msg("check %s: %s", argv[optind], err.msg);
 		ret = sk_cli_exit_status(err.code);

@@ -38,6 +38,10 @@ static void usage(FILE *f)
 		"  --insecure-skip-verify  record it without verifying signatures; the store\n"
 		"                      entry is marked " SK_ANN_VERIFIED "=false\n"
 		"  --platform OS/ARCH  platform to pull (default: linux/this machine's)\n"
+		"  --pull POLICY       always (default): resolve a tag at the registry, or the\n"
+		"                      digest the store recorded (with a warning) when it\n"
+		"                      cannot be reached; missing: a tag the store recorded\n"
+		"                      resolves there, offline; never: only from the store\n"
 		"  --store DIR         the content store (default " SK_STORE_DEFAULT ")\n"
 		"  --json              print the result as JSON (docs/json.md)\n"
 		"%s%s",
@@ -63,6 +67,7 @@ int cmd_pull(int argc, char **argv)
 	    {"identity", required_argument, NULL, 'i'},
 	    {"insecure-skip-verify", no_argument, NULL, 'I'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"pull", required_argument, NULL, 'L'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char *const unverified[] = {SK_ANN_VERIFIED "=false", NULL};
@@ -72,7 +77,7 @@ int cmd_pull(int argc, char **argv)
 	bool skip_verify = false, json = false;
 	struct sk_pull_opts opts = {0};
 	struct sk_registry_cli reg = {0};
-	struct sk_error err = {0};
+	struct sk_error err = {0}, warning = {0};
 	struct sk_store *s = NULL;
 	const char *store = NULL;
 	char digest[SK_DIGEST_MAX], name[SK_REF_STRING_MAX], os[32] = "", *platform = NULL;
@@ -103,6 +108,12 @@ int cmd_pull(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'L':
+			if (sk_pull_policy_parse(optarg, &opts.policy)) {
+				sk_die_msg("pull: --pull %s: use always, missing or never", optarg);
+				return SK_EXIT_USAGE;
+			}
 			break;
 		default: /* -h/--help, or a usage error */
 			return sk_cli_usage(usage, c == 'h');
@@ -145,6 +156,7 @@ int cmd_pull(int argc, char **argv)
 		sk_die_msg("pull: %s", err.msg);
 		goto out;
 	}
+	opts.warning = &warning;
 	if (sk_pull(s, argv[optind], &opts, digest, name, &err)) {
 		if (!skip_verify)
 			sk_unsigned_build_explain(argv[optind], &err);
@@ -152,6 +164,8 @@ int cmd_pull(int argc, char **argv)
 		ret = sk_cli_exit_status(err.code);
 		goto out;
 	}
+	if (warning.code)
+		fprintf(stderr, "skrun: warning: pull: %s\n", warning.msg);
 	/* quiet on success (stdout is the digest, for scripts); -v tells what was trusted */
 	if (skip_verify && opts.reg.verbose) {
 		fprintf(stderr,

@@ -213,7 +213,6 @@ static int fetch_manifest_tree(struct pull *p, const char *digest, int64_t size,
 {
 	struct sk_buf body = {0};
 	struct json_object *m = NULL, *cfg, *layers;
-	struct sk_descriptor d;
 	const char *mt;
 	int ret;
 
@@ -704,6 +703,48 @@ out:
 	if (ret)
 		sk_err_prefix(err, "pulling %s: ", srcname);
 	sk_store_lease_release(own);
+	sk_source_free(&src);
+	return ret;
+}
+
+int sk_pull_stored(struct sk_store *s, const char *srcname, char digest[SK_DIGEST_MAX],
+		   char name[SK_REF_STRING_MAX], struct sk_error *err)
+{
+	static const struct sk_pull_opts none;
+	struct sk_source src;
+	char refname[SK_REF_STRING_MAX];
+	int ret;
+
+	if (sk_digest_valid(srcname)) {
+		snprintf(refname, sizeof(refname), "%s", srcname);
+		if (!sk_store_has_blob(s, srcname, -1))
+			return sk_errf(err, -ENOENT, "%s is not in the store %s", srcname,
+				       sk_store_dir(s));
+		snprintf(digest, SK_DIGEST_MAX, "%s", srcname);
+		if (name)
+			snprintf(name, SK_REF_STRING_MAX, "%s", srcname);
+		return 0;
+	}
+	ret = sk_source_parse(srcname, &src, err);
+	if (ret)
+		return ret;
+	if (src.kind != SK_SOURCE_REGISTRY) {
+		ret = sk_errf(err, -EINVAL,
+			      "%s is a local file, not a name the store records; the store records "
+			      "registry references",
+			      srcname);
+	} else if (src.ref.digest[0]) {
+		sk_ref_string(&src.ref, refname, sizeof(refname));
+		snprintf(digest, SK_DIGEST_MAX, "%s", src.ref.digest);
+		if (!sk_store_has_blob(s, src.ref.digest, -1))
+			ret = sk_errf(err, -ENOENT, "%s is not in the store %s", srcname,
+				      sk_store_dir(s));
+	} else if (!stored_tag(s, &src, &none, NULL, refname, digest)) {
+		ret = sk_errf(err, -ENOENT, "%s is not recorded in the store %s", refname,
+			      sk_store_dir(s));
+	}
+	if (!ret && name)
+		snprintf(name, SK_REF_STRING_MAX, "%s", refname);
 	sk_source_free(&src);
 	return ret;
 }

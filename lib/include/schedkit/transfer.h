@@ -271,6 +271,16 @@ struct sk_pull_opts {
 int sk_pull(struct sk_store *s, const char *src, const struct sk_pull_opts *opts,
 	    char digest[SK_DIGEST_MAX], char *name, struct sk_error *err);
 
+/*
+ * What the store recorded for srcname, offline: a registry reference by the
+ * name a pull records (HOST/REPO:TAG, ":latest" when untagged), a pinned
+ * reference or a bare digest by its digest. digest gets the top digest, name
+ * (may be NULL) the name matched. -ENOENT when the store has none, -EINVAL
+ * for layouts and archives (local files, not names the store records).
+ */
+int sk_pull_stored(struct sk_store *s, const char *srcname, char digest[SK_DIGEST_MAX],
+		   char name[SK_REF_STRING_MAX], struct sk_error *err);
+
 /* ---- verifying without pulling ---- */
 
 /*
