@@ -213,6 +213,7 @@ static int fetch_manifest_tree(struct pull *p, const char *digest, int64_t size,
 {
 	struct sk_buf body = {0};
 	struct json_object *m = NULL, *cfg, *layers;
+	struct sk_descriptor d;
 	const char *mt;
 	int ret;
 
