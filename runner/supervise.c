@@ -97,6 +97,14 @@ static int load_attach(struct skr_target *t, struct sk_sched **out, struct sk_er
 	};
 	int ret;
 
+	/* libbpf's messages in order with ours (idempotent; main may do it earlier) */
+	sk_kernel_log_init();
+	/*
+	 * Residency: before the load, so that libbpf's copies of the kernel BTF
+	 * come on top of what is in use rather than of everything the checks
+	 * touched (the peak), and after the attach, for the steady state.
+	 */
+	sk_trim_resident();
 	ret = sk_sched_load(t->artifact->object, t->artifact->object_len, &lo, out, err);
 	if (ret)
 		return ret;
@@ -104,8 +112,10 @@ static int load_attach(struct skr_target *t, struct sk_sched **out, struct sk_er
 	if (ret) {
 		sk_sched_close(*out);
 		*out = NULL;
+		return ret;
 	}
-	return ret;
+	sk_trim_resident();
+	return 0;
 }
 
 static void report_attached(struct sup *s)

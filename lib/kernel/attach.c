@@ -4,32 +4,58 @@
  * upstream scx schedulers do so that their objects run unchanged: fill the
  * __SCX_* enum placeholders from this kernel's BTF, set hotplug_seq, size the
  * exit dump, and read the `uei` exit record afterwards.
+ *
+ * skrun stays resident for as long as the scheduler runs, so once the
+ * scheduler is attached everything libbpf built to load it is released: the
+ * struct_ops link and a descriptor of the map that holds the exit record are
+ * all a running scheduler needs from user space.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <ctype.h>
+#include <limits.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "schedkit/kernel.h"
-#include "schedkit/verifier.h"
 #include "internal.h"
 
 #define SCX_SYSFS	 "/sys/kernel/sched_ext"
 #define LOG_BUF_SIZE	 (4u << 20)
 #define DEFAULT_DUMP_LEN 32768
 
+/* Where the upstream exit record `uei` lies in the .data map; resolved at load. */
+struct uei_layout {
+	int fd;		     /* the .data map, our own descriptor; -1: no exit record */
+	uint32_t data_size;  /* the map's value size */
+	uint32_t off;	     /* of uei in the value */
+	uint32_t size;	     /* of uei */
+	int64_t kind_off;    /* -1 when absent or not 4 bytes */
+	int64_t code_off;    /* -1 when absent or not 8 bytes */
+	int64_t reason_off;  /* -1 when absent */
+	uint32_t reason_len; /* bytes */
+	int64_t msg_off;     /* -1 when absent */
+	uint32_t msg_len;
+};
+
 struct sk_sched {
-	uint8_t *obj_copy; /* libbpf parses the ELF in place */
-	struct bpf_object *obj;
+	uint8_t *obj_copy;	/* libbpf parses the ELF in place; NULL once attached */
+	struct bpf_object *obj; /* NULL once attached (see release_loader) */
 	struct bpf_map *ops_map;
 	struct bpf_link *link;
 	char *log;
+	struct uei_layout uei;
+	int uei_err; /* what sk_sched_exit_info returns while uei.fd is -1 */
 	char name[SK_SCX_NAME_LEN];
 };
 
@@ -99,35 +125,6 @@ static int find_var(const struct btf *btf, const struct btf_type *dsec, const ch
 	return -ENOENT;
 }
 
-/* Looks an enumerator up in every enum of the kernel BTF. */
-static int kernel_enum_value(const struct btf *kbtf, const char *name, uint64_t *val)
-{
-	uint32_t n = btf__type_cnt(kbtf);
-
-	for (uint32_t id = 1; id < n; id++) {
-		const struct btf_type *t = btf__type_by_id(kbtf, id);
-
-		if (btf_is_enum(t)) {
-			const struct btf_enum *e = btf_enum(t);
-
-			for (int i = 0; i < btf_vlen(t); i++, e++)
-				if (!strcmp(btf__name_by_offset(kbtf, e->name_off), name)) {
-					*val = (uint64_t)(int64_t)e->val;
-					return 0;
-				}
-		} else if (btf_is_enum64(t)) {
-			const struct btf_enum64 *e = btf_enum64(t);
-
-			for (int i = 0; i < btf_vlen(t); i++, e++)
-				if (!strcmp(btf__name_by_offset(kbtf, e->name_off), name)) {
-					*val = btf_enum64_value(e);
-					return 0;
-				}
-		}
-	}
-	return -ENOENT;
-}
-
 static void store_uint(uint8_t *dst, uint32_t size, uint64_t v)
 {
 	switch (size) {
@@ -153,52 +150,77 @@ static void store_uint(uint8_t *dst, uint32_t size, uint64_t v)
 	}
 }
 
+static const char *var_name(const struct btf *btf, const struct btf_var_secinfo *vs)
+{
+	const struct btf_type *v = btf__type_by_id(btf, vs->type);
+	const char *n = v && btf_is_var(v) ? btf__name_by_offset(btf, v->name_off) : NULL;
+
+	return n ? n : "";
+}
+
 /*
  * Upstream's SCX_ENUM_INIT: const volatile __SCX_FOO takes enumerator SCX_FOO's
- * value. The kernel BTF is parsed only for objects that have placeholders:
- * it costs tens of milliseconds that a schedkit scheduler need not pay.
+ * value. Only objects with placeholders read the kernel BTF here, and only
+ * until every wanted enumerator is found (kbtf.c): libbpf parses it in the
+ * load anyway.
  */
 static int fill_enum_placeholders(struct sk_sched *s, struct sk_error *err)
 {
-	struct btf *kbtf = NULL;
 	struct btf *btf = bpf_object__btf(s->obj);
 	const struct btf_type *dsec;
 	struct bpf_map *ro = find_datasec_map(s->obj, ".rodata", &dsec);
 	const struct btf_var_secinfo *vs;
+	struct sk_nameset want = {0};
+	struct sk_kbtf k = {0};
+	const char **names = NULL;
+	size_t size, n = 0;
 	uint8_t *data;
-	size_t size;
+	int ret = 0;
 
-	if (!ro)
-		return 0;
-	data = bpf_map__initial_value(ro, &size);
+	data = ro ? bpf_map__initial_value(ro, &size) : NULL;
 	if (!data)
 		return 0;
+	names = calloc(btf_vlen(dsec) + 1, sizeof(*names));
+	if (!names)
+		return sk_errf(err, -ENOMEM, "out of memory");
 	vs = btf_var_secinfos(dsec);
-	for (int i = 0; i < btf_vlen(dsec); i++, vs++) {
-		const struct btf_type *v = btf__type_by_id(btf, vs->type);
-		const char *name = btf__name_by_offset(btf, v->name_off);
-		uint64_t val = 0;
+	for (int i = 0; i < btf_vlen(dsec); i++)
+		if (!strncmp(var_name(btf, &vs[i]), "__SCX_", 6))
+			names[n++] = var_name(btf, &vs[i]) + 2;
+	if (!n)
+		goto out;
+	ret = sk_nameset_init(&want, names, n);
+	if (ret) {
+		sk_errf(err, ret, "out of memory");
+		goto out;
+	}
+	ret = sk_kbtf_open(SK_SYSFS_BTF, 0, &k, err);
+	if (!ret)
+		ret = sk_kbtf_enum_values(&k, &want, err);
+	if (ret) {
+		sk_err_prefix(err, "filling the scheduler's __SCX_* enum placeholders: ");
+		goto out;
+	}
+	for (int i = 0; i < btf_vlen(dsec); i++) {
+		const char *name = var_name(btf, &vs[i]);
+		long w;
 
-		if (strncmp(name, "__SCX_", 6))
+		if (strncmp(name, "__SCX_", 6) || (w = sk_nameset_find(&want, name + 2)) < 0)
 			continue;
-		if (!kbtf) {
-			kbtf = btf__load_vmlinux_btf();
-			if (!kbtf)
-				return sk_errf(err, -errno ? -errno : -ENOENT,
-					       "this kernel exposes no BTF at " SK_SYSFS_BTF
-					       "; sched_ext needs CONFIG_DEBUG_INFO_BTF=y");
-		}
 		/*
 		 * The headers list enumerators of several releases (7.2's list
 		 * SCX_RQ_BAL_PENDING, which 7.2's own BTF lacks); upstream's
 		 * loader sets the ones this kernel lacks to 0, and so do we.
 		 */
-		kernel_enum_value(kbtf, name + 2, &val);
-		if (vs->offset + vs->size <= size)
-			store_uint(data + vs->offset, vs->size, val);
+		if ((uint64_t)vs[i].offset + vs[i].size <= size)
+			store_uint(data + vs[i].offset, vs[i].size,
+				   want.found[w] ? want.vals[w] : 0);
 	}
-	btf__free(kbtf);
-	return 0;
+out:
+	sk_kbtf_close(&k);
+	sk_nameset_free(&want);
+	free(names);
+	return ret;
 }
 
 static int read_sysfs(const char *name, char *buf, size_t sz)
@@ -235,6 +257,62 @@ int sk_scx_ops_name(char *buf, size_t sz)
 	return 0;
 }
 
+static bool all_chars(const char *p, int (*is)(int))
+{
+	for (; *p; p++)
+		if (!is((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/*
+ * A number for a tunable of `bits` bits: decimal without leading zeros, or
+ * 0x hex; a '-' only for signed types; nothing around it. (strtoull alone
+ * skips blanks and wraps " -1" to 2^64-1.) Returns NULL with *out set, or why
+ * the value is refused.
+ */
+static const char *parse_number(const char *v, bool is_signed, uint32_t bits, uint64_t *out)
+{
+	const char *digits = v;
+	unsigned long long mag, max;
+	bool neg = false, hex;
+	char *end;
+
+	if (!*v)
+		return "it is empty";
+	if (isspace((unsigned char)v[0]) || isspace((unsigned char)v[strlen(v) - 1]))
+		return "it has leading or trailing whitespace";
+	if (*v == '+')
+		return "it has a '+' sign (write the number alone)";
+	if (*v == '-') {
+		if (!is_signed)
+			return "the tunable is unsigned and takes no sign";
+		neg = true;
+		digits++;
+	}
+	hex = digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X');
+	if (hex)
+		digits += 2;
+	if (!*digits)
+		return hex ? "'0x' needs hex digits after it" : "it is not a number";
+	if (!all_chars(digits, hex ? isxdigit : isdigit))
+		return "it is not a decimal or 0x-prefixed hex number";
+	if (!hex && digits[0] == '0' && digits[1])
+		return "it has a leading zero (octal is not accepted; write decimal or 0x hex)";
+	errno = 0;
+	mag = strtoull(digits, &end, hex ? 16 : 10);
+	if (errno == ERANGE || *end)
+		return "it is out of range";
+	if (is_signed)
+		max = (1ULL << (bits - 1)) - (neg ? 0 : 1);
+	else
+		max = bits >= 64 ? ULLONG_MAX : (1ULL << bits) - 1;
+	if (mag > max)
+		return "it is out of range";
+	*out = neg ? 0 - (uint64_t)mag : (uint64_t)mag;
+	return NULL;
+}
+
 static int member_offset(const struct btf *btf, const struct btf_type *st, const char *name,
 			 uint32_t *off, uint32_t *size)
 {
@@ -261,6 +339,7 @@ static int prepare_ops(struct sk_sched *s, struct sk_error *err)
 	struct bpf_map *ro, *dump;
 	struct var_loc loc;
 	uint32_t off, size, dump_len = DEFAULT_DUMP_LEN;
+	uint64_t seq;
 	uint8_t *ops, *rodata;
 	size_t ops_size, ro_size;
 	char buf[64];
@@ -271,9 +350,11 @@ static int prepare_ops(struct sk_sched *s, struct sk_error *err)
 		return sk_errf(err, -EINVAL, "cannot read the struct_ops map's initial value");
 	if (!member_offset(btf, st, "name", &off, &size) && off + size <= ops_size)
 		snprintf(s->name, sizeof(s->name), "%.*s", (int)size, (char *)ops + off);
-	if (!member_offset(btf, st, "hotplug_seq", &off, &size) && off + size <= ops_size &&
-	    !read_sysfs("hotplug_seq", buf, sizeof(buf)))
-		store_uint(ops + off, size, strtoull(buf, NULL, 10));
+	/* 0 (the kernel does not compare) unless sysfs gives a number that fits. */
+	if (!member_offset(btf, st, "hotplug_seq", &off, &size) && off + size <= ops_size && size &&
+	    size <= 8 && !read_sysfs("hotplug_seq", buf, sizeof(buf)) &&
+	    !parse_number(buf, false, size * 8, &seq))
+		store_uint(ops + off, size, seq);
 	if (!member_offset(btf, st, "exit_dump_len", &off, &size) && off + size <= ops_size &&
 	    size == 4) {
 		uint32_t v;
@@ -300,42 +381,30 @@ static int prepare_ops(struct sk_sched *s, struct sk_error *err)
 	return 0;
 }
 
-static int parse_bool(const char *v, uint64_t *out)
+/* "0 to 255", "-128 to 127" */
+static void int_range(bool is_signed, uint32_t bits, char *buf, size_t sz)
 {
-	if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") ||
-	    !strcasecmp(v, "on"))
-		*out = 1;
-	else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") ||
-		 !strcasecmp(v, "off"))
-		*out = 0;
+	if (is_signed)
+		snprintf(buf, sz, "%" PRId64 " to %" PRId64,
+			 bits >= 64 ? INT64_MIN : -(int64_t)(1ULL << (bits - 1)),
+			 (int64_t)((1ULL << (bits - 1)) - 1));
 	else
-		return -EINVAL;
-	return 0;
+		snprintf(buf, sz, "0 to %" PRIu64,
+			 bits >= 64 ? UINT64_MAX : (uint64_t)((1ULL << bits) - 1));
 }
 
-static int parse_int(const char *v, bool is_signed, uint32_t size, uint64_t *out)
+/* The tunable's type as its source names it: "u64", "_Bool", "enum fifo_mode". */
+static const char *type_display(const struct btf *btf, uint32_t id, char *buf, size_t sz)
 {
-	char *end;
+	const struct btf_type *t = btf__type_by_id(btf, id);
 
-	errno = 0;
-	if (is_signed) {
-		long long x = strtoll(v, &end, 0);
-		long long max = size >= 8 ? LLONG_MAX : (1LL << (size * 8 - 1)) - 1;
-
-		if (errno || *end || end == v || x > max || x < -max - 1)
-			return -ERANGE;
-		*out = (uint64_t)x;
-	} else {
-		unsigned long long x;
-
-		if (*v == '-')
-			return -ERANGE;
-		x = strtoull(v, &end, 0);
-		if (errno || *end || end == v || (size < 8 && x >> (size * 8)))
-			return -ERANGE;
-		*out = x;
-	}
-	return 0;
+	for (unsigned depth = 0; t && btf_is_mod(t) && depth < 32; depth++)
+		t = btf__type_by_id(btf, t->type);
+	if (!t)
+		return "?";
+	snprintf(buf, sz, "%s%s", btf_is_enum(t) || btf_is_enum64(t) ? "enum " : "",
+		 btf__name_by_offset(btf, t->name_off));
+	return buf;
 }
 
 /* --set NAME=VALUE: typed by the variable's BTF type; refused before load. */
@@ -350,7 +419,6 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 	uint8_t *data;
 	size_t size;
 	uint64_t v = 0;
-	int ret;
 
 	if (!eq || eq == assign || (size_t)(eq - assign) >= sizeof(name))
 		return sk_errf(err, -EINVAL, "--set %s: expected NAME=VALUE", assign);
@@ -373,18 +441,42 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 			       assign);
 	if (btf_is_int(t)) {
 		uint8_t enc = btf_int_encoding(t);
+		bool is_signed = enc & BTF_INT_SIGNED;
+		uint32_t bits = btf_int_bits(t);
+		const char *why;
+		char range[64], tn[128];
 
-		if (enc & BTF_INT_BOOL)
-			ret = parse_bool(val, &v);
-		else
-			ret = parse_int(val, enc & BTF_INT_SIGNED, loc.size, &v);
-		if (ret)
-			return sk_errf(err, -EINVAL, "--set %s: '%s' is not a valid %s of %u bytes",
-				       assign, val,
-				       (enc & BTF_INT_BOOL)	? "bool (true/false)"
-				       : (enc & BTF_INT_SIGNED) ? "signed integer"
-								: "unsigned integer",
-				       loc.size);
+		if (loc.size > 8 || !loc.size || !bits || bits > loc.size * 8)
+			return sk_errf(
+			    err, -EOPNOTSUPP,
+			    "--set %s: tunable '%s' is a %u-byte integer, which cannot be "
+			    "set from the command line",
+			    assign, name, loc.size);
+		if (enc & BTF_INT_BOOL) {
+			if (!strcmp(val, "true") || !strcmp(val, "1"))
+				v = 1;
+			else if (!strcmp(val, "false") || !strcmp(val, "0"))
+				v = 0;
+			else
+				return sk_errf(
+				    err, -EINVAL,
+				    "--set %s: '%s' is not a valid value for tunable '%s' "
+				    "(%s); accepted: true, false, 1 or 0",
+				    assign, val, name,
+				    type_display(btf, loc.type_id, tn, sizeof(tn)));
+			store_uint(data + loc.offset, loc.size, v);
+			return 0;
+		}
+		why = parse_number(val, is_signed, bits, &v);
+		if (why) {
+			int_range(is_signed, bits, range, sizeof(range));
+			return sk_errf(
+			    err, -ERANGE,
+			    "--set %s: '%s' is not a valid %s integer for tunable '%s' (%s, %u "
+			    "bits): %s; accepted: %s, in decimal or 0x hex",
+			    assign, val, is_signed ? "signed" : "unsigned", name,
+			    type_display(btf, loc.type_id, tn, sizeof(tn)), bits, why, range);
+		}
 		store_uint(data + loc.offset, loc.size, v);
 		return 0;
 	}
@@ -408,10 +500,18 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 					found = true;
 				}
 		}
-		if (!found && parse_int(val, true, loc.size, &v))
+		if (!found &&
+		    (loc.size > 8 || !loc.size || parse_number(val, true, loc.size * 8, &v))) {
+			char tn[128];
+
 			return sk_errf(err, -EINVAL,
-				       "--set %s: '%s' is not one of the enum's values", assign,
-				       val);
+				       "--set %s: '%s' is not a valid value for tunable '%s' (%s): "
+				       "give one of the enum's names (`skbuild inspect` lists the "
+				       "tunables) or a signed %u-bit number in decimal or 0x hex",
+				       assign, val, name,
+				       type_display(btf, loc.type_id, tn, sizeof(tn)),
+				       loc.size * 8);
+		}
 		store_uint(data + loc.offset, loc.size, v);
 		return 0;
 	}
@@ -537,6 +637,55 @@ static void log_tail(const char *log, char *out, size_t sz, int max_lines)
 	sk_rstrip(out);
 }
 
+/* -1 unless member name lies inside the record (and has size want, when want is not 0). */
+static int64_t uei_member(const struct btf *btf, const struct btf_type *st, uint32_t rec_size,
+			  const char *name, uint32_t want, uint32_t *size)
+{
+	uint32_t off, sz;
+
+	if (member_offset(btf, st, name, &off, &sz) || (want && sz != want) ||
+	    (uint64_t)off + sz > rec_size)
+		return -1;
+	if (size)
+		*size = sz;
+	return off;
+}
+
+/*
+ * Where the upstream exit record lies in .data, and a descriptor of that map
+ * of our own: the exit record is read after the object is released, and
+ * after the scheduler is detached.
+ */
+static int resolve_uei(struct sk_sched *s, struct sk_error *err)
+{
+	struct btf *btf = bpf_object__btf(s->obj);
+	const struct btf_type *dsec, *st;
+	struct bpf_map *data = find_datasec_map(s->obj, ".data", &dsec);
+	struct uei_layout *u = &s->uei;
+	struct var_loc loc;
+
+	s->uei_err = -ENOENT;
+	if (!data || find_var(btf, dsec, "uei", &loc))
+		return 0;
+	st = skip_mods(btf, loc.type_id, NULL);
+	u->data_size = bpf_map__value_size(data);
+	if (!st || !btf_is_struct(st) || (uint64_t)loc.offset + loc.size > u->data_size) {
+		s->uei_err = -EINVAL;
+		return 0;
+	}
+	u->off = loc.offset;
+	u->size = loc.size;
+	u->kind_off = uei_member(btf, st, loc.size, "kind", 4, NULL);
+	u->code_off = uei_member(btf, st, loc.size, "exit_code", 8, NULL);
+	u->reason_off = uei_member(btf, st, loc.size, "reason", 0, &u->reason_len);
+	u->msg_off = uei_member(btf, st, loc.size, "msg", 0, &u->msg_len);
+	u->fd = fcntl(bpf_map__fd(data), F_DUPFD_CLOEXEC, 3);
+	if (u->fd < 0)
+		return sk_errf(err, -errno, "cannot keep the exit record's map open: %s",
+			       strerror(errno));
+	return 0;
+}
+
 int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		  struct sk_sched **out, struct sk_error *err)
 {
@@ -546,6 +695,7 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 
 	if (!s)
 		return sk_errf(err, -ENOMEM, "out of memory");
+	s->uei.fd = -1;
 	s->obj_copy = malloc(len);
 	s->log = calloc(1, LOG_BUF_SIZE);
 	if (!s->obj_copy || !s->log) {
@@ -591,7 +741,13 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		goto fail;
 
 	ret = bpf_object__load(s->obj);
-	if (ret) {
+	if (!ret) {
+		free(s->log);
+		s->log = NULL;
+		ret = resolve_uei(s, err);
+		if (ret)
+			goto fail;
+	} else {
 		char tail[3072];
 
 		log_tail(s->log, tail, sizeof(tail), 40);
@@ -605,7 +761,6 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 				"the kernel rejected scheduler '%s' at load: %s (a kfunc or "
 				"callback this kernel lacks? run `skrun check`)",
 				s->name, strerror(-ret));
-		sk_verifier_explain(s->log, err); /* hint; whole log to $SKRUN_VERIFIER_LOG */
 		goto fail;
 	}
 	*out = s;
@@ -615,6 +770,32 @@ fail:
 	return ret;
 }
 
+/*
+ * Everything but the link and the exit record's map descriptor: libbpf's copy
+ * of the object, its programs, maps and BTF. The kernel keeps the programs
+ * and maps alive through the link.
+ */
+static void release_loader(struct sk_sched *s)
+{
+	/*
+	 * A struct_ops map without BPF_F_LINK stays registered through the map's
+	 * own descriptor, which the link reuses: it must stay open.
+	 */
+	if (!(bpf_map__map_flags(s->ops_map) & BPF_F_LINK))
+		return;
+	bpf_object__close(s->obj);
+	s->obj = NULL;
+	s->ops_map = NULL;
+	free(s->obj_copy);
+	s->obj_copy = NULL;
+	/*
+	 * The caller stays resident while the scheduler runs: hand back what the
+	 * checks and the load freed (glibc keeps freed heap otherwise, and after
+	 * a multi-megabyte free it raises its thresholds so that it keeps more).
+	 */
+	malloc_trim(0);
+}
+
 int sk_sched_attach(struct sk_sched *s, struct sk_error *err)
 {
 	char state[32], ops[SK_SCX_NAME_LEN];
@@ -622,9 +803,16 @@ int sk_sched_attach(struct sk_sched *s, struct sk_error *err)
 
 	if (s->link)
 		return 0;
+	if (!s->obj)
+		return sk_errf(err, -EINVAL,
+			       "cannot attach '%s' again: what loaded it was released when it was "
+			       "first attached; load it anew",
+			       s->name);
 	s->link = bpf_map__attach_struct_ops(s->ops_map);
-	if (s->link)
+	if (s->link) {
+		release_loader(s);
 		return 0;
+	}
 	ret = -errno;
 	sk_scx_state(state, sizeof(state));
 	sk_scx_ops_name(ops, sizeof(ops));
@@ -656,9 +844,70 @@ void sk_sched_close(struct sk_sched *s)
 		return;
 	sk_sched_detach(s);
 	bpf_object__close(s->obj);
+	if (s->uei.fd >= 0)
+		close(s->uei.fd);
 	free(s->obj_copy);
 	free(s->log);
 	free(s);
+}
+
+/* True when the smaps entry of one mapping says it holds no private (copied) page. */
+static bool no_private_copies(FILE *f, char *line, size_t sz)
+{
+	long anon = -1;
+
+	while (fgets(line, (int)sz, f) && strncmp(line, "VmFlags:", 8))
+		if (!strncmp(line, "Anonymous:", 10))
+			anon = strtol(line + 10, NULL, 10);
+	return anon == 0;
+}
+
+int sk_trim_resident(void)
+{
+	char line[512];
+	FILE *f;
+
+	malloc_trim(0);
+	f = fopen("/proc/self/smaps", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+		char perms[8];
+		int path = 0;
+
+		/* "start-end perms offset dev inode   path": one per mapping, its fields follow. */
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path) != 3 ||
+		    !path)
+			continue;
+		/*
+		 * Only files' pages that nobody wrote to: dropping their mapping
+		 * changes nothing but residency (they fault back in from the page
+		 * cache). A writable mapping, or a read-only one with private
+		 * copies (relocated RELRO data), must keep its pages.
+		 */
+		if (line[path] != '/' || perms[1] != '-' ||
+		    !no_private_copies(f, line, sizeof(line)))
+			continue;
+		madvise((void *)start, end - start, MADV_DONTNEED);
+	}
+	fclose(f);
+	return 0;
+}
+
+/* libbpf's warnings, after the caller's buffered stdout so that the two stay in order. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	fflush(stdout);
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	return vfprintf(stderr, fmt, ap);
+}
+
+void sk_kernel_log_init(void)
+{
+	libbpf_set_print(libbpf_log);
 }
 
 const char *sk_sched_name(const struct sk_sched *s)
@@ -668,44 +917,36 @@ const char *sk_sched_name(const struct sk_sched *s)
 
 int sk_sched_exit_info(struct sk_sched *s, struct sk_exit_info *out)
 {
-	struct btf *btf = bpf_object__btf(s->obj);
-	const struct btf_type *dsec, *st;
-	struct bpf_map *data = find_datasec_map(s->obj, ".data", &dsec);
-	struct var_loc loc;
-	uint32_t off, size, zero = 0;
-	uint8_t *buf = NULL, *p;
-	size_t dsize;
+	const struct uei_layout *u = &s->uei;
+	uint32_t zero = 0;
+	uint8_t *buf, *p;
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!data || find_var(btf, dsec, "uei", &loc))
-		return -ENOENT;
+	if (u->fd < 0)
+		return s->uei_err;
 	/*
 	 * libbpf 1.4 remaps global data onto the kernel's map only for
-	 * skeletons; a plain object must read the live value from the map.
+	 * skeletons; the live value is read from the map.
 	 */
-	dsize = bpf_map__value_size(data);
-	buf = calloc(1, dsize);
+	buf = calloc(1, u->data_size);
 	if (!buf)
 		return -ENOMEM;
-	if (bpf_map__lookup_elem(data, &zero, sizeof(zero), buf, dsize, 0)) {
+	if (bpf_map_lookup_elem(u->fd, &zero, buf)) {
 		ret = -errno;
 		goto out;
 	}
-	st = skip_mods(btf, loc.type_id, NULL);
-	if (!st || !btf_is_struct(st) || loc.offset + loc.size > dsize) {
-		ret = -EINVAL;
-		goto out;
-	}
-	p = buf + loc.offset;
-	if (!member_offset(btf, st, "kind", &off, &size) && size == 4)
-		memcpy(&out->kind, p + off, 4);
-	if (!member_offset(btf, st, "exit_code", &off, &size) && size == 8)
-		memcpy(&out->exit_code, p + off, 8);
-	if (!member_offset(btf, st, "reason", &off, &size))
-		snprintf(out->reason, sizeof(out->reason), "%.*s", (int)size, (char *)p + off);
-	if (!member_offset(btf, st, "msg", &off, &size))
-		snprintf(out->msg, sizeof(out->msg), "%.*s", (int)size, (char *)p + off);
+	p = buf + u->off;
+	if (u->kind_off >= 0)
+		memcpy(&out->kind, p + u->kind_off, 4);
+	if (u->code_off >= 0)
+		memcpy(&out->exit_code, p + u->code_off, 8);
+	if (u->reason_off >= 0)
+		snprintf(out->reason, sizeof(out->reason), "%.*s", (int)u->reason_len,
+			 (char *)p + u->reason_off);
+	if (u->msg_off >= 0)
+		snprintf(out->msg, sizeof(out->msg), "%.*s", (int)u->msg_len,
+			 (char *)p + u->msg_off);
 	out->valid = out->kind != 0;
 out:
 	free(buf);

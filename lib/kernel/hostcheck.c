@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * An artifact's requirements against a kernel's BTF. The BTF is parsed once
- * and every name is looked up by kind, so `skrun run` can afford this before
- * every load. Features decide; the release number is only reported, because
+ * An artifact's requirements against a kernel's BTF. `skrun run` calls this
+ * before every load, and libbpf parses the same BTF again inside the load, so
+ * the BTF is not parsed here: it is walked once (kbtf.c), collecting only the
+ * kfuncs the config names, struct sched_ext_ops and enum scx_ops_flags.
+ * Features decide; the release number is only reported, because
  * distributions backport (SCHED_EXT.md).
  */
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include "schedkit/hostcheck.h"
 #include "schedkit/kernel.h"
 #include "schedkit/oci.h"
+#include "internal.h"
 
 #define SK_SCX_TIMEOUT_MAX_MS  30000 /* SCX_WATCHDOG_MAX_TIMEOUT: larger is -E2BIG */
 #define SK_SCX_STRUCT_OPS_TYPE "bpf_struct_ops_sched_ext_ops"
@@ -25,10 +28,21 @@
 #define SK_SCX_ALL_FLAGS       "SCX_OPS_ALL_FLAGS"
 
 struct hc {
-	struct btf *btf;
-	const struct btf_type *ops_st; /* struct sched_ext_ops, NULL without sched_ext */
+	struct sk_kbtf k;
+	struct sk_nameset kfuncs; /* every kfunc the config names; found = a FUNC of that name */
+	const struct btf_type *ops_st;	   /* struct sched_ext_ops, NULL without sched_ext */
+	const struct btf_type *flags_enum; /* enum scx_ops_flags (ENUM or ENUM64) */
+	bool struct_ops;		   /* struct bpf_struct_ops_sched_ext_ops */
 	struct sk_check_report *r;
 };
+
+/* A name from the kernel's BTF; "" for an offset outside its strings. */
+static const char *kname(const struct hc *h, uint32_t off)
+{
+	const char *n = sk_kbtf_str(&h->k, off);
+
+	return n ? n : "";
+}
 
 const char *sk_verdict_str(enum sk_verdict v)
 {
@@ -100,7 +114,7 @@ static bool ops_has_member(const struct hc *h, const char *name)
 		return false;
 	m = btf_members(h->ops_st);
 	for (int i = 0; i < btf_vlen(h->ops_st); i++, m++)
-		if (!strcmp(btf__name_by_offset(h->btf, m->name_off), name))
+		if (!strcmp(kname(h, m->name_off), name))
 			return true;
 	return false;
 }
@@ -121,7 +135,7 @@ static int check_kernel(struct hc *h)
 			      "cannot run here)");
 	if (ret)
 		return ret;
-	if (btf__find_by_name_kind(h->btf, SK_SCX_STRUCT_OPS_TYPE, BTF_KIND_STRUCT) > 0)
+	if (h->struct_ops)
 		return add_row(h->r, "kernel", "struct_ops", SK_VERDICT_OK, SK_SCX_STRUCT_OPS_TYPE);
 	return add_row(h->r, "kernel", "struct_ops", SK_VERDICT_MISSING,
 		       "no " SK_SCX_STRUCT_OPS_TYPE " in the BTF: this kernel cannot register "
@@ -132,7 +146,9 @@ static int check_kfunc(struct hc *h, const char *name, bool optional)
 {
 	const char *removed;
 
-	if (btf__find_by_name_kind(h->btf, name, BTF_KIND_FUNC) > 0)
+	long i = sk_nameset_find(&h->kfuncs, name);
+
+	if (i >= 0 && h->kfuncs.found[i])
 		return add_row(h->r, optional ? "optional kfunc" : "kfunc", name, SK_VERDICT_OK,
 			       optional ? "available" : "present");
 	if (optional)
@@ -174,18 +190,14 @@ static int check_member(struct hc *h, const char *kind, const char *name)
  */
 static int flag_names(struct hc *h, uint64_t *known, const struct btf_type **enum_t)
 {
-	int id = btf__find_by_name_kind(h->btf, SK_SCX_FLAGS_ENUM, BTF_KIND_ENUM64);
-	const struct btf_type *t;
+	const struct btf_type *t = h->flags_enum;
 	uint64_t all = 0, pub = 0;
 	bool have_all = false;
 
-	if (id <= 0)
-		id = btf__find_by_name_kind(h->btf, SK_SCX_FLAGS_ENUM, BTF_KIND_ENUM);
 	*known = 0;
 	*enum_t = NULL;
-	if (id <= 0)
+	if (!t)
 		return -ENOENT;
-	t = btf__type_by_id(h->btf, id);
 	for (int i = 0; i < btf_vlen(t); i++) {
 		const char *n;
 		uint64_t v;
@@ -193,12 +205,12 @@ static int flag_names(struct hc *h, uint64_t *known, const struct btf_type **enu
 		if (btf_is_enum64(t)) {
 			const struct btf_enum64 *e = btf_enum64(t) + i;
 
-			n = btf__name_by_offset(h->btf, e->name_off);
+			n = kname(h, e->name_off);
 			v = btf_enum64_value(e);
 		} else {
 			const struct btf_enum *e = btf_enum(t) + i;
 
-			n = btf__name_by_offset(h->btf, e->name_off);
+			n = kname(h, e->name_off);
 			v = (uint32_t)e->val;
 		}
 		if (!strcmp(n, SK_SCX_ALL_FLAGS)) {
@@ -220,10 +232,10 @@ static const char *flag_name(struct hc *h, const struct btf_type *t, uint64_t bi
 		uint64_t v;
 
 		if (btf_is_enum64(t)) {
-			n = btf__name_by_offset(h->btf, btf_enum64(t)[i].name_off);
+			n = kname(h, btf_enum64(t)[i].name_off);
 			v = btf_enum64_value(btf_enum64(t) + i);
 		} else {
-			n = btf__name_by_offset(h->btf, btf_enum(t)[i].name_off);
+			n = kname(h, btf_enum(t)[i].name_off);
 			v = (uint32_t)btf_enum(t)[i].val;
 		}
 		if (v == bit && strcmp(n, SK_SCX_ALL_FLAGS))
@@ -319,25 +331,31 @@ static uint64_t get_u64(struct json_object *o, const char *key)
  * minKernelBecause and unknown): the data members the config does not list
  * elsewhere, and anything the analyser did not recognise.
  */
+static bool listed_entry(const char *s, char kind[32], char name[256])
+{
+	const char *sp = s ? strchr(s, ' ') : NULL;
+	size_t klen;
+
+	if (!sp)
+		return false;
+	klen = (size_t)(sp - s);
+	if (klen >= 32)
+		return false;
+	memcpy(kind, s, klen);
+	kind[klen] = '\0';
+	snprintf(name, 256, "%s", sp + 1);
+	name[strcspn(name, " ")] = '\0';
+	return name[0] != '\0';
+}
+
 static int check_listed(struct hc *h, struct json_object *list)
 {
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < arr_len(list); i++) {
-		const char *s = arr_str(list, i), *sp;
 		char kind[32], name[256];
-		size_t klen;
 
-		if (!s || !(sp = strchr(s, ' ')))
-			continue;
-		klen = (size_t)(sp - s);
-		if (klen >= sizeof(kind))
-			continue;
-		memcpy(kind, s, klen);
-		kind[klen] = '\0';
-		snprintf(name, sizeof(name), "%s", sp + 1);
-		name[strcspn(name, " ")] = '\0';
-		if (!name[0])
+		if (!listed_entry(arr_str(list, i), kind, name))
 			continue;
 		if (!strcmp(kind, "kfunc")) {
 			if (!has_row(h->r, "kfunc", name))
@@ -425,17 +443,75 @@ static int check_release(struct hc *h, struct json_object *req, size_t pos)
 	return 0;
 }
 
+/* Every kfunc name the config mentions, so that one walk of the BTF answers them all. */
+static int wanted_kfuncs(struct json_object *req, struct sk_strv *names)
+{
+	struct json_object *kfuncs = get(req, "kfuncs");
+	struct json_object *lists[] = {get(kfuncs, "required"), get(kfuncs, "optional")};
+	struct json_object *listed[] = {get(req, "minKernelBecause"), get(req, "unknown")};
+	int ret = 0;
+
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; !ret && i < arr_len(lists[l]); i++)
+			if (arr_str(lists[l], i))
+				ret = sk_strv_push(names, arr_str(lists[l], i));
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; !ret && i < arr_len(listed[l]); i++) {
+			char kind[32], name[256];
+
+			if (listed_entry(arr_str(listed[l], i), kind, name) &&
+			    !strcmp(kind, "kfunc"))
+				ret = sk_strv_push(names, name);
+		}
+	return ret;
+}
+
+static int visit_kernel(const struct btf_type *t, uint32_t id, void *ctx)
+{
+	struct hc *h = ctx;
+	const char *n;
+	long i;
+
+	(void)id;
+	switch (btf_kind(t)) {
+	case BTF_KIND_FUNC:
+		n = sk_kbtf_str(&h->k, t->name_off);
+		i = n ? sk_nameset_find(&h->kfuncs, n) : -1;
+		if (i >= 0)
+			h->kfuncs.found[i] = true;
+		break;
+	case BTF_KIND_STRUCT:
+		n = kname(h, t->name_off);
+		if (!h->ops_st && !strcmp(n, SK_SCX_OPS_TYPE))
+			h->ops_st = t;
+		else if (!strcmp(n, SK_SCX_STRUCT_OPS_TYPE))
+			h->struct_ops = true;
+		break;
+	case BTF_KIND_ENUM64:
+	case BTF_KIND_ENUM:
+		/* An ENUM64 of that name wins over an ENUM, whatever the order. */
+		if ((!h->flags_enum || (btf_is_enum64(t) && !btf_is_enum64(h->flags_enum))) &&
+		    !strcmp(kname(h, t->name_off), SK_SCX_FLAGS_ENUM))
+			h->flags_enum = t;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
 int sk_host_check(struct json_object *config, const char *btf_path, const char *release,
 		  struct sk_check_report **out, struct sk_error *err)
 {
 	struct json_object *req = get(config, "requirements"), *ops = get(config, "ops");
 	struct json_object *kfuncs = get(req, "kfuncs"), *tun = get(config, "tunables"), *list;
 	struct sk_check_report *r = NULL;
+	struct sk_strv names = {0};
 	struct hc h = {0};
 	struct utsname uts;
 	size_t release_pos;
 	uint64_t flags, timeout;
-	int id, ret;
+	int ret;
 
 	*out = NULL;
 	if (!json_object_is_type(req, json_type_object))
@@ -449,13 +525,21 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 			return sk_errf(err, -errno, "uname: %s", strerror(errno));
 		release = uts.release;
 	}
-	h.btf = btf__parse(btf_path, NULL);
-	if (!h.btf) {
-		ret = -errno;
-		return sk_errf(err, ret ? ret : -EINVAL,
-			       "reading kernel BTF %s: %s (a kernel built without "
-			       "CONFIG_DEBUG_INFO_BTF has none; pass another with --btf FILE)",
-			       btf_path, strerror(ret ? -ret : EINVAL));
+	ret = sk_kbtf_open(btf_path, 0, &h.k, err);
+	if (ret)
+		return ret;
+	ret = wanted_kfuncs(req, &names);
+	if (!ret)
+		ret = sk_nameset_init(&h.kfuncs, (const char *const *)names.v, names.n);
+	if (ret)
+		goto out;
+	ret = sk_kbtf_walk(&h.k, visit_kernel, &h, err);
+	if (ret) {
+		/* The walk said what is wrong with the file. */
+		sk_nameset_free(&h.kfuncs);
+		sk_strv_free(&names);
+		sk_kbtf_close(&h.k);
+		return ret;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
@@ -471,8 +555,6 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 	}
 	if (json_object_is_type(tun, json_type_array))
 		r->tunables = json_object_get(tun);
-	id = btf__find_by_name_kind(h.btf, SK_SCX_OPS_TYPE, BTF_KIND_STRUCT);
-	h.ops_st = id > 0 ? btf__type_by_id(h.btf, id) : NULL;
 
 	ret = check_kernel(&h);
 	release_pos = r->nr_rows;
@@ -510,7 +592,9 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 	if (!ret)
 		ret = check_release(&h, req, release_pos);
 out:
-	btf__free(h.btf);
+	sk_nameset_free(&h.kfuncs);
+	sk_strv_free(&names);
+	sk_kbtf_close(&h.k);
 	if (ret) {
 		sk_check_report_free(r);
 		return sk_errf(err, ret, "checking requirements against %s: %s", btf_path,

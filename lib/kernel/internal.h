@@ -4,7 +4,11 @@
 #define SK_KERNEL_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+
+#include <linux/btf.h>
 
 #include "schedkit/kernel.h"
 
@@ -21,5 +25,62 @@ static inline bool sk_is_scx_ops_type(const char *name)
 	return (len == strlen(SK_SCX_OPS_TYPE) && !strncmp(name, SK_SCX_OPS_TYPE, len)) ||
 	       (len == strlen("sched_ext_ops_cid") && !strncmp(name, "sched_ext_ops_cid", len));
 }
+
+/* ---- a kernel's BTF, walked once for a few names (kbtf.c) ---- */
+
+/* Raw native-endian BTF, mapped or read, never indexed. */
+struct sk_kbtf {
+	const char *path; /* borrowed, for messages */
+	const uint8_t *data;
+	size_t len;
+	void *map; /* our mapping of data, or NULL */
+	size_t map_len;
+	struct btf *btf; /* libbpf's parse, for ELF or foreign-endian input */
+	const uint8_t *types;
+	uint32_t types_len;
+	const char *strs;
+	uint32_t strs_len;
+};
+
+/* Read raw BTF instead of mapping it (what kernels before 6.16 force for sysfs BTF). */
+#define SK_KBTF_READ 1u
+
+/*
+ * Opens path (raw BTF such as /sys/kernel/btf/vmlinux, a vmlinux ELF, or BTF
+ * of the other byte order) and checks its header. Errors name the file and
+ * say how to pass another. path must outlive k.
+ */
+int sk_kbtf_open(const char *path, unsigned flags, struct sk_kbtf *k, struct sk_error *err);
+void sk_kbtf_close(struct sk_kbtf *k);
+/* The string at off, or NULL when off lies outside the string section. */
+const char *sk_kbtf_str(const struct sk_kbtf *k, uint32_t off);
+
+/* Returns 0 to go on, > 0 to stop the walk early (the walk then returns 0), < 0 to fail. */
+typedef int sk_kbtf_visit_fn(const struct btf_type *t, uint32_t id, void *ctx);
+/*
+ * Calls visit for every type in id order, each record checked to lie inside
+ * the type section (members, enumerators and params included).
+ */
+int sk_kbtf_walk(const struct sk_kbtf *k, sk_kbtf_visit_fn *visit, void *ctx, struct sk_error *err);
+
+/* A sorted set of names looked up by every type's name; found/vals per name. */
+struct sk_nameset {
+	const char **names; /* borrowed strings, sorted, unique */
+	bool *found;
+	uint64_t *vals;
+	size_t n;
+	uint8_t first[32]; /* bitmap of the names' first bytes: most lookups stop here */
+};
+
+int sk_nameset_init(struct sk_nameset *s, const char *const *names, size_t n);
+void sk_nameset_free(struct sk_nameset *s);
+/* Index of name in s->names, or -1. */
+long sk_nameset_find(const struct sk_nameset *s, const char *name);
+/*
+ * Fills want->found/vals with the value of the first enumerator of each name
+ * (ENUM values sign-extended, as the kernel's enums are int). Stops the walk
+ * once every name is found.
+ */
+int sk_kbtf_enum_values(const struct sk_kbtf *k, struct sk_nameset *want, struct sk_error *err);
 
 #endif

@@ -544,6 +544,103 @@ static void test_json_sorts_unsorted_info(void **state)
 	sk_sched_info_free(info);
 }
 
+/* ---- --set NAME=VALUE: strict values (issue 9, finding 10) ---- */
+
+/* Validates one assignment against fifo's tunables; err holds the refusal. */
+static int set_one(const char *assign, struct sk_error *err)
+{
+	const char *set[] = {assign, NULL};
+	uint8_t *data;
+	size_t len;
+	int ret;
+
+	memset(err, 0, sizeof(*err));
+	load_obj("fifo", &data, &len);
+	ret = sk_sched_validate_sets(data, len, set, err);
+	free(data);
+	return ret;
+}
+
+/* The refusal names the tunable, gives the reason and the accepted range. */
+static void set_refused(const char *assign, const char *tunable, const char *reason,
+			const char *range)
+{
+	struct sk_error err;
+	char want[128];
+
+	if (!set_one(assign, &err))
+		fail_msg("--set %s was accepted", assign);
+	snprintf(want, sizeof(want), "tunable '%s'", tunable);
+	if (!strstr(err.msg, want) || !strstr(err.msg, reason) || !strstr(err.msg, range))
+		fail_msg("--set %s: message lacks \"%s\", \"%s\" or \"%s\": %s", assign, want,
+			 reason, range, err.msg);
+}
+
+static void set_accepted(const char *assign)
+{
+	struct sk_error err;
+
+	if (set_one(assign, &err))
+		fail_msg("--set %s refused: %s", assign, err.msg);
+}
+
+#define U64_RANGE "accepted: 0 to 18446744073709551615"
+#define U32_RANGE "accepted: 0 to 4294967295"
+#define S32_RANGE "accepted: -2147483648 to 2147483647"
+
+static void test_set_strict_numbers(void **state)
+{
+	(void)state;
+	/* " -1" wrapped to 2^64-1 through strtoull before the fix. */
+	set_refused("slice_ns= -1", "slice_ns", "leading or trailing whitespace", U64_RANGE);
+	set_refused("slice_ns=-1", "slice_ns", "unsigned and takes no sign", U64_RANGE);
+	set_refused("slice_ns=18446744073709551616", "slice_ns", "out of range", U64_RANGE);
+	set_refused("slice_ns=1 ", "slice_ns", "leading or trailing whitespace", U64_RANGE);
+	set_refused("slice_ns=+5", "slice_ns", "'+' sign", U64_RANGE);
+	set_refused("slice_ns=0x", "slice_ns", "'0x' needs hex digits", U64_RANGE);
+	set_refused("slice_ns=010", "slice_ns", "leading zero", U64_RANGE);
+	set_refused("slice_ns=1e6", "slice_ns", "not a decimal or 0x-prefixed hex number",
+		    U64_RANGE);
+	set_refused("slice_ns=", "slice_ns", "empty", U64_RANGE);
+	set_refused("trace_dump_len=4294967296", "trace_dump_len", "out of range", U32_RANGE);
+	set_refused("nice_bias=-2147483649", "nice_bias", "out of range", S32_RANGE);
+	set_refused("nice_bias=2147483648", "nice_bias", "out of range", S32_RANGE);
+	set_refused("nice_bias=+1", "nice_bias", "'+' sign", S32_RANGE);
+	set_refused("nice_bias=-0x80000001", "nice_bias", "out of range", S32_RANGE);
+	set_refused("small=256", "small", "out of range", "accepted: 0 to 255");
+	set_refused("small=\t7", "small", "leading or trailing whitespace", "accepted: 0 to 255");
+
+	set_accepted("slice_ns=18446744073709551615");
+	set_accepted("slice_ns=0xFFFFFFFFFFFFFFFF");
+	set_accepted("slice_ns=0");
+	set_accepted("trace_dump_len=4294967295");
+	set_accepted("nice_bias=-2147483648");
+	set_accepted("nice_bias=-0x80000000");
+	set_accepted("nice_bias=2147483647");
+	set_accepted("small=255");
+}
+
+static void test_set_strict_bool_enum(void **state)
+{
+	struct sk_error err;
+
+	(void)state;
+	set_accepted("verbose=true");
+	set_accepted("verbose=false");
+	set_accepted("verbose=1");
+	set_accepted("quiet=0");
+	set_refused("verbose=yes", "verbose", "(bool)", "accepted: true, false, 1 or 0");
+	set_refused("verbose=TRUE", "verbose", "(bool)", "accepted: true, false, 1 or 0");
+	set_refused("verbose= true", "verbose", "(bool)", "accepted: true, false, 1 or 0");
+	set_accepted("mode=FIFO_PLAIN");
+	set_accepted("mode=2");
+	set_refused("mode= FIFO_PLAIN", "mode", "enum fifo_mode", "enum's names");
+	set_refused("mode=4294967296", "mode", "enum fifo_mode", "signed 32-bit number");
+	set_accepted("tag=with spaces");
+	assert_int_equal(set_one("tag=0123456789abcdef", &err), -E2BIG);
+	assert_non_null(strstr(err.msg, "at most 15 fit"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +661,8 @@ int main(void)
 	    cmocka_unit_test(test_not_an_object),
 	    cmocka_unit_test(test_json),
 	    cmocka_unit_test(test_json_sorts_unsorted_info),
+	    cmocka_unit_test(test_set_strict_numbers),
+	    cmocka_unit_test(test_set_strict_bool_enum),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,8 @@
 #include "schedkit/hostcheck.h"
 #include "schedkit/kernel.h"
 #include "schedkit/oci.h"
+/* kbtf.c's internal reader, for the raw-BTF tests */
+#include "kernel/internal.h"
 
 /* ---- helpers ---- */
 
@@ -405,6 +407,246 @@ static void test_fast(void **state)
 	json_object_put(cfg);
 }
 
+/* ---- damage to raw BTF, for test_raw_btf_malformed ---- */
+
+/* struct btf_type's info: vlen in bits 0-15, kind in 24-28 (linux/btf.h). */
+#define INFO(kind, vlen) (((uint32_t)(kind) << 24) | (uint32_t)(vlen))
+
+static void damage_strings(uint8_t *raw, const struct btf_header *h)
+{
+	raw[h->hdr_len + h->str_off + h->str_len - 1] = 'x';
+}
+
+/* The first record is void's successor: cut the type section 4 bytes into it. */
+static void damage_type_len(uint8_t *raw, const struct btf_header *h)
+{
+	struct btf_header c = *h;
+
+	c.type_len = 4;
+	memcpy(raw, &c, sizeof(c));
+}
+
+static struct btf_type *first_type(uint8_t *raw, const struct btf_header *h)
+{
+	return (struct btf_type *)(raw + h->hdr_len + h->type_off);
+}
+
+/* Make the first type a struct with as many members as vlen holds. */
+static void damage_vlen(uint8_t *raw, const struct btf_header *h)
+{
+	struct btf_type *t = first_type(raw, h);
+	struct btf_header c = *h;
+
+	t->info = INFO(BTF_KIND_STRUCT, 0xffff);
+	c.type_len = sizeof(*t) + 16;
+	memcpy(raw, &c, sizeof(c));
+}
+
+static void damage_kind(uint8_t *raw, const struct btf_header *h)
+{
+	first_type(raw, h)->info = INFO(31, 0);
+}
+
+/* ---- raw BTF, as /sys/kernel/btf/vmlinux serves it (kbtf.c walks it in place) ---- */
+
+/* The sid kernel's BTF as raw bytes in the given byte order (malloc'd). */
+static uint8_t *sid_raw(enum btf_endianness endian, size_t *len)
+{
+	struct btf *btf = btf__parse(sid_btf(), NULL);
+	const void *raw;
+	uint32_t size = 0;
+	uint8_t *copy;
+
+	assert_non_null(btf);
+	assert_int_equal(btf__set_endianness(btf, endian), 0);
+	raw = btf__raw_data(btf, &size);
+	assert_non_null(raw);
+	copy = malloc(size);
+	assert_non_null(copy);
+	memcpy(copy, raw, size);
+	btf__free(btf);
+	*len = size;
+	return copy;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void assert_same_report(const struct sk_check_report *a, const struct sk_check_report *b)
+{
+	assert_int_equal(a->nr_rows, b->nr_rows);
+	for (size_t i = 0; i < a->nr_rows; i++) {
+		assert_string_equal(a->rows[i].kind, b->rows[i].kind);
+		assert_string_equal(a->rows[i].requirement, b->rows[i].requirement);
+		assert_string_equal(a->rows[i].host, b->rows[i].host);
+		assert_int_equal(a->rows[i].verdict, b->rows[i].verdict);
+	}
+}
+
+/* Native raw BTF (mapped), the same read instead of mapped, and the other byte order. */
+static void test_raw_btf_same_report(void **state)
+{
+	const char *objs[] = {"fifo", "flags", "newops", "kfuncs", "weak", "v2"};
+	char dir[] = "/tmp/sk-hostcheck-XXXXXX", native[PATH_MAX], swapped[PATH_MAX];
+	enum btf_endianness other =
+	    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? BTF_BIG_ENDIAN : BTF_LITTLE_ENDIAN;
+	size_t len;
+	uint8_t *raw;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(native, sizeof(native), "%s/vmlinux.btf", dir);
+	snprintf(swapped, sizeof(swapped), "%s/swapped.btf", dir);
+	raw = sid_raw(other == BTF_BIG_ENDIAN ? BTF_LITTLE_ENDIAN : BTF_BIG_ENDIAN, &len);
+	write_file(native, raw, len);
+	free(raw);
+	raw = sid_raw(other, &len);
+	write_file(swapped, raw, len);
+	free(raw);
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+		struct json_object *cfg = config_of_obj(objs[i]);
+		struct sk_check_report *elf = check(cfg, sid_btf(), "7.2.13");
+		struct sk_check_report *r = check(cfg, native, "7.2.13");
+
+		assert_same_report(elf, r);
+		assert_string_equal(r->btf, native);
+		sk_check_report_free(r);
+		r = check(cfg, swapped, "7.2.13");
+		assert_same_report(elf, r);
+		sk_check_report_free(r);
+		sk_check_report_free(elf);
+		json_object_put(cfg);
+	}
+	unlink(native);
+	unlink(swapped);
+	rmdir(dir);
+}
+
+/* The first enumerator of that name in type order, the way libbpf's parse sees it. */
+static bool ref_enum_value(const struct btf *btf, const char *name, uint64_t *val)
+{
+	for (uint32_t id = 1; id < btf__type_cnt(btf); id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+
+		for (uint16_t i = 0; btf_is_enum(t) && i < btf_vlen(t); i++)
+			if (!strcmp(btf__name_by_offset(btf, btf_enum(t)[i].name_off), name)) {
+				*val = (uint64_t)(int64_t)btf_enum(t)[i].val;
+				return true;
+			}
+		for (uint16_t i = 0; btf_is_enum64(t) && i < btf_vlen(t); i++)
+			if (!strcmp(btf__name_by_offset(btf, btf_enum64(t)[i].name_off), name)) {
+				*val = btf_enum64_value(&btf_enum64(t)[i]);
+				return true;
+			}
+	}
+	return false;
+}
+
+/* What the loader fills the __SCX_* placeholders with, mapped and read. */
+static void test_raw_btf_enum_values(void **state)
+{
+	const char *names[] = {"SCX_DSQ_FLAG_BUILTIN", "SCX_OPS_ENQ_LAST", "SCX_DSQ_LOCAL",
+			       "SCX_SLICE_DFL",	       "SCX_KICK_IDLE",	   "SCX_RQ_BAL_PENDING",
+			       "SCX_ENQ_WAKEUP",       "SCHEDKIT_NO_SUCH"};
+	size_t n = sizeof(names) / sizeof(names[0]), len;
+	char dir[] = "/tmp/sk-hostcheck-XXXXXX", path[PATH_MAX];
+	struct btf *ref = btf__parse(sid_btf(), NULL);
+	uint8_t *raw = sid_raw(
+	    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? BTF_LITTLE_ENDIAN : BTF_BIG_ENDIAN, &len);
+
+	(void)state;
+	assert_non_null(ref);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vmlinux.btf", dir);
+	write_file(path, raw, len);
+	free(raw);
+	for (unsigned flags = 0; flags <= SK_KBTF_READ; flags += SK_KBTF_READ) {
+		struct sk_error err = {0};
+		struct sk_nameset want;
+		struct sk_kbtf k;
+		size_t found = 0;
+
+		assert_int_equal(sk_nameset_init(&want, names, n), 0);
+		if (sk_kbtf_open(path, flags, &k, &err) || sk_kbtf_enum_values(&k, &want, &err))
+			fail_msg("reading %s: %s", path, err.msg);
+		assert_non_null(k.map); /* mapped or read into our own mapping, never the heap */
+		for (size_t i = 0; i < n; i++) {
+			long w = sk_nameset_find(&want, names[i]);
+			uint64_t v = 0;
+			bool have = ref_enum_value(ref, names[i], &v);
+
+			assert_true(w >= 0);
+			assert_int_equal(want.found[w], have);
+			if (have)
+				assert_true(want.vals[w] == v);
+			found += have;
+		}
+		/* 7.2's BTF lacks SCX_RQ_BAL_PENDING, and nobody has SCHEDKIT_NO_SUCH. */
+		assert_int_equal(found, n - 2);
+		sk_kbtf_close(&k);
+		sk_nameset_free(&want);
+	}
+	btf__free(ref);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* A damaged raw BTF is refused with what is wrong and where, never read out of bounds. */
+static void test_raw_btf_malformed(void **state)
+{
+	struct json_object *cfg = config_of_obj("fifo");
+	char dir[] = "/tmp/sk-hostcheck-XXXXXX", path[PATH_MAX];
+	size_t len;
+	uint8_t *good = sid_raw(
+	    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? BTF_LITTLE_ENDIAN : BTF_BIG_ENDIAN, &len);
+	struct btf_header h;
+	struct {
+		const char *what, *expect;
+		size_t len;
+		void (*damage)(uint8_t *raw, const struct btf_header *h);
+	} cases[] = {
+	    {"a cut header", "too short for a BTF header", 10, NULL},
+	    {"a cut string section", "malformed header", len - 1, NULL},
+	    {"strings not NUL-terminated", "malformed string section", len, damage_strings},
+	    {"a type section ending inside a record", "cut off by the end", len, damage_type_len},
+	    {"a struct whose members run past the types", "runs past the end", len, damage_vlen},
+	    {"an unknown kind", "which libbpf 1.4 does not know", len, damage_kind},
+	};
+
+	(void)state;
+	memcpy(&h, good, sizeof(h));
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vmlinux.btf", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t *raw = malloc(len);
+		struct sk_check_report *r = (void *)1;
+		struct sk_error err = {0};
+
+		assert_non_null(raw);
+		memcpy(raw, good, len);
+		if (cases[i].damage)
+			cases[i].damage(raw, &h);
+		write_file(path, raw, cases[i].len);
+		free(raw);
+		if (!sk_host_check(cfg, path, "7.2", &r, &err))
+			fail_msg("%s was accepted", cases[i].what);
+		assert_null(r);
+		if (!strstr(err.msg, cases[i].expect) || !strstr(err.msg, path))
+			fail_msg("%s: expected \"%s\" and the path in: %s", cases[i].what,
+				 cases[i].expect, err.msg);
+	}
+	free(good);
+	json_object_put(cfg);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* ---- against this host's own BTF ---- */
 
 static void test_host_btf(void **state)
@@ -470,6 +712,9 @@ int main(void)
 	    cmocka_unit_test(test_low_release_with_features_warns),
 	    cmocka_unit_test(test_timeout_and_optional),
 	    cmocka_unit_test(test_json_shape),
+	    cmocka_unit_test(test_raw_btf_same_report),
+	    cmocka_unit_test(test_raw_btf_enum_values),
+	    cmocka_unit_test(test_raw_btf_malformed),
 	    cmocka_unit_test(test_fast),
 	    cmocka_unit_test(test_host_btf),
 	    cmocka_unit_test(test_errors),

@@ -129,16 +129,43 @@ struct sk_load_opts {
 	const char *const *set;	     /* "NAME=VALUE" tunables, NULL-terminated, may be NULL */
 };
 
+/*
+ * Routes libbpf's own messages (warnings and info; debug is dropped) to
+ * stderr as "PROG: libbpf: ...", after flushing stdout, so that they appear in
+ * order with the program's own output. Call once at start.
+ */
+void sk_kernel_log_init(void);
+
+/*
+ * For a process that stays resident next to a scheduler: returns freed heap
+ * to the system (malloc_trim) and drops its mappings of file pages nobody
+ * wrote to (library code and read-only data; mappings with private copies,
+ * such as relocated data, keep theirs). Those pages stay in the page cache
+ * and fault back in when used, so the process's RSS shows what it uses, not
+ * every library page it ever touched (OpenSSL's code, after verification).
+ * 0, or -errno when /proc/self/smaps cannot be read.
+ */
+int sk_trim_resident(void);
+
 /* Opens and loads (verifies) the object; the verifier log ends up in err. */
 int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		  struct sk_sched **out, struct sk_error *err);
 /*
  * Type-checks "NAME=VALUE" tunables against the object's BTF without loading
- * anything: the same rules sk_sched_load applies.
+ * anything: the same rules sk_sched_load applies. Integers are decimal (no
+ * leading zeros) or 0x hex, with a '-' only for signed types and nothing
+ * around them, within the type's width; bools are true, false, 1 or 0; enums
+ * take an enumerator's name or a number; char arrays a string that fits.
  */
 int sk_sched_validate_sets(const void *obj, size_t len, const char *const *set,
 			   struct sk_error *err);
-/* Registers the scheduler with the kernel. */
+/*
+ * Registers the scheduler with the kernel. Once attached, everything libbpf
+ * built to load it is released (the object, its programs, maps and BTF; the
+ * kernel holds them through the link), and freed heap is returned to the
+ * system: a resident supervisor keeps only the link and the exit record's
+ * map. So a detached scheduler cannot be attached again; load it anew.
+ */
 int sk_sched_attach(struct sk_sched *s, struct sk_error *err);
 /* Unregisters (the kernel records exit kind UNREG). Idempotent. */
 void sk_sched_detach(struct sk_sched *s);
@@ -153,6 +180,10 @@ struct sk_exit_info {
 	char msg[1024];
 };
 
+/*
+ * Reads the `uei` exit record from the kernel's map (also after detach).
+ * -ENOENT when the object defines none, -EINVAL when it is malformed.
+ */
 int sk_sched_exit_info(struct sk_sched *s, struct sk_exit_info *out);
 /* "unregistered", "runnable task stall", ... for an SCX_EXIT_* kind. */
 const char *sk_exit_kind_str(int kind);

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A kernel's BTF, read for a handful of names in one pass.
+ *
+ * libbpf's btf__parse() copies the whole BTF twice, then indexes and
+ * validates every one of its ~120k types; bpf_object__load() does all of it
+ * again, and libbpf 1.4 takes no parsed BTF from its caller. Under emulation
+ * that is 0.4-1 s per parse, plus ~20 ms per btf__find_by_name_kind(). What
+ * skrun asks before a load (does kfunc X exist, which members has struct
+ * sched_ext_ops, which bits has enum scx_ops_flags, what is enumerator
+ * SCX_Y) needs only names, so raw native-endian BTF is mapped (sysfs BTF can
+ * be mapped since 6.16; older kernels and pipes are read) and walked once,
+ * without copying it to the heap. Every record and string is bounds-checked:
+ * `--btf FILE` may hold anything. Anything else (a vmlinux ELF, the other byte
+ * order) goes through libbpf's parser, which converts it, and is walked the
+ * same way.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+
+#include "internal.h"
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HOST_BTF_ENDIAN BTF_LITTLE_ENDIAN
+#else
+#define HOST_BTF_ENDIAN BTF_BIG_ENDIAN
+#endif
+
+/* The bytes after struct btf_type that each kind carries; -1: a kind libbpf 1.4 does not know. */
+static long long kind_extra(const struct btf_type *t)
+{
+	unsigned long long vlen = btf_vlen(t);
+
+	switch (btf_kind(t)) {
+	case BTF_KIND_INT:
+	case BTF_KIND_VAR:
+	case BTF_KIND_DECL_TAG:
+		return 4;
+	case BTF_KIND_PTR:
+	case BTF_KIND_FWD:
+	case BTF_KIND_TYPEDEF:
+	case BTF_KIND_VOLATILE:
+	case BTF_KIND_CONST:
+	case BTF_KIND_RESTRICT:
+	case BTF_KIND_FUNC:
+	case BTF_KIND_FLOAT:
+	case BTF_KIND_TYPE_TAG:
+		return 0;
+	case BTF_KIND_ARRAY:
+		return (long long)sizeof(struct btf_array);
+	case BTF_KIND_STRUCT:
+	case BTF_KIND_UNION:
+		return (long long)(vlen * sizeof(struct btf_member));
+	case BTF_KIND_ENUM:
+		return (long long)(vlen * sizeof(struct btf_enum));
+	case BTF_KIND_FUNC_PROTO:
+		return (long long)(vlen * sizeof(struct btf_param));
+	case BTF_KIND_DATASEC:
+		return (long long)(vlen * sizeof(struct btf_var_secinfo));
+	case BTF_KIND_ENUM64:
+		return (long long)(vlen * sizeof(struct btf_enum64));
+	default:
+		return -1;
+	}
+}
+
+static int check_header(struct sk_kbtf *k, const char *path, struct sk_error *err)
+{
+	struct btf_header h;
+	uint64_t types_end, strs_end;
+
+	if (k->len < sizeof(h))
+		return sk_errf(err, -EINVAL, "kernel BTF %s: %zu bytes, too short for a BTF header",
+			       path, k->len);
+	memcpy(&h, k->data, sizeof(h));
+	if (h.magic != BTF_MAGIC || h.version != BTF_VERSION)
+		return sk_errf(err, -EINVAL,
+			       "kernel BTF %s: not raw BTF (magic 0x%04x, version %u; expected "
+			       "0x%04x, %u)",
+			       path, h.magic, h.version, BTF_MAGIC, BTF_VERSION);
+	types_end = (uint64_t)h.hdr_len + h.type_off + h.type_len;
+	strs_end = (uint64_t)h.hdr_len + h.str_off + h.str_len;
+	/* 4-byte alignment lets the records be read in place, as libbpf requires too. */
+	if (h.hdr_len < sizeof(h) || h.hdr_len % 4 || h.type_off % 4 || types_end > k->len ||
+	    strs_end > k->len || !h.str_len)
+		return sk_errf(err, -EINVAL,
+			       "kernel BTF %s: malformed header (header %u bytes, types %u+%u, "
+			       "strings %u+%u, file %zu bytes)",
+			       path, h.hdr_len, h.type_off, h.type_len, h.str_off, h.str_len,
+			       k->len);
+	k->types = k->data + h.hdr_len + h.type_off;
+	k->types_len = h.type_len;
+	k->strs = (const char *)k->data + h.hdr_len + h.str_off;
+	k->strs_len = h.str_len;
+	if (k->strs[0] || k->strs[k->strs_len - 1])
+		return sk_errf(err, -EINVAL,
+			       "kernel BTF %s: malformed string section (it must start and end "
+			       "with a NUL byte)",
+			       path);
+	return 0;
+}
+
+/* Maps the file, or reads it into an anonymous mapping when it cannot be mapped. */
+static int map_raw(struct sk_kbtf *k, int fd, const char *path, size_t size, unsigned flags,
+		   struct sk_error *err)
+{
+	size_t done = 0;
+	void *m = MAP_FAILED;
+
+	/* MAP_PRIVATE, read-only: the only mapping sysfs BTF allows. */
+	if (!(flags & SK_KBTF_READ))
+		m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m != MAP_FAILED) {
+		k->map = m;
+		k->map_len = size;
+		k->data = m;
+		k->len = size;
+		return 0;
+	}
+	/* A heap buffer of this size would raise malloc's mmap threshold for good. */
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return sk_errf(err, -errno, "kernel BTF %s: cannot allocate %zu bytes: %s", path,
+			       size, strerror(errno));
+	k->map = m;
+	k->map_len = size;
+	while (done < size) {
+		ssize_t n = pread(fd, (char *)m + done, size - done, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return sk_errf(err, -errno, "reading kernel BTF %s: %s", path,
+				       strerror(errno));
+		if (!n)
+			break;
+		done += (size_t)n;
+	}
+	k->data = m;
+	k->len = done;
+	return 0;
+}
+
+/* A vmlinux ELF or BTF of the other byte order: libbpf converts it to native raw BTF. */
+static int parse_with_libbpf(struct sk_kbtf *k, const char *path, struct sk_error *err)
+{
+	uint32_t size = 0;
+	int ret;
+
+	k->btf = btf__parse(path, NULL);
+	if (!k->btf) {
+		ret = -errno ? -errno : -EINVAL;
+		return sk_errf(err, ret,
+			       "reading kernel BTF %s: %s (a kernel built without "
+			       "CONFIG_DEBUG_INFO_BTF has none; pass another with --btf FILE)",
+			       path, strerror(-ret));
+	}
+	ret = btf__set_endianness(k->btf, HOST_BTF_ENDIAN);
+	k->data = ret ? NULL : btf__raw_data(k->btf, &size);
+	if (!k->data)
+		return sk_errf(err, -EINVAL, "kernel BTF %s: libbpf cannot give its raw bytes",
+			       path);
+	k->len = size;
+	return 0;
+}
+
+int sk_kbtf_open(const char *path, unsigned flags, struct sk_kbtf *k, struct sk_error *err)
+{
+	struct stat st;
+	uint16_t magic = 0;
+	int fd, ret;
+
+	memset(k, 0, sizeof(*k));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		return sk_errf(err, ret,
+			       "reading kernel BTF %s: %s (a kernel built without "
+			       "CONFIG_DEBUG_INFO_BTF has none; pass another with --btf FILE)",
+			       path, strerror(-ret));
+	}
+	if (fstat(fd, &st)) {
+		ret = sk_errf(err, -errno, "kernel BTF %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    pread(fd, &magic, sizeof(magic), 0) != sizeof(magic) || magic != BTF_MAGIC) {
+		ret = parse_with_libbpf(k, path, err);
+		goto out;
+	}
+	if ((unsigned long long)st.st_size > SIZE_MAX / 2) {
+		ret = sk_errf(err, -EFBIG, "kernel BTF %s: %lld bytes is too large", path,
+			      (long long)st.st_size);
+		goto out;
+	}
+	ret = map_raw(k, fd, path, (size_t)st.st_size, flags, err);
+out:
+	close(fd);
+	k->path = path;
+	if (!ret)
+		ret = check_header(k, path, err);
+	if (ret)
+		sk_kbtf_close(k);
+	return ret;
+}
+
+void sk_kbtf_close(struct sk_kbtf *k)
+{
+	if (k->map)
+		munmap(k->map, k->map_len);
+	btf__free(k->btf);
+	memset(k, 0, sizeof(*k));
+}
+
+const char *sk_kbtf_str(const struct sk_kbtf *k, uint32_t off)
+{
+	/* The section ends with a NUL (check_header), so every offset inside it is a string. */
+	return off < k->strs_len ? k->strs + off : NULL;
+}
+
+int sk_kbtf_walk(const struct sk_kbtf *k, sk_kbtf_visit_fn *visit, void *ctx, struct sk_error *err)
+{
+	size_t pos = 0;
+	uint32_t id = 1;
+
+	while (pos < k->types_len) {
+		const struct btf_type *t = (const struct btf_type *)(k->types + pos);
+		long long extra;
+		int ret;
+
+		if (k->types_len - pos < sizeof(*t))
+			return sk_errf(err, -EINVAL,
+				       "kernel BTF %s: type %u at offset %zu is cut off by the end "
+				       "of the type section",
+				       k->path, id, pos);
+		extra = kind_extra(t);
+		if (extra < 0)
+			return sk_errf(err, -EINVAL,
+				       "kernel BTF %s: type %u has kind %u, which libbpf 1.4 does "
+				       "not know either (a newer kernel? upgrade libbpf and "
+				       "schedkit)",
+				       k->path, id, btf_kind(t));
+		if ((unsigned long long)extra > k->types_len - pos - sizeof(*t))
+			return sk_errf(err, -EINVAL,
+				       "kernel BTF %s: type %u at offset %zu runs past the end of "
+				       "the type section",
+				       k->path, id, pos);
+		ret = visit(t, id, ctx);
+		if (ret)
+			return ret < 0 ? ret : 0;
+		pos += sizeof(*t) + (size_t)extra;
+		id++;
+	}
+	return 0;
+}
+
+/* ---- name sets ---- */
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int sk_nameset_init(struct sk_nameset *s, const char *const *names, size_t n)
+{
+	size_t u = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (!n)
+		return 0;
+	s->names = malloc(n * sizeof(*s->names));
+	s->found = calloc(n, sizeof(*s->found));
+	s->vals = calloc(n, sizeof(*s->vals));
+	if (!s->names || !s->found || !s->vals) {
+		sk_nameset_free(s);
+		return -ENOMEM;
+	}
+	memcpy(s->names, names, n * sizeof(*s->names));
+	qsort(s->names, n, sizeof(*s->names), cmp_name);
+	for (size_t i = 0; i < n; i++) {
+		if (u && !strcmp(s->names[u - 1], s->names[i]))
+			continue;
+		s->names[u++] = s->names[i];
+		s->first[(uint8_t)s->names[i][0] / 8] |=
+		    (uint8_t)(1u << ((uint8_t)s->names[i][0] % 8));
+	}
+	s->n = u;
+	return 0;
+}
+
+void sk_nameset_free(struct sk_nameset *s)
+{
+	free(s->names);
+	free(s->found);
+	free(s->vals);
+	memset(s, 0, sizeof(*s));
+}
+
+long sk_nameset_find(const struct sk_nameset *s, const char *name)
+{
+	const char **hit;
+
+	/* Most of the ~120k names start with a letter no wanted name starts with. */
+	if (!s->n || !(s->first[(uint8_t)name[0] / 8] & (1u << ((uint8_t)name[0] % 8))))
+		return -1;
+	hit = bsearch(&name, s->names, s->n, sizeof(*s->names), cmp_name);
+	return hit ? hit - s->names : -1;
+}
+
+/* ---- enumerator values ---- */
+
+struct enum_walk {
+	const struct sk_kbtf *k;
+	struct sk_nameset *want;
+	size_t left;
+};
+
+static void enum_hit(struct enum_walk *w, uint32_t name_off, uint64_t val)
+{
+	const char *n = sk_kbtf_str(w->k, name_off);
+	long i = n ? sk_nameset_find(w->want, n) : -1;
+
+	/* The first enumerator of that name in type order, as a lookup by name gives. */
+	if (i < 0 || w->want->found[i])
+		return;
+	w->want->found[i] = true;
+	w->want->vals[i] = val;
+	w->left--;
+}
+
+static int visit_enum(const struct btf_type *t, uint32_t id, void *ctx)
+{
+	struct enum_walk *w = ctx;
+
+	(void)id;
+	if (btf_is_enum(t)) {
+		const struct btf_enum *e = btf_enum(t);
+
+		for (uint16_t i = 0; i < btf_vlen(t); i++)
+			enum_hit(w, e[i].name_off, (uint64_t)(int64_t)e[i].val);
+	} else if (btf_is_enum64(t)) {
+		const struct btf_enum64 *e = btf_enum64(t);
+
+		for (uint16_t i = 0; i < btf_vlen(t); i++)
+			enum_hit(w, e[i].name_off, btf_enum64_value(&e[i]));
+	}
+	return w->left ? 0 : 1;
+}
+
+int sk_kbtf_enum_values(const struct sk_kbtf *k, struct sk_nameset *want, struct sk_error *err)
+{
+	struct enum_walk w = {.k = k, .want = want, .left = want->n};
+
+	return w.left ? sk_kbtf_walk(k, visit_enum, &w, err) : 0;
+}
