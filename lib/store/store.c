@@ -61,6 +61,27 @@ static void sweep_tmp(const char *tmp)
 		struct stat st, again;
 		int fd;
 
+		/*
+		 * A fetch helper's staging directory: its session holds a flock on it,
+		 * so one we can lock belongs to a skrun that is gone (a brand-new one
+		 * is left alone for a moment: its creator locks it right after mkdtemp).
+		 */
+		if (!strncmp(e->d_name, "fetch-", 6)) {
+			int dfd = openat(dirfd(d), e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (dfd >= 0 && !flock(dfd, LOCK_EX | LOCK_NB) && !fstat(dfd, &st) &&
+			    now - st.st_ctime > 2) {
+				char *path = sk_path_join(tmp, e->d_name);
+
+				if (path)
+					sk_rm_rf(path);
+				free(path);
+			}
+			if (dfd >= 0)
+				close(dfd);
+			continue;
+		}
 		if (!strncmp(e->d_name, "archive-", 8)) {
 			char *path = sk_path_join(tmp, e->d_name);
 

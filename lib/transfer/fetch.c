@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,11 +32,11 @@
 #define SK_LIBEXECDIR "/usr/local/libexec"
 #endif
 
-#define NOBODY 65534
-#define FD_SOCK 3
-#define FD_STAGE 4
+#define NOBODY	   65534
+#define FD_SOCK	   3
+#define FD_STAGE   4
 #define FD_ARCHIVE 5
-#define FD_CA 6
+#define FD_CA	   6
 
 struct sk_fetch {
 	enum sk_source_kind kind;
@@ -46,7 +47,9 @@ struct sk_fetch {
 	pid_t pid;
 	int sock;
 	char *stage;
+	int stage_lock; /* flocked while the session lives: the store's sweeper skips it */
 	bool started;
+	struct sk_strv staged; /* fetched by a batch, waiting in staging for sk_fetch_blob_fd */
 	unsigned requests;
 	char report[512];
 };
@@ -81,8 +84,7 @@ check:
 }
 
 /* The unprivileged user: a name, or UID[:GID]; default nobody (65534). */
-static int helper_user(const struct sk_fetch_opts *o, uid_t *uid, gid_t *gid,
-		       struct sk_error *err)
+static int helper_user(const struct sk_fetch_opts *o, uid_t *uid, gid_t *gid, struct sk_error *err)
 {
 	const char *name = o->user ? o->user : getenv(SK_FETCH_USER_ENV);
 	struct passwd *pw;
@@ -127,9 +129,9 @@ static int helper_user(const struct sk_fetch_opts *o, uid_t *uid, gid_t *gid,
 /* The environment the helper starts with: a path, a locale, and the proxy settings. */
 static int helper_env(char *envp[16], char store[][1024])
 {
-	static const char *const pass[] = {"http_proxy", "https_proxy", "HTTP_PROXY",
-					   "HTTPS_PROXY", "no_proxy", "NO_PROXY",
-					   "all_proxy", "ALL_PROXY", NULL};
+	static const char *const pass[] = {"http_proxy",  "https_proxy", "HTTP_PROXY",
+					   "HTTPS_PROXY", "no_proxy",	 "NO_PROXY",
+					   "all_proxy",	  "ALL_PROXY",	 NULL};
 	int n = 0;
 
 	envp[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
@@ -262,6 +264,12 @@ static int spawn(struct sk_fetch *f, struct sk_error *err)
 		f->stage = NULL;
 		return ret;
 	}
+	f->stage_lock = open(f->stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->stage_lock < 0 || flock(f->stage_lock, LOCK_EX)) {
+		ret = sk_errf(err, -errno, "%s: cannot lock the staging directory: %s", f->stage,
+			      strerror(errno));
+		goto fail;
+	}
 	if (root && chown(f->stage, uid, gid)) {
 		ret = sk_errf(err, -errno, "%s: cannot hand the staging directory to uid %u: %s",
 			      f->stage, (unsigned)uid, strerror(errno));
@@ -320,7 +328,8 @@ static int spawn(struct sk_fetch *f, struct sk_error *err)
 		goto fail;
 	}
 	if (pid == 0) {
-		int hs = fcntl(sv[1], F_DUPFD_CLOEXEC, 10), hd = fcntl(stage_fd, F_DUPFD_CLOEXEC, 10);
+		int hs = fcntl(sv[1], F_DUPFD_CLOEXEC, 10),
+		    hd = fcntl(stage_fd, F_DUPFD_CLOEXEC, 10);
 		int ha = arch_fd >= 0 ? fcntl(arch_fd, F_DUPFD_CLOEXEC, 10) : -1;
 		int hc = ca_fd >= 0 ? fcntl(ca_fd, F_DUPFD_CLOEXEC, 10) : -1;
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -333,7 +342,8 @@ static int spawn(struct sk_fetch *f, struct sk_error *err)
 		    (hc >= 0 && place_fd(hc, FD_CA)))
 			child_fail("fds");
 		if (root) {
-			if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+			if (setgroups(0, NULL) || setresgid(gid, gid, gid) ||
+			    setresuid(uid, uid, uid))
 				child_fail("dropping privileges");
 			if (!getuid() || !geteuid() || setuid(0) != -1)
 				child_fail("privileges still held");
@@ -408,8 +418,8 @@ static int open_registry(struct sk_fetch *f, struct json_object *req, struct sk_
 				     err);
 		if (ret) {
 			sk_strv_free(&looked);
-			return sk_err_prefix(err, "registry %s: reading credentials: ",
-					     f->ref.registry);
+			return sk_err_prefix(err,
+					     "registry %s: reading credentials: ", f->ref.registry);
 		}
 		from_file = c.username != NULL;
 	}
@@ -478,8 +488,9 @@ static int start(struct sk_fetch *f, struct sk_error *err)
 	reply = NULL;
 	req = json_object_new_object();
 	if (!req || sk_json_add(req, "op", json_object_new_string("open")) ||
-	    sk_json_add(req, "kind", json_object_new_string(
-					 f->kind == SK_SOURCE_ARCHIVE ? "archive" : "registry"))) {
+	    sk_json_add(
+		req, "kind",
+		json_object_new_string(f->kind == SK_SOURCE_ARCHIVE ? "archive" : "registry"))) {
 		ret = sk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -515,6 +526,7 @@ int sk_fetch_open(const struct sk_source *src, const struct sk_fetch_opts *o, st
 	f->ref = src->ref;
 	f->sock = -1;
 	f->pid = -1;
+	f->stage_lock = -1;
 	if (o)
 		f->o = *o;
 	if (src->path) {
@@ -566,6 +578,7 @@ void sk_fetch_close(struct sk_fetch *f)
 		sk_rm_rf(f->stage);
 		free(f->stage);
 	}
+	sk_strv_free(&f->staged);
 	free(f->path);
 	free(f);
 }
@@ -620,8 +633,8 @@ int sk_fetch_manifest(struct sk_fetch *f, const char *reference, size_t max, str
 			if (ret)
 				return ret;
 		}
-		ret = sk_layout_get_blob(f->layout, desc->digest, desc->size, max, &data, &len,
-					 err);
+		ret =
+		    sk_layout_get_blob(f->layout, desc->digest, desc->size, max, &data, &len, err);
 		if (ret)
 			return ret;
 		desc->size = (int64_t)len;
@@ -690,6 +703,9 @@ int sk_fetch_blob_fd(struct sk_fetch *f, const char *digest, int64_t size, int *
 		if (ret == -ENOENT)
 			ret = sk_errf(err, -ENOENT, "%s holds no blob %s: it is incomplete",
 				      f->path, digest);
+	} else if (sk_strv_contains(&f->staged, digest) &&
+		   (ret = sk_open_beneath(f->stage, rel, err)) != -ENOENT) {
+		/* fetched by sk_fetch_blobs (or failed to open for another reason) */
 	} else {
 		ret = start(f, err);
 		if (ret)
@@ -712,6 +728,53 @@ int sk_fetch_blob_fd(struct sk_fetch *f, const char *digest, int64_t size, int *
 out:
 	json_object_put(req);
 	json_object_put(reply);
+	return ret;
+}
+
+int sk_fetch_blobs(struct sk_fetch *f, const struct sk_descriptor *d, size_t n,
+		   struct sk_error *err)
+{
+	struct sk_proto_blob *items = NULL;
+	struct json_object *req = NULL, *reply = NULL;
+	size_t k = 0;
+	int ret;
+
+	if (f->kind != SK_SOURCE_REGISTRY || !n)
+		return 0;
+	if (n > SK_PROTO_BATCH_MAX)
+		return sk_errf(err, -E2BIG, "%zu blobs at once, more than the %d allowed", n,
+			       SK_PROTO_BATCH_MAX);
+	items = calloc(n, sizeof(*items));
+	if (!items)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		bool dup = sk_strv_contains(&f->staged, d[i].digest);
+
+		if (!sk_digest_valid(d[i].digest) || d[i].size < 0 ||
+		    (uint64_t)d[i].size > SK_BLOB_MAX) {
+			ret = sk_errf(err, -EINVAL, "blob %s: not a digest or size to fetch",
+				      d[i].digest);
+			goto out;
+		}
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = !strcmp(items[j].digest, d[i].digest);
+		if (dup)
+			continue;
+		snprintf(items[k].digest, sizeof(items[k].digest), "%s", d[i].digest);
+		items[k++].size = d[i].size;
+	}
+	ret = start(f, err);
+	if (!ret)
+		ret = sk_proto_blobs_request(items, k, &req, err);
+	if (!ret)
+		ret = request(f, req, &reply, err);
+	for (size_t i = 0; !ret && i < k; i++)
+		if (sk_strv_push(&f->staged, items[i].digest))
+			ret = sk_errf(err, -ENOMEM, "out of memory");
+out:
+	json_object_put(req);
+	json_object_put(reply);
+	free(items);
 	return ret;
 }
 

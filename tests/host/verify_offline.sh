@@ -107,24 +107,24 @@ check_eq "replaces the mark" "$(entry_ann st3 "$R/t/s:v1" org.schedkit.verified)
 # layouts: signatures written into the layout, identity explicit
 cp -r lay lay-signed
 check_fails "signing a layout whose tag is no repository asks for --identity" "--identity HOST/REPO" \
-	"$SKBUILD" sign --key k.key lay-signed:v1
-check "skbuild sign a layout" "$SKBUILD" sign --key k.key --identity "$R/t/lay" lay-signed:v1
+	"$SKBUILD" sign --key k.key ./lay-signed:v1
+check "skbuild sign a layout" "$SKBUILD" sign --key k.key --identity "$R/t/lay" ./lay-signed:v1
 check_eq "the layout holds the .sig manifests, tagged" "$(sig_entries lay-signed)" "$(expected_sigs $TOP $PLATS)"
 check "skopeo reads the signature manifest from the layout" \
 	skopeo inspect --raw "oci:$T/lay-signed:sha256-${TOP#sha256:}.sig"
 check_fails "verify a layout without --identity" "does not name a repository.*--identity" \
-	"$SKRUN" verify --key k.pub lay-signed:v1
-check "verify a layout with --identity" "$SKRUN" verify --key k.pub --identity "$R/t/lay" lay-signed:v1
+	"$SKRUN" verify --key k.pub ./lay-signed:v1
+check "verify a layout with --identity" "$SKRUN" verify --key k.pub --identity "$R/t/lay" ./lay-signed:v1
 check "verify a layout with no tag (the .sig entries do not count)" \
-	"$SKRUN" verify --key k.pub --identity "$R/t/lay" lay-signed
+	"$SKRUN" verify --key k.pub --identity "$R/t/lay" ./lay-signed
 check_fails "verify a layout as another repository" "signature copied from another repository" \
-	"$SKRUN" verify --key k.pub --identity "$R/t/x" lay-signed:v1
-check "pull a signed layout" "$SKRUN" pull --key k.pub --identity "$R/t/lay" lay-signed --store st4 --platform linux/arm64
+	"$SKRUN" verify --key k.pub --identity "$R/t/x" ./lay-signed:v1
+check "pull a signed layout" "$SKRUN" pull --key k.pub --identity "$R/t/lay" ./lay-signed --store st4 --platform linux/arm64
 check "the layout's signatures are in the store" \
 	sh -c "grep -q 'sha256-${TOP#sha256:}.sig' st4/index.json"
-check "save a signed layout carries its signatures" "$SKBUILD" save lay-signed:v1 -o l.tar
+check "save a signed layout carries its signatures" "$SKBUILD" save ./lay-signed:v1 -o l.tar
 check "and it verifies offline with --identity" "$SKRUN" verify --key k.pub --identity "$R/t/lay" ./l.tar
 check "signing the layout again keeps the first signature" \
-	sh -c "'$SKBUILD' sign --key wrong.key --identity '$R/t/lay' lay-signed:v1 >/dev/null 2>&1 && \
-	'$SKRUN' verify --key k.pub --identity '$R/t/lay' lay-signed:v1 >/dev/null && \
-	'$SKRUN' verify --key wrong.pub --identity '$R/t/lay' lay-signed:v1 >/dev/null"
+	sh -c "'$SKBUILD' sign --key wrong.key --identity '$R/t/lay' ./lay-signed:v1 >/dev/null 2>&1 && \
+	'$SKRUN' verify --key k.pub --identity '$R/t/lay' ./lay-signed:v1 >/dev/null && \
+	'$SKRUN' verify --key wrong.pub --identity '$R/t/lay' ./lay-signed:v1 >/dev/null"
