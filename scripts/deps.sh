@@ -29,17 +29,12 @@ openssl curl ca-certificates python3 python3-jsonschema clang-format cppcheck cl
 clang-tidy-16 libclang-rt-16-dev"
 BPORTS="libbpf-dev libbpf1 bpftool"
 # --build: only what building and running skbuild/skrun needs (the Containerfile).
-# --runtime: only the shared libraries skrun and skrun-fetch run with (the skrun image).
 # --containers: what the container tests need to build the images here (podman
 # with runc, and mmdebstrap for a base image made from the Debian archive).
 case "${1:-}" in
 --build)
 	PKGS="make gcc pkg-config clang-16 llvm-16 libelf-dev zlib1g-dev libzstd-dev
 libarchive-dev libssl-dev libcurl4-openssl-dev libjson-c-dev ca-certificates git"
-	;;
---runtime)
-	PKGS="libelf1 zlib1g libzstd1 libarchive13 libssl3 libcurl4 libjson-c5 ca-certificates"
-	BPORTS="libbpf1"
 	;;
 --containers)
 	PKGS="podman buildah runc mmdebstrap uidmap fuse-overlayfs"
@@ -70,7 +65,7 @@ if [ -n "$missing" ] || [ $bp_ok = 0 ]; then
 	[ $bp_ok = 1 ] || apt-get install -y -qq --no-install-recommends -t bookworm-backports $BPORTS
 fi
 
-case "${1:-}" in --build | --runtime | --containers)
+case "${1:-}" in --build | --containers)
 	echo "deps: ok (${1#--} only)"
 	exit 0
 	;;

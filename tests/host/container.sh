@@ -13,6 +13,7 @@
 . "$SK_ROOT/tests/registry/lib.sh"
 
 PY=/usr/bin/python3
+cd "$T" || exit 1 # podman needs a working directory that outlives the test's callers
 BUILDER=localhost/schedkit-builder:check
 SKRUN_IMG=localhost/schedkit-skrun:check
 # What works here (FACTS.md): runc, the host network, podman's default
@@ -64,7 +65,7 @@ rc_is() {
 
 # cinrun ENV... -- CMD...: runs CMD in the builder image with the source tree
 # (read-only), the test kernel's BTF and $T/out mounted.
-mkdir -p "$T/out" "$T/keys"
+mkdir -p "$T/ci" "$T/keys"
 cinrun() {
 	_envs=""
 	while [ "$1" != -- ]; do
@@ -74,7 +75,7 @@ cinrun() {
 	shift
 	# shellcheck disable=SC2086
 	podman run --rm $RUNF $_envs -v "$SK_ROOT:/src:ro" -v "$SK_KERNEL/vmlinux:/kernel/vmlinux:ro" \
-		-v "$T/out:/out" -v "$T/keys:/keys:ro" -w /out "$BUILDER" "$@"
+		-v "$T/ci:/out" -v "$T/keys:/keys:ro" -w /out "$BUILDER" "$@"
 }
 
 htpasswd -Bbn ci 'pipeline secret' >"$T/htpasswd" 2>/dev/null || { fail htpasswd "htpasswd failed"; exit 1; }
@@ -116,7 +117,7 @@ EOF
 	exit 1
 fi
 pass "CI templates parse, and call skbuild the same way"
-cp "$T/github.sh" "$T/gitlab.sh" "$T/out/"
+cp "$T/github.sh" "$T/gitlab.sh" "$T/ci/"
 
 SKBUILD_KEY_PASSWORD='' "$SKBUILD" key generate -o "$T/keys/ci" >/dev/null 2>&1 ||
 	{ fail "CI signing key" "key generate failed"; exit 1; }
@@ -145,10 +146,10 @@ SCHEDKIT_SCHEDULER=/src/scheds/vtime SCHEDKIT_REFERENCE="$R/ci/vtime:gh" \
 	SCHEDKIT_REGISTRY_USERNAME SCHEDKIT_REGISTRY_PASSWORD SCHEDKIT_BTF SCHEDKIT_INSECURE GITHUB_OUTPUT -- \
 	sh -e /out/github.sh >"$T/gh.out" 2>&1
 rc_is "GitHub action's run step exits 0 in the builder image" $? "$T/gh.out"
-gh_digest=$(sed -n 's/^digest=//p' "$T/out/github_output" 2>/dev/null)
+gh_digest=$(sed -n 's/^digest=//p' "$T/ci/github_output" 2>/dev/null)
 case $gh_digest in sha256:????????????????????????????????????????????????????????????????)
 	pass "... wrote output digest=$gh_digest to \$GITHUB_OUTPUT" ;;
-*) fail "... wrote the digest output" "'$(cat "$T/out/github_output" 2>/dev/null)'"; sed 's/^/    | /' "$T/gh.out" ;;
+*) fail "... wrote the digest output" "'$(cat "$T/ci/github_output" 2>/dev/null)'"; sed 's/^/    | /' "$T/gh.out" ;;
 esac
 for v in $(cat "$T/github.env"); do
 	grep -q "^        $v: \${{ inputs\." "$SK_ROOT/templates/ci/github/action.yml" ||
@@ -174,7 +175,7 @@ SCHEDKIT_SCHEDULER=/src/scheds/fifo SCHEDKIT_REFERENCE="$R/ci/fifo:gl" \
 	SCHEDKIT_REGISTRY_USERNAME SCHEDKIT_REGISTRY_PASSWORD SCHEDKIT_BTF SCHEDKIT_INSECURE -- \
 	sh -e /out/gitlab.sh >"$T/gl.out" 2>&1
 rc_is "GitLab template's script exits 0 in the builder image" $? "$T/gl.out"
-gl_digest=$(sed -n 's/^SCHEDKIT_DIGEST=//p' "$T/out/schedkit.env" 2>/dev/null)
+gl_digest=$(sed -n 's/^SCHEDKIT_DIGEST=//p' "$T/ci/schedkit.env" 2>/dev/null)
 check_eq "... its dotenv report holds the digest, which is the host's build of fifo" "$gl_digest" "$host_digest"
 verify_pushed "GitLab template's artifact" "$R/ci/fifo" "$gl_digest"
 
@@ -185,8 +186,13 @@ podman run --rm $RUNF -e SCHEDKIT_REGISTRY_USERNAME -e SCHEDKIT_REGISTRY_PASSWOR
 rc_is "skrun image: skrun verify accepts the GitLab artifact" $? "$T/sk.out"
 check_eq "skrun image: skrun --version" "$(podman run --rm $RUNF "$SKRUN_IMG" --version 2>&1)" \
 	"skrun $(sed -n 's/^#define SK_VERSION "\(.*\)"/\1/p' "$SK_ROOT/lib/include/schedkit/cli.h")"
-if podman run --rm $RUNF --entrypoint sh "$SKRUN_IMG" -c 'command -v clang-16 || command -v skbuild' >/dev/null 2>&1; then
-	fail "skrun image holds no compiler and no skbuild" "found one"
+# what the image holds: skrun, its helper and their libraries, nothing else
+cid=$(podman create $RUNF "$SKRUN_IMG")
+podman export "$cid" | tar -t >"$T/skrun-files" 2>/dev/null
+podman rm "$cid" >/dev/null 2>&1
+check "skrun image holds skrun-fetch" grep -qx 'usr/local/libexec/schedkit/skrun-fetch' "$T/skrun-files"
+if grep -Eq '(^|/)(sh|bash|clang-16|skbuild|apt-get)$' "$T/skrun-files"; then
+	fail "skrun image holds no shell, compiler, skbuild or apt" "$(grep -E '(^|/)(sh|bash|clang-16|skbuild|apt-get)$' "$T/skrun-files" | head -3)"
 else
-	pass "skrun image holds no compiler and no skbuild"
+	pass "skrun image holds no shell, compiler, skbuild or apt ($(grep -c . "$T/skrun-files") entries)"
 fi
