@@ -25,10 +25,11 @@ static void usage(FILE *f)
 		"  --digest-file F     also write the digest to F (for CI)\n"
 		"%s"
 		"  --mount-from REPO   mount blobs from REPO of the same registry\n"
-		"  --sign KEY          then sign the pushed digest (and each platform\n"
-		"                      manifest) with KEY, as `skbuild sign --key KEY\n"
-		"                      REF@DIGEST` does; the key is loaded (and its password\n"
-		"                      asked for) before anything is pushed\n"
+		"  --sign KEY          then sign the pushed digest with KEY over the same\n"
+		"                      connection, as `skbuild sign --key KEY REF@DIGEST`\n"
+		"                      does; the key is loaded (and its password asked for)\n"
+		"                      before anything is pushed\n"
+		"  --recursive         with --sign: each platform manifest too (docs/policy.md)\n"
 		"  --annotation K=V    with --sign: a signed annotation, repeatable\n"
 		"  --force             with --sign: sign even when a valid signature by KEY\n"
 		"                      with the same annotations is there already\n"
@@ -57,6 +58,7 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 	    {"mount-from", required_argument, NULL, 'm'},
 	    {"chunk-size", required_argument, NULL, 's'},
 	    {"sign", required_argument, NULL, 'S'},
+	    {"recursive", no_argument, NULL, 'R'},
 	    {"annotation", required_argument, NULL, 'A'},
 	    {"force", no_argument, NULL, 'f'},
 	    {"json", no_argument, NULL, 'j'},
@@ -76,7 +78,9 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 	char digest[SK_DIGEST_MAX], *dir = NULL, *tag = NULL, *end;
 	const char *digest_file = NULL;
 	struct json_object *j = NULL, *signed_json = NULL;
-	bool json = false, force = false;
+	bool json = false, force = false, recursive = false;
+	struct sk_registry *session = NULL;
+	struct sk_buf top = {0};
 	int c, ret = SK_EXIT_FAILURE;
 
 	while ((c = sk_cli_getopt(argc, argv, "qvh", long_opts)) != -1) {
@@ -100,6 +104,9 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 			break;
 		case 'f':
 			force = true;
+			break;
+		case 'R':
+			recursive = true;
 			break;
 		case 'j':
 			json = true;
@@ -139,8 +146,8 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 	}
 	opts.reg = reg.opts;
 	opts.mount_from = &mounts;
-	if ((ann.n || force) && !sign_key) {
-		sk_die_msg("push: --annotation and --force go with --sign KEY");
+	if ((ann.n || force || recursive) && !sign_key) {
+		sk_die_msg("push: --annotation, --force and --recursive go with --sign KEY");
 		ret = 2;
 		goto out;
 	}
@@ -155,6 +162,10 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 				&tag)) {
 		sk_die_msg("push: out of memory");
 		goto out;
+	}
+	if (key) { /* signing goes on over the push's connection */
+		opts.session = &session;
+		opts.top = &top;
 	}
 	if (sk_layout_open(dir, &l, &err) || sk_push_layout(l, tag, &ref, &opts, digest, &err)) {
 		sk_die_msg("push: %s", err.msg);
@@ -172,7 +183,13 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 		}
 	}
 	if (key) {
-		struct sk_sign_opts so = {.annotations = &ann, .reg = opts.reg, .force = force};
+		struct sk_sign_opts so = {.annotations = &ann,
+					  .reg = opts.reg,
+					  .force = force,
+					  .recursive = recursive,
+					  .session = session,
+					  .top = top.data,
+					  .top_len = top.len};
 		struct sk_ref pushed = ref;
 		char target[SK_REF_STRING_MAX];
 
@@ -213,6 +230,8 @@ out:
 	json_object_put(signed_json);
 	sk_key_free(key);
 	sk_strv_free(&ann);
+	sk_registry_close(session);
+	sk_buf_free(&top);
 	sk_layout_close(l);
 	free(dir);
 	free(tag);

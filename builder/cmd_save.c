@@ -38,7 +38,8 @@ int cmd_save(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	/* not a verification: save copies the signatures; the host that pulls judges them */
-	struct sk_pull_opts opts = {.all_platforms = true, .copy_signatures = true};
+	struct sk_pull_opts opts = {
+	    .all_platforms = true, .with_source = true, .copy_signatures = true};
 	struct sk_registry_cli reg = {0};
 	struct sk_error err = {0};
 	struct sk_store *s = NULL;

@@ -16,8 +16,9 @@ static void usage(FILE *f)
 		"usage: skbuild sign --key KEY [options] REF[@DIGEST]|LAYOUT[:TAG]\n"
 		"\n"
 		"Resolves REF once to a digest and signs it, the way `cosign sign --key` does:\n"
-		"the digest (for a multi-platform artifact, the index and each platform\n"
-		"manifest) gets a signature added to its sha256-<hex>.sig manifest, next to\n"
+		"the digest (for a multi-platform artifact the index, which binds every\n"
+		"platform manifest; with --recursive each platform manifest too) gets a\n"
+		"signature added to its sha256-<hex>.sig manifest, next to\n"
 		"the signatures already there. A LAYOUT (an OCI layout directory) gets the\n"
 		"signature manifests written into it, tagged sha256-<hex>.sig, so that they\n"
 		"travel with it (skbuild save, skrun pull). Prints the signed digests.\n"
@@ -30,6 +31,8 @@ static void usage(FILE *f)
 		"  --identity HOST/REPO  the repository the payloads name (default: REF's\n"
 		"                      repository; for a layout, its tag when that is a full\n"
 		"                      reference, else required)\n"
+		"  --recursive         also sign each platform manifest of an index, as\n"
+		"                      `cosign sign --recursive` does (docs/policy.md)\n"
 		"  --force             add a signature even when a valid one by this key with\n"
 		"                      the same annotations is there (default: leave it)\n"
 		"  --json              print the result as JSON (docs/json.md)\n"
@@ -93,6 +96,7 @@ int cmd_sign(int argc, char **argv)
 	    {"annotation", required_argument, NULL, 'a'},
 	    {"identity", required_argument, NULL, 'i'},
 	    {"force", no_argument, NULL, 'f'},
+	    {"recursive", no_argument, NULL, 'R'},
 	    {"json", no_argument, NULL, 'j'},
 	    SK_REGISTRY_CLI_LONGOPTS,
 	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
@@ -130,6 +134,9 @@ int cmd_sign(int argc, char **argv)
 			break;
 		case 'f':
 			o.force = true;
+			break;
+		case 'R':
+			o.recursive = true;
 			break;
 		case 'j':
 			json = true;

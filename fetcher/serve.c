@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The helper's side of the protocol: hello, open (a registry repository, or
- * the archive on FD_ARCHIVE), manifest, blob. Everything fetched is written
- * beneath FD_STAGE as an OCI layout's blobs/sha256/<hex>, never anywhere else.
+ * the archive on FD_ARCHIVE), manifest, blob, blobs (several, concurrently). Everything fetched is
+ * written beneath FD_STAGE as an OCI layout's blobs/sha256/<hex>, never anywhere else.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,8 +106,8 @@ static int fsink_reset(void *ctx, struct sk_error *err)
 }
 
 /* Writes digest's bytes into staging: through a temporary name, renamed when complete. */
-static int stage(const char *digest, const void *data, size_t len, struct session *s,
-		 int64_t size, struct sk_error *err)
+static int stage(const char *digest, const void *data, size_t len, struct session *s, int64_t size,
+		 struct sk_error *err)
 {
 	char tmp[128];
 	struct file_sink fs;
@@ -186,7 +186,8 @@ static int do_open(struct session *s, struct json_object *req, struct sk_error *
 	}
 	if (sk_json_str(req, "username")) {
 		s->username = strdup(sk_json_str(req, "username"));
-		s->password = strdup(sk_json_str(req, "password") ? sk_json_str(req, "password") : "");
+		s->password =
+		    strdup(sk_json_str(req, "password") ? sk_json_str(req, "password") : "");
 		if (!s->username || !s->password)
 			return sk_errf(err, -ENOMEM, "out of memory");
 	}
@@ -243,7 +244,8 @@ static int do_manifest(struct session *s, struct json_object *req, struct json_o
 		else {
 			json_object_object_add(*extra, "digest", json_object_new_string(digest));
 			json_object_object_add(*extra, "mediaType", json_object_new_string(mt));
-			json_object_object_add(*extra, "size", json_object_new_int64((int64_t)body.len));
+			json_object_object_add(*extra, "size",
+					       json_object_new_int64((int64_t)body.len));
 		}
 	}
 	sk_buf_free(&body);
@@ -258,8 +260,90 @@ static int do_blob(struct session *s, struct json_object *req, struct sk_error *
 	if (!s->reg)
 		return sk_errf(err, -EINVAL, "no registry is open");
 	if (!digest || !sk_digest_valid(digest) || size < 0 || (uint64_t)size > SK_BLOB_MAX)
-		return sk_errf(err, -EINVAL, "blob: a digest and a size within limits are required");
+		return sk_errf(err, -EINVAL,
+			       "blob: a digest and a size within limits are required");
 	return stage(digest, NULL, 0, s, size, err);
+}
+
+/*
+ * Several blobs at once, each through its own temporary name: fetched
+ * concurrently, renamed into place only when every one arrived intact.
+ */
+static int do_blobs(struct session *s, struct json_object *req, struct sk_error *err)
+{
+	struct sk_proto_blob *items = NULL;
+	struct sk_registry_blob *b = NULL;
+	struct file_sink *fs = NULL;
+	struct sk_sink *sinks = NULL;
+	char tmp[128];
+	size_t n = 0;
+	int dir = -1, ret;
+
+	if (!s->reg)
+		return sk_errf(err, -EINVAL, "no registry is open");
+	items = calloc(SK_PROTO_BATCH_MAX, sizeof(*items));
+	if (!items)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	ret = sk_proto_blobs_parse(req, items, SK_PROTO_BATCH_MAX, &n, err);
+	if (ret || !n)
+		goto out;
+	b = calloc(n, sizeof(*b));
+	fs = calloc(n, sizeof(*fs));
+	sinks = calloc(n, sizeof(*sinks));
+	if (!b || !fs || !sinks) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		fs[i].fd = -1;
+	dir = blob_dir(err);
+	if (dir < 0) {
+		ret = dir;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(tmp, sizeof(tmp), ".part-%s", items[i].digest + 7);
+		unlinkat(dir, tmp, 0);
+		fs[i].fd =
+		    openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fs[i].fd < 0) {
+			ret = sk_errf(err, -errno, "staging: cannot create a file: %s",
+				      strerror(errno));
+			goto out;
+		}
+		sinks[i] =
+		    (struct sk_sink){.write = fsink_write, .reset = fsink_reset, .ctx = &fs[i]};
+		b[i].digest = items[i].digest;
+		b[i].size = items[i].size;
+		b[i].sink = &sinks[i];
+	}
+	ret = sk_registry_blobs_get(s->reg, s->ref.repo, b, n, err);
+	for (size_t i = 0; i < n; i++) {
+		if (fs[i].fd >= 0 && close(fs[i].fd) && !ret)
+			ret = sk_errf(err, -errno, "staging: write failed: %s", strerror(errno));
+		fs[i].fd = -1;
+	}
+	for (size_t i = 0; !ret && i < n; i++) {
+		snprintf(tmp, sizeof(tmp), ".part-%s", items[i].digest + 7);
+		if (renameat(dir, tmp, dir, items[i].digest + 7))
+			ret = sk_errf(err, -errno, "staging: rename failed: %s", strerror(errno));
+	}
+out:
+	for (size_t i = 0; fs && i < n; i++) {
+		if (fs[i].fd >= 0)
+			close(fs[i].fd);
+		if (ret && dir >= 0) {
+			snprintf(tmp, sizeof(tmp), ".part-%s", items[i].digest + 7);
+			unlinkat(dir, tmp, 0);
+		}
+	}
+	if (dir >= 0)
+		close(dir);
+	free(sinks);
+	free(fs);
+	free(b);
+	free(items);
+	return ret;
 }
 
 int skf_serve(const char *sandbox_desc, const char *ca_cert, bool archive)
@@ -287,7 +371,8 @@ int skf_serve(const char *sandbox_desc, const char *ca_cert, bool archive)
 		} else if (!strcmp(op, "hello")) {
 			extra = json_object_new_object();
 			if (extra) {
-				json_object_object_add(extra, "v", json_object_new_int(SK_PROTO_VERSION));
+				json_object_object_add(extra, "v",
+						       json_object_new_int(SK_PROTO_VERSION));
 				json_object_object_add(extra, "sandbox",
 						       json_object_new_string(s.sandbox));
 			}
@@ -299,6 +384,8 @@ int skf_serve(const char *sandbox_desc, const char *ca_cert, bool archive)
 			ret = do_manifest(&s, req, &extra, &err);
 		} else if (!strcmp(op, "blob")) {
 			ret = do_blob(&s, req, &err);
+		} else if (!strcmp(op, "blobs")) {
+			ret = do_blobs(&s, req, &err);
 		} else if (!strcmp(op, "bye")) {
 			json_object_put(req);
 			break;

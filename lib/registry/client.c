@@ -1465,6 +1465,49 @@ static int load_credentials(struct sk_registry *r, struct sk_error *err)
 	return 0;
 }
 
+/*
+ * Whether scopes already ask for what a challenge names: "repository:X:pull"
+ * is covered by "repository:X:pull,push" (the first request of a push is a
+ * HEAD, whose challenge names pull only).
+ */
+static bool scope_covered(const struct sk_strv *scopes, const char *want)
+{
+	const char *colon = strrchr(want, ':');
+	size_t plen;
+
+	if (sk_strv_contains(scopes, want))
+		return true;
+	if (!colon)
+		return false;
+	plen = (size_t)(colon - want) + 1;
+	for (size_t i = 0; i < scopes->n; i++) {
+		const char *have = scopes->v[i];
+		char actions[256], *save = NULL;
+		bool all = true;
+
+		if (strncmp(have, want, plen) || strchr(have + plen, ':'))
+			continue;
+		snprintf(actions, sizeof(actions), "%s", colon + 1);
+		for (char *a = strtok_r(actions, ",", &save); a && all;
+		     a = strtok_r(NULL, ",", &save)) {
+			const char *h = have + plen;
+			size_t al = strlen(a);
+			bool found = false;
+
+			while (*h && !found) {
+				size_t hl = strcspn(h, ",");
+
+				found = hl == al && !strncmp(h, a, al);
+				h += hl + (h[hl] == ',');
+			}
+			all = found;
+		}
+		if (all)
+			return true;
+	}
+	return false;
+}
+
 static int get_token(struct sk_registry *r, const char *challenge_scope, struct sk_error *err)
 {
 	struct resp rs = {0};
@@ -1487,7 +1530,7 @@ static int get_token(struct sk_registry *r, const char *challenge_scope, struct 
 		if (!copy)
 			return sk_errf(err, -ENOMEM, "out of memory");
 		for (char *s = strtok_r(copy, " ", &save); s; s = strtok_r(NULL, " ", &save))
-			if (!sk_strv_contains(&r->scopes, s))
+			if (!scope_covered(&r->scopes, s))
 				sk_strv_push(&r->scopes, s);
 		free(copy);
 	}

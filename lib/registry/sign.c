@@ -65,43 +65,29 @@ static int load_existing(const struct sigdst *d, const char *tag, struct sk_sig_
 	return ret;
 }
 
-/* sk_registry_blob_push uploads files: stage the bytes in one first. */
-static int push_bytes(const struct sigdst *d, const void *data, size_t len, const char *digest,
-		      struct sk_error *err)
-{
-	const char *base = getenv("TMPDIR");
-	char path[4096];
-	int fd, ret;
-
-	ret = sk_registry_blob_exists(d->reg, d->repo, digest, NULL, err);
-	if (ret < 0)
-		return ret;
-	if (ret == 1)
-		return 0;
-	snprintf(path, sizeof(path), "%s/skbuild-sig-XXXXXX", base && *base ? base : "/tmp");
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return sk_errf(err, -errno, "cannot create a temporary file like %s: %s", path,
-			       strerror(errno));
-	ret = write(fd, data, len) == (ssize_t)len
-		  ? 0
-		  : sk_errf(err, -EIO, "%s: cannot write the signature blob", path);
-	close(fd);
-	if (!ret)
-		ret = sk_registry_blob_push(d->reg, d->repo, digest, (int64_t)len, path, NULL, NULL,
-					    err);
-	unlink(path);
-	return ret;
-}
-
-static int put_blob(const struct sigdst *d, const void *data, size_t len, const char *digest,
-		    struct sk_error *err)
+/*
+ * The payload and the config a signature manifest names, before the manifest:
+ * to a registry in one concurrent batch, without a HEAD first (both are small;
+ * uploading one that is there already costs what asking would).
+ */
+static int put_blobs(const struct sigdst *d, const struct sk_buf *payload, const char *pdigest,
+		     const struct sk_buf *cfg, const char *cdigest, struct sk_error *err)
 {
 	char got[SK_DIGEST_MAX];
+	int ret;
 
-	if (d->reg)
-		return push_bytes(d, data, len, digest, err);
-	return sk_layout_put_blob(d->layout, data, len, got, err);
+	if (d->reg) {
+		struct sk_registry_blob b[2] = {
+		    {.digest = pdigest, .size = (int64_t)payload->len, .data = payload->data},
+		    {.digest = cdigest, .size = (int64_t)cfg->len, .data = cfg->data},
+		};
+
+		return sk_registry_blobs_push(d->reg, d->repo, b, 2, err);
+	}
+	ret = sk_layout_put_blob(d->layout, payload->data, payload->len, got, err);
+	if (!ret)
+		ret = sk_layout_put_blob(d->layout, cfg->data, cfg->len, got, err);
+	return ret;
 }
 
 /*
@@ -156,9 +142,7 @@ static int sign_digest(const struct sigdst *d, const struct sk_key *key, const c
 		goto out;
 	sk_digest_buf(payload.data, payload.len, pdigest);
 	/* blobs first: the manifest must never name something the store lacks */
-	ret = put_blob(d, payload.data, payload.len, pdigest, err);
-	if (!ret)
-		ret = put_blob(d, cfg.data, cfg.len, cfg_digest, err);
+	ret = put_blobs(d, &payload, pdigest, &cfg, cfg_digest, err);
 	if (ret)
 		goto out;
 	if (d->reg) {
@@ -185,15 +169,22 @@ out:
 	return ret < 0 ? ret : unchanged ? 1 : 0;
 }
 
-/* The top-level digest first, then each platform manifest of an index. */
-static int digests_to_sign(const void *top, size_t len, const char *digest, struct sk_strv *out,
-			   struct sk_error *err)
+/*
+ * The top-level digest: what skrun pull judges, and it binds every platform
+ * manifest the index names. recursive: then each platform manifest of an
+ * index too, as `cosign sign --recursive` does, for tools that verify
+ * platform digests.
+ */
+static int digests_to_sign(const void *top, size_t len, const char *digest, bool recursive,
+			   struct sk_strv *out, struct sk_error *err)
 {
 	struct json_object *j = NULL, *list;
 	int ret;
 
 	if (sk_strv_push(out, digest))
 		return sk_errf(err, -ENOMEM, "out of memory");
+	if (!recursive)
+		return 0;
 	ret = sk_json_parse(top, len, digest, &j, err);
 	if (ret)
 		return ret;
@@ -258,7 +249,8 @@ static int sign_layout(const char *dir, const char *tag, const struct sk_key *ke
 	snprintf(res->digest, sizeof(res->digest), "%s", top.digest);
 	ret = sk_layout_get_blob(l, top.digest, top.size, SK_MANIFEST_MAX, &data, &len, err);
 	if (!ret)
-		ret = digests_to_sign(data, len, top.digest, &res->signed_digests, err);
+		ret = digests_to_sign(data, len, top.digest, o && o->recursive,
+				      &res->signed_digests, err);
 	if (!ret) {
 		struct sigdst d = {.layout = l};
 
@@ -282,24 +274,36 @@ static int sign_registry(const char *target, const struct sk_key *key, const str
 	ret = sk_ref_parse(target, &ref, err);
 	if (ret)
 		return ret;
-	ret = sk_registry_open(&ref, o ? &o->reg : NULL, &r, err);
-	if (ret)
-		return ret;
-	if (sk_registry_add_scope(r, ref.repo, true)) {
-		ret = sk_errf(err, -ENOMEM, "out of memory");
-		goto out;
+	if (o && o->session && o->top && ref.digest[0]) {
+		/* right after a push: its connection, and the bytes it just sent */
+		r = o->session;
+		sk_digest_buf(o->top, o->top_len, res->digest);
+		if (strcmp(res->digest, ref.digest))
+			return sk_errf(err, -EINVAL, "the manifest handed over is %s, not %s",
+				       res->digest, ref.digest);
+		if (sk_buf_append(&body, o->top, o->top_len))
+			return sk_errf(err, -ENOMEM, "out of memory");
+	} else {
+		ret = sk_registry_open(&ref, o ? &o->reg : NULL, &r, err);
+		if (ret)
+			return ret;
+		if (sk_registry_add_scope(r, ref.repo, true)) {
+			ret = sk_errf(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		/* the one resolution: a tag moving after this does not change what gets signed */
+		ret = sk_registry_manifest_get(r, ref.repo, sk_ref_reference(&ref), SK_MANIFEST_MAX,
+					       &body, mt, res->digest, err);
+		if (ret)
+			goto out;
 	}
-	/* the one resolution: a tag moving after this does not change what gets signed */
-	ret = sk_registry_manifest_get(r, ref.repo, sk_ref_reference(&ref), SK_MANIFEST_MAX, &body,
-				       mt, res->digest, err);
-	if (ret)
-		goto out;
 	if (o && o->identity)
 		ret = sk_trust_repo_identity(o->identity, false, res->identity, err);
 	else
 		snprintf(res->identity, sizeof(res->identity), "%s/%s", ref.registry, ref.repo);
 	if (!ret)
-		ret = digests_to_sign(body.data, body.len, res->digest, &res->signed_digests, err);
+		ret = digests_to_sign(body.data, body.len, res->digest, o && o->recursive,
+				      &res->signed_digests, err);
 	if (!ret) {
 		struct sigdst d = {.reg = r, .repo = ref.repo};
 
@@ -307,7 +311,8 @@ static int sign_registry(const char *target, const struct sk_key *key, const str
 	}
 out:
 	sk_buf_free(&body);
-	sk_registry_close(r);
+	if (!o || r != o->session)
+		sk_registry_close(r);
 	return ret;
 }
 

@@ -266,6 +266,9 @@ static void check_manifest(struct ctx *c, const char *who, const struct sk_descr
 			problem(c, "%s: manifest %s: layer %zu: %s", who, d->digest, i, e.msg);
 			continue;
 		}
+		/* the source tarball is optional: a pull leaves it out unless asked for */
+		if (!strcmp(ld.media_type, SK_MT_SCHED_SOURCE) && !find_blob(c, ld.digest))
+			continue;
 		need_blob(c, who, "layer", &ld);
 	}
 out:

@@ -137,3 +137,83 @@ out:
 	free(buf);
 	return ret;
 }
+
+int sk_proto_blobs_request(const struct sk_proto_blob *items, size_t n, struct json_object **req,
+			   struct sk_error *err)
+{
+	struct json_object *r = json_object_new_object(), *a = json_object_new_array();
+	int ret = 0;
+
+	*req = NULL;
+	if (n > SK_PROTO_BATCH_MAX) {
+		ret = sk_errf(err, -E2BIG, "%zu blobs in one request, more than the %d allowed", n,
+			      SK_PROTO_BATCH_MAX);
+		goto fail;
+	}
+	if (!r || !a)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+
+		if (!o || json_object_array_add(a, o) ||
+		    sk_json_add(o, "digest", json_object_new_string(items[i].digest)) ||
+		    sk_json_add(o, "size", json_object_new_int64(items[i].size)))
+			goto oom;
+	}
+	if (sk_json_add(r, "op", json_object_new_string("blobs")))
+		goto oom;
+	ret = sk_json_add(r, "items", a);
+	a = NULL;
+	if (ret)
+		goto oom;
+	*req = r;
+	return 0;
+oom:
+	ret = sk_errf(err, -ENOMEM, "out of memory");
+fail:
+	json_object_put(a);
+	json_object_put(r);
+	return ret;
+}
+
+int sk_proto_blobs_parse(struct json_object *req, struct sk_proto_blob *items, size_t max,
+			 size_t *n, struct sk_error *err)
+{
+	struct json_object *a;
+	size_t len;
+
+	*n = 0;
+	if (max > SK_PROTO_BATCH_MAX)
+		max = SK_PROTO_BATCH_MAX;
+	if (!json_object_object_get_ex(req, "items", &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return sk_errf(err, -EINVAL, "blobs: \"items\" must be an array");
+	len = json_object_array_length(a);
+	if (len > max)
+		return sk_errf(err, -EINVAL, "blobs: %zu items, at most %zu allowed", len, max);
+	for (size_t i = 0; i < len; i++) {
+		struct json_object *o = json_object_array_get_idx(a, i), *sz;
+		const char *d =
+		    json_object_is_type(o, json_type_object) ? sk_json_str(o, "digest") : NULL;
+		int64_t size;
+
+		if (!d || !sk_digest_valid(d))
+			return sk_errf(err, -EINVAL, "blobs: item %zu has no valid sha256 digest",
+				       i);
+		if (!json_object_object_get_ex(o, "size", &sz) ||
+		    !json_object_is_type(sz, json_type_int))
+			return sk_errf(err, -EINVAL, "blobs: item %zu has no integer size", i);
+		size = json_object_get_int64(sz);
+		if (size < 0 || (uint64_t)size > SK_BLOB_MAX)
+			return sk_errf(err, -EINVAL,
+				       "blobs: item %zu: size %lld is beyond the %u bytes allowed",
+				       i, (long long)size, SK_BLOB_MAX);
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(items[k].digest, d))
+				return sk_errf(err, -EINVAL, "blobs: %s is named twice", d);
+		snprintf(items[i].digest, sizeof(items[i].digest), "%s", d);
+		items[i].size = size;
+	}
+	*n = len;
+	return 0;
+}

@@ -207,13 +207,48 @@ static int carry_signatures(struct pull *p, const char *digest, struct sk_error 
 	return ret;
 }
 
+/*
+ * A manifest's config and layers: those the store lacks asked of the source
+ * in one go (a registry sends them concurrently), then each copied into the
+ * store. The source tarball only when asked for: nothing on a host reads it.
+ */
+static int fetch_blobs(struct pull *p, struct json_object *cfg, struct json_object *layers,
+		       struct sk_error *err)
+{
+	size_t n = json_object_array_length(layers), k = 0, nwant = 0;
+	struct sk_descriptor *d = calloc(n + 1, sizeof(*d)), *want = calloc(n + 1, sizeof(*want));
+	int ret = 0;
+
+	if (!d || !want) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ret = sk_descriptor_from_json(cfg, &d[k++], err);
+	for (size_t i = 0; !ret && i < n; i++) {
+		ret = sk_descriptor_from_json(json_object_array_get_idx(layers, i), &d[k], err);
+		if (!ret && (p->o->with_source || strcmp(d[k].media_type, SK_MT_SCHED_SOURCE)))
+			k++;
+	}
+	for (size_t i = 0; !ret && i < k; i++)
+		if (sk_digest_valid(d[i].digest) &&
+		    !sk_store_has_blob(p->store, d[i].digest, d[i].size) && !staged(p, d[i].digest))
+			want[nwant++] = d[i];
+	if (!ret && !p->offline && nwant > 1)
+		ret = sk_fetch_blobs(p->f, want, nwant, err);
+	for (size_t i = 0; !ret && i < k; i++)
+		ret = stage_blob(p, &d[i], err);
+out:
+	free(d);
+	free(want);
+	return ret;
+}
+
 /* have (may be NULL): the manifest's bytes, already fetched and checked; taken over. */
 static int fetch_manifest_tree(struct pull *p, const char *digest, int64_t size,
 			       struct sk_buf *have, struct sk_error *err)
 {
 	struct sk_buf body = {0};
 	struct json_object *m = NULL, *cfg, *layers;
-	struct sk_descriptor d;
 	const char *mt;
 	int ret;
 
@@ -244,14 +279,7 @@ static int fetch_manifest_tree(struct pull *p, const char *digest, int64_t size,
 			      digest, json_object_array_length(layers), MANIFEST_MAX_LAYERS);
 		goto out;
 	}
-	ret = sk_descriptor_from_json(cfg, &d, err);
-	if (!ret)
-		ret = stage_blob(p, &d, err);
-	for (size_t i = 0; !ret && i < json_object_array_length(layers); i++) {
-		ret = sk_descriptor_from_json(json_object_array_get_idx(layers, i), &d, err);
-		if (!ret)
-			ret = stage_blob(p, &d, err);
-	}
+	ret = fetch_blobs(p, cfg, layers, err);
 	if (!ret)
 		ret = carry_signatures(p, digest, err);
 	if (!ret)

@@ -159,6 +159,15 @@ struct sk_sign_opts {
 	struct sk_registry_opts reg;
 	/* add a signature even when one by this key over the same payload is there */
 	bool force;
+	/* also sign each platform manifest of an index (cosign sign --recursive); by
+	 * default only the top-level digest, which binds them and is what skrun judges */
+	bool recursive;
+	/* an open client to the target's registry (sk_push_opts.session) and the
+	 * target's manifest bytes (top, top_len): a REF@DIGEST target is then signed
+	 * over that connection without fetching its manifest again */
+	struct sk_registry *session;
+	const void *top;
+	size_t top_len;
 };
 
 struct sk_sign_result {
@@ -171,7 +180,7 @@ struct sk_sign_result {
 /*
  * Signs target, a registry reference (HOST/REPO[:TAG][@DIGEST]) or a layout
  * (oci:DIR[:TAG], or a path starting with / or ./): resolves it once to a digest, signs that digest
- * and, for an index, each platform manifest's; adds each signature to the existing sha256-<hex>.sig
+ * and, with o->recursive, each platform manifest's of an index; adds each signature to the existing sha256-<hex>.sig
  * manifest (keeping the signatures already there) and writes it back: payload blobs, config, then
  * the manifest under the .sig tag. A digest that already carries a valid signature by key over the
  * same payload is left as it is (listed in res->unchanged) unless o->force.

@@ -151,9 +151,16 @@ int sk_unsigned_build_explain(const char *src, struct sk_error *err);
 
 /* ---- the fetch helper ---- */
 
-/* The protocol spoken over the helper's socket: one JSON object per frame. */
-#define SK_PROTO_VERSION     1
+/*
+ * The protocol spoken over the helper's socket: one JSON object per frame.
+ * Version 2 added {"op":"blobs","items":[{"digest":D,"size":N},...]}: the
+ * helper fetches them concurrently and answers once all are staged (or with
+ * the first failure).
+ */
+#define SK_PROTO_VERSION     2
 #define SK_PROTO_MSG_MAX     (64u << 10)
+/* Blobs one "blobs" request may name: a manifest's config and its layers. */
+#define SK_PROTO_BATCH_MAX   257
 #define SK_FETCH_HELPER_ENV  "SKRUN_FETCH_HELPER"
 #define SK_FETCH_USER_ENV    "SKRUN_FETCH_USER"
 #define SK_FETCH_HELPER_NAME "skrun-fetch"
@@ -164,6 +171,22 @@ int sk_proto_send(int fd, struct json_object *msg, struct sk_error *err);
 int sk_proto_recv(int fd, struct json_object **msg, struct sk_error *err);
 /* Decodes one frame held in memory (what sk_proto_recv does after reading it). */
 int sk_proto_decode(const void *frame, size_t len, struct json_object **msg, struct sk_error *err);
+
+/* One item of a "blobs" request. */
+struct sk_proto_blob {
+	char digest[SK_DIGEST_MAX];
+	int64_t size;
+};
+/* {"op":"blobs","items":[...]} for n (<= SK_PROTO_BATCH_MAX) items. */
+int sk_proto_blobs_request(const struct sk_proto_blob *items, size_t n, struct json_object **req,
+			   struct sk_error *err);
+/*
+ * The items of a "blobs" request, checked: an array of at most max (and
+ * SK_PROTO_BATCH_MAX) objects, each a sha256 digest and a size within
+ * SK_BLOB_MAX, no digest twice. -EINVAL (with the reason) otherwise.
+ */
+int sk_proto_blobs_parse(struct json_object *req, struct sk_proto_blob *items, size_t max,
+			 size_t *n, struct sk_error *err);
 
 struct sk_fetch_opts {
 	struct sk_registry_opts reg; /* TLS, insecure hosts, credentials file, verbose */
@@ -196,6 +219,13 @@ int sk_fetch_manifest(struct sk_fetch *f, const char *reference, size_t max, str
  */
 int sk_fetch_blob_fd(struct sk_fetch *f, const char *digest, int64_t size, int *fd,
 		     struct sk_error *err);
+/*
+ * Fetches n blobs at once (from a registry: concurrently, in one request to
+ * the helper); sk_fetch_blob_fd then opens each without asking again. Does
+ * nothing for layouts and archives, which hold them already.
+ */
+int sk_fetch_blobs(struct sk_fetch *f, const struct sk_descriptor *d, size_t n,
+		   struct sk_error *err);
 /* A small blob into memory, verified against digest and size (at most max bytes). */
 int sk_fetch_blob(struct sk_fetch *f, const char *digest, int64_t size, size_t max,
 		  struct sk_buf *out, struct sk_error *err);
@@ -236,6 +266,9 @@ struct sk_pull_opts {
 	const char *os;	       /* NULL: "linux" */
 	const char *arch;      /* NULL: the host's */
 	bool all_platforms;    /* fetch every manifest of an index (save) */
+	/* also fetch the source tarball layer (SK_MT_SCHED_SOURCE): provenance that
+	 * nothing on a host reads, so left out unless asked for (save, --with-source) */
+	bool with_source;
 	const char *record_as; /* ref.name to record; NULL: derived from the source */
 	/* non-NULL: verify against this before any layer is fetched; NULL: unverified */
 	const struct sk_verify_opts *verify;
