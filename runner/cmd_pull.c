@@ -38,6 +38,8 @@ static void usage(FILE *f)
 		"  --insecure-skip-verify  record it without verifying signatures; the store\n"
 		"                      entry is marked " SK_ANN_VERIFIED "=false\n"
 		"  --platform OS/ARCH  platform to pull (default: linux/this machine's)\n"
+		"  --with-source       also fetch the source tarball layer (provenance that\n"
+		"                      nothing on this host reads; left out by default)\n"
 		"  --pull POLICY       always (default): resolve a tag at the registry, or the\n"
 		"                      digest the store recorded (with a warning) when it\n"
 		"                      cannot be reached; missing: a tag the store recorded\n"
@@ -67,6 +69,7 @@ int cmd_pull(int argc, char **argv)
 	    {"identity", required_argument, NULL, 'i'},
 	    {"insecure-skip-verify", no_argument, NULL, 'I'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"with-source", no_argument, NULL, 'W'},
 	    {"pull", required_argument, NULL, 'L'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -108,6 +111,9 @@ int cmd_pull(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'W':
+			opts.with_source = true;
 			break;
 		case 'L':
 			if (sk_pull_policy_parse(optarg, &opts.policy)) {
