@@ -96,9 +96,28 @@ reg_stop() {
 	wait "$(cat "$T/$1/pid")" 2>/dev/null || true
 }
 
-# Access-log lines (combined log format) of requests to /v2/.
+# crane_start NAME: a second registry implementation, go-containerregistry's
+# (`crane registry serve`, Debian's crane package, which make deps fetches),
+# in memory; sets REG_PORT and REG_LOG. It logs one "DATE TIME METHOD URL" line
+# per request, as it receives it.
+crane_start() {
+	command -v crane >/dev/null 2>&1 ||
+		reg_fatal "crane present" "crane not found in $SK_TOOLS or PATH (make deps fetches Debian's crane)"
+	_d=$T/$1
+	mkdir -p "$_d"
+	REG_PORT=$(free_port)
+	REG_LOG=$_d/log
+	crane registry serve --address "127.0.0.1:$REG_PORT" >"$REG_LOG" 2>&1 &
+	_pid=$!
+	echo "$_pid" >"$_d/pid"
+	sk_on_exit "kill $_pid 2>/dev/null"
+	reg_wait_port "$REG_PORT" "$_pid" "$REG_LOG" "crane registry $1"
+}
+
+# Requests to /v2/ in a registry's log: docker-registry's access log (combined
+# log format) or crane's request lines.
 reg_access() {
-	grep -E '^[0-9.:]+ - [^ ]+ \[[^]]*\] "[A-Z]+ /v2/' "$1"
+	grep -E '^[0-9.:]+ - [^ ]+ \[[^]]*\] "[A-Z]+ /v2/|^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9:]{8} [A-Z]+ /v2/' "$1"
 }
 
 # reg_mark LOG: remembers how many requests the log holds (into REG_MARK).
