@@ -88,4 +88,19 @@ if [ ! -x "$TOOLS/bin/cosign" ] || [ ! -x "$TOOLS/bin/oras" ]; then
 	mkdir -p "$TOOLS/bin"
 	cp "$st/x/usr/bin/cosign" "$st/x/usr/bin/oras" "$TOOLS/bin/"
 fi
+# crane (go-containerregistry, sid only): `crane registry serve` is the second
+# registry implementation the request-count tests run against (registry_http.sh).
+if [ ! -x "$TOOLS/bin/crane" ]; then
+	need_root
+	uri=$(archive_uri)
+	cst=$(mktemp -d)
+	mkdir -p "$cst/lists/partial" "$cst/archives/partial" "$TOOLS/bin"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri sid main" >"$cst/sources.list"
+	copts="-o Dir::Etc::sourcelist=$cst/sources.list -o Dir::Etc::sourceparts=- -o Dir::State::Lists=$cst/lists -o Dir::Cache::archives=$cst/archives -o APT::Get::List-Cleanup=0"
+	apt-get $copts update -qq
+	(cd "$cst" && apt-get $copts download crane)
+	dpkg-deb -x "$cst"/crane_*.deb "$cst/x"
+	cp "$cst/x/usr/bin/crane" "$TOOLS/bin/"
+	rm -rf "$cst"
+fi
 echo "deps: ok"
