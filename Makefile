@@ -45,7 +45,12 @@ CFLAGS   += -DSK_LIBEXECDIR=\"$(LIBEXECDIR)\"
 
 .PHONY: all tests deps kernel check demo asan lint fuzz format format-check install clean
 
-all: $(BUILD)/skbuild $(BUILD)/skrun $(BUILD)/skrun-fetch
+all: $(BUILD)/skbuild $(BUILD)/skrun $(BUILD)/skrun-fetch $(BUILD)/completions/skbuild $(BUILD)/completions/skrun
+
+# bash completions, generated from the commands' own option tables
+$(BUILD)/completions/%: $(BUILD)/% scripts/gen-completions.sh
+	@mkdir -p $(dir $@)
+	sh scripts/gen-completions.sh $* $< >$@.tmp && mv $@.tmp $@
 
 # Unit tests need cmocka and the test kernel's BTF (make kernel) for their BPF objects.
 tests: $(UNIT_BINS) $(BUILD)/tests/sigstore/verify-bundle
@@ -143,7 +148,7 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(LIB_SRCS) $(HEADERS) $(BUILDER_SRCS) $(RUNNER_SRCS) $(FETCHER_SRCS) $(UNIT_SRCS)
 
-install: $(BUILD)/skbuild $(BUILD)/skrun $(BUILD)/skrun-fetch
+install: all
 	install -D -m 0755 $(BUILD)/skbuild $(DESTDIR)$(PREFIX)/bin/skbuild
 	install -D -m 0755 $(BUILD)/skrun $(DESTDIR)$(PREFIX)/bin/skrun
 	install -D -m 0755 $(BUILD)/skrun-fetch $(DESTDIR)$(LIBEXECDIR)/schedkit/skrun-fetch
@@ -152,6 +157,11 @@ install: $(BUILD)/skbuild $(BUILD)/skrun $(BUILD)/skrun-fetch
 	install -D -m 0644 templates/systemd/skrun.service $(DESTDIR)$(PREFIX)/lib/systemd/system/skrun.service
 	install -D -m 0644 docs/man/skbuild.1 $(DESTDIR)$(PREFIX)/share/man/man1/skbuild.1
 	install -D -m 0644 docs/man/skrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/skrun.1
+	install -D -m 0644 $(BUILD)/completions/skbuild $(DESTDIR)$(PREFIX)/share/bash-completion/completions/skbuild
+	install -D -m 0644 $(BUILD)/completions/skrun $(DESTDIR)$(PREFIX)/share/bash-completion/completions/skrun
+	mkdir -p $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/vm
+	cp -r templates/scheds/. $(DESTDIR)$(DATADIR)/templates/
+	install -m 0644 scripts/vm.sh scripts/vmtest.sh $(DESTDIR)$(DATADIR)/vm/
 
 clean:
 	rm -rf build build-asan

@@ -27,6 +27,9 @@ static void usage(FILE *f)
 	       "public    print the public key of a private KEY: a file, env://VAR or - for\n"
 	       "          standard input (asks for its password if it is encrypted).\n"
 	       "\n"
+	       "  -o, --output PREFIX  generate: write PREFIX.key and PREFIX.pub\n"
+	       "  --type TYPE          generate: ecdsa-p256 (default) or ed25519\n"
+	       "\n"
 	       "Keys from elsewhere work too: EC (SEC1 or PKCS#8, P-256) and Ed25519 PEM keys,\n"
 	       "encrypted or not. The same PEM key can be imported into cosign with\n"
 	       "`cosign import-key-pair --key PREFIX.key` (unencrypted PEM).\n");

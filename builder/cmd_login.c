@@ -16,27 +16,25 @@
 
 static void usage_login(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: skbuild login REGISTRY -u USER --password-stdin [options]\n"
-	    "\n"
-	    "Checks the credentials against REGISTRY (host[:port]) and stores them in\n"
-	    "Docker's config.json ($DOCKER_CONFIG/config.json or ~/.docker/config.json),\n"
-	    "or $REGISTRY_AUTH_FILE when set. The password is read from standard input.\n"
-	    "\n"
-	    "  -u, --username USER  user name\n"
-	    "  --password-stdin     read the password from standard input (required)\n"
-	    "  --authfile FILE      store into FILE instead\n"
-	    "  --insecure           the registry may use plain HTTP or an unverified certificate\n"
-	    "  --ca-cert FILE       trust this PEM CA bundle too\n"
-	    "  -v, --verbose        log each HTTP request to stderr\n");
+	fprintf(f,
+		"usage: skbuild login REGISTRY -u USER --password-stdin [options]\n"
+		"\n"
+		"Checks the credentials against REGISTRY (host[:port]) and stores them in\n"
+		"Docker's config.json ($DOCKER_CONFIG/config.json or ~/.docker/config.json),\n"
+		"or $REGISTRY_AUTH_FILE when set. The password is read from standard input.\n"
+		"\n"
+		"  -u, --username USER  user name (--username below)\n"
+		"%s%s",
+		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 static void usage_logout(FILE *f)
 {
 	fprintf(f, "usage: skbuild logout REGISTRY [--authfile FILE]\n"
 		   "\n"
-		   "Removes the stored credentials for REGISTRY.\n");
+		   "Removes the stored credentials for REGISTRY.\n"
+		   "\n"
+		   "  --authfile FILE     remove them from FILE (default: where login stores)\n");
 }
 
 /* REGISTRY as host[:port]; URLs and trailing slashes are tolerated. */

@@ -15,10 +15,11 @@ static void usage(FILE *f)
 		   "\n"
 		   "Writes vmlinux.h generated from a kernel's BTF (libbpf's btf_dump).\n"
 		   "\n"
-		   "  --btf SRC    vmlinux ELF or raw BTF (default: $SKBUILD_BTF, else\n"
-		   "               /sys/kernel/btf/vmlinux); it must contain struct sched_ext_ops\n"
-		   "  -o DIR       directory to write vmlinux.h into (default: print the path\n"
-		   "               of the cached header)\n");
+		   "  --btf SRC         vmlinux ELF or raw BTF (default: $SKBUILD_BTF, else\n"
+		   "                    /sys/kernel/btf/vmlinux); it must contain struct\n"
+		   "                    sched_ext_ops\n"
+		   "  -o, --output DIR  directory to write vmlinux.h into (default: print the\n"
+		   "                    path of the cached header)\n");
 }
 
 int cmd_vmlinux(int argc, char **argv)

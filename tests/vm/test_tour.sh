@@ -125,6 +125,10 @@ run_as_written() {
 }
 run_as_written readme /tour "$readme_cmd" fifo
 run_as_written authors /author "$authors_cmd" myfifo
+# docs/json.md's check --load object, parsed on the host
+cd /tour && skrun check --load --json oci:fifo.oci:1.0.0 >/tmp/load.json 2>/tmp/load.err
+echo "load-json-exit=$?"
+skvm-out load.json /tmp/load.json
 EOF
 vm_run "$T/vm" "$T/guest.sh" "$SK_BUILD/skrun:/tour/build/skrun" "$SK_BUILD/skrun:/usr/bin/skrun" \
 	"$T/tree/fifo.oci:/tour/fifo.oci" "$T/author/myfifo.oci:/author/myfifo.oci" >"$T/vm.out" 2>&1
@@ -133,3 +137,27 @@ grep -a -E '^(PASS|FAIL): ' "$T/vm/console.log" 2>/dev/null
 [ $rc = 0 ] || { fail "tour VM boot" "harness status $rc"; sed 's/^/    | /' "$T/vm.out"; }
 grep -aq '^PASS: vm: authors: nothing attached' "$T/vm/console.log" 2>/dev/null ||
 	fail "tour VM: every guest step ran" "see $T/vm/console.log"
+# skrun check --load --json on the sched_ext kernel (docs/json.md)
+cat >"$T/load.py" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["ok"] is True, "ok is not true"
+l = j["load"]
+assert l["loaded"] is True and l["log"] is None and l["hint"] is None, l
+names = [p["name"] for p in l["programs"]]
+assert "fifo_enqueue" in names, names
+for p in l["programs"]:
+    for k in ("insnsProcessed", "totalStates", "peakStates", "maxStatesPerInsn"):
+        assert isinstance(p[k], int) and p[k] >= 0, (p["name"], k, p[k])
+    assert p["insnsProcessed"] > 0, p
+print(len(names))
+EOF
+if vm_extract "$T/vm" load.json "$T/load.json" 2>"$T/extract2.err" &&
+	"$PY" "$T/load.py" "$T/load.json" >"$T/load.check" 2>&1; then
+	pass "skrun check --load --json in the VM: load.loaded, per-program statistics ($(cat "$T/load.check") programs)"
+else
+	fail "skrun check --load --json in the VM" "$(cat "$T/extract2.err" "$T/load.check" 2>/dev/null | tail -5)"
+fi
+if grep -aq "load-json-exit=0" "$T/vm/console.log"; then pass "... exit 0"; else
+	fail "... exit 0" "$(grep -a load-json-exit "$T/vm/console.log")"
+fi
