@@ -7,9 +7,11 @@
 # completions offer every subcommand and option.
 . "$(dirname "$0")/../lib.sh"
 
-# the long options of a --help text: the option lines only ("  -x, --name ...")
+# the long options of a --help text: its option lines ("  -x, --name ...")
+# and its usage lines (the synopsis), not options named in the prose
 help_opts() {
-	sed -n 's/^ \{1,8\}\(-[A-Za-z0-9], \)\{0,1\}\(--[a-z][a-z0-9-]*\).*/\2/p' | grep -vx -- --help | sort -u
+	sed -n -e 's/^ \{1,8\}\(-[A-Za-z0-9], \)\{0,1\}\(--[a-z][a-z0-9-]*\).*/\2/p' \
+		-e '/^usage: /p' -e '/^       sk[a-z]* /p' | grep -o -- '--[a-z][a-z0-9-]*' | grep -vx -- --help | sort -u
 }
 # the long options of a man page section (troff writes - as \-)
 man_section() { # PAGE TOOL COMMAND
