@@ -70,13 +70,18 @@ done
 # Not repeated: the fuzzers (sanitized already), lint (static), the benchmark
 # smoke run (timing), the harness self-test and the upstream examples (the
 # loader path they exercise is in test_attach/test_supervise), and the
-# footprint check (a sanitizer build links its runtimes).
+# footprint check (a sanitizer build links its runtimes), the container
+# images (built once), the author's-loop and tour boots (their load/attach
+# path is test_attach's) and the man page check (static text).
 if [ -x "$ROOT/build-asan/skrun" ] && [ -z "${SK_NO_ASAN_PASS:-}" ]; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=86}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=87}
 	for t in tests/host/*.sh tests/vm/test_*.sh; do
 		case "$t" in
 		*fuzz.sh | *lint.sh | *bench_smoke.sh | *test_boot.sh | *scx_upstream.sh | *footprint.sh) continue ;;
+		# the images are built once per run (their skbuild is built inside);
+		# the author's-loop and tour boots exercise what test_attach covers
+		*container.sh | *test_vmtest.sh | *test_tour.sh | *man_help.sh) continue ;;
 		esac
 		case "asan:$t" in *"$filter"*) ;; *) continue ;; esac
 		run_script "$t" build-asan "asan:$t"
