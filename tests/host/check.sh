@@ -92,11 +92,11 @@ expect_rc "vtime with release 6.6: still exit 0" 0 "$SKRUN" check "$T/vtime" --b
 has "vtime with release 6.6: release warning" '^release >= 6\.12 +6\.6\.30 is older than 6\.12, but every feature it needs is present \(backported\) +warning$'
 
 # A strong kfunc no kernel has.
-expect_rc "needs_kfunc on sid: exit 1" 1 "$SKRUN" check "$T/needs:t1" --btf "$SID_BTF"
+expect_rc "needs_kfunc on sid: exit 6 (this kernel cannot run it)" 6 "$SKRUN" check "$T/needs:t1" --btf "$SID_BTF"
 has "needs_kfunc on sid: clear row" \
 	'^kfunc scx_bpf_schedkit_test_missing +not in this kernel \(needed; the scheduler cannot load here\) +missing$'
 has "needs_kfunc on sid: result" '^result: cannot run on this kernel \(1 requirement\(s\) missing\)$'
-expect_rc "needs_kfunc on sid --json: exit 1" 1 "$SKRUN" check "$T/needs:t1" --btf "$SID_BTF" --json
+expect_rc "needs_kfunc on sid --json: exit 6" 6 "$SKRUN" check "$T/needs:t1" --btf "$SID_BTF" --json
 pyjson "needs_kfunc on sid --json: the kfunc is missing" "
 assert d['ok'] is False
 m = [c for c in d['checks'] if c['verdict'] == 'missing']
@@ -109,11 +109,11 @@ assert d['tunables'] == []
 if [ -d /sys/kernel/sched_ext ]; then
 	expect_rc "fifo on this host: exit 0 (sched_ext present)" 0 "$SKRUN" check "$T/fifo:t1"
 else
-	expect_rc "fifo on this host: exit 1 (no sched_ext)" 1 "$SKRUN" check "$T/fifo:t1"
+	expect_rc "fifo on this host: exit 6 (no sched_ext)" 6 "$SKRUN" check "$T/fifo:t1"
 	has "fifo on this host: sched_ext row says why" \
 		'^kernel sched_ext +no struct sched_ext_ops in this kernel.s BTF.*CONFIG_SCHED_CLASS_EXT=y.* missing$'
 	has "fifo on this host: kernel line names uname -r" "^kernel $(uname -r), BTF /sys/kernel/btf/vmlinux$"
-	expect_rc "fifo on this host --json: exit 1" 1 "$SKRUN" check "$T/fifo:t1" --json --btf /sys/kernel/btf/vmlinux --release "$(uname -r)"
+	expect_rc "fifo on this host --json: exit 6" 6 "$SKRUN" check "$T/fifo:t1" --json --btf /sys/kernel/btf/vmlinux --release "$(uname -r)"
 	pyjson "fifo on this host --json: sched_ext missing" "
 assert d['ok'] is False
 rows = {(c['kind'], c['requirement']): c for c in d['checks']}
@@ -122,7 +122,7 @@ assert rows[('kernel', 'struct_ops')]['verdict'] == 'missing'
 assert all(c['verdict'] == 'missing' for c in d['checks'] if c['kind'] in ('kfunc', 'callback'))
 assert d['kernel']['btf'] == '/sys/kernel/btf/vmlinux'
 "
-	expect_rc "vtime on this host: exit 1" 1 "$SKRUN" check "$T/vtime"
+	expect_rc "vtime on this host: exit 6" 6 "$SKRUN" check "$T/vtime"
 fi
 
 # ---- errors and usage ----
@@ -131,9 +131,9 @@ has "no argument: usage shown" '^usage: skrun check'
 expect_rc "unknown option: exit 2" 2 "$SKRUN" check "$T/fifo" --bogus
 expect_rc "two artifacts: exit 2" 2 "$SKRUN" check "$T/fifo" "$T/vtime"
 expect_rc "--help: exit 0" 0 "$SKRUN" check --help
-expect_rc "not a layout: exit 1" 1 "$SKRUN" check "$T/nothing-here" --btf "$SID_BTF"
+expect_rc "not a layout: exit 4 (not found)" 4 "$SKRUN" check "$T/nothing-here" --btf "$SID_BTF"
 has "not a layout: says so" 'nothing-here.*(no such directory|OCI image layout)'
-expect_rc "unknown tag: exit 1" 1 "$SKRUN" check "$T/fifo:nope" --btf "$SID_BTF"
+expect_rc "unknown tag: exit 4 (not found)" 4 "$SKRUN" check "$T/fifo:nope" --btf "$SID_BTF"
 has "unknown tag: names it" 'nope'
-expect_rc "unreadable BTF: exit 1" 1 "$SKRUN" check "$T/fifo" --btf "$T/no-btf"
+expect_rc "unreadable BTF: exit 4 (not found)" 4 "$SKRUN" check "$T/fifo" --btf "$T/no-btf"
 has "unreadable BTF: hint" 'reading kernel BTF .*no-btf.*--btf FILE'
