@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "fetch.h"
 #include "schedkit/registry.h"
 #include "schedkit/store.h"
@@ -226,7 +228,7 @@ static int do_manifest(struct session *s, struct json_object *req, struct json_o
 	const char *reference = sk_json_str(req, "reference");
 	int64_t max = sk_json_int(req, "max");
 	struct sk_buf body = {0};
-	char mt[256] = "", digest[SK_DIGEST_MAX];
+	char mt[256] = "", digest[SK_DIGEST_MAX], *b64 = NULL;
 	int ret;
 
 	if (!s->reg)
@@ -235,8 +237,16 @@ static int do_manifest(struct session *s, struct json_object *req, struct json_o
 		return sk_errf(err, -EINVAL, "manifest: a reference and a size limit are required");
 	ret = sk_registry_manifest_get(s->reg, s->ref.repo, reference, (size_t)max, &body, mt,
 				       digest, err);
-	if (!ret)
+	/* a small manifest rides in the reply: no staging file to write and read back */
+	if (!ret && body.len <= SK_PROTO_INLINE_MAX) {
+		b64 = malloc(4 * ((body.len + 2) / 3) + 1);
+		if (!b64)
+			ret = sk_errf(err, -ENOMEM, "out of memory");
+		else
+			EVP_EncodeBlock((unsigned char *)b64, body.data, (int)body.len);
+	} else if (!ret) {
 		ret = stage(digest, body.data, body.len, s, -1, err);
+	}
 	if (!ret) {
 		*extra = json_object_new_object();
 		if (!*extra)
@@ -246,8 +256,11 @@ static int do_manifest(struct session *s, struct json_object *req, struct json_o
 			json_object_object_add(*extra, "mediaType", json_object_new_string(mt));
 			json_object_object_add(*extra, "size",
 					       json_object_new_int64((int64_t)body.len));
+			if (b64)
+				json_object_object_add(*extra, "data", json_object_new_string(b64));
 		}
 	}
+	free(b64);
 	sk_buf_free(&body);
 	return ret;
 }

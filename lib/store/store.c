@@ -62,16 +62,14 @@ static void sweep_tmp(const char *tmp)
 		int fd;
 
 		/*
-		 * A fetch helper's staging directory: its session holds a flock on it,
-		 * so one we can lock belongs to a skrun that is gone (a brand-new one
-		 * is left alone for a moment: its creator locks it right after mkdtemp).
+		 * A fetch helper's staging directory: its session locks it before it
+		 * gets this name, so one we can lock belongs to a skrun that is gone.
 		 */
 		if (!strncmp(e->d_name, "fetch-", 6)) {
 			int dfd = openat(dirfd(d), e->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-			if (dfd >= 0 && !flock(dfd, LOCK_EX | LOCK_NB) && !fstat(dfd, &st) &&
-			    now - st.st_ctime > 2) {
+			if (dfd >= 0 && !flock(dfd, LOCK_EX | LOCK_NB)) {
 				char *path = sk_path_join(tmp, e->d_name);
 
 				if (path)
@@ -82,7 +80,7 @@ static void sweep_tmp(const char *tmp)
 				close(dfd);
 			continue;
 		}
-		if (!strncmp(e->d_name, "archive-", 8)) {
+		if (!strncmp(e->d_name, "archive-", 8) || !strncmp(e->d_name, ".fetchnew-", 10)) {
 			char *path = sk_path_join(tmp, e->d_name);
 
 			if (path && !lstat(path, &st) && S_ISDIR(st.st_mode) &&

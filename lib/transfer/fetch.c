@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "schedkit/transfer.h"
 
 #ifndef SK_LIBEXECDIR
@@ -232,6 +234,9 @@ static int request(struct sk_fetch *f, struct json_object *req, struct json_obje
 		if (n > 0 && n < 1000000)
 			f->requests = (unsigned)n;
 		ret = reply_ok(*reply, err);
+		/* staging shares the store's file system: say where the space ran out */
+		if (ret == -ENOSPC || ret == -EDQUOT || ret == -EROFS)
+			sk_err_prefix(err, "staging %s: ", f->stage ? f->stage : "?");
 	}
 	return ret;
 }
@@ -253,7 +258,11 @@ static int spawn(struct sk_fetch *f, struct sk_error *err)
 		ret = helper_user(&f->o, &uid, &gid, err);
 	if (ret)
 		return ret;
-	if (asprintf(&f->stage, "%s/fetch-XXXXXX", parent && *parent ? parent : "/tmp") < 0) {
+	/*
+	 * Made under a name the store's sweeper ignores, locked, then renamed:
+	 * a "fetch-" directory is always locked by a live session or orphaned.
+	 */
+	if (asprintf(&f->stage, "%s/.fetchnew-XXXXXX", parent && *parent ? parent : "/tmp") < 0) {
 		f->stage = NULL;
 		return sk_errf(err, -ENOMEM, "out of memory");
 	}
@@ -269,6 +278,23 @@ static int spawn(struct sk_fetch *f, struct sk_error *err)
 		ret = sk_errf(err, -errno, "%s: cannot lock the staging directory: %s", f->stage,
 			      strerror(errno));
 		goto fail;
+	}
+	{
+		char *named = NULL, *base = strrchr(f->stage, '/');
+
+		if (asprintf(&named, "%.*s/fetch-%s", (int)(base - f->stage), f->stage,
+			     base + strlen("/.fetchnew-")) < 0) {
+			ret = sk_errf(err, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		if (rename(f->stage, named)) {
+			ret = sk_errf(err, -errno, "%s: cannot rename the staging directory: %s",
+				      f->stage, strerror(errno));
+			free(named);
+			goto fail;
+		}
+		free(f->stage);
+		f->stage = named;
 	}
 	if (root && chown(f->stage, uid, gid)) {
 		ret = sk_errf(err, -errno, "%s: cannot hand the staging directory to uid %u: %s",
@@ -610,6 +636,34 @@ static int staged_path(const char *digest, char rel[128], struct sk_error *err)
 	return 0;
 }
 
+/* A manifest the helper sent in its reply: base64, exactly "size" bytes once decoded. */
+static int inline_bytes(struct json_object *reply, size_t max, uint8_t **data, size_t *len,
+			struct sk_error *err)
+{
+	const char *b64 = sk_json_str(reply, "data");
+	int64_t size = sk_json_int(reply, "size");
+	size_t n = strlen(b64);
+	uint8_t *buf;
+	int got;
+
+	if (size < 0 || (uint64_t)size > max || size > SK_PROTO_INLINE_MAX || n % 4 ||
+	    n != 4 * (((size_t)size + 2) / 3))
+		return sk_errf(err, -EPROTO, "the fetch helper sent a malformed manifest");
+	buf = malloc(n / 4 * 3 + 1);
+	if (!buf)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	got = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)n);
+	/* EVP_DecodeBlock counts the padding as zero bytes */
+	if (got < 0 || (size_t)got < (size_t)size) {
+		free(buf);
+		return sk_errf(err, -EPROTO, "the fetch helper sent a malformed manifest");
+	}
+	buf[size] = '\0';
+	*data = buf;
+	*len = (size_t)size;
+	return 0;
+}
+
 int sk_fetch_manifest(struct sk_fetch *f, const char *reference, size_t max, struct sk_buf *body,
 		      struct sk_descriptor *desc, struct sk_error *err)
 {
@@ -661,7 +715,10 @@ int sk_fetch_manifest(struct sk_fetch *f, const char *reference, size_t max, str
 	snprintf(desc->digest, sizeof(desc->digest), "%s", sk_json_str(reply, "digest"));
 	snprintf(desc->media_type, sizeof(desc->media_type), "%s",
 		 sk_json_str(reply, "mediaType") ? sk_json_str(reply, "mediaType") : "");
-	ret = sk_read_beneath(f->stage, rel, max, &data, &len, err);
+	if (sk_json_str(reply, "data"))
+		ret = inline_bytes(reply, max, &data, &len, err);
+	else
+		ret = sk_read_beneath(f->stage, rel, max, &data, &len, err);
 	if (!ret)
 		ret = sk_digest_check(data, len, desc->digest, "a staged manifest", err);
 	if (!ret && sk_digest_valid(reference) && strcmp(reference, desc->digest))

@@ -5,8 +5,10 @@
 # about: when pull verifies signatures, the artifacts here are unsigned.
 SK_PULL_NOVERIFY=
 "$SKRUN" pull --help 2>/dev/null | grep -q -- --insecure-skip-verify && SK_PULL_NOVERIFY=--insecure-skip-verify
+# These tests compare whole artifacts: the optional source layer comes too.
+"$SKRUN" pull --help 2>/dev/null | grep -q -- --with-source && SK_PULL_NOVERIFY="$SK_PULL_NOVERIFY --with-source"
 pull() {
-	"$SKRUN" pull "$@" $SK_PULL_NOVERIFY
+	"$SKRUN" pull "$@" $SK_PULL_NOVERIFY ${SK_PULL_EXTRA:-}
 }
 
 # Background processes still running: killed on exit, and only those (a pid

@@ -158,6 +158,8 @@ int sk_unsigned_build_explain(const char *src, struct sk_error *err);
  * the first failure).
  */
 #define SK_PROTO_VERSION     2
+/* manifests up to this size travel in the reply itself (base64), not through staging */
+#define SK_PROTO_INLINE_MAX (32u << 10)
 #define SK_PROTO_MSG_MAX     (64u << 10)
 /* Blobs one "blobs" request may name: a manifest's config and its layers. */
 #define SK_PROTO_BATCH_MAX   257
