@@ -19,6 +19,7 @@
 #include "schedkit/kernel.h"
 #include "schedkit/oci.h"
 #include "schedkit/transfer.h"
+#include "schedkit/verifier.h"
 
 #define MAX_ARCH 4
 #define SRC_MAX	 (16u << 20)
@@ -766,8 +767,12 @@ int cmd_build(int argc, char **argv)
 		ret = compile(&o, &m, vmdir, bpf_dir, o.arches.v[i], obj_path, &recorded, &err);
 		if (!ret)
 			ret = sk_read_file(obj_path, OBJ_MAX, &objs[i], &len, &err);
-		if (!ret)
+		if (!ret) {
 			ret = sk_sched_analyze(objs[i], len, o.ops, &infos[i], &err);
+			/* libbpf's refusal to open says little: name a kfunc missing __ksym */
+			if (ret)
+				sk_verifier_explain_object(objs[i], len, &err);
+		}
 		if (ret) {
 			sk_strv_free(&recorded);
 			goto fail;

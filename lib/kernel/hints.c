@@ -11,6 +11,8 @@
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <gelf.h>
+#include <libelf.h>
 
 #include "internal.h"
 #include "schedkit/verifier.h"
@@ -167,20 +169,85 @@ static bool in_ksyms(const struct btf *btf, __u32 id)
 	return false;
 }
 
+/* What an extern's ELF symbol says: 1 weak, 0 not (or not found). */
+static int sym_is_weak(const void *obj, size_t len, const char *name)
+{
+	Elf *e = elf_memory((char *)obj, len);
+	Elf_Scn *scn = NULL;
+	int weak = 0;
+
+	while (e && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *n;
+
+			if (!gelf_getsym(d, (int)i, &sym))
+				continue;
+			n = elf_strptr(e, sh.sh_link, sym.st_name);
+			if (n && !strcmp(n, name))
+				weak = GELF_ST_BIND(sym.st_info) == STB_WEAK;
+		}
+	}
+	elf_end(e);
+	return weak;
+}
+
+/* The object's own BTF, from its .BTF section (no libbpf open: that may be what failed). */
+static struct btf *object_btf(const void *obj, size_t len)
+{
+	Elf *e;
+	Elf_Scn *scn = NULL;
+	struct btf *btf = NULL;
+	size_t shstrndx;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return NULL;
+	e = elf_memory((char *)obj, len);
+	if (!e || elf_getshdrstrndx(e, &shstrndx))
+		goto out;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *n;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		n = elf_strptr(e, shstrndx, sh.sh_name);
+		if (!n || strcmp(n, ".BTF"))
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (d && d->d_buf)
+			btf = btf__new(d->d_buf, (__u32)d->d_size);
+		break;
+	}
+out:
+	elf_end(e);
+	return btf && !libbpf_get_error(btf) ? btf : NULL;
+}
+
 /*
  * What libbpf refuses before the kernel sees anything, said with the name:
- * an extern function outside .ksyms (no __ksym), or a kfunc this kernel's
- * BTF does not have. Writes a log line and a hint; false when none applies.
+ * an extern function outside .ksyms (declared without __ksym), or, when
+ * check_kernel, a strong kfunc this kernel's BTF does not have (libbpf strips
+ * a ___flavour suffix before it looks). Writes one line to *line and the hint
+ * to hint; false when none applies.
  */
-static bool explain_externs(struct bpf_object *obj, struct sk_verifier_report *r)
+static bool explain_externs(const void *obj, size_t len, bool check_kernel, char *line,
+			    size_t line_sz, char *hint, size_t hint_sz)
 {
-	const struct btf *btf = bpf_object__btf(obj);
-	struct btf *vmlinux = NULL;
-	char line[512] = "";
+	struct btf *btf = object_btf(obj, len), *vmlinux = NULL;
 	__u32 n = btf ? btf__type_cnt(btf) : 0;
+	bool found = false;
 
-	for (__u32 id = 1; id < n && !line[0]; id++) {
+	for (__u32 id = 1; id < n && !found; id++) {
 		const struct btf_type *t = btf__type_by_id(btf, id);
+		char base[128];
 		const char *name;
 
 		/* a FUNC's vlen is its linkage */
@@ -189,32 +256,46 @@ static bool explain_externs(struct bpf_object *obj, struct sk_verifier_report *r
 		name = btf__name_by_offset(btf, t->name_off);
 		if (!in_ksyms(btf, id)) {
 			snprintf(
-			    line, sizeof(line),
+			    line, line_sz,
 			    "extern function '%s' is declared without __ksym, so libbpf cannot "
 			    "resolve it against the kernel",
 			    name);
-			snprintf(r->hint, sizeof(r->hint), "%s", HINT_KSYM);
+			snprintf(hint, hint_sz, "%s", HINT_KSYM);
+			found = true;
 			break;
 		}
+		if (!check_kernel || sym_is_weak(obj, len, name))
+			continue;
+		snprintf(
+		    base, sizeof(base), "%.*s",
+		    (int)(strstr(name, "___") ? strstr(name, "___") - name : (long)strlen(name)),
+		    name);
 		if (!vmlinux)
 			vmlinux = btf__load_vmlinux_btf();
-		if (vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) < 0) {
+		if (vmlinux && btf__find_by_name_kind(vmlinux, base, BTF_KIND_FUNC) < 0) {
 			snprintf(
-			    line, sizeof(line),
+			    line, line_sz,
 			    "kfunc '%s' is not in this kernel's BTF (libbpf: extern (func ksym) "
 			    "'%s': not found in kernel)",
-			    name, name);
-			snprintf(r->hint, sizeof(r->hint), "%s", HINT_KFUNC);
+			    base, base);
+			snprintf(hint, hint_sz, "%s", HINT_KFUNC);
+			found = true;
 		}
 	}
 	btf__free(vmlinux);
-	if (!line[0])
-		return false;
-	free(r->log);
-	r->log = NULL;
-	if (asprintf(&r->log, "%s\n", line) < 0)
-		r->log = NULL;
-	return true;
+	btf__free(btf);
+	return found;
+}
+
+void sk_verifier_explain_object(const void *obj, size_t len, struct sk_error *err)
+{
+	char line[512], hint[320];
+	size_t n;
+
+	if (!err || !explain_externs(obj, len, false, line, sizeof(line), hint, sizeof(hint)))
+		return;
+	n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof(err->msg) - n, "\n%s\nhint: %s", line, hint);
 }
 
 static long stat_after(const char *log, const char *key)
@@ -317,8 +398,16 @@ int sk_verifier_load(const void *obj, size_t len, const char *ops_name,
 	if (!log)
 		return sk_errf(err, -ENOMEM, "out of memory");
 	ret = open_obj(obj, len, log, ops_name, &o, err);
-	if (ret)
+	if (ret) {
+		char line[512];
+
+		/* libbpf refused it at open: a rejection with a reason, not an error */
+		if (explain_externs(obj, len, false, line, sizeof(line), r->hint,
+				    sizeof(r->hint)) &&
+		    asprintf(&r->log, "%s\n", line) > 0)
+			ret = 0;
 		goto out;
+	}
 	/* log_level 0: on a rejection libbpf loads again at level 1, the whole log */
 	ret = bpf_object__load(o);
 	if (!ret) {
@@ -330,9 +419,17 @@ int sk_verifier_load(const void *obj, size_t len, const char *ops_name,
 	}
 	r->log = log;
 	log = NULL;
-	if (!r->log[0] && explain_externs(o, r)) {
-		ret = 0;
-		goto out;
+	if (!r->log[0]) {
+		char line[512];
+
+		if (explain_externs(obj, len, true, line, sizeof(line), r->hint, sizeof(r->hint))) {
+			free(r->log);
+			r->log = NULL;
+			if (asprintf(&r->log, "%s\n", line) < 0)
+				r->log = NULL;
+			ret = 0;
+			goto out;
+		}
 	}
 	if (sk_verifier_hint(r->log))
 		snprintf(r->hint, sizeof(r->hint), "%s", sk_verifier_hint(r->log));

@@ -13,9 +13,25 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libgen.h>
+#include <limits.h>
 
 #include "schedkit/common.h"
 #include "schedkit/verifier.h"
+
+/* $(BUILD)/tests/bpf/NAME.bpf.o, built with this test from tests/unit/bpf/. */
+static void load_obj(const char *name, uint8_t **data, size_t *len)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 64];
+	struct sk_error err = {0};
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	assert_true(n > 0);
+	exe[n] = '\0';
+	snprintf(path, sizeof(path), "%s/bpf/%s.bpf.o", dirname(exe), name);
+	if (sk_read_file(path, 64 << 20, data, len, &err))
+		fail_msg("test object %s missing (%s): build it with make", path, err.msg);
+}
 
 static void expect_hint(const char *log, const char *words)
 {
@@ -86,11 +102,69 @@ static void test_explain(void **state)
 	unlink(path);
 }
 
+/* A kfunc declared without __ksym: libbpf will not open the object; say which and why. */
+static void test_missing_ksym(void **state)
+{
+	struct sk_verifier_report r;
+	struct sk_error err = {0};
+	uint8_t *obj;
+	size_t len;
+
+	(void)state;
+	load_obj("noksym", &obj, &len);
+	sk_errf(&err, -2, "libbpf cannot open the BPF object");
+	sk_verifier_explain_object(obj, len, &err);
+	assert_non_null(
+	    strstr(err.msg, "extern function 'scx_bpf_kick_cpu' is declared without __ksym"));
+	assert_non_null(strstr(err.msg, "\nhint: a kfunc declared without __ksym"));
+	/* the load-only check reports it as a refusal with the same words */
+	assert_int_equal(sk_verifier_load(obj, len, NULL, &r, &err), 0);
+	assert_false(r.loaded);
+	assert_non_null(strstr(r.log, "'scx_bpf_kick_cpu' is declared without __ksym"));
+	assert_non_null(strstr(r.hint, "without __ksym"));
+	sk_verifier_report_free(&r);
+	free(obj);
+
+	/* an object whose externs are fine: nothing added */
+	load_obj("fifo", &obj, &len);
+	memset(&err, 0, sizeof(err));
+	sk_errf(&err, -2, "other");
+	sk_verifier_explain_object(obj, len, &err);
+	assert_string_equal(err.msg, "other");
+	free(obj);
+}
+
+/*
+ * kfuncs.bpf.c calls strong kfuncs no kernel has (scx_bpf_frobnicate) and a
+ * weak one (scx_bpf_wibble): libbpf refuses it before the kernel logs
+ * anything, and the report names a strong one, never the weak one.
+ */
+static void test_missing_kfunc(void **state)
+{
+	struct sk_verifier_report r;
+	struct sk_error err = {0};
+	uint8_t *obj;
+	size_t len;
+
+	(void)state;
+	load_obj("kfuncs", &obj, &len);
+	assert_int_equal(sk_verifier_load(obj, len, NULL, &r, &err), 0);
+	assert_false(r.loaded);
+	assert_non_null(r.log);
+	assert_non_null(strstr(r.log, "is not in this kernel's BTF"));
+	assert_null(strstr(r.log, "scx_bpf_wibble"));
+	assert_non_null(strstr(r.hint, "bpf_ksym_exists"));
+	sk_verifier_report_free(&r);
+	free(obj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hint_table),
 	    cmocka_unit_test(test_explain),
+	    cmocka_unit_test(test_missing_ksym),
+	    cmocka_unit_test(test_missing_kfunc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,13 @@ const char *sk_verifier_hint(const char *log);
  */
 void sk_verifier_explain(const char *log, struct sk_error *err);
 
+/*
+ * For an object libbpf would not even open: when its BTF shows an extern
+ * function declared without __ksym, appends that (with the name) and the
+ * hint to err's message.
+ */
+void sk_verifier_explain_object(const void *obj, size_t len, struct sk_error *err);
+
 struct sk_verifier_prog {
 	char name[64];
 	long insns;	  /* instructions processed */
