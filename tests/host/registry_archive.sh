@@ -8,7 +8,7 @@
 
 python3 "$REG_TOOLS/mklayout.py" "$T/lay" v1 >"$T/top" || reg_fatal setup "mklayout failed"
 TOP=$(cat "$T/top")
-ALL=$(layout_digests "$T/lay" "$TOP")
+ALL=$(pulled_digests "$T/lay" "$TOP")
 reg_start reg
 R=127.0.0.1:$REG_PORT
 "$SKBUILD" push "$T/lay:v1" "$R/t/s:v1" >/dev/null 2>"$T/err" || reg_fatal "setup push" "$(cat "$T/err")"

@@ -14,7 +14,7 @@ unset DOCKER_CONFIG REGISTRY_AUTH_FILE XDG_RUNTIME_DIR
 reg_certs "$T/certs"
 python3 "$REG_TOOLS/mklayout.py" "$T/lay" v1 >"$T/top" || reg_fatal setup "mklayout failed"
 TOP=$(cat "$T/top")
-ALL=$(layout_digests "$T/lay" "$TOP")
+ALL=$(pulled_digests "$T/lay" "$TOP")
 
 # -- TLS, no auth
 reg_start tls tls

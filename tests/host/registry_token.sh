@@ -33,7 +33,9 @@ for l in open(sys.argv[1]):
 reg_mark "$LOG"
 check "push with a Bearer token" "$SKBUILD" push "$T/lay:v1" "$R/t/s:v1" --insecure
 check_eq "push: digest" "$(cat "$T/out")" "$TOP"
-check_eq "challenge flow: GET /v2/ answered 401 first" "$(reg_access "$LOG" | tail -n +$((REG_MARK + 1)) | head -n1 | grep -c '"GET /v2/ HTTP/1.1" 401')" 1
+check_eq "challenge flow: the first request (no anonymous GET /v2/ ping) was answered 401" \
+	"$(reg_access "$LOG" | tail -n +$((REG_MARK + 1)) | head -n1 | grep -c '"HEAD /v2/t/s/manifests/v1 HTTP/1.1" 401')" 1
+check_eq "challenge flow: no GET /v2/ at all" "$(reg_since "$LOG" '"GET /v2/ ')" 0
 check_eq "one token for the whole push" "$(wc -l <"$TOKEN_LOG")" 1
 check_eq "token request: user, service and push scope" "$(token_scopes)" "alice sk-registry repository:t/s:pull,push 200"
 check_eq "push: only the first request was refused" "$(reg_since "$LOG" '" 401 ')" 1

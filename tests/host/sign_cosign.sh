@@ -46,21 +46,28 @@ SKBUILD_KEY_PASSWORD= "$SKBUILD" key generate -o "$T/ours" >/dev/null 2>&1 || re
 SKBUILD_KEY_PASSWORD=second-pass "$SKBUILD" key generate -o "$T/enc" >/dev/null 2>&1 || reg_fatal setup "key generate failed"
 
 # ---- skbuild signs, cosign verifies ----
-check "push --sign" sh -c "SKBUILD_KEY_PASSWORD= '$SKBUILD' push --sign ours.key '$T/lay:v1' '$R/t/s:v1' >push.out 2>push.err"
+check "push --sign --recursive" sh -c "SKBUILD_KEY_PASSWORD= '$SKBUILD' push --sign ours.key --recursive '$T/lay:v1' '$R/t/s:v1' >push.out 2>push.err"
 check_eq "push --sign prints the pushed digest" "$(cat push.out)" "$TOP"
-check "push --sign signed the index and each platform manifest" \
+check "push --sign --recursive signed the index and each platform manifest" \
 	sh -c "test \$(grep -c '^signed sha256:' push.err) = 3 && grep -q 'signed $TOP as $R/t/s' push.err && grep -q 'signed $PLAT as' push.err"
 check "cosign verify accepts the index signature" cosign_verify ours.pub "$R/t/s@$TOP"
 check "cosign verify accepts the platform manifest signature" cosign_verify ours.pub "$R/t/s@$PLAT"
 check "cosign verify by tag (resolves to the signed index)" cosign_verify ours.pub "$R/t/s:v1"
 check_fails "cosign verify rejects it under another key" "no matching signatures" \
 	cosign_verify "$KEYS/ec-pkcs8.pub" "$R/t/s@$TOP"
+# the default signs what skrun judges: the index digest, which binds the platform manifests
+check "push --sign (default: the index only)" sh -c "SKBUILD_KEY_PASSWORD= '$SKBUILD' push --sign ours.key '$T/lay:v1' '$R/t/idx:v1' >push1.out 2>push1.err"
+check "push --sign signed the index, and nothing else" \
+	sh -c "test \$(grep -c '^signed sha256:' push1.err) = 1 && grep -q 'signed $TOP as $R/t/idx' push1.err"
+check "cosign verify accepts the index signature" cosign_verify ours.pub "$R/t/idx@$TOP"
+check_fails "cosign verify finds no signature on the platform manifest" "no signatures found|no matching signatures" \
+	cosign_verify ours.pub "$R/t/idx@$PLAT"
 
 check_fails "sign with a wrong password fails before anything is written" "password|decrypt" \
 	env SKBUILD_KEY_PASSWORD=wrong "$SKBUILD" sign --key enc.key "$R/t/s:v1"
 check_eq "the wrong password added no signature" "$(sigman t/s "$TOP" | layer_digests | wc -l)" 1
 check "skbuild sign (encrypted key, annotation) adds a signature" \
-	env SKBUILD_KEY_PASSWORD=second-pass "$SKBUILD" sign --key enc.key -a stage=production "$R/t/s:v1"
+	env SKBUILD_KEY_PASSWORD=second-pass "$SKBUILD" sign --key enc.key --recursive -a stage=production "$R/t/s:v1"
 cp "$T/out" sign.out
 check "skbuild sign prints what it signed" grep -q "^signed $TOP as $R/t/s" sign.out
 check_eq "the existing signature is kept" "$(sigman t/s "$TOP" | layer_digests | wc -l)" 2
@@ -136,7 +143,7 @@ check "cosign sign with the imported Ed25519 key" cosign sign --key imp-ed.key \
 check "skrun verify accepts cosign's Ed25519 signature with the PEM's public key" \
 	"$SKRUN" verify --key "$KEYS_ED/ed25519.pub" "$R/t/ed:v1"
 check "skbuild sign with the same Ed25519 PEM key" \
-	env SKBUILD_KEY_PASSWORD= "$SKBUILD" sign --key "$KEYS_ED/ed25519.pem" "$R/t/ed@$TOP2"
+	env SKBUILD_KEY_PASSWORD= "$SKBUILD" sign --key "$KEYS_ED/ed25519.pem" --recursive "$R/t/ed@$TOP2"
 check_eq "Ed25519 is deterministic: the same payload and signature are not added twice" \
 	"$(sigman t/ed "$TOP2" | layer_digests | wc -l)" 1
 check "cosign verifies the platform manifest skbuild signed with Ed25519" \

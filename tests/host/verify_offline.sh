@@ -19,7 +19,7 @@ export SKBUILD_KEY_PASSWORD=
 "$SKBUILD" key generate -o "$T/wrong" >/dev/null 2>&1 || reg_fatal setup "key generate failed"
 reg_start reg
 R=127.0.0.1:$REG_PORT
-"$SKBUILD" push --sign k.key "$T/lay:v1" "$R/t/s:v1" >/dev/null 2>push.err || reg_fatal "setup push" "$(cat push.err)"
+"$SKBUILD" push --sign k.key --recursive "$T/lay:v1" "$R/t/s:v1" >/dev/null 2>push.err || reg_fatal "setup push" "$(cat push.err)"
 "$SKBUILD" push "$T/lay2:v1" "$R/t/unsigned:v1" >/dev/null 2>push.err || reg_fatal "setup push" "$(cat push.err)"
 
 # sig_entries STORE_OR_LAYOUT: the names of the .sig entries of its index.json.
@@ -108,7 +108,7 @@ check_eq "replaces the mark" "$(entry_ann st3 "$R/t/s:v1" org.schedkit.verified)
 cp -r lay lay-signed
 check_fails "signing a layout whose tag is no repository asks for --identity" "--identity HOST/REPO" \
 	"$SKBUILD" sign --key k.key ./lay-signed:v1
-check "skbuild sign a layout" "$SKBUILD" sign --key k.key --identity "$R/t/lay" ./lay-signed:v1
+check "skbuild sign a layout" "$SKBUILD" sign --key k.key --recursive --identity "$R/t/lay" ./lay-signed:v1
 check_eq "the layout holds the .sig manifests, tagged" "$(sig_entries lay-signed)" "$(expected_sigs $TOP $PLATS)"
 check "skopeo reads the signature manifest from the layout" \
 	skopeo inspect --raw "oci:$T/lay-signed:sha256-${TOP#sha256:}.sig"

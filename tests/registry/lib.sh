@@ -160,6 +160,25 @@ same_blobs() {
 	done
 }
 
+# pulled_digests LAYOUT TOP: layout_digests without the source tarball layers,
+# which skrun pull leaves out unless --with-source.
+pulled_digests() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys, os
+root, top = sys.argv[1], sys.argv[2]
+SRC = "application/vnd.schedkit.scheduler.source.v1.tar+gzip"
+def load(d):
+    return json.load(open(os.path.join(root, "blobs", "sha256", d.split(":")[1])))
+out = [top]
+for m in load(top).get("manifests", []):
+    out.append(m["digest"])
+    man = load(m["digest"])
+    out.append(man["config"]["digest"])
+    out += [l["digest"] for l in man["layers"] if l["mediaType"] != SRC]
+print(" ".join(out))
+PY
+}
+
 # Digests of every blob a layout index references (index, manifests, configs, layers).
 layout_digests() {
 	python3 - "$1" "$2" <<'PY'
