@@ -2,11 +2,16 @@
 /*
  * Analysis of a compiled sched_ext object without loading it: kfuncs (weak and
  * strong), the struct sched_ext_ops map, sleepable programs, tunables, license,
- * exit record. Sources, per SCHED_EXT.md "Loading conventions":
- *  - the object's own .BTF parsed with btf__new() (libbpf's view after open
- *    rewrites externs) and the ELF symbol table via libelf;
- *  - libbpf's bpf_object__open_mem() (no load) for maps, programs and the
- *    ops' initial bytes.
+ * exit record. Sources, per SCHED_EXT.md "Loading conventions": the object's
+ * own .BTF parsed with btf__new() (libbpf's view after open rewrites externs)
+ * and the ELF (symbols, sections, relocations) via libelf, read the way
+ * libbpf 1.4 reads them: a struct_ops map is a variable of a .struct_ops or
+ * .struct_ops.link DATASEC, its initial bytes are the section's at the
+ * variable's symbol, a program is a function symbol of its section.
+ *
+ * sk_sched_analyze() also opens the object with libbpf (no load), so that a
+ * build refuses what libbpf would; sk_sched_check_object(), which skrun runs
+ * before every load, does not: the load opens it, once.
  */
 #include <errno.h>
 #include <gelf.h>
@@ -31,7 +36,6 @@ struct ana {
 	size_t nsyms;
 	size_t sym_strndx;
 	struct btf *btf; /* the object's .BTF as compiled */
-	struct bpf_object *bobj;
 	struct sk_sched_info *info;
 	struct sk_error *err;
 };
@@ -363,30 +367,50 @@ static bool is_uei(const struct btf *btf, const char *name)
 
 /* ---- struct sched_ext_ops ---- */
 
-static int select_ops_map(struct ana *a, const char *ops_name, struct bpf_map **out)
+/* A struct_ops variable: libbpf makes each one a map of that name. */
+struct ops_var {
+	const char *name;
+	uint32_t type_id; /* the struct, modifiers skipped */
+};
+
+/* The DATASECs libbpf 1.4 makes struct_ops maps of ("?" : not created by default). */
+static bool is_struct_ops_sec(const char *name)
 {
-	const struct btf *obtf = bpf_object__btf(a->bobj);
+	if (name[0] == '?')
+		name++;
+	return !strcmp(name, ".struct_ops") || !strcmp(name, ".struct_ops.link");
+}
+
+static int select_ops_map(struct ana *a, const char *ops_name, struct ops_var *out)
+{
 	struct sk_sched_info *info = a->info;
-	struct bpf_map *m, *sel = NULL;
+	struct ops_var sel = {0};
 	char *list;
 	int ret;
 
-	bpf_object__for_each_map(m, a->bobj)
-	{
-		const struct btf_type *t;
-		const char *tn;
+	for (uint32_t id = 1; id < btf__type_cnt(a->btf); id++) {
+		const struct btf_type *ds = btf__type_by_id(a->btf, id);
+		const struct btf_var_secinfo *vsi;
 
-		if (bpf_map__type(m) != BPF_MAP_TYPE_STRUCT_OPS || !obtf)
+		if (!btf_is_datasec(ds) || !is_struct_ops_sec(type_name(a->btf, ds)))
 			continue;
-		t = skip_mods(obtf, bpf_map__btf_value_type_id(m), NULL);
-		tn = type_name(obtf, t);
-		if (!t || !btf_is_struct(t) || !sk_is_scx_ops_type(tn))
-			continue;
-		ret = sk_strv_push(&info->all_ops_maps, bpf_map__name(m));
-		if (ret)
-			return ret;
-		if (!ops_name || !strcmp(ops_name, bpf_map__name(m)))
-			sel = m;
+		vsi = btf_var_secinfos(ds);
+		for (uint16_t i = 0; i < btf_vlen(ds); i++) {
+			const struct btf_type *v = btf__type_by_id(a->btf, vsi[i].type);
+			const struct btf_type *t;
+			uint32_t tid;
+
+			if (!v || !btf_is_var(v))
+				continue;
+			t = skip_mods(a->btf, v->type, &tid);
+			if (!t || !btf_is_struct(t) || !sk_is_scx_ops_type(type_name(a->btf, t)))
+				continue;
+			ret = sk_strv_push(&info->all_ops_maps, type_name(a->btf, v));
+			if (ret)
+				return ret;
+			if (!ops_name || !strcmp(ops_name, type_name(a->btf, v)))
+				sel = (struct ops_var){type_name(a->btf, v), tid};
+		}
 	}
 	sk_strv_sort_uniq(&info->all_ops_maps);
 	if (!info->all_ops_maps.n)
@@ -394,7 +418,7 @@ static int select_ops_map(struct ana *a, const char *ops_name, struct bpf_map **
 			       "no struct sched_ext_ops map: a scheduler needs "
 			       "SEC(\".struct_ops.link\") struct sched_ext_ops NAME = { ... }; "
 			       "in its BPF source");
-	if (sel && (ops_name || info->all_ops_maps.n == 1)) {
+	if (sel.name && (ops_name || info->all_ops_maps.n == 1)) {
 		*out = sel;
 		return 0;
 	}
@@ -524,14 +548,15 @@ static int read_callbacks(struct ana *a, const struct btf *obtf, const struct bt
 	return 0;
 }
 
-static int read_ops(struct ana *a, struct bpf_map *map)
+static int read_ops(struct ana *a, const struct ops_var *map)
 {
-	const struct btf *obtf = bpf_object__btf(a->bobj);
-	const struct btf_type *st = skip_mods(obtf, bpf_map__btf_value_type_id(map), NULL);
+	const struct btf *obtf = a->btf;
+	const struct btf_type *st = btf__type_by_id(obtf, map->type_id);
 	const struct btf_member *m = btf_members(st);
 	struct sk_ops_info *ops;
 	const uint8_t *val;
 	size_t vsz = 0, sec_idx, nsec = 0;
+	Elf_Data *d;
 	GElf_Sym sym;
 	bool found = false;
 	int ret;
@@ -540,7 +565,7 @@ static int read_ops(struct ana *a, struct bpf_map *map)
 	if (!ops)
 		return -ENOMEM;
 	a->info->ops = ops;
-	ops->map_name = strdup(bpf_map__name(map));
+	ops->map_name = strdup(map->name);
 	if (!ops->map_name)
 		return -ENOMEM;
 
@@ -567,12 +592,15 @@ static int read_ops(struct ana *a, struct bpf_map *map)
 		    "{ ... };",
 		    ops->map_name, ops->map_name);
 
-	val = bpf_map__initial_value(map, &vsz);
-	if (!val || (long long)vsz < btf__resolve_size(obtf, bpf_map__btf_value_type_id(map)))
+	/* libbpf's initial value: the section's bytes at the variable's symbol. */
+	d = sec_data(elf_getscn(a->elf, sec_idx));
+	vsz = st->size;
+	if (!d || !d->d_buf || sym.st_value > d->d_size || vsz > d->d_size - sym.st_value)
 		return sk_errf(a->err, -EINVAL,
-			       "libbpf gave no initial value for struct_ops map %s: libbpf >= 1.4 "
-			       "is required",
+			       "struct_ops map %s lies outside its section: the object is "
+			       "malformed, rebuild it",
 			       ops->map_name);
+	val = (const uint8_t *)d->d_buf + sym.st_value;
 
 	for (uint16_t i = 0; i < btf_vlen(st); i++) {
 		const char *name = btf__name_by_offset(obtf, m[i].name_off);
@@ -625,18 +653,32 @@ static int read_ops(struct ana *a, struct bpf_map *map)
 			      sym.st_size ? sym.st_size : (uint64_t)vsz);
 }
 
+/* libbpf's programs: the function symbols of executable sections; sleepable ones in struct_ops.s/.
+ */
 static int read_programs(struct ana *a)
 {
-	struct bpf_program *p;
 	int ret;
 
-	bpf_object__for_each_program(p, a->bobj)
-	{
-		const char *sec = bpf_program__section_name(p);
+	for (size_t i = 0; i < a->nsyms; i++) {
+		Elf_Scn *scn;
+		GElf_Shdr sh;
+		GElf_Sym sym;
+		const char *sec, *name;
 
-		if (!sec || strncmp(sec, "struct_ops.s/", strlen("struct_ops.s/")))
+		if (!gelf_getsym(a->symtab, (int)i, &sym) ||
+		    GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF ||
+		    sym.st_shndx >= SHN_LORESERVE)
 			continue;
-		ret = sk_strv_push(&a->info->sleepable, bpf_program__name(p));
+		scn = elf_getscn(a->elf, sym.st_shndx);
+		sec = scn ? sec_name(a, scn) : NULL;
+		if (!sec || strncmp(sec, "struct_ops.s/", strlen("struct_ops.s/")) ||
+		    !gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR))
+			continue;
+		name = elf_strptr(a->elf, a->sym_strndx, sym.st_name);
+		if (!name || !*name)
+			continue;
+		ret = sk_strv_push(&a->info->sleepable, name);
 		if (ret)
 			return ret;
 	}
@@ -861,72 +903,121 @@ static int read_tunables(struct ana *a)
 
 /* ---- entry points ---- */
 
+/* What libbpf would refuse to open: a build must not produce it. */
+static int libbpf_opens(struct ana *a, const void *obj, size_t len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "sched");
+	struct bpf_object *bobj = bpf_object__open_mem(obj, len, &oo);
+	int ret;
+
+	if (bobj) {
+		bpf_object__close(bobj);
+		return 0;
+	}
+	ret = -errno ? -errno : -EINVAL;
+	return sk_errf(a->err, ret,
+		       "libbpf cannot open the BPF object (%s): see libbpf's messages above; "
+		       "rebuild it with clang-16 -target bpf -g against a sched_ext vmlinux.h",
+		       strerror(-ret));
+}
+
+/*
+ * The checks both entry points make: ELF, BTF, license, the struct_ops
+ * bounds libbpf 1.4 trusts, the selected ops map and its values.
+ */
+static int check_structure(struct ana *a, const void *obj, size_t len, const char *ops_name,
+			   bool full)
+{
+	struct ops_var map = {0};
+	int ret;
+
+	if (!obj || !len)
+		return sk_errf(a->err, -EINVAL, "analysing the BPF object: it is empty");
+	a->info = calloc(1, sizeof(*a->info));
+	if (!a->info)
+		return -ENOMEM;
+	ret = open_elf(a, obj, len);
+	if (!ret)
+		ret = open_btf(a);
+	if (!ret)
+		ret = read_license(a);
+	if (!ret && full)
+		ret = read_kfuncs(a);
+	if (!ret)
+		ret = check_struct_ops_bounds(a);
+	if (!ret && full)
+		ret = libbpf_opens(a, obj, len);
+	if (!ret)
+		ret = select_ops_map(a, ops_name, &map);
+	if (!ret)
+		ret = read_ops(a, &map);
+	return ret;
+}
+
+static void ana_free(struct ana *a, int ret)
+{
+	if (ret == -ENOMEM && a->err && !a->err->code)
+		sk_errf(a->err, ret, "analysing the BPF object: out of memory");
+	btf__free(a->btf);
+	if (a->elf)
+		elf_end(a->elf);
+}
+
 int sk_sched_analyze(const void *obj, size_t len, const char *ops_name, struct sk_sched_info **out,
 		     struct sk_error *err)
 {
 	struct ana a = {.err = err};
-	struct bpf_map *map = NULL;
 	int ret;
 
 	*out = NULL;
-	if (!obj || !len)
-		return sk_errf(err, -EINVAL, "analysing the BPF object: it is empty");
-	a.info = calloc(1, sizeof(*a.info));
-	if (!a.info)
-		return sk_errf(err, -ENOMEM, "analysing the BPF object: out of memory");
-
-	ret = open_elf(&a, obj, len);
-	if (!ret)
-		ret = open_btf(&a);
-	if (!ret)
-		ret = read_license(&a);
-	if (!ret)
-		ret = read_kfuncs(&a);
-	if (!ret)
-		ret = check_struct_ops_bounds(&a);
-	if (ret)
-		goto out;
-
-	{
-		LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "sched");
-
-		a.bobj = bpf_object__open_mem(obj, len, &oo);
-		if (!a.bobj) {
-			ret = -errno ? -errno : -EINVAL;
-			sk_errf(
-			    err, ret,
-			    "libbpf cannot open the BPF object (%s): see libbpf's messages above; "
-			    "rebuild it with clang-16 -target bpf -g against a sched_ext "
-			    "vmlinux.h",
-			    strerror(-ret));
-			goto out;
-		}
-	}
-	ret = select_ops_map(&a, ops_name, &map);
-	if (!ret)
-		ret = read_ops(&a, map);
+	ret = check_structure(&a, obj, len, ops_name, true);
 	if (!ret)
 		ret = read_programs(&a);
 	if (!ret)
 		ret = read_tunables(&a);
-	if (ret)
-		goto out;
-	a.info->has_uei = is_uei(a.btf, "uei");
-	ret = sk_requirements_derive(a.info);
-
-out:
-	if (ret == -ENOMEM && (!err || !err->code))
-		sk_errf(err, ret, "analysing the BPF object: out of memory");
-	bpf_object__close(a.bobj);
-	btf__free(a.btf);
-	if (a.elf)
-		elf_end(a.elf);
+	if (!ret) {
+		a.info->has_uei = is_uei(a.btf, "uei");
+		ret = sk_requirements_derive(a.info);
+	}
+	ana_free(&a, ret);
 	if (ret) {
 		sk_sched_info_free(a.info);
 		return ret;
 	}
 	*out = a.info;
 	return 0;
+}
+
+int sk_sched_check_object(const void *obj, size_t len, const char *ops_name, const char *const *set,
+			  struct sk_error *err)
+{
+	struct ana a = {.err = err};
+	int ret = check_structure(&a, obj, len, ops_name, false);
+
+	for (; !ret && set && *set; set++)
+		ret = sk_set_apply(a.btf, *set, NULL, 0, err);
+	ana_free(&a, ret);
+	sk_sched_info_free(a.info);
+	return ret;
+}
+
+int sk_sched_validate_sets(const void *obj, size_t len, const char *const *set,
+			   struct sk_error *err)
+{
+	struct ana a = {.err = err};
+	int ret = 0;
+
+	if (!set || !*set)
+		return 0;
+	if (!obj || !len)
+		return sk_errf(err, -EINVAL, "analysing the BPF object: it is empty");
+	ret = open_elf(&a, obj, len);
+	if (!ret)
+		ret = open_btf(&a);
+	for (; !ret && *set; set++)
+		ret = sk_set_apply(a.btf, *set, NULL, 0, err);
+	ana_free(&a, ret);
+	return ret;
 }
 
 void sk_sched_info_free(struct sk_sched_info *info)

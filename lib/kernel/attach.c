@@ -28,6 +28,7 @@
 #include <bpf/libbpf.h>
 
 #include "schedkit/kernel.h"
+#include "schedkit/verifier.h"
 #include "internal.h"
 
 #define SCX_SYSFS	 "/sys/kernel/sched_ext"
@@ -408,16 +409,14 @@ static const char *type_display(const struct btf *btf, uint32_t id, char *buf, s
 }
 
 /* --set NAME=VALUE: typed by the variable's BTF type; refused before load. */
-static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *err)
+int sk_set_apply(const struct btf *btf, const char *assign, uint8_t *data, size_t size,
+		 struct sk_error *err)
 {
-	struct btf *btf = bpf_object__btf(s->obj);
-	const struct btf_type *dsec, *t;
+	int ds = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	const struct btf_type *dsec = ds > 0 ? btf__type_by_id(btf, ds) : NULL, *t;
 	const char *eq = strchr(assign, '=');
-	struct bpf_map *ro = find_datasec_map(s->obj, ".rodata", &dsec);
 	struct var_loc loc;
 	char name[128];
-	uint8_t *data;
-	size_t size;
 	uint64_t v = 0;
 
 	if (!eq || eq == assign || (size_t)(eq - assign) >= sizeof(name))
@@ -426,14 +425,16 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 	const char *val = eq + 1;
 
 	/* The __SCX_* placeholders and the exit dump length are the loader's. */
-	if (!ro || find_var(btf, dsec, name, &loc) || !strncmp(name, "__", 2) ||
+	if (!dsec || find_var(btf, dsec, name, &loc) || !strncmp(name, "__", 2) ||
 	    !strcmp(name, "uei_dump_len"))
 		return sk_errf(err, -ENOENT,
 			       "--set %s: the scheduler has no tunable named '%s' "
 			       "(`skbuild inspect` lists them)",
 			       assign, name);
-	data = bpf_map__initial_value(ro, &size);
-	if (!data || loc.offset + loc.size > size)
+	/* An object as compiled may leave DATASEC sizes to the linker; the type knows. */
+	if (!loc.size && btf__resolve_size(btf, loc.type_id) > 0)
+		loc.size = (uint32_t)btf__resolve_size(btf, loc.type_id);
+	if (data && (uint64_t)loc.offset + loc.size > size)
 		return sk_errf(err, -EINVAL, "--set %s: cannot reach .rodata", assign);
 	t = skip_mods(btf, loc.type_id, NULL);
 	if (!t)
@@ -464,7 +465,9 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 				    "(%s); accepted: true, false, 1 or 0",
 				    assign, val, name,
 				    type_display(btf, loc.type_id, tn, sizeof(tn)));
-			store_uint(data + loc.offset, loc.size, v);
+			if (data)
+				if (data)
+					store_uint(data + loc.offset, loc.size, v);
 			return 0;
 		}
 		why = parse_number(val, is_signed, bits, &v);
@@ -477,7 +480,8 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 			    assign, val, is_signed ? "signed" : "unsigned", name,
 			    type_display(btf, loc.type_id, tn, sizeof(tn)), bits, why, range);
 		}
-		store_uint(data + loc.offset, loc.size, v);
+		if (data)
+			store_uint(data + loc.offset, loc.size, v);
 		return 0;
 	}
 	if (btf_is_enum(t) || btf_is_enum64(t)) {
@@ -512,7 +516,8 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 				       type_display(btf, loc.type_id, tn, sizeof(tn)),
 				       loc.size * 8);
 		}
-		store_uint(data + loc.offset, loc.size, v);
+		if (data)
+			store_uint(data + loc.offset, loc.size, v);
 		return 0;
 	}
 	if (btf_is_array(t)) {
@@ -525,6 +530,8 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 				return sk_errf(err, -E2BIG,
 					       "--set %s: value is %zu bytes; at most %u fit",
 					       assign, n, loc.size - 1);
+			if (!data)
+				return 0;
 			memset(data + loc.offset, 0, loc.size);
 			/* n < loc.size and the memset above leave the NUL in place. */
 			// NOLINTNEXTLINE(bugprone-not-null-terminated-result)
@@ -535,6 +542,22 @@ static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *er
 	return sk_errf(err, -EOPNOTSUPP,
 		       "--set %s: tunable '%s' has a type that cannot be set from the command line",
 		       assign, name);
+}
+
+/* --set NAME=VALUE into the opened object's .rodata. */
+static int apply_set(struct sk_sched *s, const char *assign, struct sk_error *err)
+{
+	const struct btf_type *dsec;
+	struct bpf_map *ro = find_datasec_map(s->obj, ".rodata", &dsec);
+	size_t size = 0;
+	uint8_t *data = ro ? bpf_map__initial_value(ro, &size) : NULL;
+
+	if (!data)
+		return sk_errf(err, -ENOENT,
+			       "--set %s: the scheduler has no tunables (`skbuild inspect` lists "
+			       "them)",
+			       assign);
+	return sk_set_apply(bpf_object__btf(s->obj), assign, data, size, err);
 }
 
 /*
@@ -761,6 +784,7 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 				"the kernel rejected scheduler '%s' at load: %s (a kfunc or "
 				"callback this kernel lacks? run `skrun check`)",
 				s->name, strerror(-ret));
+		sk_verifier_explain(s->log, err); /* hint; whole log to $SKRUN_VERIFIER_LOG */
 		goto fail;
 	}
 	*out = s;
@@ -980,29 +1004,4 @@ const char *sk_exit_kind_str(int kind)
 	default:
 		return "unknown exit kind";
 	}
-}
-
-int sk_sched_validate_sets(const void *obj, size_t len, const char *const *set,
-			   struct sk_error *err)
-{
-	struct sk_sched s = {0};
-	int ret = 0;
-
-	s.obj_copy = malloc(len);
-	if (!s.obj_copy)
-		return sk_errf(err, -ENOMEM, "out of memory");
-	memcpy(s.obj_copy, obj, len);
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "sched");
-	s.obj = bpf_object__open_mem(s.obj_copy, len, &oo);
-	if (!s.obj) {
-		ret = -errno;
-		sk_errf(err, ret, "the BPF object cannot be opened: %s", strerror(-ret));
-		goto out;
-	}
-	for (; set && *set && !ret; set++)
-		ret = apply_set(&s, *set, err);
-out:
-	bpf_object__close(s.obj);
-	free(s.obj_copy);
-	return ret;
 }

@@ -533,7 +533,10 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 		ret = sk_nameset_init(&h.kfuncs, (const char *const *)names.v, names.n);
 	if (ret)
 		goto out;
-	ret = sk_kbtf_walk(&h.k, visit_kernel, &h, err);
+	ret = sk_kbtf_walk(&h.k,
+			   SK_KBTF_KIND(BTF_KIND_FUNC) | SK_KBTF_KIND(BTF_KIND_STRUCT) |
+			       SK_KBTF_KIND(BTF_KIND_ENUM) | SK_KBTF_KIND(BTF_KIND_ENUM64),
+			   visit_kernel, &h, err);
 	if (ret) {
 		/* The walk said what is wrong with the file. */
 		sk_nameset_free(&h.kfuncs);

@@ -10,6 +10,8 @@
 
 #include <linux/btf.h>
 
+struct btf;
+
 #include "schedkit/kernel.h"
 
 /*
@@ -25,6 +27,15 @@ static inline bool sk_is_scx_ops_type(const char *name)
 	return (len == strlen(SK_SCX_OPS_TYPE) && !strncmp(name, SK_SCX_OPS_TYPE, len)) ||
 	       (len == strlen("sched_ext_ops_cid") && !strncmp(name, "sched_ext_ops_cid", len));
 }
+
+/*
+ * One "NAME=VALUE" against the tunables (DATASEC .rodata) of an object's BTF,
+ * by the rules of sk_sched_validate_sets(). With data (the .rodata map's
+ * initial value, size bytes) the value is also written there; without, it
+ * is only checked. (attach.c)
+ */
+int sk_set_apply(const struct btf *btf, const char *assign, uint8_t *data, size_t size,
+		 struct sk_error *err);
 
 /* ---- a kernel's BTF, walked once for a few names (kbtf.c) ---- */
 
@@ -52,16 +63,27 @@ struct sk_kbtf {
  */
 int sk_kbtf_open(const char *path, unsigned flags, struct sk_kbtf *k, struct sk_error *err);
 void sk_kbtf_close(struct sk_kbtf *k);
-/* The string at off, or NULL when off lies outside the string section. */
-const char *sk_kbtf_str(const struct sk_kbtf *k, uint32_t off);
+/*
+ * The string at off, or NULL when off lies outside the string section. (The
+ * section ends with a NUL, so every offset inside it starts a string.)
+ * Inline, as sk_nameset_find: both run once per type of a ~120k-type walk.
+ */
+static inline const char *sk_kbtf_str(const struct sk_kbtf *k, uint32_t off)
+{
+	return off < k->strs_len ? k->strs + off : NULL;
+}
 
 /* Returns 0 to go on, > 0 to stop the walk early (the walk then returns 0), < 0 to fail. */
 typedef int sk_kbtf_visit_fn(const struct btf_type *t, uint32_t id, void *ctx);
+/* The kinds a walk visits: SK_KBTF_KIND(BTF_KIND_FUNC) | ... */
+#define SK_KBTF_KIND(kind) (1u << (kind))
 /*
- * Calls visit for every type in id order, each record checked to lie inside
- * the type section (members, enumerators and params included).
+ * Calls visit for every type of the kinds in kind_mask, in id order; every
+ * record is checked to lie inside the type section (members, enumerators and
+ * params included), visited or not.
  */
-int sk_kbtf_walk(const struct sk_kbtf *k, sk_kbtf_visit_fn *visit, void *ctx, struct sk_error *err);
+int sk_kbtf_walk(const struct sk_kbtf *k, uint32_t kind_mask, sk_kbtf_visit_fn *visit, void *ctx,
+		 struct sk_error *err);
 
 /* A sorted set of names looked up by every type's name; found/vals per name. */
 struct sk_nameset {
@@ -74,8 +96,17 @@ struct sk_nameset {
 
 int sk_nameset_init(struct sk_nameset *s, const char *const *names, size_t n);
 void sk_nameset_free(struct sk_nameset *s);
+long sk_nameset_search(const struct sk_nameset *s, const char *name);
 /* Index of name in s->names, or -1. */
-long sk_nameset_find(const struct sk_nameset *s, const char *name);
+static inline long sk_nameset_find(const struct sk_nameset *s, const char *name)
+{
+	uint8_t c = (uint8_t)name[0];
+
+	/* Most of the ~120k names start with a letter no wanted name starts with. */
+	if (!(s->first[c / 8] & (1u << (c % 8))))
+		return -1;
+	return sk_nameset_search(s, name);
+}
 /*
  * Fills want->found/vals with the value of the first enumerator of each name
  * (ENUM values sign-extended, as the kernel's enums are int). Stops the walk

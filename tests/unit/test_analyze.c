@@ -641,6 +641,52 @@ static void test_set_strict_bool_enum(void **state)
 	assert_non_null(strstr(err.msg, "at most 15 fit"));
 }
 
+/* ---- sk_sched_check_object: what skrun checks before every load ---- */
+
+static int check_obj(const char *name, const char *ops, const char *const *set,
+		     struct sk_error *err)
+{
+	uint8_t *data;
+	size_t len;
+	int ret;
+
+	memset(err, 0, sizeof(*err));
+	load_obj(name, &data, &len);
+	ret = sk_sched_check_object(data, len, ops, set, err);
+	free(data);
+	return ret;
+}
+
+/* The same verdicts and words as the full analysis, for what a load needs. */
+static void test_check_object(void **state)
+{
+	const char *good[] = {"slice_ns=0x10", "verbose=false", "tag=x", NULL};
+	const char *bad[] = {"slice_ns=1", "slice_ns=-1", NULL};
+	const char *unknown[] = {"no_such=1", NULL};
+	struct sk_error err;
+
+	(void)state;
+	assert_int_equal(check_obj("fifo", NULL, NULL, &err), 0);
+	assert_int_equal(check_obj("fifo", NULL, good, &err), 0);
+	assert_int_equal(check_obj("fifo", NULL, bad, &err), -ERANGE);
+	assert_non_null(strstr(err.msg, "unsigned and takes no sign"));
+	assert_int_equal(check_obj("fifo", NULL, unknown, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "no tunable named 'no_such'"));
+	assert_int_equal(check_obj("two_ops", NULL, NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "2 struct sched_ext_ops maps (a_ops, b_ops)"));
+	assert_int_equal(check_obj("two_ops", "b_ops", NULL, &err), 0);
+	assert_int_equal(check_obj("two_ops", "c_ops", NULL, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "\"c_ops\""));
+	assert_int_equal(check_obj("no_ops", NULL, NULL, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "no struct sched_ext_ops map"));
+	assert_int_equal(check_obj("nongpl", NULL, NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "is not GPL-compatible"));
+	assert_int_equal(check_obj("badname", NULL, NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, ".name"));
+	assert_int_equal(sk_sched_check_object("not an ELF", 10, NULL, NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "not an ELF file"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +709,7 @@ int main(void)
 	    cmocka_unit_test(test_json_sorts_unsorted_info),
 	    cmocka_unit_test(test_set_strict_numbers),
 	    cmocka_unit_test(test_set_strict_bool_enum),
+	    cmocka_unit_test(test_check_object),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

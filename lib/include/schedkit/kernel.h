@@ -85,6 +85,16 @@ struct sk_sched_info {
  */
 int sk_sched_analyze(const void *obj, size_t len, const char *ops_name, struct sk_sched_info **out,
 		     struct sk_error *err);
+/*
+ * What skrun checks before every load, and nothing more: the object's ELF and
+ * BTF (the bounds libbpf 1.4 trusts), its license, the ops map ops_name
+ * selects and its values (name, timeout), and the "NAME=VALUE" tunables in
+ * set (may be NULL), as sk_sched_validate_sets() does. Unlike
+ * sk_sched_analyze() it neither opens the object with libbpf (the load does,
+ * once) nor lists kfuncs, programs or tunables.
+ */
+int sk_sched_check_object(const void *obj, size_t len, const char *ops_name, const char *const *set,
+			  struct sk_error *err);
 void sk_sched_info_free(struct sk_sched_info *info);
 
 /*
