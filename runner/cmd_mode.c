@@ -120,7 +120,7 @@ int cmd_mode(int argc, char **argv)
 		skr_state_read(skr_state_dir(), &st, NULL);
 	if (!sched_name)
 		sched_name = running_scheduler(&cf, st);
-	if (!sched_name && !name)
+	if (!sched_name && !pid)
 		sched_name = cf.scheduler; /* nothing runs: what skrun run would start */
 	if (!sched_name) {
 		sk_die_msg("mode: the scheduler that runs (%s) is not one of %s; name one with "

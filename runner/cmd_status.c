@@ -3,6 +3,7 @@
  * skrun status: what the kernel runs, what skrun attached, whether they agree,
  * and an exit status that says so (systemctl's and LSB's conventions).
  */
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,12 +216,21 @@ int cmd_status(int argc, char **argv)
 	struct kernel_view k;
 	char verdict[512];
 	const char *dir = skr_state_dir(), *name = "", *sstatus = "none";
-	bool json = argc > 1 && !strcmp(argv[1], "--json"), runs_it;
-	int pid, code;
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	bool json = false, runs_it;
+	int c, pid, code;
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-		return sk_cli_usage(usage, true);
-	if (argc > 2 || (argc == 2 && !json))
+	while ((c = sk_cli_getopt(argc, argv, "h", longopts)) != -1) {
+		if (c == 'j')
+			json = true;
+		else /* -h/--help, or a usage error */
+			return sk_cli_usage(usage, c == 'h');
+	}
+	if (optind != argc)
 		return sk_cli_usage(usage, false);
 	read_kernel(&k);
 	pid = skr_state_pid(dir);

@@ -4,6 +4,7 @@
  * wait until it has. Like systemctl stop, stopping what does not run succeeds.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -29,9 +30,15 @@ int cmd_stop(int argc, char **argv)
 	struct sk_error err = {0};
 	int pid;
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-		return sk_cli_usage(usage, true);
-	if (argc != 1)
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = sk_cli_getopt(argc, argv, "h", longopts)) != -1)
+		return sk_cli_usage(usage, c == 'h');
+	if (optind != argc)
 		return sk_cli_usage(usage, false);
 	pid = skr_state_pid(skr_state_dir());
 	if (skr_control_request("stop\n", &err)) {
