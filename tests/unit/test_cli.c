@@ -108,8 +108,8 @@ static void test_cli_usage_and_errors(void **state)
 	capture_start(&cap, stdout);
 	assert_int_equal(dispatch(help, NULL), 0);
 	out = capture_end(&cap);
-	assert_non_null(
-	    strstr(out, "usage: sktool <command> [options]\n       sktool --version\n\ncommands:\n"));
+	assert_non_null(strstr(
+	    out, "usage: sktool <command> [options]\n       sktool --version\n\ncommands:\n"));
 	assert_non_null(strstr(out, "  one        the first command\n"));
 	assert_non_null(strstr(out, "  two        the second command\n"));
 	assert_non_null(strstr(out, "Run 'sktool <command> --help' for a command's options.\n"));
