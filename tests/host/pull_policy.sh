@@ -113,3 +113,8 @@ check_fails "missing: an incomplete stored tag goes to the registry (down here)"
 check_fails "pull: a bad --pull" "use always, missing or never" "$SKRUN" pull --pull sometimes "$REPO/fifo:1"
 check_fails "run: a bad --pull" "use always, missing or never" "$SKRUN" run --pull sometimes "$REPO/fifo:1"
 check_fails "check: a bad --pull" "use always, missing or never" "$SKRUN" check --pull sometimes "$REPO/fifo:1"
+
+# the shipped unit boots from the store: the configuration says what, --pull missing how
+grep -q '^ExecStart=.*/skrun run --pull missing \$SKRUN_ARGS$' "$SK_ROOT/templates/systemd/skrun.service" &&
+	pass "systemd unit: skrun run from the configuration with --pull missing" ||
+	fail "systemd unit: skrun run from the configuration with --pull missing" "$(grep ExecStart "$SK_ROOT/templates/systemd/skrun.service")"
