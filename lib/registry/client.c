@@ -139,6 +139,7 @@ struct resp {
 	char range[64];
 	char crange[96];
 	char link[1024];
+	char subject[SK_DIGEST_MAX + 8]; /* OCI-Subject: the registry keeps referrers itself */
 	char www_auth[2048];
 	int64_t clen;
 	long retry_after_ms;
@@ -444,7 +445,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 
 		rs->status = sp ? strtol(sp + 1, NULL, 10) : 0;
 		rs->location[0] = rs->digest[0] = rs->ctype[0] = rs->range[0] = '\0';
-		rs->link[0] = rs->www_auth[0] = rs->crange[0] = '\0';
+		rs->link[0] = rs->www_auth[0] = rs->crange[0] = rs->subject[0] = '\0';
 		rs->clen = -1;
 		rs->retry_after_ms = -1;
 		return len;
@@ -472,6 +473,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 		COPY(rs->crange);
 	} else if (HDR("Link")) {
 		COPY(rs->link);
+	} else if (HDR("OCI-Subject")) {
+		COPY(rs->subject);
 	} else if (HDR("WWW-Authenticate")) {
 		/* several challenges may come in several headers: a Bearer one is preferred */
 		if (!rs->www_auth[0] || (vlen >= 6 && !strncasecmp(v, "Bearer", 6)))
@@ -1070,6 +1073,18 @@ static int call_send(struct sk_registry *r, struct call *c, struct sk_error *err
 		curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
 	}
 	set_tls(r, e);
+	/*
+	 * Proxies come from the environment as curl and Go clients read them
+	 * (https_proxy, HTTPS_PROXY, all_proxy, no_proxy, NO_PROXY). For http://,
+	 * curl reads only the lower-case http_proxy (a precaution for CGI scripts);
+	 * Go's HTTP_PROXY is honoured too, NO_PROXY still applying.
+	 */
+	if (!strncmp(url, "http:", 5) && !getenv("http_proxy")) {
+		const char *p = getenv("HTTP_PROXY");
+
+		if (p && *p)
+			curl_easy_setopt(e, CURLOPT_PROXY, p);
+	}
 
 	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
 	if (rq->accept) {
@@ -1085,7 +1100,13 @@ static int call_send(struct sk_registry *r, struct call *c, struct sk_error *err
 		x->hdrs = curl_slist_append(x->hdrs, line);
 	}
 	if (rs->resume_from > 0) {
-		snprintf(line, sizeof(line), "Range: bytes=%lld-", (long long)rs->resume_from);
+		/* closed when the size is known: some registries (crane's) refuse "N-" */
+		if (rq->expect_size > rs->resume_from)
+			snprintf(line, sizeof(line), "Range: bytes=%lld-%lld",
+				 (long long)rs->resume_from, (long long)rq->expect_size - 1);
+		else
+			snprintf(line, sizeof(line), "Range: bytes=%lld-",
+				 (long long)rs->resume_from);
 		x->hdrs = curl_slist_append(x->hdrs, line);
 	}
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
@@ -1759,7 +1780,8 @@ struct job {
 	char what[SK_DIGEST_MAX + SK_REF_REPO_MAX + 64];
 	char crange[64];
 	int64_t off;
-	int shorts; /* bodies that ended short of the size with a 200: continued with Range */
+	int shorts;	/* bodies that ended short of the size with a 200: continued with Range */
+	bool restarted; /* a Range the registry refused: fetched from the start instead */
 	struct prog prog;
 	bool started, finished;
 	struct sk_error err;
@@ -1822,7 +1844,16 @@ static int get_step(struct sk_registry *r, struct job *j, struct sk_error *err)
 		job_call(r, j);
 		return 0;
 	}
-	/* J_GET, answered */
+	/* J_GET, answered; a registry that cannot serve the range: all of it again */
+	if (j->rs.resume_from && j->rs.status >= 400 && j->rs.status < 500 && !j->restarted) {
+		j->restarted = true;
+		if (b->sink->reset && (ret = b->sink->reset(b->sink->ctx, err)))
+			return ret;
+		j->rs.resume_from = 0;
+		j->prog.base = j->prog.now = 0;
+		job_call(r, j);
+		return 0;
+	}
 	if ((j->rs.status != 200 && j->rs.status != 206) ||
 	    (j->rs.status == 206 && !j->rs.resume_from))
 		return http_error(r, &j->rq, &j->rs, err);
@@ -2254,9 +2285,9 @@ out:
 	return ret;
 }
 
-int sk_registry_manifest_put(struct sk_registry *r, const char *repo, const char *reference,
-			     const char *media_type, const void *data, size_t len,
-			     struct sk_error *err)
+static int manifest_put(struct sk_registry *r, const char *repo, const char *reference,
+			const char *media_type, const void *data, size_t len, bool *subject_kept,
+			struct sk_error *err)
 {
 	struct req rq = {
 	    .method = "PUT", .content_type = media_type, .expect_size = -1, .max = ERROR_BODY_MAX};
@@ -2285,7 +2316,81 @@ int sk_registry_manifest_put(struct sk_registry *r, const char *repo, const char
 	}
 	sk_digest_buf(data, len, digest);
 	ret = check_reported_digest(r, &rs, digest, what, err);
+	if (subject_kept)
+		*subject_kept = !ret && rs.subject[0];
 out:
+	curl_free(url);
+	resp_free(&rs);
+	return ret;
+}
+
+int sk_registry_manifest_put(struct sk_registry *r, const char *repo, const char *reference,
+			     const char *media_type, const void *data, size_t len,
+			     struct sk_error *err)
+{
+	return manifest_put(r, repo, reference, media_type, data, len, NULL, err);
+}
+
+int sk_registry_manifest_put_referrer(struct sk_registry *r, const char *repo,
+				      const char *reference, const char *media_type,
+				      const void *data, size_t len, bool *subject_kept,
+				      struct sk_error *err)
+{
+	*subject_kept = false;
+	return manifest_put(r, repo, reference, media_type, data, len, subject_kept, err);
+}
+
+int sk_registry_referrers(struct sk_registry *r, const char *repo, const char *digest,
+			  const char *artifact_type, size_t max, struct sk_buf *body,
+			  struct sk_error *err)
+{
+	struct req rq = {.method = "GET", .accept = SK_MT_INDEX, .expect_size = -1, .max = max};
+	struct resp rs = {0};
+	char *url = NULL, *q = NULL, what[SK_DIGEST_MAX + SK_REF_REPO_MAX + 64];
+	int ret;
+
+	memset(body, 0, sizeof(*body));
+	if (!sk_digest_valid(digest))
+		return sk_errf(err, -EINVAL, "referrers: \"%s\" is not a digest", digest);
+	ret = ready(r, err);
+	if (ret)
+		return ret;
+	ret = repo_url(r, repo, "referrers", digest, &url, err);
+	if (ret)
+		return ret;
+	if (artifact_type) {
+		/* a filter the registry may ignore (OCI-Filters-Applied): the caller filters too */
+		char *enc = curl_easy_escape(NULL, artifact_type, 0);
+
+		if (!enc || asprintf(&q, "%s?artifactType=%s", url, enc) < 0)
+			q = NULL;
+		curl_free(enc);
+		if (!q) {
+			ret = sk_errf(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	snprintf(what, sizeof(what), "listing the referrers of %s@%s", repo, digest);
+	rq.what = what;
+	rq.url = q ? q : url;
+	ret = do_request(r, &rq, &rs, err);
+	if (ret)
+		goto out;
+	/* 404: no referrers API here; clients fall back to the referrers tag scheme */
+	if (rs.status == 404 || rs.status == 405)
+		goto out;
+	if (rs.status != 200) {
+		ret = http_error(r, &rq, &rs, err);
+		goto out;
+	}
+	*body = rs.body;
+	memset(&rs.body, 0, sizeof(rs.body));
+	if (!body->data && sk_buf_append(body, "", 0))
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+	else
+		ret = 1;
+out:
+	free(q);
 	curl_free(url);
 	resp_free(&rs);
 	return ret;

@@ -68,6 +68,8 @@ check_eq "500 every time: 5 attempts" "$(grep -c "GET /v2/t/s/blobs/$CFG 500" "$
 
 recovers "truncated once, then complete" "[{\"match\": \"GET /v2/t/s/blobs/$BPF\", \"action\": \"truncate\", \"times\": 1}]"
 check_eq "truncated once: fetched twice" "$(grep -c "GET /v2/t/s/blobs/$BPF" "$PROXY_LOG")" 2
+check_eq "truncated once: the second request asked for the rest only (Range, 206)" \
+	"$(grep -c "GET /v2/t/s/blobs/$BPF 206 - range=bytes=[1-9][0-9]*-" "$PROXY_LOG")" 1
 recovers "500 then success" "[{\"match\": \"GET /v2/t/s/manifests/$MAN\", \"action\": \"status500\", \"times\": 2}]"
 check_eq "500 then success: 3 attempts" "$(grep -c "GET /v2/t/s/manifests/$MAN" "$PROXY_LOG")" 3
 start=$(date +%s%N)
@@ -75,7 +77,8 @@ recovers "429 with Retry-After" "[{\"match\": \"GET /v2/t/s/blobs/$CFG\", \"acti
 el=$((($(date +%s%N) - start) / 1000000))
 check "429: waited the 1 s Retry-After asks for (${el} ms)" test "$el" -ge 1000
 recovers "dropped connection" "[{\"match\": \"GET /v2/t/s/blobs/$BPF\", \"action\": \"drop\", \"times\": 1}]"
-recovers "dropped connection on the first request" '[{"match": "GET /v2/$", "action": "drop", "times": 1}]'
+recovers "dropped connection on the first request" '[{"match": "GET /v2/t/s/manifests/v1$", "action": "drop", "times": 1}]'
+check_eq "dropped connection on the first request: asked again" "$(grep -c "GET /v2/t/s/manifests/v1 " "$PROXY_LOG")" 2
 
 # push through faults: bodies are sent again on retry
 proxy_rules "[{\"match\": \"PUT /v2/t/p/blobs/uploads/\", \"action\": \"status500\", \"times\": 1},

@@ -5,7 +5,7 @@ usage: faultproxy.py LISTEN_PORT UPSTREAM_PORT RULES_FILE LOG_FILE
 
 Forwards every request to 127.0.0.1:UPSTREAM_PORT. Before each request it
 reads RULES_FILE (JSON list; re-read when it changes, which also resets the
-counters). A rule is {"match": REGEX on "METHOD PATH?QUERY", "action": A,
+counters, and the most-in-flight count). A rule is {"match": REGEX on "METHOD PATH?QUERY", "action": A,
 "times": N (default: always)}; the first rule that matches and has uses left
 applies. Actions:
   tamper       flip one byte of the response body (length and headers kept)
@@ -15,10 +15,14 @@ applies. Actions:
   drop         close the connection without answering
   status500    answer 500 without forwarding
   status404    answer 404 without forwarding
-  status429    answer 429 with Retry-After: 1 without forwarding
+  status429    answer 429 with Retry-After: "retry_after" seconds (default 1)
+               without forwarding
   slowbody     send the body in 20 pieces, 0.1 s apart
   delay        wait "ms" milliseconds (default 200), then forward normally
-Each request is logged to LOG_FILE as "METHOD PATH STATUS ACTION".
+  refuse_range answer 416 to a request that asks for a Range, forward others
+Each request is logged to LOG_FILE as "METHOD PATH STATUS ACTION", followed
+by "range=bytes=N-" when it asked for a Range and "at=SECONDS" (monotonic)
+when it arrived. LOG_FILE.max holds the most requests ever in flight at once.
 """
 import http.client
 import http.server
@@ -31,7 +35,7 @@ import time
 
 LISTEN, UPSTREAM, RULES, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 lock = threading.Lock()
-state = {"mtime": None, "rules": [], "used": []}
+state = {"mtime": None, "rules": [], "used": [], "inflight": 0, "max": 0}
 
 
 def pick(line):
@@ -44,6 +48,7 @@ def pick(line):
             state["mtime"] = mt
             state["rules"] = json.load(open(RULES)) if mt else []
             state["used"] = [0] * len(state["rules"])
+            state["max"] = state["inflight"]
         for i, r in enumerate(state["rules"]):
             if re.search(r["match"], line) and state["used"][i] < r.get("times", 1 << 30):
                 state["used"][i] += 1
@@ -51,9 +56,18 @@ def pick(line):
     return None, None
 
 
-def log(line, status, action):
+def log(line, status, action, extra=""):
     with lock, open(LOG, "a") as f:
-        f.write(f"{line} {status} {action or '-'}\n")
+        f.write(f"{line} {status} {action or '-'}{extra}\n")
+
+
+def inflight(delta):
+    with lock:
+        state["inflight"] += delta
+        if state["inflight"] > state["max"]:
+            state["max"] = state["inflight"]
+            with open(LOG + ".max", "w") as f:
+                f.write(f"{state['max']}\n")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -63,29 +77,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def handle_one(self):
+        inflight(1)
+        try:
+            self.handle_counted()
+        finally:
+            inflight(-1)
+
+    def handle_counted(self):
         line = f"{self.command} {self.path}"
+        rng = self.headers.get("Range")
+        extra = (f" range={rng}" if rng else "") + f" at={time.monotonic():.3f}"
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         action, rule = pick(line)
         if action == "delay":
             time.sleep(rule.get("ms", 200) / 1000.0)
         if action == "drop":
-            log(line, "drop", action)
+            log(line, "drop", action, extra)
             self.close_connection = True
             self.connection.close()
             return
-        if action in ("status500", "status404", "status429"):
+        if action == "refuse_range" and rng:
+            action = "status416"
+        if action in ("status500", "status404", "status429", "status416"):
             code = int(action[6:])
             msg = json.dumps({"errors": [{"code": "INJECTED", "message": f"injected {code}"}]}).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(msg)))
             if code == 429:
-                self.send_header("Retry-After", "1")
+                self.send_header("Retry-After", str(rule.get("retry_after", 1)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(msg)
-            log(line, code, action)
+            log(line, code, action, extra)
             return
         up = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
@@ -114,7 +139,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if clen is not None:
             self.send_header("Content-Length", clen)
         self.end_headers()
-        log(line, resp.status, action)
+        log(line, resp.status, action, extra)
         if self.command == "HEAD":
             return
         if action == "truncate":

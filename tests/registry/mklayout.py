@@ -3,7 +3,10 @@
 is needed): an index tagged TAG pointing at one manifest per platform, each with
 a config blob, a "bpf" layer of SIZE pseudo-random bytes and a source layer.
 
-usage: mklayout.py DIR TAG [--size N] [--seed S] [--platforms amd64,arm64]
+usage: mklayout.py DIR TAG [--size N] [--seed S] [--platforms amd64,arm64] [--layers N]
+
+--layers N adds N more layers of SIZE bytes (a many-layer artifact for the
+concurrency tests).
 """
 import argparse
 import hashlib
@@ -40,6 +43,7 @@ def main():
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--seed", default="1")
     ap.add_argument("--platforms", default="amd64,arm64")
+    ap.add_argument("--layers", type=int, default=0)
     a = ap.parse_args()
     os.makedirs(os.path.join(a.dir, "blobs", "sha256"), exist_ok=True)
     with open(os.path.join(a.dir, "oci-layout"), "w") as f:
@@ -53,6 +57,10 @@ def main():
         cd, cs = put(a.dir, cfg)
         od, os_ = put(a.dir, obj)
         sd, ss = put(a.dir, src)
+        extra = []
+        for k in range(a.layers):
+            ld, ls = put(a.dir, bytes(rnd.getrandbits(8) for _ in range(a.size)))
+            extra.append({"mediaType": MT_BPF, "digest": ld, "size": ls})
         man = dumps({
             "schemaVersion": 2, "mediaType": MT_MANIFEST, "artifactType": ARTIFACT,
             "config": {"mediaType": MT_CONFIG, "digest": cd, "size": cs},
@@ -60,7 +68,7 @@ def main():
                 {"mediaType": MT_BPF, "digest": od, "size": os_,
                  "annotations": {"org.opencontainers.image.title": "test.bpf.o"}},
                 {"mediaType": MT_SRC, "digest": sd, "size": ss},
-            ],
+            ] + extra,
         })
         md, ms = put(a.dir, man)
         manifests.append({"mediaType": MT_MANIFEST, "digest": md, "size": ms,
