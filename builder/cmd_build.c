@@ -541,6 +541,9 @@ static struct json_object *build_json(const struct sched_manifest *m,
 	json_object_object_add(j, "tag", json_object_new_string(out_tag(o, m)));
 	json_object_object_add(j, "digest", json_object_new_string(digest));
 	json_object_object_add(j, "platforms", strv_json(&o->arches));
+	/* the caller passes the first platform's analysis, which a build always has */
+	if (!in || !in->ops)
+		return j;
 	json_object_object_add(j, "ops", json_object_new_string(in->ops->name));
 	json_object_object_add(j, "minKernel", json_object_new_string(in->min_kernel));
 	json_object_object_add(j, "kfuncsRequired", strv_json(&in->kfuncs_required));
