@@ -25,6 +25,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec
 # lives in NET_SRCS, linked only into skbuild and the fetch helper.
 CORE_LIBS  := $(shell pkg-config --libs libbpf json-c libcrypto 2>/dev/null) -lelf -lz
 NET_SRCS   := lib/registry/client.c lib/registry/push.c lib/registry/sign.c \
+	      lib/registry/sign_bundle.c lib/registry/keyless.c \
 	      lib/store/archive.c lib/oci/tar.c
 LIB_SRCS     := $(sort $(shell find lib -name '*.c'))
 CORE_SRCS    := $(filter-out $(NET_SRCS),$(LIB_SRCS))

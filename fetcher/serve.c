@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The helper's side of the protocol: hello, open (a registry repository, or
- * the archive on FD_ARCHIVE), manifest, blob, blobs (several, concurrently). Everything fetched is
+ * the archive on FD_ARCHIVE), manifest, blob, blobs (several, concurrently),
+ * referrers (the OCI 1.1 referrers API of a digest). Everything fetched is
  * written beneath FD_STAGE as an OCI layout's blobs/sha256/<hex>, never anywhere else.
  */
 #include <errno.h>
@@ -265,6 +266,51 @@ static int do_manifest(struct session *s, struct json_object *req, struct json_o
 	return ret;
 }
 
+/* The referrers API: "supported" false on a registry without it; else the index, as a manifest. */
+static int do_referrers(struct session *s, struct json_object *req, struct json_object **extra,
+			struct sk_error *err)
+{
+	char digest[SK_DIGEST_MAX], at[256], got[SK_DIGEST_MAX], *b64 = NULL;
+	struct sk_buf body = {0};
+	size_t max;
+	int ret;
+
+	if (!s->reg)
+		return sk_errf(err, -EINVAL, "no registry is open");
+	ret = sk_proto_referrers_parse(req, digest, at, &max, err);
+	if (!ret)
+		ret = sk_registry_referrers(s->reg, s->ref.repo, digest, at[0] ? at : NULL, max,
+					    &body, err);
+	if (ret < 0)
+		return ret;
+	*extra = json_object_new_object();
+	if (!*extra)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	json_object_object_add(*extra, "supported", json_object_new_boolean(ret == 1));
+	if (ret != 1)
+		return 0;
+	sk_digest_buf(body.data, body.len, got);
+	ret = 0;
+	if (body.len <= SK_PROTO_INLINE_MAX) {
+		b64 = malloc(4 * ((body.len + 2) / 3) + 1);
+		if (!b64)
+			ret = sk_errf(err, -ENOMEM, "out of memory");
+		else
+			EVP_EncodeBlock((unsigned char *)b64, body.data, (int)body.len);
+	} else {
+		ret = stage(got, body.data, body.len, s, -1, err);
+	}
+	if (!ret) {
+		json_object_object_add(*extra, "digest", json_object_new_string(got));
+		json_object_object_add(*extra, "size", json_object_new_int64((int64_t)body.len));
+		if (b64)
+			json_object_object_add(*extra, "data", json_object_new_string(b64));
+	}
+	free(b64);
+	sk_buf_free(&body);
+	return ret;
+}
+
 static int do_blob(struct session *s, struct json_object *req, struct sk_error *err)
 {
 	const char *digest = sk_json_str(req, "digest");
@@ -399,6 +445,8 @@ int skf_serve(const char *sandbox_desc, const char *ca_cert, bool archive)
 			ret = do_blob(&s, req, &err);
 		} else if (!strcmp(op, "blobs")) {
 			ret = do_blobs(&s, req, &err);
+		} else if (!strcmp(op, "referrers")) {
+			ret = do_referrers(&s, req, &extra, &err);
 		} else if (!strcmp(op, "bye")) {
 			json_object_put(req);
 			break;

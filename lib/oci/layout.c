@@ -603,12 +603,16 @@ int sk_layout_ref_split(const char *arg, char **dir, char **tag)
 	return 0;
 }
 
-/* "sha256-<64 hex>.sig": a cosign signature tag, never an artifact. */
+/*
+ * "sha256-<64 hex>.sig" (a cosign signature tag) or "sha256-<64 hex>" (the
+ * referrers tag holding Sigstore bundles): never an artifact.
+ */
 static bool is_sig_tag(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 
-	if (n != 7 + 64 + 4 || strncmp(name, "sha256-", 7) || strcmp(name + 71, ".sig"))
+	if ((n != 7 + 64 + 4 && n != 7 + 64) || strncmp(name, "sha256-", 7) ||
+	    (n == 7 + 64 + 4 && strcmp(name + 71, ".sig")))
 		return false;
 	for (size_t i = 7; i < 71; i++)
 		if (!strchr("0123456789abcdef", name[i]))

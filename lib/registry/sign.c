@@ -14,6 +14,7 @@
 #include "schedkit/registry.h"
 #include "schedkit/trust.h"
 #include "schedkit/transfer.h"
+#include "sign_bundle.h"
 
 /* Where the signature manifests go: a registry repository, or a layout. */
 struct sigdst {
@@ -203,26 +204,36 @@ static int digests_to_sign(const void *top, size_t len, const char *digest, bool
 	return ret;
 }
 
+/* bs: the Sigstore bundle format as well (or instead), top the manifest bytes it needs. */
 static int sign_all(const struct sigdst *d, const struct sk_key *key, const struct sk_sign_opts *o,
+		    struct sk_bundle_signer *bs, const void *top, size_t top_len,
 		    struct sk_sign_result *res, struct sk_error *err)
 {
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < res->signed_digests.n; i++) {
-		ret = sign_digest(d, key, res->identity, res->signed_digests.v[i],
-				  o ? o->annotations : NULL, o && o->force, err);
-		if (ret == 1) {
+		int legacy = 1;
+
+		if (sk_sign_wants_legacy(o))
+			ret = legacy = sign_digest(d, key, res->identity, res->signed_digests.v[i],
+						   o ? o->annotations : NULL, o && o->force, err);
+		if (ret >= 0 && bs)
+			ret = sk_bundle_sign_digest(bs, d->reg, d->repo, d->layout,
+						    res->signed_digests.v[i], top, top_len, err);
+		/* unchanged only when every format asked for was there already */
+		if (ret == 1 && legacy == 1)
 			ret = sk_strv_push(&res->unchanged, res->signed_digests.v[i])
 				  ? sk_errf(err, -ENOMEM, "out of memory")
 				  : 0;
-		}
+		else if (ret > 0)
+			ret = 0;
 	}
 	return ret;
 }
 
 static int sign_layout(const char *dir, const char *tag, const struct sk_key *key,
-		       const struct sk_sign_opts *o, struct sk_sign_result *res,
-		       struct sk_error *err)
+		       const struct sk_sign_opts *o, struct sk_bundle_signer *bs,
+		       struct sk_sign_result *res, struct sk_error *err)
 {
 	struct sk_layout *l = NULL;
 	struct sk_descriptor top;
@@ -254,7 +265,7 @@ static int sign_layout(const char *dir, const char *tag, const struct sk_key *ke
 	if (!ret) {
 		struct sigdst d = {.layout = l};
 
-		ret = sign_all(&d, key, o, res, err);
+		ret = sign_all(&d, key, o, bs, data, len, res, err);
 	}
 out:
 	free(data);
@@ -263,7 +274,8 @@ out:
 }
 
 static int sign_registry(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
-			 struct sk_sign_result *res, struct sk_error *err)
+			 struct sk_bundle_signer *bs, struct sk_sign_result *res,
+			 struct sk_error *err)
 {
 	struct sk_registry *r = NULL;
 	struct sk_buf body = {0};
@@ -307,7 +319,7 @@ static int sign_registry(const char *target, const struct sk_key *key, const str
 	if (!ret) {
 		struct sigdst d = {.reg = r, .repo = ref.repo};
 
-		ret = sign_all(&d, key, o, res, err);
+		ret = sign_all(&d, key, o, bs, body.data, body.len, res, err);
 	}
 out:
 	sk_buf_free(&body);
@@ -319,25 +331,35 @@ out:
 int sk_sign_artifact(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
 		     struct sk_sign_result *res, struct sk_error *err)
 {
+	struct sk_bundle_signer *bs = NULL;
 	struct sk_source src;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
-	if (!sk_key_is_private(key))
+	if (!(o && o->keyless) && (!key || !sk_key_is_private(key)))
 		return sk_errf(err, -EINVAL, "signing needs a private key");
+	if (o && o->keyless && sk_sign_wants_legacy(o))
+		return sk_errf(err, -EINVAL,
+			       "keyless signing writes Sigstore bundles only (--signature-format "
+			       "bundle)");
+	if (sk_sign_wants_bundle(o) && (ret = sk_bundle_signer_new(key, o, &bs, err)))
+		return ret;
 	ret = sk_source_parse(target, &src, err);
-	if (ret)
+	if (ret) {
+		sk_bundle_signer_free(bs);
 		return sk_err_prefix(err, "signing %s: ", target);
+	}
 	if (src.kind == SK_SOURCE_LAYOUT)
-		ret = sign_layout(src.path, src.tag, key, o, res, err);
+		ret = sign_layout(src.path, src.tag, key, o, bs, res, err);
 	else if (src.kind == SK_SOURCE_REGISTRY)
-		ret = sign_registry(target, key, o, res, err);
+		ret = sign_registry(target, key, o, bs, res, err);
 	else
 		ret = sk_errf(err, -EINVAL,
 			      "an oci-archive cannot be signed in place: sign the layout before "
 			      "`skbuild save`, or the artifact in its registry");
 	if (ret)
 		sk_err_prefix(err, "signing %s: ", target);
+	sk_bundle_signer_free(bs);
 	sk_source_free(&src);
 	return ret;
 }

@@ -471,11 +471,16 @@ static int scan_open(struct scan *c, struct sk_store *s, struct sk_error *err)
 	return 0;
 }
 
-/* "sha256-<64 hex>.sig": the signatures kept for the digest it names. */
+/*
+ * "sha256-<64 hex>.sig" (legacy signatures) or "sha256-<64 hex>" (Sigstore
+ * bundles, the referrers tag): the signatures kept for the digest it names.
+ */
 static bool sig_subject(const char *name, char out[SK_DIGEST_MAX])
 {
-	if (!name || strlen(name) != 7 + HEX_LEN + 4 || strncmp(name, "sha256-", 7) ||
-	    strcmp(name + 7 + HEX_LEN, ".sig"))
+	size_t n = name ? strlen(name) : 0;
+
+	if ((n != 7 + HEX_LEN + 4 && n != 7 + HEX_LEN) || strncmp(name, "sha256-", 7) ||
+	    (n == 7 + HEX_LEN + 4 && strcmp(name + 7 + HEX_LEN, ".sig")))
 		return false;
 	snprintf(out, SK_DIGEST_MAX, "sha256:%.*s", HEX_LEN, name + 7);
 	return sk_digest_valid(out);
@@ -592,7 +597,9 @@ static int add_listed(struct sk_store_entry **out, size_t *n, struct scan *c, co
 	e->size = reach_size(c, digest);
 	snprintf(tag, sizeof(tag), "sha256-%s.sig", digest + 7);
 	for (size_t i = 0; i < c->nentries; i++)
-		if (c->entries[i].name && !strcmp(c->entries[i].name, tag))
+		if (c->entries[i].name && (!strcmp(c->entries[i].name, tag) ||
+					   (strlen(c->entries[i].name) == strlen(tag) - 4 &&
+					    !strncmp(c->entries[i].name, tag, strlen(tag) - 4))))
 			e->signatures = true;
 	for (size_t i = 0; i < c->nleases; i++)
 		if (sk_strv_contains(&c->leases[i].digests, digest) &&

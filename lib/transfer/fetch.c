@@ -44,7 +44,8 @@ struct sk_fetch {
 	enum sk_source_kind kind;
 	struct sk_ref ref;
 	char *path; /* layout directory or archive file */
-	struct sk_fetch_opts o;
+	struct sk_fetch_opts o;	      /* borrowed from the caller, but for: */
+	char *staging_parent; /* owned: callers build it in a local buffer */
 	struct sk_layout *layout; /* layouts, and archives once extracted into staging */
 	pid_t pid;
 	int sock;
@@ -555,10 +556,18 @@ int sk_fetch_open(const struct sk_source *src, const struct sk_fetch_opts *o, st
 	f->stage_lock = -1;
 	if (o)
 		f->o = *o;
+	if (f->o.staging_parent) {
+		f->staging_parent = strdup(f->o.staging_parent);
+		if (!f->staging_parent) {
+			free(f);
+			return sk_errf(err, -ENOMEM, "out of memory");
+		}
+		f->o.staging_parent = f->staging_parent;
+	}
 	if (src->path) {
 		f->path = strdup(src->path);
 		if (!f->path) {
-			free(f);
+			sk_fetch_close(f);
 			return sk_errf(err, -ENOMEM, "out of memory");
 		}
 	}
@@ -734,6 +743,66 @@ done:
 	body->cap = len + 1;
 	data = NULL;
 	ret = 0;
+out:
+	free(data);
+	json_object_put(req);
+	json_object_put(reply);
+	return ret;
+}
+
+int sk_fetch_referrers(struct sk_fetch *f, const char *digest, const char *artifact_type,
+		       size_t max, struct sk_buf *body, bool *supported, struct sk_error *err)
+{
+	struct json_object *req = NULL, *reply = NULL, *sup;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	char rel[128];
+	int ret;
+
+	memset(body, 0, sizeof(*body));
+	*supported = false;
+	if (f->kind != SK_SOURCE_REGISTRY)
+		return 0;
+	ret = start(f, err);
+	if (ret)
+		return ret;
+	req = json_object_new_object();
+	if (!req || sk_json_add(req, "op", json_object_new_string("referrers")) ||
+	    sk_json_add(req, "digest", json_object_new_string(digest)) ||
+	    (artifact_type &&
+	     sk_json_add(req, "artifactType", json_object_new_string(artifact_type))) ||
+	    sk_json_add(req, "max", json_object_new_int64((int64_t)max))) {
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ret = request(f, req, &reply, err);
+	if (ret)
+		goto out;
+	if (!json_object_object_get_ex(reply, "supported", &sup) ||
+	    !json_object_is_type(sup, json_type_boolean)) {
+		ret = sk_errf(err, -EPROTO,
+			      "the fetch helper's referrers reply has no \"supported\"");
+		goto out;
+	}
+	if (!json_object_get_boolean(sup))
+		goto out;
+	/* the list itself is a hint: every manifest it names is fetched by digest and checked */
+	ret = staged_path(sk_json_str(reply, "digest"), rel, err);
+	if (!ret && sk_json_str(reply, "data"))
+		ret = inline_bytes(reply, max, &data, &len, err);
+	else if (!ret)
+		ret = sk_read_beneath(f->stage, rel, max, &data, &len, err);
+	if (!ret)
+		ret = sk_digest_check(data, len, sk_json_str(reply, "digest"), "a referrers list",
+				      err);
+	sk_fetch_release(f, sk_json_str(reply, "digest"));
+	if (ret)
+		goto out;
+	body->data = data;
+	body->len = len;
+	body->cap = len + 1;
+	data = NULL;
+	*supported = true;
 out:
 	free(data);
 	json_object_put(req);

@@ -217,3 +217,28 @@ int sk_proto_blobs_parse(struct json_object *req, struct sk_proto_blob *items, s
 	*n = len;
 	return 0;
 }
+
+int sk_proto_referrers_parse(struct json_object *req, char digest[SK_DIGEST_MAX],
+			     char artifact_type[256], size_t *max, struct sk_error *err)
+{
+	const char *d = sk_json_str(req, "digest"), *at = sk_json_str(req, "artifactType");
+	int64_t m = sk_json_int(req, "max");
+
+	if (!d || !sk_digest_valid(d))
+		return sk_errf(err, -EINVAL, "referrers: no valid sha256 digest");
+	if (m <= 0 || (uint64_t)m > SK_MANIFEST_MAX)
+		return sk_errf(err, -EINVAL, "referrers: the size limit must be 1 to %u bytes",
+			       SK_MANIFEST_MAX);
+	artifact_type[0] = '\0';
+	if (at) {
+		/* RFC 6838 media type characters only: it ends up in a URL */
+		if (!*at || strlen(at) >= 256 ||
+		    strspn(at, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			       "!#$&^_.+-/") != strlen(at))
+			return sk_errf(err, -EINVAL, "referrers: artifactType is not a media type");
+		snprintf(artifact_type, 256, "%s", at);
+	}
+	snprintf(digest, SK_DIGEST_MAX, "%s", d);
+	*max = (size_t)m;
+	return 0;
+}

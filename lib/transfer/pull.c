@@ -201,7 +201,7 @@ static int carry_signatures(struct pull *p, const char *digest, struct sk_error 
 	if (!nc)
 		return sk_errf(err, -ENOMEM, "out of memory");
 	p->carried = nc;
-	ret = sk_sigset_fetch(p->f, digest, &nc[p->ncarried], err);
+	ret = sk_sigset_fetch_all(p->f, digest, &nc[p->ncarried], err);
 	if (!ret)
 		p->ncarried++;
 	return ret;
@@ -425,8 +425,10 @@ static int store_carried(struct pull *p, struct sk_error *err)
 		struct sk_descriptor d = {0};
 		struct sk_sig_list l = {0};
 		char tag[SK_SIG_TAG_MAX], cfg_digest[80];
-		int ret = 0;
+		int ret = sk_sigset_carry_bundles(p->store, p->manifests[i].digest, c, err);
 
+		if (ret)
+			return ret;
 		if (!c->list.n)
 			continue;
 		for (size_t j = 0; !ret && j < c->list.n; j++) {

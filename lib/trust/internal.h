@@ -31,5 +31,8 @@ int sk_trust_split_kv(const char *s, char **key, const char **value, const char 
  * must name its registry explicitly (a layout tag like "v1" is no identity).
  */
 int sk_trust_repo_identity(const char *s, bool need_registry, char out[512], struct sk_error *err);
+/* The policy o names: --key files, a policy file, or the default policy (judge.c). */
+int sk_trust_load_policy(const struct sk_verify_opts *o, struct sk_policy **p,
+			 struct sk_error *err);
 
 #endif

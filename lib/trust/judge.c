@@ -13,7 +13,7 @@
 #include "schedkit/trust.h"
 #include "internal.h"
 
-static int load_policy(const struct sk_verify_opts *o, struct sk_policy **p, struct sk_error *err)
+int sk_trust_load_policy(const struct sk_verify_opts *o, struct sk_policy **p, struct sk_error *err)
 {
 	const char *path = o && o->policy_path ? o->policy_path : SK_POLICY_DEFAULT;
 
@@ -77,7 +77,7 @@ int sk_trust_judge(const struct sk_verify_opts *o, const char *identity, const c
 	res->nsigs = n;
 	for (size_t i = 0; accepted && i < n; i++)
 		accepted[i] = false;
-	ret = load_policy(o, &p, err);
+	ret = sk_trust_load_policy(o, &p, err);
 	if (ret)
 		return ret;
 	ret = sk_policy_evaluate(p, identity, digest, sigs, n, &v, err);

@@ -8,6 +8,7 @@
 
 #include "schedkit/oci.h"
 #include "schedkit/trust.h"
+#include "identity.h"
 #include "internal.h"
 
 #define DEFAULT_SCOPE "default"
@@ -25,6 +26,7 @@ struct scope {
 	struct sk_strv req_keys; /* parallel to req_values */
 	struct sk_strv req_values;
 	struct sk_strv mirror_of;
+	struct sk_scope_ids ids; /* keyless identities (identity.c) */
 };
 
 struct sk_policy {
@@ -32,7 +34,8 @@ struct sk_policy {
 	size_t nkeys;
 	struct scope *scopes;
 	size_t nscopes;
-	struct scope def; /* no keys when the policy has no "default": reject */
+	struct scope def;	  /* no keys when the policy has no "default": reject */
+	struct sk_policy_ids ids; /* identities and the trusted root (identity.c) */
 };
 
 static void scope_free(struct scope *s)
@@ -42,6 +45,7 @@ static void scope_free(struct scope *s)
 	sk_strv_free(&s->req_keys);
 	sk_strv_free(&s->req_values);
 	sk_strv_free(&s->mirror_of);
+	sk_identity_scope_free(&s->ids);
 }
 
 void sk_policy_free(struct sk_policy *p)
@@ -55,6 +59,7 @@ void sk_policy_free(struct sk_policy *p)
 		scope_free(&p->scopes[i]);
 	free(p->scopes);
 	scope_free(&p->def);
+	sk_identity_policy_free(&p->ids);
 	free(p);
 }
 
@@ -143,7 +148,8 @@ static int find_key(const struct sk_policy *p, const char *name, size_t *idx)
 static int parse_scope(struct sk_policy *p, const char *name, struct json_object *obj,
 		       bool is_default, const char *what, struct scope *s, struct sk_error *err)
 {
-	static const char *const fields[] = {"keys", "threshold", "require", "mirror_of", NULL};
+	static const char *const fields[] = {"keys",	  "threshold",	"require",
+					     "mirror_of", "identities", NULL};
 	struct json_object *keys, *v;
 	char ctx[1200];
 	size_t n;
@@ -165,15 +171,19 @@ static int parse_scope(struct sk_policy *p, const char *name, struct json_object
 	if (!json_object_is_type(obj, json_type_object))
 		return sk_errf(err, -EINVAL, "%s: must be an object", ctx);
 	ret = sk_trust_json_only(obj, fields, ctx, err);
+	if (!ret)
+		ret = sk_identity_parse_scope(obj, &p->ids, ctx, &s->ids, err);
 	if (ret)
 		return ret;
-	if (!json_object_object_get_ex(obj, "keys", &keys) ||
-	    !json_object_is_type(keys, json_type_array))
+	/* a scope that trusts identities may leave out "keys" */
+	keys = NULL;
+	json_object_object_get_ex(obj, "keys", &keys);
+	if (keys ? !json_object_is_type(keys, json_type_array) : !s->ids.n)
 		return sk_errf(err, -EINVAL,
 			       "%s: \"keys\" (a list of key names, [] to reject everything) is "
 			       "required",
 			       ctx);
-	n = json_object_array_length(keys);
+	n = keys ? json_object_array_length(keys) : 0;
 	s->keys = calloc(n ? n : 1, sizeof(*s->keys));
 	if (!s->keys)
 		return sk_errf(err, -ENOMEM, "out of memory");
@@ -193,6 +203,8 @@ static int parse_scope(struct sk_policy *p, const char *name, struct json_object
 					       kn);
 		s->keys[s->nkeys++] = idx;
 	}
+	/* keys and identities count toward the threshold alike */
+	n += s->ids.n;
 	s->threshold = n ? 1 : 0;
 	if (json_object_object_get_ex(obj, "threshold", &v)) {
 		int64_t t = json_object_get_int64(v);
@@ -203,8 +215,8 @@ static int parse_scope(struct sk_policy *p, const char *name, struct json_object
 				       json_object_to_json_string(v));
 		if ((uint64_t)t > n)
 			return sk_errf(err, -EINVAL,
-				       "%s: bad threshold %lld: more than the %zu key(s) listed",
-				       ctx, (long long)t, n);
+				       "%s: bad threshold %lld: more than the %zu key(s)%s listed",
+				       ctx, (long long)t, n, s->ids.n ? " and identities" : "");
 		s->threshold = (unsigned)t;
 	}
 	if (json_object_object_get_ex(obj, "require", &v)) {
@@ -249,8 +261,8 @@ static int parse_scope(struct sk_policy *p, const char *name, struct json_object
 int sk_policy_parse(const void *data, size_t len, const char *what, const char *base_dir,
 		    struct sk_policy **out, struct sk_error *err)
 {
-	static const char *const fields[] = {"$schema", "version", "keys",
-					     "scopes",	"default", NULL};
+	static const char *const fields[] = {"$schema", "version",    "keys",	      "scopes",
+					     "default", "identities", "trusted_root", NULL};
 	struct json_object *root = NULL, *v, *keys = NULL, *scopes = NULL;
 	struct sk_policy *p;
 	int ret;
@@ -294,6 +306,9 @@ int sk_policy_parse(const void *data, size_t len, const char *what, const char *
 				goto out;
 		}
 	}
+	ret = sk_identity_parse_policy(root, keys, what, base_dir, &p->ids, err);
+	if (ret)
+		goto out;
 	if (json_object_object_get_ex(root, "scopes", &scopes) &&
 	    !json_object_is_type(scopes, json_type_object)) {
 		ret = sk_errf(err, -EINVAL, "%s: \"scopes\" must be an object", what);
@@ -451,6 +466,10 @@ const char *sk_trust_reason_str(enum sk_trust_reason r)
 		return "required annotation missing";
 	case SK_TRUST_THRESHOLD:
 		return "threshold not met";
+	case SK_TRUST_BAD_BUNDLE:
+		return "invalid Sigstore bundle";
+	case SK_TRUST_UNTRUSTED_IDENTITY:
+		return "untrusted identity";
 	}
 	return "unknown";
 }
@@ -774,6 +793,39 @@ void sk_trust_verdict_free(struct sk_trust_verdict *v)
 	v->nsigs = 0;
 }
 
+/* ---- identity.c's view of a scope (Sigstore bundles and identities) ---- */
+
+void sk_policy_scope_view(const struct sk_policy *p, const char *repo, struct sk_scope_view *v)
+{
+	const struct scope *s = find_scope(p, repo);
+
+	v->name = s->name;
+	v->is_default = s == &p->def;
+	v->threshold = s->threshold;
+	v->keys = s->keys;
+	v->nkeys = s->nkeys;
+	v->req_keys = &s->req_keys;
+	v->req_values = &s->req_values;
+	v->mirror_of = &s->mirror_of;
+	v->ids = &s->ids;
+}
+
+size_t sk_policy_nkeys(const struct sk_policy *p)
+{
+	return p->nkeys;
+}
+
+const struct sk_key *sk_policy_key(const struct sk_policy *p, size_t i, const char **name)
+{
+	*name = p->keys[i].name;
+	return p->keys[i].key;
+}
+
+const struct sk_policy_ids *sk_policy_ids(const struct sk_policy *p)
+{
+	return &p->ids;
+}
+
 /*
  * ---- the linter (skrun policy check, skrun doctor) ----
  *
@@ -785,9 +837,11 @@ void sk_trust_verdict_free(struct sk_trust_verdict *v)
  * verification would refuse.
  */
 
-static const char *const top_fields[] = {"$schema", "version", "keys", "scopes", "default", NULL};
+static const char *const top_fields[] = {"$schema", "version",	  "keys",	  "scopes",
+					 "default", "identities", "trusted_root", NULL};
 static const char *const key_fields[] = {"path", "pem", NULL};
-static const char *const scope_fields[] = {"keys", "threshold", "require", "mirror_of", NULL};
+static const char *const scope_fields[] = {"keys",	"threshold",  "require",
+					   "mirror_of", "identities", NULL};
 
 struct lint {
 	struct sk_policy_lint *out;
@@ -795,8 +849,10 @@ struct lint {
 	const char *base_dir;
 	struct sk_strv key_names; /* defined, whether or not they loaded */
 	struct sk_strv used_keys;
-	struct sk_strv keyed_scopes; /* scopes that list at least one key */
+	struct sk_strv keyed_scopes; /* scopes that list at least one key or identity */
 	struct sk_strv mirrors;	     /* "SCOPE\tORIGIN" */
+	struct sk_strv id_names;     /* identities defined (identity.c lints them) */
+	struct sk_strv used_ids;
 	bool oom;
 };
 
@@ -831,6 +887,13 @@ static void lint_add(struct lint *l, enum sk_lint_severity sev, const char *wher
 		o->errors++;
 	else
 		o->warnings++;
+}
+
+/* identity.c reports its problems through this. */
+static void lint_add_ids(void *ctx, enum sk_lint_severity sev, const char *where, const char *hint,
+			 const char *msg)
+{
+	lint_add(ctx, sev, where, hint, "%s", msg);
 }
 
 /* Unknown fields, each with the allowed one it most resembles. */
@@ -950,7 +1013,7 @@ static void lint_scope(struct lint *l, const char *name, struct json_object *obj
 {
 	struct json_object *keys, *v;
 	char where[700];
-	size_t n = 0;
+	size_t n = 0, nids;
 
 	if (is_default)
 		snprintf(where, sizeof(where), "default");
@@ -967,8 +1030,12 @@ static void lint_scope(struct lint *l, const char *name, struct json_object *obj
 		return;
 	}
 	lint_fields(l, obj, scope_fields, where);
-	if (!json_object_object_get_ex(obj, "keys", &keys) ||
-	    !json_object_is_type(keys, json_type_array)) {
+	nids = sk_identity_lint_scope(obj, where, &l->id_names, &l->used_ids, lint_add_ids, l);
+	if (!json_object_object_get_ex(obj, "keys", &keys) && nids) {
+		/* identities alone: "keys" may be left out */
+		if (sk_strv_push(&l->keyed_scopes, is_default ? "default" : name))
+			l->oom = true;
+	} else if (!keys || !json_object_is_type(keys, json_type_array)) {
 		lint_add(l, SK_LINT_ERROR, where, "\"keys\": [\"ci\"], or [] to fence it off",
 			 "\"keys\" (a list of key names, [] to reject everything) is required");
 	} else {
@@ -1003,14 +1070,16 @@ static void lint_scope(struct lint *l, const char *name, struct json_object *obj
 				 "key \"%s\" is not defined in \"keys\"", kn);
 		}
 		sk_strv_free(&seen);
-		if (n && sk_strv_push(&l->keyed_scopes, is_default ? "default" : name))
+		if ((n || nids) && sk_strv_push(&l->keyed_scopes, is_default ? "default" : name))
 			l->oom = true;
 	}
+	n += nids; /* identities count toward the threshold too */
 	if (json_object_object_get_ex(obj, "threshold", &v)) {
 		int64_t t = json_object_get_int64(v);
 		char hint[200];
 
-		snprintf(hint, sizeof(hint), "a whole number from 1 to %zu (the keys listed)", n);
+		snprintf(hint, sizeof(hint), "a whole number from 1 to %zu (the keys%s listed)", n,
+			 nids ? " and identities" : "");
 		if (!json_object_is_type(v, json_type_int) || t < 1)
 			lint_add(l, SK_LINT_ERROR, where, hint,
 				 "bad threshold %s: it must be a whole number >= 1",
@@ -1122,6 +1191,17 @@ static void lint_meaning(struct lint *l, struct json_object *root)
 				 "this mirror is refused",
 				 origin);
 	}
+	for (size_t i = 0; i < l->id_names.n; i++)
+		if (!sk_strv_contains(&l->used_ids, l->id_names.v[i])) {
+			char where[SK_KEY_NAME_MAX + 16];
+
+			snprintf(where, sizeof(where), "identities.%s", l->id_names.v[i]);
+			lint_add(l, SK_LINT_WARNING, where,
+				 "list it in the \"identities\" of a scope (or \"default\"), or "
+				 "remove it",
+				 "identity \"%s\" is defined but no scope trusts it",
+				 l->id_names.v[i]);
+		}
 	if (!l->keyed_scopes.n)
 		lint_add(l, SK_LINT_WARNING, "", "add a scope with keys (docs/policy.md)",
 			 "no scope and no default lists a key: every artifact is refused");
@@ -1177,6 +1257,7 @@ int sk_policy_lint(const char *path, struct sk_policy_lint *out, struct sk_error
 			}
 		}
 	}
+	sk_identity_lint_policy(root, l.base_dir, &l.id_names, lint_add_ids, &l);
 	if (json_object_object_get_ex(root, "scopes", &scopes)) {
 		if (!json_object_is_type(scopes, json_type_object)) {
 			lint_add(
@@ -1209,6 +1290,8 @@ out:
 	sk_strv_free(&l.used_keys);
 	sk_strv_free(&l.keyed_scopes);
 	sk_strv_free(&l.mirrors);
+	sk_strv_free(&l.id_names);
+	sk_strv_free(&l.used_ids);
 	return ret;
 }
 

@@ -37,6 +37,7 @@ void sk_bundle_result_free(struct sk_bundle_result *r)
 		free(r->claims[i]);
 	free(r->payload_type);
 	free(r->predicate_type);
+	sk_strv_free(&r->annotations);
 	memset(r, 0, sizeof(*r));
 	r->log_index = -1;
 }
@@ -117,6 +118,31 @@ static int dsse_pae(const struct sk_bundle *b, struct sk_buf *out)
 	return 0;
 }
 
+/* The string annotations of the subject naming the artifact: what `cosign sign -a` signed. */
+static int subject_annotations(struct json_object *subject, struct sk_bundle_result *r,
+			       struct sk_error *err)
+{
+	struct json_object *a = sk_ss_json_get(subject, "annotations", json_type_object);
+
+	if (!a)
+		return 0;
+	json_object_object_foreach(a, k, v)
+	{
+		char *kv = NULL;
+
+		if (!json_object_is_type(v, json_type_string))
+			continue;
+		if (asprintf(&kv, "%s=%s", k, json_object_get_string(v)) < 0)
+			return sk_errf(err, -ENOMEM, "out of memory");
+		if (sk_strv_push(&r->annotations, kv)) {
+			free(kv);
+			return sk_errf(err, -ENOMEM, "out of memory");
+		}
+		free(kv);
+	}
+	return 0;
+}
+
 /* The in-toto statement must name the artifact's SHA-256 among its subjects. */
 static int check_statement(const struct sk_bundle *b, const uint8_t sha256[32],
 			   struct sk_bundle_result *r, struct sk_error *err)
@@ -151,8 +177,10 @@ static int check_statement(const struct sk_bundle *b, const uint8_t sha256[32],
 						       "digest", json_type_object);
 		const char *s = sk_json_str(d, "sha256");
 
-		if (s && !strcasecmp(s, hex))
+		if (s && !strcasecmp(s, hex)) {
+			ret = subject_annotations(json_object_array_get_idx(subjects, i), r, err);
 			goto cleanup;
+		}
 	}
 	ret = sk_errf(err, -EBADMSG,
 		      "no subject of the in-toto statement (%zu) has the artifact's digest "
@@ -165,7 +193,8 @@ cleanup:
 
 static int verify_message(const struct sk_bundle *b, EVP_PKEY *key,
 			  const struct sk_bundle_artifact *a, uint8_t digest[64],
-			  struct sk_ss_expect *x, struct sk_bundle_result *r, struct sk_error *err)
+			  struct sk_ss_expect *x, struct sk_bundle_result *r,
+			  enum sk_bundle_check *stage, struct sk_error *err)
 {
 	int nid = b->md_nid ? b->md_nid : NID_sha256;
 	const EVP_MD *md = EVP_get_digestbynid(nid);
@@ -189,10 +218,12 @@ static int verify_message(const struct sk_bundle *b, EVP_PKEY *key,
 	x->digest_len = dlen;
 	x->digest_nid = nid;
 	/* The bundle's digest is only a hint, but one that disagrees means another artifact. */
+	*stage = SK_BUNDLE_CHECK_ARTIFACT;
 	if (b->digest.len && (b->digest.len != dlen || memcmp(b->digest.data, digest, dlen)))
 		return sk_errf(err, -EBADMSG,
 			       "the bundle's messageDigest does not match the artifact (the bundle "
 			       "is for another artifact)");
+	*stage = SK_BUNDLE_CHECK_SIGNATURE;
 	if (!sk_ss_key_md(key)) {
 		if (!a->data)
 			return sk_errf(err, -EINVAL,
@@ -213,10 +244,11 @@ static int verify_message(const struct sk_bundle *b, EVP_PKEY *key,
 
 static int verify_dsse(const struct sk_bundle *b, EVP_PKEY *key, const struct sk_bundle_artifact *a,
 		       struct sk_buf *pae, struct sk_ss_expect *x, struct sk_bundle_result *r,
-		       struct sk_error *err)
+		       enum sk_bundle_check *stage, struct sk_error *err)
 {
 	int ret;
 
+	*stage = SK_BUNDLE_CHECK_SIGNATURE;
 	if (dsse_pae(b, pae))
 		return sk_errf(err, -ENOMEM, "out of memory");
 	x->pae = pae->data;
@@ -229,6 +261,7 @@ static int verify_dsse(const struct sk_bundle *b, EVP_PKEY *key, const struct sk
 								    : "given key");
 	if (ret)
 		return sk_errf(err, ret, "cannot verify the DSSE signature");
+	*stage = SK_BUNDLE_CHECK_ARTIFACT;
 	r->payload_type = strdup(b->payload_type);
 	if (!r->payload_type)
 		return sk_errf(err, -ENOMEM, "out of memory");
@@ -322,7 +355,8 @@ static int check_identity(const struct sk_bundle_policy *p, struct sk_bundle_res
 
 static int verify_certificate(const struct sk_bundle *b, const struct sk_sigstore_root *root,
 			      const struct sk_bundle_policy *p, const struct vtimes *times,
-			      int64_t now_ms, struct sk_bundle_result *r, struct sk_error *err)
+			      int64_t now_ms, struct sk_bundle_result *r,
+			      enum sk_bundle_check *stage, struct sk_error *err)
 {
 	X509 *issuer = NULL;
 	int ret = 0;
@@ -343,8 +377,10 @@ static int verify_certificate(const struct sk_bundle *b, const struct sk_sigstor
 	ret = sk_ss_verify_scts(root, b->leaf, issuer, now_ms, &r->scts, err);
 	if (!ret)
 		ret = sk_ss_cert_identity(b->leaf, r, err);
-	if (!ret)
+	if (!ret) {
+		*stage = SK_BUNDLE_CHECK_IDENTITY;
 		ret = check_identity(p, r, err);
+	}
 cleanup:
 	X509_free(issuer);
 	return ret;
@@ -359,6 +395,9 @@ int sk_bundle_verify(const struct sk_bundle *b, const struct sk_sigstore_root *r
 	struct vtimes times = {0};
 	struct sk_buf pae = {0};
 	char tsa_why[SK_ERROR_MSG_MAX / 2] = "";
+	/* a managed key without a root: entries and timestamps find no log or TSA here */
+	static const struct sk_sigstore_root no_root;
+	enum sk_bundle_check stage = SK_BUNDLE_CHECK_POLICY;
 	uint8_t digest[64];
 	EVP_PKEY *key = NULL;
 	int64_t now_ms;
@@ -368,8 +407,16 @@ int sk_bundle_verify(const struct sk_bundle *b, const struct sk_sigstore_root *r
 		memset(out, 0, sizeof(*out));
 		out->log_index = -1;
 	}
-	if (!b || !root || !p || !a || (!a->data && !a->sha256))
+	if (p && p->failed)
+		*p->failed = SK_BUNDLE_CHECK_POLICY;
+	if (!b || !p || !a || (!a->data && !a->sha256))
 		return sk_errf(err, -EINVAL, "sk_bundle_verify: missing argument");
+	if (!root && b->material == SK_BUNDLE_CERTIFICATE)
+		return sk_errf(err, -ENOENT,
+			       "the bundle is signed keyless (a certificate) and no trusted root "
+			       "was given to verify its certificate chain and log entries");
+	if (!root)
+		root = &no_root;
 	now_ms = (p->now ? p->now : (int64_t)time(NULL)) * 1000;
 	r.version = b->version;
 	r.content = b->content;
@@ -386,9 +433,9 @@ int sk_bundle_verify(const struct sk_bundle *b, const struct sk_sigstore_root *r
 
 	/* 1. The signature over the artifact or envelope, bound to the artifact. */
 	if (b->content == SK_BUNDLE_MESSAGE_SIGNATURE)
-		ret = verify_message(b, key, a, digest, &x, &r, err);
+		ret = verify_message(b, key, a, digest, &x, &r, &stage, err);
 	else
-		ret = verify_dsse(b, key, a, &pae, &x, &r, err);
+		ret = verify_dsse(b, key, a, &pae, &x, &r, &stage, err);
 	if (ret)
 		goto cleanup;
 
@@ -412,6 +459,7 @@ int sk_bundle_verify(const struct sk_bundle *b, const struct sk_sigstore_root *r
 	}
 
 	/* 3. Transparency log entries: body, SET, inclusion proof and checkpoint. */
+	stage = SK_BUNDLE_CHECK_TLOG;
 	ret = verify_entries(b, root, &x, now_ms, &times, &r, err);
 	if (ret)
 		goto cleanup;
@@ -421,6 +469,7 @@ int sk_bundle_verify(const struct sk_bundle *b, const struct sk_sigstore_root *r
 			    "the bundle has no transparency log entry (at least one is required)");
 		goto cleanup;
 	}
+	stage = SK_BUNDLE_CHECK_TIME;
 	if (!times.n && (b->material == SK_BUNDLE_CERTIFICATE || b->n_timestamps)) {
 		ret = sk_errf(err, -EKEYREJECTED,
 			      "no verified signing time: neither a log entry with a signed entry "
@@ -431,18 +480,22 @@ int sk_bundle_verify(const struct sk_bundle *b, const struct sk_sigstore_root *r
 
 	/* 4. Keyless: chain at every signing time, SCTs, identity. */
 	if (b->material == SK_BUNDLE_CERTIFICATE) {
-		ret = verify_certificate(b, root, p, &times, now_ms, &r, err);
+		stage = SK_BUNDLE_CHECK_CERTIFICATE;
+		ret = verify_certificate(b, root, p, &times, now_ms, &r, &stage, err);
 		if (ret)
 			goto cleanup;
 	}
 	for (size_t i = 0; i < times.n; i++)
 		if (!r.signed_at || times.v[i].ms / 1000 < r.signed_at)
 			r.signed_at = times.v[i].ms / 1000;
+	stage = SK_BUNDLE_CHECK_NONE;
 	if (out) {
 		*out = r;
 		memset(&r, 0, sizeof(r));
 	}
 cleanup:
+	if (p->failed)
+		*p->failed = stage;
 	sk_bundle_result_free(&r);
 	EVP_PKEY_free(key);
 	free(times.v);
@@ -463,6 +516,8 @@ int sk_bundle_verify_digest(const struct sk_bundle *b, const struct sk_sigstore_
 		memset(out, 0, sizeof(*out));
 		out->log_index = -1;
 	}
+	if (p && p->failed)
+		*p->failed = SK_BUNDLE_CHECK_ARTIFACT;
 	if (!sk_digest_valid(digest))
 		return sk_errf(
 		    err, -EINVAL,

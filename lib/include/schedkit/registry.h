@@ -117,6 +117,23 @@ int sk_registry_manifest_head(struct sk_registry *r, const char *repo, const cha
 int sk_registry_manifest_put(struct sk_registry *r, const char *repo, const char *reference,
 			     const char *media_type, const void *data, size_t len,
 			     struct sk_error *err);
+/*
+ * sk_registry_manifest_put for a manifest with a subject: *subject_kept is
+ * true when the registry answered OCI-Subject (it serves the referrers API
+ * and indexes the manifest itself; no referrers tag is needed).
+ */
+int sk_registry_manifest_put_referrer(struct sk_registry *r, const char *repo,
+				      const char *reference, const char *media_type,
+				      const void *data, size_t len, bool *subject_kept,
+				      struct sk_error *err);
+/*
+ * GET /v2/REPO/referrers/DIGEST (OCI 1.1), filtered by artifact_type (may be
+ * NULL; registries may ignore the filter): 1 with the index in body (at most
+ * max bytes), 0 when the registry has no referrers API (404), < 0 on error.
+ */
+int sk_registry_referrers(struct sk_registry *r, const char *repo, const char *digest,
+			  const char *artifact_type, size_t max, struct sk_buf *body,
+			  struct sk_error *err);
 /* All tags of repo (follows pagination). */
 int sk_registry_tags(struct sk_registry *r, const char *repo, struct sk_strv *tags,
 		     struct sk_error *err);
@@ -151,6 +168,37 @@ int sk_push_layout(struct sk_layout *l, const char *tag, const struct sk_ref *ds
 
 struct sk_key;
 
+/*
+ * The signature formats skbuild writes (--signature-format): cosign's legacy
+ * sha256-<hex>.sig manifests, Sigstore bundles attached as OCI referrers
+ * (cosign v3), or both. DEFAULT: legacy with a key (what every cosign and
+ * skrun reads), bundle when keyless (the only keyless format written).
+ */
+enum sk_sig_format {
+	SK_SIG_FORMAT_DEFAULT = 0,
+	SK_SIG_FORMAT_LEGACY = 1,
+	SK_SIG_FORMAT_BUNDLE = 2,
+	SK_SIG_FORMAT_BOTH = 3,
+};
+/* "legacy", "bundle", "both" -> the format; -EINVAL for anything else. */
+int sk_sig_format_parse(const char *s, enum sk_sig_format *out);
+
+/* Where the identity token comes from in CI (docs/ci.md). */
+#define SK_OIDC_TOKEN_ENV      "SIGSTORE_ID_TOKEN"
+#define SK_GHA_TOKEN_URL_ENV   "ACTIONS_ID_TOKEN_REQUEST_URL"
+#define SK_GHA_TOKEN_TOKEN_ENV "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+#define SK_FULCIO_URL_DEFAULT  "https://fulcio.sigstore.dev"
+#define SK_REKOR_URL_DEFAULT   "https://rekor.sigstore.dev"
+
+/* Keyless signing: a Fulcio certificate for an OIDC identity, logged in Rekor. */
+struct sk_keyless_opts {
+	const char *fulcio_url;	    /* NULL: SK_FULCIO_URL_DEFAULT */
+	const char *rekor_url;	    /* NULL: SK_REKOR_URL_DEFAULT */
+	const char *tsa_url;	    /* an RFC 3161 timestamp authority too; NULL: none */
+	const char *identity_token; /* NULL: from the environment (sk_keyless_token) */
+	const char *ca_cert;	    /* a PEM CA bundle for their TLS, besides the system's */
+};
+
 struct sk_sign_opts {
 	/* docker-reference to sign for. NULL: the registry reference's repository; for a
 	 * layout, its entry's ref name when that is a full reference, else required. */
@@ -168,6 +216,9 @@ struct sk_sign_opts {
 	struct sk_registry *session;
 	const void *top;
 	size_t top_len;
+	enum sk_sig_format format;
+	/* non-NULL: sign keyless (the key given to sk_sign_artifact is NULL) */
+	const struct sk_keyless_opts *keyless;
 };
 
 struct sk_sign_result {

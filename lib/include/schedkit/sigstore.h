@@ -17,7 +17,10 @@
 #ifndef SCHEDKIT_SIGSTORE_H
 #define SCHEDKIT_SIGSTORE_H
 
+#include <json-c/json.h>
+
 #include "schedkit/common.h"
+#include "schedkit/trust.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -137,10 +140,25 @@ struct sk_bundle_result {
 	unsigned tlog_entries;		   /* verified transparency log entries */
 	unsigned timestamps;		   /* verified RFC 3161 timestamps */
 	unsigned scts;			   /* verified SCTs */
+	/* DSSE in-toto: the annotations of the subject that names the artifact, as
+	 * "key=value" (string values only; cosign sign -a puts them there) */
+	struct sk_strv annotations;
 };
 void sk_bundle_result_free(struct sk_bundle_result *r);
 
 struct sk_bundle_policy;
+
+/* Which check refused a bundle (sk_bundle_policy.failed), for callers that sort refusals. */
+enum sk_bundle_check {
+	SK_BUNDLE_CHECK_NONE = 0,
+	SK_BUNDLE_CHECK_POLICY,	     /* the caller's policy cannot judge it (no key, no identity) */
+	SK_BUNDLE_CHECK_SIGNATURE,   /* the signature does not verify with the key/certificate */
+	SK_BUNDLE_CHECK_ARTIFACT,    /* verified, but about another artifact */
+	SK_BUNDLE_CHECK_TLOG,	     /* a transparency log entry */
+	SK_BUNDLE_CHECK_TIME,	     /* no verified signing time (timestamps, SETs) */
+	SK_BUNDLE_CHECK_CERTIFICATE, /* chain, validity at signing time, SCTs */
+	SK_BUNDLE_CHECK_IDENTITY,    /* SAN, issuer or the caller's match */
+};
 
 /*
  * A caller's identity check (regular expressions, GitHub claims): called once
@@ -171,13 +189,18 @@ struct sk_bundle_policy {
 	bool allow_no_tlog;
 	/* "Now" in seconds since the epoch, for refusing future log times; 0: the clock. */
 	int64_t now;
+	/* Non-NULL: set to the check that refused the bundle (NONE when verified). */
+	enum sk_bundle_check *failed;
 };
 
 /*
  * Verifies everything the bundle claims against the trusted root and binds it
  * to the artifact (messageSignature: the signature is over it; DSSE: an
  * in-toto subject has its SHA-256). out (may be NULL) is filled on success
- * and must be freed with sk_bundle_result_free() either way.
+ * and must be freed with sk_bundle_result_free() either way. root may be NULL
+ * for a bundle signed with a managed key: then any log entry or timestamp it
+ * carries cannot be verified and is refused, and none is needed with
+ * allow_no_tlog. A keyless bundle always needs a root.
  */
 int sk_bundle_verify(const struct sk_bundle *b, const struct sk_sigstore_root *root,
 		     const struct sk_bundle_policy *p, const struct sk_bundle_artifact *a,
@@ -186,6 +209,88 @@ int sk_bundle_verify(const struct sk_bundle *b, const struct sk_sigstore_root *r
 int sk_bundle_verify_digest(const struct sk_bundle *b, const struct sk_sigstore_root *root,
 			    const struct sk_bundle_policy *p, const char *digest,
 			    struct sk_bundle_result *out, struct sk_error *err);
+
+/* ---- bundles attached to OCI artifacts (cosign v3) ---- */
+
+/* The bundle media type cosign v3 uses as artifactType and layer media type. */
+#define SK_MT_SIGSTORE_BUNDLE	 "application/vnd.dev.sigstore.bundle.v0.3+json"
+#define SK_COSIGN_SIGN_PREDICATE "https://sigstore.dev/cosign/sign/v1"
+#define SK_IN_TOTO_PAYLOAD_TYPE	 "application/vnd.in-toto+json"
+/* Annotations cosign v3 puts on a bundle's manifest. */
+#define SK_ANN_BUNDLE_PREDICATE "dev.sigstore.bundle.predicateType"
+#define SK_ANN_BUNDLE_CONTENT	"dev.sigstore.bundle.content"
+/* Bundles attached to OCI artifacts are small; this bounds what is read of one. */
+#define SK_BUNDLE_READ_MAX (256u << 10)
+
+/* ---- making bundles (lib/trust/bundle_build.c; signing is lib/registry's) ---- */
+
+struct sk_key;
+
+/*
+ * cosign v3's in-toto statement for an OCI manifest digest: one subject with
+ * its sha256 and the signed annotations ("KEY=VALUE", may be NULL), predicate
+ * type SK_COSIGN_SIGN_PREDICATE, an empty predicate.
+ */
+int sk_bundle_statement(const char *digest, const struct sk_strv *annotations, struct sk_buf *out,
+			struct sk_error *err);
+/* DSSE's pre-authentication encoding: what the envelope's signature is over. -ENOMEM only. */
+int sk_dsse_pae(const char *payload_type, const void *payload, size_t len, struct sk_buf *out);
+/* cosign's public key hint: base64 of the SHA-256 of the DER SubjectPublicKeyInfo. */
+int sk_key_hint(const struct sk_key *k, char out[64], struct sk_error *err);
+
+/* What a v0.3 bundle with a DSSE envelope is made of. */
+struct sk_bundle_parts {
+	const void *payload; /* the statement */
+	size_t payload_len;
+	const char *sig_b64;  /* over the PAE */
+	const char *key_hint; /* a managed key, or ... */
+	const void *cert_der; /* ... keyless: the Fulcio certificate */
+	size_t cert_der_len;
+	struct json_object *tlog_entry; /* a TransparencyLogEntry (borrowed), or NULL */
+	const void *tsr;		/* an RFC 3161 TimeStampResp (DER), or NULL */
+	size_t tsr_len;
+};
+int sk_bundle_build(const struct sk_bundle_parts *p, struct sk_buf *out, struct sk_error *err);
+/*
+ * Rekor v1's answer to POST /api/v1/log/entries ({"<uuid>": {body,
+ * integratedTime, logID, logIndex, verification}}) as a bundle's
+ * TransparencyLogEntry (hex turned into base64, the body as it was).
+ */
+int sk_rekor_entry_to_bundle(const void *json, size_t len, struct json_object **out,
+			     struct sk_error *err);
+
+/* ---- bundles in the trust policy (lib/trust/identity.c, docs/policy.md) ---- */
+
+/* A bundle found for a digest, as bytes (parsed and verified by the judge). */
+struct sk_trust_bundle {
+	const void *data;
+	size_t len;
+	const char *what; /* names it in messages (the blob's digest); may be NULL */
+};
+
+/*
+ * sk_policy_evaluate with Sigstore bundles as well: the signatures (cosign's
+ * legacy .sig payloads) are judged exactly as sk_policy_evaluate does, each
+ * bundle by the scope's keys (bundles with a public-key hint) or identities
+ * (keyless bundles, verified against the policy's trusted root), and the
+ * keys and identities that accepted something count together toward the
+ * scope's threshold. bres (nb entries, may be NULL) gets each bundle's
+ * result. Returns 0 when trusted, -EKEYREJECTED when not (v->reason, v->msg).
+ */
+int sk_policy_evaluate_bundles(const struct sk_policy *p, const char *repo, const char *digest,
+			       const struct sk_trust_signature *sigs, size_t n,
+			       const struct sk_trust_bundle *bundles, size_t nb,
+			       struct sk_trust_verdict *v, struct sk_trust_sig_result *bres,
+			       struct sk_error *err);
+/*
+ * sk_trust_judge with bundles: accepted (n) and bundle_accepted (nb) may be
+ * NULL and say which of each were accepted (only those are kept).
+ */
+int sk_trust_judge_bundles(const struct sk_verify_opts *o, const char *identity, const char *digest,
+			   const struct sk_trust_signature *sigs, size_t n,
+			   const struct sk_trust_bundle *bundles, size_t nb,
+			   struct sk_verify_result *res, bool *accepted, bool *bundle_accepted,
+			   struct sk_error *err);
 
 /* ---- building blocks (transparency logs) ---- */
 

@@ -155,9 +155,11 @@ int sk_unsigned_build_explain(const char *src, struct sk_error *err);
  * The protocol spoken over the helper's socket: one JSON object per frame.
  * Version 2 added {"op":"blobs","items":[{"digest":D,"size":N},...]}: the
  * helper fetches them concurrently and answers once all are staged (or with
- * the first failure).
+ * the first failure). Version 3 added {"op":"referrers","digest":D,
+ * "artifactType":T,"max":N}: the OCI 1.1 referrers API, answered with
+ * "supported" and, when it is, the index as a manifest reply carries it.
  */
-#define SK_PROTO_VERSION     2
+#define SK_PROTO_VERSION     3
 /* manifests up to this size travel in the reply itself (base64), not through staging */
 #define SK_PROTO_INLINE_MAX (32u << 10)
 #define SK_PROTO_MSG_MAX     (64u << 10)
@@ -189,6 +191,14 @@ int sk_proto_blobs_request(const struct sk_proto_blob *items, size_t n, struct j
  */
 int sk_proto_blobs_parse(struct json_object *req, struct sk_proto_blob *items, size_t max,
 			 size_t *n, struct sk_error *err);
+
+/*
+ * The fields of a "referrers" request, checked: a sha256 digest, an
+ * artifactType that is a media type (or absent: "" then), and a size limit
+ * within SK_MANIFEST_MAX. -EINVAL (with the reason) otherwise.
+ */
+int sk_proto_referrers_parse(struct json_object *req, char digest[SK_DIGEST_MAX],
+			     char artifact_type[256], size_t *max, struct sk_error *err);
 
 struct sk_fetch_opts {
 	struct sk_registry_opts reg; /* TLS, insecure hosts, credentials file, verbose */
@@ -228,6 +238,15 @@ int sk_fetch_blob_fd(struct sk_fetch *f, const char *digest, int64_t size, int *
  */
 int sk_fetch_blobs(struct sk_fetch *f, const struct sk_descriptor *d, size_t n,
 		   struct sk_error *err);
+/*
+ * The OCI 1.1 referrers API of a registry source: the index of the manifests
+ * whose subject is digest (artifact_type: the filter to ask for, which the
+ * registry may ignore), at most max bytes. *supported is false, and body
+ * empty, for a registry without the API and for layouts and archives: the
+ * referrers tag scheme (the sha256-<hex> tag) stands in for it there.
+ */
+int sk_fetch_referrers(struct sk_fetch *f, const char *digest, const char *artifact_type,
+		       size_t max, struct sk_buf *body, bool *supported, struct sk_error *err);
 /* A small blob into memory, verified against digest and size (at most max bytes). */
 int sk_fetch_blob(struct sk_fetch *f, const char *digest, int64_t size, size_t max,
 		  struct sk_buf *out, struct sk_error *err);

@@ -280,6 +280,9 @@ enum sk_trust_reason {
 	SK_TRUST_OTHER_REPO,	     /* signed, for another repository */
 	SK_TRUST_ANNOTATION_MISSING, /* signed, without a required annotation */
 	SK_TRUST_THRESHOLD,	     /* fewer trusted keys than the scope requires */
+	/* Sigstore bundles (lib/trust/identity.c) */
+	SK_TRUST_BAD_BUNDLE,	     /* malformed, or a log, time or certificate check failed */
+	SK_TRUST_UNTRUSTED_IDENTITY, /* keyless: the certificate's identity is not trusted here */
 };
 
 /* A short name for a reason ("no signature", "modified payload", ...). */
