@@ -11,6 +11,7 @@
 #include "schedkit/registry.h"
 #include "schedkit/transfer.h"
 #include "schedkit/trust.h"
+#include "sign_cli.h"
 
 static void usage(FILE *f)
 {
@@ -33,6 +34,8 @@ static void usage(FILE *f)
 		"  --annotation K=V    with --sign: a signed annotation, repeatable\n"
 		"  --force             with --sign: sign even when a valid signature by KEY\n"
 		"                      with the same annotations is there already\n"
+		"  (with --sign KEY, or instead of it with --keyless:)\n"
+		"%s"
 		"  --json              print the result as JSON (docs/json.md)\n"
 		"  -q, --quiet         print only the digest (the default output)\n"
 		"  --chunk-size BYTES  upload blobs above this size in chunks (default 16 MiB)\n"
@@ -42,7 +45,7 @@ static void usage(FILE *f)
 		"Credentials come from --username/--password-stdin, $SCHEDKIT_REGISTRY_USERNAME\n"
 		"and $SCHEDKIT_REGISTRY_PASSWORD, `skbuild login`, $REGISTRY_AUTH_FILE,\n"
 		"containers' auth.json or Docker's config.json (including credential helpers).\n",
-		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
+		SK_REGISTRY_CLI_HELP, SKB_SIGN_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 int cmd_push(int argc, char **argv)
@@ -63,11 +66,14 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 	    {"force", no_argument, NULL, 'f'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    SKB_SIGN_CLI_LONGOPTS,
 	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sk_push_opts opts = {0};
+	struct sk_sign_opts so = {0};
+	struct skb_sign_cli sc = {0};
 	struct sk_registry_cli reg = {0};
 	struct sk_strv mounts = {0}, ann = {0};
 	struct sk_key *key = NULL;
@@ -84,7 +90,13 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 	int c, ret = SK_EXIT_FAILURE;
 
 	while ((c = sk_cli_getopt(argc, argv, "qvh", long_opts)) != -1) {
-		if (sk_registry_cli_opt(&reg, c, optarg))
+		int r = skb_sign_cli_opt(&sc, c, optarg, "push");
+
+		if (r < 0) {
+			ret = SK_EXIT_USAGE;
+			goto out;
+		}
+		if (r || sk_registry_cli_opt(&reg, c, optarg))
 			continue;
 		switch (c) {
 		case 'S':
@@ -146,9 +158,15 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 	}
 	opts.reg = reg.opts;
 	opts.mount_from = &mounts;
-	if ((ann.n || force || recursive) && !sign_key) {
-		sk_die_msg("push: --annotation, --force and --recursive go with --sign KEY");
+	if ((ann.n || force || recursive || sc.format) && !sign_key && !sc.keyless) {
+		sk_die_msg(
+		    "push: --annotation, --force, --recursive and --signature-format go with "
+		    "--sign KEY or --keyless");
 		ret = 2;
+		goto out;
+	}
+	if (skb_sign_cli_finish(&sc, &so, sign_key != NULL, "push")) {
+		ret = SK_EXIT_USAGE;
 		goto out;
 	}
 	/* a wrong password must fail before anything is pushed */
@@ -163,7 +181,7 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 		sk_die_msg("push: out of memory");
 		goto out;
 	}
-	if (key) { /* signing goes on over the push's connection */
+	if (key || sc.keyless) { /* signing goes on over the push's connection */
 		opts.session = &session;
 		opts.top = &top;
 	}
@@ -182,26 +200,27 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 			goto out;
 		}
 	}
-	if (key) {
-		struct sk_sign_opts so = {.annotations = &ann,
-					  .reg = opts.reg,
-					  .force = force,
-					  .recursive = recursive,
-					  .session = session,
-					  .top = top.data,
-					  .top_len = top.len};
+	if (key || sc.keyless) {
 		struct sk_ref pushed = ref;
 		char target[SK_REF_STRING_MAX];
 
 		/* the digest just pushed, never the tag again */
 		snprintf(pushed.digest, sizeof(pushed.digest), "%s", digest);
 		sk_ref_string(&pushed, target, sizeof(target));
+		so.annotations = &ann;
+		so.reg = opts.reg;
+		so.force = force;
+		so.recursive = recursive;
+		so.session = session;
+		so.top = top.data;
+		so.top_len = top.len;
 		ret =
 		    skb_sign_print(target, key, &so, stderr, json || result ? &signed_json : NULL);
 		if (ret) {
 			sk_die_msg("push: pushed %s but signing it failed (see above); retry with "
-				   "`skbuild sign --key %s %s`",
-				   digest, sign_key, target);
+				   "`skbuild sign %s%s %s`",
+				   digest, sign_key ? "--key " : "--keyless",
+				   sign_key ? sign_key : "", target);
 			ret = sk_cli_exit_status(ret);
 			goto out;
 		}
@@ -236,6 +255,7 @@ out:
 	free(dir);
 	free(tag);
 	sk_registry_cli_free(&reg);
+	skb_sign_cli_free(&sc);
 	sk_strv_free(&mounts);
 	return ret;
 }

@@ -7,13 +7,14 @@
 
 #include "commands.h"
 #include "schedkit/registry.h"
+#include "sign_cli.h"
 #include "schedkit/transfer.h"
 #include "schedkit/trust.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: skbuild sign --key KEY [options] REF[@DIGEST]|LAYOUT[:TAG]\n"
+		"usage: skbuild sign --key KEY|--keyless [options] REF[@DIGEST]|LAYOUT[:TAG]\n"
 		"\n"
 		"Resolves REF once to a digest and signs it, the way `cosign sign --key` does:\n"
 		"the digest (for a multi-platform artifact the index, which binds every\n"
@@ -22,6 +23,9 @@ static void usage(FILE *f)
 		"the signatures already there. A LAYOUT (an OCI layout directory) gets the\n"
 		"signature manifests written into it, tagged sha256-<hex>.sig, so that they\n"
 		"travel with it (skbuild save, skrun pull). Prints the signed digests.\n"
+		"With --signature-format bundle (or --keyless) the signature is a Sigstore\n"
+		"bundle attached as cosign v3 does: an OCI referrer of the digest, indexed\n"
+		"by the registry's referrers API or the sha256-<hex> tag.\n"
 		"\n"
 		"  --key KEY           private key (PEM: PKCS#8, encrypted PKCS#8, SEC1 EC, or\n"
 		"                      Ed25519): a file, env://VAR (the PEM in variable VAR)\n"
@@ -36,8 +40,8 @@ static void usage(FILE *f)
 		"  --force             add a signature even when a valid one by this key with\n"
 		"                      the same annotations is there (default: leave it)\n"
 		"  --json              print the result as JSON (docs/json.md)\n"
-		"%s%s",
-		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
+		"%s%s%s",
+		SKB_SIGN_CLI_HELP, SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 static struct json_object *strv_to_json(const struct sk_strv *v)
@@ -62,18 +66,27 @@ int skb_sign_print(const char *target, const struct sk_key *key, const struct sk
 		sk_die_msg("sign: %s", err.msg);
 		goto out;
 	}
-	sk_key_fingerprint(key, fp, NULL);
+	if (key)
+		sk_key_fingerprint(key, fp, NULL);
 	if (json) {
-		struct json_object *j = json_object_new_object(), *k = json_object_new_object();
+		struct json_object *j = json_object_new_object(), *k = NULL;
 
 		json_object_object_add(j, "target", json_object_new_string(target));
 		json_object_object_add(j, "digest", json_object_new_string(res.digest));
 		json_object_object_add(j, "identity", json_object_new_string(res.identity));
 		json_object_object_add(j, "signed", strv_to_json(&res.signed_digests));
 		json_object_object_add(j, "unchanged", strv_to_json(&res.unchanged));
-		json_object_object_add(k, "type", json_object_new_string(sk_key_type_name(key)));
-		json_object_object_add(k, "fingerprint", json_object_new_string(fp));
+		json_object_object_add(
+		    j, "format",
+		    json_object_new_string(skb_sig_format_str(o->format, o->keyless != NULL)));
+		if (key) {
+			k = json_object_new_object();
+			json_object_object_add(k, "type",
+					       json_object_new_string(sk_key_type_name(key)));
+			json_object_object_add(k, "fingerprint", json_object_new_string(fp));
+		}
 		json_object_object_add(j, "key", k);
+		json_object_object_add(j, "keyless", json_object_new_boolean(o->keyless != NULL));
 		*json = j;
 	}
 	for (size_t i = 0; out && i < res.signed_digests.n; i++) {
@@ -83,7 +96,13 @@ int skb_sign_print(const char *target, const struct sk_key *key, const struct sk
 		else
 			fprintf(out, "signed %s as %s\n", res.signed_digests.v[i], res.identity);
 	}
-	fprintf(stderr, "signed with %s key %s\n", sk_key_type_name(key), fp);
+	if (key)
+		fprintf(stderr, "signed with %s key %s (%s)\n", sk_key_type_name(key), fp,
+			skb_sig_format_str(o->format, false));
+	else
+		fprintf(stderr,
+			"signed keyless: a Sigstore bundle with a Fulcio certificate, logged "
+			"in Rekor\n");
 out:
 	sk_sign_result_free(&res);
 	return ret;
@@ -98,12 +117,14 @@ int cmd_sign(int argc, char **argv)
 	    {"force", no_argument, NULL, 'f'},
 	    {"recursive", no_argument, NULL, 'R'},
 	    {"json", no_argument, NULL, 'j'},
+	    SKB_SIGN_CLI_LONGOPTS,
 	    SK_REGISTRY_CLI_LONGOPTS,
 	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sk_sign_opts o = {0};
+	struct skb_sign_cli sc = {0};
 	struct sk_registry_cli reg = {0};
 	struct sk_strv ann = {0};
 	struct sk_error err = {0};
@@ -114,7 +135,13 @@ int cmd_sign(int argc, char **argv)
 	int c, ret = SK_EXIT_FAILURE;
 
 	while ((c = sk_cli_getopt(argc, argv, "a:vh", long_opts)) != -1) {
-		if (sk_registry_cli_opt(&reg, c, optarg))
+		int r = skb_sign_cli_opt(&sc, c, optarg, "sign");
+
+		if (r < 0) {
+			ret = SK_EXIT_USAGE;
+			goto out;
+		}
+		if (r || sk_registry_cli_opt(&reg, c, optarg))
 			continue;
 		switch (c) {
 		case 'K':
@@ -146,10 +173,14 @@ int cmd_sign(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (argc - optind != 1 || !key) {
-		if (!key)
-			sk_die_msg("sign: --key KEY is required");
+	if (argc - optind != 1 || (!key && !sc.keyless)) {
+		if (!key && !sc.keyless)
+			sk_die_msg("sign: --key KEY (or --keyless) is required");
 		ret = sk_cli_usage(usage, false);
+		goto out;
+	}
+	if (skb_sign_cli_finish(&sc, &o, key != NULL, "sign")) {
+		ret = SK_EXIT_USAGE;
 		goto out;
 	}
 	if (sk_registry_cli_finish(&reg, argv[optind])) {
@@ -158,7 +189,7 @@ int cmd_sign(int argc, char **argv)
 	}
 	o.reg = reg.opts;
 	o.annotations = &ann;
-	if (sk_key_load_signing_key(key, &k, &err)) {
+	if (key && sk_key_load_signing_key(key, &k, &err)) {
 		sk_die_msg("sign: %s", err.msg);
 		ret = sk_cli_exit_status(err.code);
 		goto out;
@@ -172,5 +203,6 @@ out:
 	sk_key_free(k);
 	sk_strv_free(&ann);
 	sk_registry_cli_free(&reg);
+	skb_sign_cli_free(&sc);
 	return ret;
 }
