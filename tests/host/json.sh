@@ -84,7 +84,10 @@ jcheck "push --json (no --sign: sign is null)" "$T/push.json" reference==$R/j/fi
 
 SKBUILD_KEY_PASSWORD='' "$SKBUILD" sign --key "$T/ci.key" --json "$R/j/fifo:2" >"$T/sign.json" 2>"$T/sign.err"
 jcheck "sign --json" "$T/sign.json" target==$R/j/fifo:2 digest==$D identity==$R/j/fifo signed=list \
-	signed.0==$D unchanged=list key=obj key.type=str key.fingerprint=str
+	signed.0==$D unchanged=list key=obj key.type==ecdsa-p256 key.fingerprint=digest
+# the fingerprint is the SHA-256 of the public key's DER
+fp=sha256:$(openssl pkey -pubin -in "$T/ci.pub" -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1)
+jcheck "sign --json: key.fingerprint is the public key's SHA-256" "$T/sign.json" key.fingerprint==$fp
 # the same digest was signed by build --push --sign: unchanged lists every digest
 "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if sorted(j["unchanged"])==sorted(j["signed"]) and j["unchanged"] else 1)' "$T/sign.json" &&
 	pass "sign --json: a digest signed already is listed as unchanged" ||
