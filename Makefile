@@ -54,7 +54,7 @@ $(BUILD)/completions/%: $(BUILD)/% scripts/gen-completions.sh
 	sh scripts/gen-completions.sh $* $< >$@.tmp && mv $@.tmp $@
 
 # Unit tests need cmocka and the test kernel's BTF (make kernel) for their BPF objects.
-tests: $(UNIT_BINS) $(BUILD)/tests/sigstore/verify-bundle
+tests: $(UNIT_BINS) $(BUILD)/tests/sigstore/verify-bundle $(BUILD)/tests/sigstore/standin
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -171,3 +171,8 @@ clean:
 $(BUILD)/tests/sigstore/verify-bundle: tests/sigstore/verify-bundle.c $(BUILD)/libschedkit.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(BUILD)/libschedkit.a $(PKG_LIBS)
+
+# A local Fulcio, Rekor and TSA stand-in for the keyless tests (tests/host/sigstore_keyless.sh).
+$(BUILD)/tests/sigstore/standin: tests/sigstore/standin.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
