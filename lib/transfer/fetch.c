@@ -43,9 +43,9 @@
 struct sk_fetch {
 	enum sk_source_kind kind;
 	struct sk_ref ref;
-	char *path; /* layout directory or archive file */
-	struct sk_fetch_opts o;	      /* borrowed from the caller, but for: */
-	char *staging_parent; /* owned: callers build it in a local buffer */
+	char *path;		  /* layout directory or archive file */
+	struct sk_fetch_opts o;	  /* borrowed from the caller, but for: */
+	char *staging_parent;	  /* owned: callers build it in a local buffer */
 	struct sk_layout *layout; /* layouts, and archives once extracted into staging */
 	pid_t pid;
 	int sock;
@@ -614,6 +614,9 @@ void sk_fetch_close(struct sk_fetch *f)
 		free(f->stage);
 	}
 	sk_strv_free(&f->staged);
+	if (f->stage_lock >= 0)
+		close(f->stage_lock);
+	free(f->staging_parent);
 	free(f->path);
 	free(f);
 }
