@@ -103,4 +103,22 @@ if [ ! -x "$TOOLS/bin/crane" ]; then
 	cp "$cst/x/usr/bin/crane" "$TOOLS/bin/"
 	rm -rf "$cst"
 fi
+# cosign 3 (sid): Sigstore bundles attached as OCI referrers, the format cosign v3
+# writes by default (sigstore_oci.sh). Installed as cosign3 next to trixie's
+# cosign 2.5, which the legacy-format tests keep using.
+if [ ! -x "$TOOLS/bin/cosign3" ]; then
+	need_root
+	uri=$(archive_uri)
+	c3=$(mktemp -d)
+	mkdir -p "$c3/lists/partial" "$c3/archives/partial" "$TOOLS/bin"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri sid main" >"$c3/sources.list"
+	c3opts="-o Dir::Etc::sourcelist=$c3/sources.list -o Dir::Etc::sourceparts=- -o Dir::State::Lists=$c3/lists -o Dir::Cache::archives=$c3/archives -o APT::Get::List-Cleanup=0"
+	apt-get $c3opts update -qq
+	(cd "$c3" && apt-get $c3opts download cosign)
+	set -- "$c3"/cosign_3.*.deb
+	[ -f "$1" ] || { echo "deps: sid's cosign is not a 3.x release: $(ls "$c3")" >&2; exit 1; }
+	dpkg-deb -x "$1" "$c3/x"
+	cp "$c3/x/usr/bin/cosign" "$TOOLS/bin/cosign3"
+	rm -rf "$c3"
+fi
 echo "deps: ok"
