@@ -3,6 +3,12 @@
 # host, switch (good and verifier-rejected), stop, a stalling scheduler ejected
 # by the watchdog and replaced by the fallback, restart requests with backoff
 # and a limit, and kill -9 of skrun returning the host to the default scheduler.
+# Then the operator's side: a reboot with the registry unreachable (a tag
+# starts from the store with --pull missing), status exit codes in each state,
+# idempotent stop, a failed start recorded, identities per source (primary,
+# fallback, switch), skrun run from skrun.json and skrun mode switching presets
+# with the tunables in status, sched_ext event counters, and store rm/prune
+# against the running supervisor's lease.
 . "$(dirname "$0")/../lib.sh"
 . "$SK_ROOT/tests/vm/vm.sh"
 . "$SK_ROOT/tests/vm/signed.sh"
@@ -21,6 +27,50 @@ done
 signed_artifact unsigned "$SK_ROOT/scheds/fifo" unsigned --cflags -DSK_TEST_UNSIGNED
 check "build the notify-socket stand-in" gcc -O2 -Wall -o "$T/data/notify_listen" "$SK_ROOT/tests/vm/helpers/notify_listen.c"
 check "build asuser" gcc -O2 -Wall -o "$T/data/asuser" "$SK_ROOT/tests/vm/helpers/asuser.c"
+
+# The guest's store, as a host with network would have it before a reboot
+# that finds the registry unreachable (the guest has no network at all).
+for s in fifo vtime; do
+	check "host: pull $s:1 into the guest's store" \
+		"$SKRUN" pull --store "$T/store" --policy "$T/etc/policy.json" "$SIGNED_REPO/$s:1"
+done
+# Archives whose entry is a plain tag: only --identity says what they were signed for.
+for s in fifo vtime; do
+	check "host: $s archive with a plain tag" python3 - "$T/data/$s.tar" "$T/data/$s-plain.tar" <<'PY'
+import io, json, sys, tarfile
+src, dst = sys.argv[1:3]
+with tarfile.open(src) as t, tarfile.open(dst, "w", format=tarfile.USTAR_FORMAT) as o:
+    for m in t.getmembers():
+        data = t.extractfile(m).read() if m.isfile() else None
+        if m.name.lstrip("./") == "index.json":
+            idx = json.loads(data)
+            for e in idx["manifests"]:
+                a = e.get("annotations", {})
+                if not a.get("org.opencontainers.image.ref.name", "").endswith(".sig"):
+                    a["org.opencontainers.image.ref.name"] = "1"
+            data = json.dumps(idx, separators=(",", ":")).encode()
+            m.size = len(data)
+        o.addfile(m, io.BytesIO(data) if data is not None else None)
+PY
+done
+echo "REPO=$SIGNED_REPO" >"$T/data/env"
+cat >"$T/etc/skrun.json" <<JSON
+{
+  "version": 1,
+  "scheduler": "vtime",
+  "fallback": "fifo",
+  "pull": "missing",
+  "restart": {"policy": "on-failure", "backoffMs": 100, "maxRestarts": 1},
+  "schedulers": {
+    "vtime": {
+      "ref": "$SIGNED_REPO/vtime:1",
+      "set": {"slice_ns": 5000000},
+      "modes": {"gaming": {"slice_ns": 1000000}, "power-save": {"slice_ns": 20000000}}
+    },
+    "fifo": {"ref": "$SIGNED_REPO/fifo:1", "set": {"fast_path": false}}
+  }
+}
+JSON
 
 cat >"$T/guest.sh" <<'EOF'
 ok() { echo "PASS: vm: $1"; }
@@ -157,6 +207,8 @@ grep -q "restarting 'stall'" /tmp/c.log && grep -q "giving up: 1 restarts" /tmp/
 expect "fallback enabled" enabled "$(state)"
 expect "fallback is fifo" fifo "$(ops)"
 skrun status --json | grep -q '"status":"fallback"' && ok "status says fallback" || no "status says fallback" "$(skrun status --json)"
+skrun status >/tmp/st3.txt
+expect "status exit 150 on the fallback (degraded)" 150 $?
 kill -TERM $pid
 wait $pid
 expect "disabled after SIGTERM" disabled "$(state)"
@@ -209,16 +261,170 @@ kill -9 $pid
 wait $pid 2>/dev/null
 if wait_state disabled 50; then ok "kill -9: kernel back to disabled"; else no "kill -9: kernel back to disabled" "$(state)"; fi
 skrun status >/tmp/st2.txt
+expect "status exit 1 for a dead supervisor" 1 $?
 grep -q "skrun:      dead" /tmp/st2.txt && ok "status notices the dead supervisor" || no "status notices the dead supervisor" "$(cat /tmp/st2.txt)"
 skrun run /data/fifo.tar >/tmp/f.log 2>&1 &
 pid=$!
 if wait_for "attached 'fifo'" /tmp/f.log; then ok "next run after kill -9 works"; else no "next run after kill -9 works" "$(cat /tmp/f.log)"; fi
 kill -TERM $pid
 wait $pid
+expect "disabled after the kill -9 scenario" disabled "$(state)"
+
+# ===== the operator's side =====
+. /data/env
+# --- a reboot with the registry unreachable: the tag starts from the store ---
+skrun run --pull missing "$REPO/fifo:1" >/tmp/p1.log 2>&1 &
+pid=$!
+if wait_for "attached 'fifo'" /tmp/p1.log 300; then ok "--pull missing: a tag starts from the store with no registry"; else
+	no "--pull missing: a tag starts from the store with no registry" "$(cat /tmp/p1.log)"; fi
+grep -q "$REPO/fifo:1: sha256:[0-9a-f]* verified (key ci)" /tmp/p1.log && ok "--pull missing: verified again from the signatures kept" ||
+	no "--pull missing: verified again from the signatures kept" "$(cat /tmp/p1.log)"
+grep -q "fetch helper" /tmp/p1.log && no "--pull missing: no fetch helper started" "$(cat /tmp/p1.log)" || ok "--pull missing: no fetch helper started"
+skrun status >/tmp/p1.st
+expect "status exit 0 while running as intended" 0 $?
+grep -q "^events:     [A-Z_]*=[0-9]" /tmp/p1.st && grep -q "([0-9]* more at 0)$" /tmp/p1.st && ok "status shows the sched_ext event counters" ||
+	no "status shows the sched_ext event counters" "$(cat /tmp/p1.st)"
+skrun status --json >/tmp/p1.json
+grep -q '"events":{"SCX_EV_[A-Z_]*":[0-9]' /tmp/p1.json && grep -q '"exitStatus":0' /tmp/p1.json &&
+	ok "status --json: kernel.events and exitStatus" || no "status --json: kernel.events and exitStatus" "$(cat /tmp/p1.json)"
+skrun stop >/tmp/p1.stop 2>&1
+rc=$?
+expect "stop exit 0" 0 $rc
+kill -0 $pid 2>/dev/null && [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" != Z ] &&
+	no "stop returns once the supervisor is gone" "pid $pid still there" || ok "stop returns once the supervisor is gone"
+wait $pid
+skrun stop >/tmp/p2.stop 2>&1
+rc=$?
+[ $rc = 0 ] && grep -q "nothing to stop" /tmp/p2.stop && ok "stop again: exit 0, nothing to stop" ||
+	no "stop again: exit 0, nothing to stop" "rc $rc $(cat /tmp/p2.stop)"
+skrun status >/tmp/p2.st
+expect "status exit 3 after stop" 3 $?
+skrun run "$REPO/vtime:1" >/tmp/p3.log 2>&1 &
+pid=$!
+if wait_for "attached 'vtime'" /tmp/p3.log 300; then ok "--pull always: the stored digest when the registry is unreachable"; else
+	no "--pull always: the stored digest when the registry is unreachable" "$(cat /tmp/p3.log)"; fi
+grep -q "warning: $REPO/vtime:1: the registry could not be reached" /tmp/p3.log && ok "--pull always: warns that it fell back" ||
+	no "--pull always: warns that it fell back" "$(cat /tmp/p3.log)"
+skrun stop >/dev/null 2>&1
+wait $pid
+skrun run --pull never "$REPO/nothere:1" >/tmp/p4.log 2>&1
+rc=$?
+[ $rc = 4 ] && grep -q "not recorded in the store and --pull never" /tmp/p4.log && ok "--pull never: a tag the store lacks is refused (exit 4)" ||
+	no "--pull never: a tag the store lacks is refused (exit 4)" "rc $rc $(cat /tmp/p4.log)"
+skrun status >/tmp/p4.st
+rc=$?
+expect "status exit 3 after a failed start" 3 $rc
+grep -q "skrun:      failed" /tmp/p4.st && grep -q "error:      .*not recorded in the store" /tmp/p4.st &&
+	ok "status shows the failed start and why" || no "status shows the failed start and why" "$(cat /tmp/p4.st)"
+
+# --- identity per source ---
+skrun run /data/fifo-plain.tar >/tmp/i0.log 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "pass --identity HOST/REPO" /tmp/i0.log && ok "an archive with a plain tag needs --identity" ||
+	no "an archive with a plain tag needs --identity" "rc $rc $(cat /tmp/i0.log)"
+skrun run /data/fifo-plain.tar --identity "$REPO/fifo" --fallback /data/vtime-plain.tar --fallback-identity "$REPO/fifo" >/tmp/i1.log 2>&1
+rc=$?
+[ $rc = 3 ] && grep -q "fallback /data/vtime-plain.tar: .*signature copied from another repository" /tmp/i1.log &&
+	ok "the fallback is verified for its own identity (a wrong one refused, exit 3)" || no "the fallback's own identity" "rc $rc $(cat /tmp/i1.log)"
+skrun status --json >/tmp/i1.json
+grep -q '"status":"failed"' /tmp/i1.json && grep -q '"supervisorPid":0' /tmp/i1.json &&
+	ok "that failed start left no running record" || no "that failed start left no running record" "$(cat /tmp/i1.json)"
+skrun run /data/fifo-plain.tar --identity "$REPO/fifo" --fallback /data/vtime-plain.tar --fallback-identity "$REPO/vtime" >/tmp/i2.log 2>&1 &
+pid=$!
+if wait_for "attached 'fifo'" /tmp/i2.log 300; then ok "primary and fallback each with their own identity"; else
+	no "primary and fallback each with their own identity" "$(cat /tmp/i2.log)"; fi
+skrun status >/tmp/i2.st
+grep -q "identity:   $REPO/fifo" /tmp/i2.st && grep -q "fallback:   /data/vtime-plain.tar (sha256:[0-9a-f]*)" /tmp/i2.st &&
+	ok "status shows the identity and the fallback's digest" || no "status shows the identity and the fallback's digest" "$(cat /tmp/i2.st)"
+skrun switch /data/fifo-plain.tar --identity "$REPO/vtime" >/tmp/i3.log 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "signature copied from another repository" /tmp/i3.log && ok "switch: verified for the identity given with it" ||
+	no "switch: verified for the identity given with it" "rc $rc $(cat /tmp/i3.log)"
+expect "fifo still attached after the refused switch" fifo "$(ops)"
+skrun switch /data/vtime-plain.tar --identity "$REPO/vtime" >/tmp/i4.log 2>&1
+rc=$?
+expect "switch with its own --identity: exit 0" 0 $rc
+expect "switch with its own --identity: vtime attached" vtime "$(ops)"
+skrun status --json | grep -q "\"identity\":\"$REPO/vtime\"" && ok "status: the switched-in identity" ||
+	no "status: the switched-in identity" "$(skrun status --json)"
+skrun stop >/dev/null 2>&1
+wait $pid
+
+# --- skrun run from skrun.json, skrun mode, tunables in status ---
+skrun run >/tmp/c1.log 2>&1 &
+pid=$!
+if wait_for "attached 'vtime'" /tmp/c1.log 300; then ok "skrun run with no REF runs the configured scheduler"; else
+	no "skrun run with no REF runs the configured scheduler" "$(cat /tmp/c1.log)"; fi
+grep -q "skrun.json: scheduler 'vtime', fallback fifo" /tmp/c1.log && ok "run says what the configuration chose" ||
+	no "run says what the configuration chose" "$(head -3 /tmp/c1.log)"
+skrun status >/tmp/c1.st
+rc=$?
+expect "status exit 0 (from the configuration)" 0 $rc
+grep -q "tunables:   slice_ns=5000000" /tmp/c1.st && grep -q "fallback:   $REPO/fifo:1 (sha256:" /tmp/c1.st &&
+	grep -q "pull:       missing" /tmp/c1.st && ok "status: the scheduler's tunables, the fallback's digest, the pull policy" ||
+	no "status: tunables, fallback, pull" "$(cat /tmp/c1.st)"
+skrun mode >/tmp/c2.txt
+grep -q "^\* default slice_ns=5000000" /tmp/c2.txt && grep -q "^  gaming slice_ns=1000000" /tmp/c2.txt &&
+	ok "skrun mode lists the presets, the one in force marked" || no "skrun mode lists the presets" "$(cat /tmp/c2.txt)"
+seq1=$(cat /sys/kernel/sched_ext/enable_seq)
+skrun mode gaming >/tmp/c3.log 2>&1
+rc=$?
+show /tmp/c3.log
+expect "skrun mode gaming: exit 0" 0 $rc
+grep -q "OK switched from 'vtime' to 'vtime' (sha256:[0-9a-f]*), mode gaming" /tmp/c3.log && ok "mode: reloaded through the switch path" ||
+	no "mode: reloaded through the switch path" "$(cat /tmp/c3.log)"
+[ "$(cat /sys/kernel/sched_ext/enable_seq)" -gt "$seq1" ] && ok "mode: the kernel attached it anew" || no "mode: the kernel attached it anew" "enable_seq $seq1"
+skrun status >/tmp/c3.st
+grep -q "tunables:   slice_ns=1000000$" /tmp/c3.st && grep -q "mode:       gaming" /tmp/c3.st &&
+	ok "status: the gaming preset's tunables in force" || no "status: the gaming preset's tunables" "$(cat /tmp/c3.st)"
+skrun mode gamng >/tmp/c4.log 2>&1
+rc=$?
+[ $rc = 4 ] && grep -q 'no mode "gamng"; did you mean "gaming"?' /tmp/c4.log && ok "mode: an unknown preset refused with the one meant" ||
+	no "mode: an unknown preset refused" "rc $rc $(cat /tmp/c4.log)"
+skrun mode power-save >/dev/null 2>&1
+expect "skrun mode power-save: exit 0" 0 $?
+skrun status --json >/tmp/c5.json
+grep -q '"tunables":{"slice_ns":"20000000"}' /tmp/c5.json && grep -q '"mode":"power-save"' /tmp/c5.json &&
+	ok "status --json: power-save's tunables and mode" || no "status --json: power-save" "$(cat /tmp/c5.json)"
+skrun mode >/tmp/c6.txt
+grep -q "^\* power-save" /tmp/c6.txt && ok "skrun mode marks power-save" || no "skrun mode marks power-save" "$(cat /tmp/c6.txt)"
+
+# --- store rm/prune against the running supervisor and its fallback ---
+DV=$(sed -n 's/.*"skrun":{[^}]*"digest":"\(sha256:[0-9a-f]*\)".*/\1/p' /tmp/c5.json)
+size_before=$(skrun store ls | grep "^$REPO/vtime:1 " | awk '{print $3 $4}')
+# by digest: every name of it goes (the plain-tag archives recorded it as "1" too)
+skrun store rm "$DV" "$REPO/fifo:1" >/tmp/g1.log 2>&1
+rc=$?
+show /tmp/g1.log
+expect "store rm of the running and fallback names: exit 0" 0 $rc
+[ -n "$DV" ] && grep -q "in use: skrun run (pid $pid): $DV" /tmp/g1.log && [ "$(grep -c "in use: skrun run (pid $pid): sha256:" /tmp/g1.log)" = 2 ] &&
+	ok "gc kept the running and fallback digests (the supervisor's lease)" || no "gc kept what the supervisor uses" "$DV $(cat /tmp/g1.log)"
+skrun store ls --json >/tmp/g2.json
+grep -q "$DV" /tmp/g2.json && grep -q "skrun run (pid $pid)" /tmp/g2.json && ok "store ls: the digests in use" ||
+	no "store ls: the digests in use" "$(cat /tmp/g2.json)"
+# what it reaches is all there still: the same size as when it had a name
+short=$(echo "$DV" | cut -c1-19)
+after=$(skrun store ls | grep "^<none> *$short" | awk '{print $3 $4}')
+[ -n "$size_before" ] && [ "$after" = "$size_before" ] && ok "the running artifact is whole in the store ($after)" ||
+	no "the running artifact is whole in the store" "before '$size_before', after '$after': $(skrun store ls)"
+skrun status >/dev/null
+expect "status exit 0 after rm and prune" 0 $?
+skrun stop >/dev/null 2>&1
+wait $pid
+skrun store prune >/tmp/g4.log 2>&1
+rc=$?
+show /tmp/g4.log
+[ $rc = 0 ] && grep -q "removed [1-9][0-9]* blob(s)" /tmp/g4.log && ok "prune collects them once the supervisor is gone" ||
+	no "prune collects them once the supervisor is gone" "rc $rc $(cat /tmp/g4.log)"
+skrun store ls >/tmp/g5.log 2>&1
+grep -q "$short" /tmp/g5.log && no "the collected artifact is gone" "$(cat /tmp/g5.log)" || ok "the collected artifact is gone"
+[ ! -e "/var/lib/schedkit/blobs/sha256/${DV#sha256:}" ] && ok "its index blob is gone" || no "its index blob is gone" "still there"
+skrun store verify >/tmp/g6.log 2>&1 && ok "store consistent after prune" || no "store consistent after prune" "$(cat /tmp/g6.log)"
 expect "disabled at the end" disabled "$(state)"
 EOF
 
-SKVM_TIMEOUT=${SKVM_TIMEOUT:-180} vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" "$T/etc:/etc/schedkit" >"$T/vm.out" 2>&1
+SKVM_TIMEOUT=${SKVM_TIMEOUT:-420} vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" "$T/etc:/etc/schedkit" \
+	"$T/store:/var/lib/schedkit" >"$T/vm.out" 2>&1
 rc=$?
 grep -E '^(PASS|FAIL|INFO): |^    ' "$T/vm/console.log"
 if [ $rc = 0 ]; then pass "vm scenario ran"; else
