@@ -87,6 +87,16 @@ static int read_password(char **out)
 		}
 		len += (size_t)n;
 	}
+	/* a longer one would be cut silently: refuse it */
+	if (len == PASSWORD_MAX) {
+		char more;
+
+		if (read(STDIN_FILENO, &more, 1) > 0) {
+			OPENSSL_cleanse(buf, PASSWORD_MAX);
+			free(buf);
+			return -E2BIG;
+		}
+	}
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		buf[--len] = '\0';
 	*out = buf;
@@ -108,8 +118,9 @@ static int settle_credentials(struct sk_registry_cli *c)
 	if (c->password_stdin) {
 		ret = read_password(&c->password);
 		if (ret) {
-			fprintf(stderr, "error: --password-stdin: cannot read standard input: %s\n",
-				strerror(-ret));
+			fprintf(stderr, "error: --password-stdin: %s\n",
+				ret == -E2BIG ? "the password is longer than 4096 bytes"
+					      : strerror(-ret));
 			c->bad = true;
 			return ret;
 		}

@@ -323,6 +323,27 @@ static void test_registry_cli_credentials(void **state)
 	assert_string_equal(reg.opts.password, "s3cret");
 	sk_registry_cli_free(&reg);
 
+	/* a password longer than 4096 bytes is refused, not cut */
+	memset(&reg, 0, sizeof(reg));
+	assert_int_equal(pipe(fds), 0);
+	{
+		char big[5000];
+		int saved = dup(STDIN_FILENO);
+
+		memset(big, 'x', sizeof(big));
+		assert_int_equal(write(fds[1], big, sizeof(big)), (ssize_t)sizeof(big));
+		close(fds[1]);
+		dup2(fds[0], STDIN_FILENO);
+		close(fds[0]);
+		sk_registry_cli_opt(&reg, SK_REGISTRY_OPT_USERNAME, "ci");
+		sk_registry_cli_opt(&reg, SK_REGISTRY_OPT_PASSWORD_STDIN, NULL);
+		assert_int_equal(sk_registry_cli_finish(&reg, NULL), -E2BIG);
+		dup2(saved, STDIN_FILENO);
+		close(saved);
+	}
+	assert_null(reg.opts.password);
+	sk_registry_cli_free(&reg);
+
 	/* the environment, when both variables are set and no file was named */
 	memset(&reg, 0, sizeof(reg));
 	setenv(SK_REGISTRY_USERNAME_ENV, "envuser", 1);
