@@ -905,7 +905,8 @@ static char *sign_b64(EVP_PKEY *k, const void *data, size_t len, const uint8_t *
 	char *out;
 
 	assert_non_null(ctx);
-	memcpy(sig, prefix, prefix_len);
+	if (prefix_len)
+		memcpy(sig, prefix, prefix_len);
 	assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k), 1);
 	assert_int_equal(EVP_DigestSign(ctx, sig + prefix_len, &n, data, len), 1);
 	EVP_MD_CTX_free(ctx);
