@@ -60,7 +60,8 @@ static int flock_retry(int fd, int op)
  * DIR/leases, created when missing, opened twice: one fd to work in, one to
  * flock (the directory itself is the lock, so locking writes nothing).
  */
-static int open_leases(struct sk_store *s, int *dirfd, int *lockfd, struct sk_error *err)
+static int open_leases_in(struct sk_store *s, bool create, int *dirfd, int *lockfd,
+			  struct sk_error *err)
 {
 	char *path = sk_path_join(sk_store_dir(s), LEASES_DIR);
 	int ret = 0;
@@ -68,6 +69,10 @@ static int open_leases(struct sk_store *s, int *dirfd, int *lockfd, struct sk_er
 	*dirfd = *lockfd = -1;
 	if (!path)
 		return sk_errf(err, -ENOMEM, "out of memory");
+	if (!create && !sk_is_dir(path)) {
+		ret = -ENOENT; /* nobody ever leased anything here */
+		goto out;
+	}
 	ret = sk_mkdir_p(path, 0700, err);
 	if (ret)
 		goto out;
@@ -84,6 +89,11 @@ static int open_leases(struct sk_store *s, int *dirfd, int *lockfd, struct sk_er
 out:
 	free(path);
 	return ret;
+}
+
+static int open_leases(struct sk_store *s, int *dirfd, int *lockfd, struct sk_error *err)
+{
+	return open_leases_in(s, true, dirfd, lockfd, err);
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -649,8 +659,12 @@ static int scan_all(struct scan *c, struct sk_store *s, int *lockfd, bool reap,
 
 	*lockfd = -1;
 	ret = scan_open(c, s, err);
-	if (!ret)
-		ret = open_leases(s, &dirfd, lockfd, err);
+	if (!ret) {
+		/* a listing creates nothing: a store never leased has no leases */
+		ret = open_leases_in(s, reap, &dirfd, lockfd, err);
+		if (ret == -ENOENT && !reap)
+			return read_entries(c, err);
+	}
 	if (!ret) {
 		ret = flock_retry(*lockfd, reap ? LOCK_EX : LOCK_SH);
 		if (ret)
