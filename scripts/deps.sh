@@ -25,7 +25,7 @@ archive_uri() {
 PKGS="make gcc pkg-config clang-16 llvm-16 clang-19 llvm-19 libelf-dev zlib1g-dev libzstd-dev
 libarchive-dev libssl-dev libcurl4-openssl-dev libjson-c-dev libcmocka-dev
 qemu-system-x86 busybox-static cpio zstd gzip docker-registry apache2-utils skopeo
-openssl curl ca-certificates python3 python3-jsonschema clang-format cppcheck clang-tidy
+openssl curl ca-certificates python3 python3-jsonschema python3-yaml clang-format cppcheck clang-tidy
 clang-tidy-16 libclang-rt-16-dev"
 BPORTS="libbpf-dev libbpf1 bpftool"
 # --build: only what building and running skbuild/skrun needs (the Containerfile).
