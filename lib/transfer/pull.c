@@ -398,7 +398,7 @@ static int verify_top(struct pull *p, const char *identity, const char *digest,
 		ret = sk_sigset_judge(&stored, p->o->verify, identity, digest, res, NULL, err);
 		goto out;
 	}
-	if (stored.list.n &&
+	if ((stored.list.n || stored.nbundles) &&
 	    !sk_sigset_judge(&stored, p->o->verify, identity, digest, res, NULL, NULL))
 		goto out;
 	ret = sk_sigset_fetch(p->f, digest, &p->sigs, err);
