@@ -37,8 +37,7 @@
 /* blobs at least this large get a progress display (smaller ones take no time) */
 #define PROGRESS_MIN	  (1 << 20)
 #define PROGRESS_REDRAW_S 0.2
-/* interrupted downloads continued with Range per blob, beyond the request's retries */
-#define RESUMES_MAX 8
+#define BLOB_BUFFER	  (256L << 10)
 #define ACCEPT_MANIFESTS                                                                           \
 	SK_MT_INDEX ", " SK_MT_MANIFEST ", " SK_MT_DOCKER_LIST ", " SK_MT_DOCKER_MANIFEST
 
@@ -87,6 +86,7 @@ struct sk_registry {
 
 	/* progress of large blobs on stderr */
 	enum sk_progress progress;
+	bool tty; /* stderr is a terminal (asked once: transfers ask often) */
 	struct prog *shown[SK_REGISTRY_CONCURRENCY];
 	double drawn_at;
 
@@ -235,6 +235,7 @@ int sk_registry_open(const struct sk_ref *ref, const struct sk_registry_opts *op
 	r->chunk_size = opts->chunk_size ? opts->chunk_size : DEFAULT_CHUNK;
 	r->seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)r;
 	r->progress = SK_PROGRESS_AUTO;
+	r->tty = isatty(STDERR_FILENO);
 	if (opts->username) {
 		r->cred.username = strdup(opts->username);
 		r->cred.password = strdup(opts->password ? opts->password : "");
@@ -334,7 +335,7 @@ static void human(double bytes, char *out, size_t len)
 
 static bool progress_live(const struct sk_registry *r)
 {
-	return r->progress == SK_PROGRESS_AUTO && isatty(STDERR_FILENO);
+	return r->progress == SK_PROGRESS_AUTO && r->tty;
 }
 
 /* TTY: one line, redrawn, with each blob's bytes, rate and time left. */
@@ -1067,6 +1068,11 @@ static int call_send(struct sk_registry *r, struct call *c, struct sk_error *err
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, rs);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, rs);
+	/* blobs: fewer, larger reads and writes (the default is 16 KiB) */
+	if (rq->sink)
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)BLOB_BUFFER);
+	if (rq->body && rq->body->len > 65536)
+		curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)BLOB_BUFFER);
 	if (rq->prog && rq->prog->shown) {
 		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);

@@ -51,15 +51,15 @@ def main():
     manifests = []
     for arch in a.platforms.split(","):
         rnd = random.Random(f"{a.seed}-{arch}")
-        obj = bytes(rnd.getrandbits(8) for _ in range(a.size))
-        src = bytes(rnd.getrandbits(8) for _ in range(512))
+        obj = rnd.randbytes(a.size)
+        src = rnd.randbytes(512)
         cfg = dumps({"name": "test-" + a.seed, "arch": arch})
         cd, cs = put(a.dir, cfg)
         od, os_ = put(a.dir, obj)
         sd, ss = put(a.dir, src)
         extra = []
         for k in range(a.layers):
-            ld, ls = put(a.dir, bytes(rnd.getrandbits(8) for _ in range(a.size)))
+            ld, ls = put(a.dir, rnd.randbytes(a.size))
             extra.append({"mediaType": MT_BPF, "digest": ld, "size": ls})
         man = dumps({
             "schemaVersion": 2, "mediaType": MT_MANIFEST, "artifactType": ARTIFACT,
