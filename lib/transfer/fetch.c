@@ -90,12 +90,13 @@ check:
 static int helper_user(const struct sk_fetch_opts *o, uid_t *uid, gid_t *gid, struct sk_error *err)
 {
 	const char *name = o->user ? o->user : getenv(SK_FETCH_USER_ENV);
-	struct passwd *pw;
-	char *end;
+	struct passwd pwd, *pw = NULL;
+	char pwbuf[4096], *end;
 
 	if (!name || !*name)
 		name = "nobody";
-	pw = getpwnam(name);
+	if (getpwnam_r(name, &pwd, pwbuf, sizeof(pwbuf), &pw))
+		pw = NULL;
 	if (pw) {
 		*uid = pw->pw_uid;
 		*gid = pw->pw_gid;
