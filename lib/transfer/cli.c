@@ -180,7 +180,10 @@ void sk_registry_cli_free(struct sk_registry_cli *c)
 	sk_strv_free(&c->insecure);
 }
 
-/* 1 when src is a layout whose artifact has no signature manifest at all. */
+/*
+ * 1 when src is a layout whose artifact has no signature at all: neither a
+ * sha256-<hex>.sig manifest nor Sigstore bundles under the sha256-<hex> tag.
+ */
 static int unsigned_layout(const char *src, char digest[SK_DIGEST_MAX])
 {
 	struct sk_source s;
@@ -194,6 +197,8 @@ static int unsigned_layout(const char *src, char digest[SK_DIGEST_MAX])
 	if (s.kind == SK_SOURCE_LAYOUT && !sk_layout_open(s.path, &l, NULL) &&
 	    !sk_layout_resolve_artifact(l, s.tag, &d, NULL) && !sk_sig_tag(d.digest, tag, NULL)) {
 		ret = sk_layout_resolve(l, tag, &sig, NULL) == -ENOENT;
+		tag[strlen(tag) - 4] = '\0'; /* the referrers tag: no ".sig" */
+		ret = ret && sk_layout_resolve(l, tag, &sig, NULL) == -ENOENT;
 		snprintf(digest, SK_DIGEST_MAX, "%s", d.digest);
 	}
 	sk_layout_close(l);
