@@ -53,6 +53,8 @@ static void usage(FILE *f)
 	    "  --insecure-skip-verify  run without signature verification (marked so)\n"
 	    "  --config FILE           the configuration to read when REF is not given\n"
 	    "  --mode NAME             start in this mode of the configured scheduler\n"
+	    "  --metrics-file FILE     rewrite Prometheus metrics there on every change\n"
+	    "                          (node_exporter's textfile collector; docs/metrics.md)\n"
 	    "%s"
 	    "\n"
 	    "Exit status: 0 after a clean stop, 1 when nothing trusted could be kept\n"
@@ -76,6 +78,7 @@ static int parse_int(const char *s, int min, int *out)
 /* Options that override the configuration once both are known. */
 struct cli {
 	const char *ref, *fallback, *identity, *fallback_identity, *config, *mode, *ops;
+	const char *metrics;
 	struct sk_strv sets;
 	struct skr_policy pol;
 	unsigned pol_given; /* bits: 1 restart, 2 backoff, 4 backoff max, 8 max, 16 window */
@@ -143,6 +146,8 @@ static int from_config(struct cli *c, struct skr_config *cf, struct skr_target *
 		*pol = cf->restart;
 	if (cf->has_pull)
 		src->pull = cf->pull;
+	if (!c->metrics)
+		c->metrics = cf->metrics;
 	return 0;
 }
 
@@ -195,6 +200,7 @@ static int parse(int argc, char **argv, struct cli *c, struct skr_source_opts *s
 	    {"pull", required_argument, NULL, 'P'},
 	    {"config", required_argument, NULL, 'C'},
 	    {"mode", required_argument, NULL, 'M'},
+	    {"metrics-file", required_argument, NULL, 'X'},
 	    SK_REGISTRY_CLI_LONGOPTS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -273,6 +279,9 @@ static int parse(int argc, char **argv, struct cli *c, struct skr_source_opts *s
 			break;
 		case 'M':
 			c->mode = optarg;
+			break;
+		case 'X':
+			c->metrics = optarg;
 			break;
 		default: /* -h/--help, or a usage error */
 			return opt == 'h' ? 1 : -EINVAL;
@@ -356,6 +365,7 @@ int cmd_run(int argc, char **argv)
 		goto failed_start; /* a live supervisor's record is left as it is */
 	/* a switch names its own identity; this one belongs to REF */
 	src.identity = NULL;
+	st.metrics.path = c.metrics;
 	status = skr_supervise(&st, &primary, c.fallback ? &fallback : NULL, &pol, &src);
 	skr_state_unlock(&st);
 	goto out;

@@ -17,8 +17,8 @@
 #define CONFIG_MAX   (256u << 10)
 #define MODE_DEFAULT "default"
 
-static const char *const top_fields[] = {"$schema", "version", "scheduler",  "mode", "fallback",
-					 "pull",    "restart", "schedulers", NULL};
+static const char *const top_fields[] = {"$schema", "version", "scheduler",  "mode",	"fallback",
+					 "pull",    "restart", "schedulers", "metrics", NULL};
 static const char *const sched_fields[] = {"ref", "identity", "set", "modes", NULL};
 static const char *const restart_fields[] = {"policy",	    "backoffMs", "backoffMaxMs",
 					     "maxRestarts", "windowS",	 NULL};
@@ -426,6 +426,8 @@ int skr_config_load(const char *path, struct skr_config *c, struct sk_error *err
 	}
 	if (!ret && json_object_object_get_ex(root, "restart", &v))
 		ret = read_restart(c, v, err);
+	if (!ret)
+		ret = str_field(root, "metrics", &c->metrics, path, "", err);
 out:
 	free(pull);
 	free(data);
@@ -455,5 +457,6 @@ void skr_config_free(struct skr_config *c)
 	free(c->scheduler);
 	free(c->mode);
 	free(c->fallback);
+	free(c->metrics);
 	memset(c, 0, sizeof(*c));
 }

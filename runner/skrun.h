@@ -63,9 +63,30 @@ void skr_target_free(struct skr_target *t);
 
 /* ---- state directory ---- */
 
+/* ---- metrics (runner/metrics.c; names in docs/metrics.md) ---- */
+
+#define SKRUN_METRICS_ENV "SKRUN_METRICS_FILE"
+#define SKR_METRICS_KINDS 16
+
+/* What the metrics file counts: transitions seen by the supervisor since it started. */
+struct skr_metrics {
+	const char *path; /* NULL: $SKRUN_METRICS_FILE, else no metrics file */
+	const char *prev; /* the status last published; NULL before the first */
+	bool prev_fallback;
+	int prev_restarts;
+	uint64_t restarts, switches, fallbacks, rollbacks;
+	struct {
+		int kind; /* the exit record's; -1 when the scheduler has none */
+		uint64_t n;
+	} ejections[SKR_METRICS_KINDS];
+	size_t nkinds;
+	time_t last_transition;
+};
+
 struct skr_state {
 	char dir[1024];
-	int lock_fd; /* held by the supervising skrun for its lifetime */
+	int lock_fd;		    /* held by the supervising skrun for its lifetime */
+	struct skr_metrics metrics; /* written on every publish when a path is set */
 };
 
 const char *skr_state_dir(void);
@@ -104,6 +125,19 @@ int skr_state_pid(const char *dir);
  * earlier run's record outlives it; a live supervisor's record is left alone.
  */
 void skr_state_record_failure(const char *ref, const char *why);
+
+/* Counts the transition to s (ejections, switches, fallbacks, restarts). */
+void skr_metrics_update(struct skr_metrics *m, const struct skr_status *s, time_t now);
+/* The text exposition format; scx_state/scx_ops as sysfs has them. */
+int skr_metrics_render(const struct skr_metrics *m, const struct skr_status *s,
+		       const char *scx_state, const char *scx_ops, struct sk_buf *out);
+/* The configured path, or NULL when no metrics file is wanted. */
+const char *skr_metrics_path(const struct skr_metrics *m);
+/* Renders and writes the file atomically (temp, fsync, rename); 0 without a path. */
+int skr_metrics_write(const struct skr_metrics *m, const struct skr_status *s,
+		      const char *scx_state, const char *scx_ops, struct sk_error *err);
+/* The supervisor's hook: update, read sysfs, write; a failure is a warning only. */
+void skr_metrics_publish(struct skr_metrics *m, const struct skr_status *s);
 
 /* systemd readiness (Type=notify) when NOTIFY_SOCKET is set; a no-op otherwise. */
 void skr_notify(const char *msg);
@@ -166,6 +200,7 @@ struct skr_config {
 	char *scheduler; /* the default */
 	char *mode;	 /* the mode skrun run starts in; may be NULL */
 	char *fallback;	 /* a scheduler's name; may be NULL */
+	char *metrics;	 /* the metrics file (docs/metrics.md); may be NULL */
 	bool has_pull;
 	enum sk_pull_policy pull;
 	bool has_restart;

@@ -87,6 +87,7 @@ static void publish(struct sup *s, const char *status)
 	s->status.pull = sk_pull_policy_str(s->src->pull);
 	if (skr_state_write(s->st, &s->status, &err))
 		say("warning: cannot record state: %s", err.msg);
+	skr_metrics_publish(&s->st->metrics, &s->status);
 }
 
 static int load_attach(struct skr_target *t, struct sk_sched **out, struct sk_error *err)

@@ -103,6 +103,17 @@ if [ ! -x "$TOOLS/bin/crane" ]; then
 	cp "$cst/x/usr/bin/crane" "$TOOLS/bin/"
 	rm -rf "$cst"
 fi
+# promtool (bookworm's prometheus package; only this binary is kept):
+# tests/host/metrics.sh reads skrun's metrics file with Prometheus's own parser.
+if [ ! -x "$TOOLS/bin/promtool" ]; then
+	need_root
+	pt=$(mktemp -d)
+	(cd "$pt" && apt-get download prometheus)
+	dpkg-deb -x "$pt"/prometheus_*.deb "$pt/x"
+	mkdir -p "$TOOLS/bin"
+	cp "$pt/x/usr/bin/promtool" "$TOOLS/bin/"
+	rm -rf "$pt"
+fi
 # cosign 3 (sid): Sigstore bundles attached as OCI referrers, the format cosign v3
 # writes by default (sigstore_oci.sh). Installed as cosign3 next to trixie's
 # cosign 2.5, which the legacy-format tests keep using.
