@@ -566,7 +566,10 @@ static int read_ops(struct ana *a, const struct ops_var *map)
 		return -ENOMEM;
 	a->info->ops = ops;
 	ops->map_name = strdup(map->name);
-	if (!ops->map_name)
+	/* select_ops_map() took only struct types sk_scx_ops_type_len() accepts. */
+	ops->type = strndup(btf__name_by_offset(obtf, st->name_off),
+			    sk_scx_ops_type_len(btf__name_by_offset(obtf, st->name_off)));
+	if (!ops->map_name || !ops->type)
 		return -ENOMEM;
 
 	if (elf_getshdrnum(a->elf, &nsec))
@@ -1027,6 +1030,7 @@ void sk_sched_info_free(struct sk_sched_info *info)
 	free(info->license);
 	if (info->ops) {
 		free(info->ops->map_name);
+		free(info->ops->type);
 		free(info->ops->name);
 		sk_strv_free(&info->ops->callbacks);
 		sk_strv_free(&info->ops->members);
@@ -1104,6 +1108,8 @@ static struct json_object *ops_json(const struct sk_ops_info *ops)
 	if (!o)
 		return NULL;
 	ret = add(o, "map", str_or_null(ops->map_name), !ops->map_name);
+	if (!ret)
+		ret = add(o, "type", str_or_null(ops->type), !ops->type);
 	if (!ret)
 		ret = add(o, "name", str_or_null(ops->name), !ops->name);
 	if (!ret)

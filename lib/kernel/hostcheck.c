@@ -3,7 +3,8 @@
  * An artifact's requirements against a kernel's BTF. `skrun run` calls this
  * before every load, and libbpf parses the same BTF again inside the load, so
  * the BTF is not parsed here: it is walked once (kbtf.c), collecting only the
- * kfuncs the config names, struct sched_ext_ops and enum scx_ops_flags.
+ * kfuncs the config names, struct sched_ext_ops, the ops struct the map is of
+ * (the config's ops.type: sched_ext_ops_cid on 7.2) and enum scx_ops_flags.
  * Features decide; the release number is only reported, because
  * distributions backport (SCHED_EXT.md).
  */
@@ -22,17 +23,22 @@
 #include "schedkit/oci.h"
 #include "internal.h"
 
-#define SK_SCX_TIMEOUT_MAX_MS  30000 /* SCX_WATCHDOG_MAX_TIMEOUT: larger is -E2BIG */
-#define SK_SCX_STRUCT_OPS_TYPE "bpf_struct_ops_sched_ext_ops"
-#define SK_SCX_FLAGS_ENUM      "scx_ops_flags"
-#define SK_SCX_ALL_FLAGS       "SCX_OPS_ALL_FLAGS"
+#define SK_SCX_TIMEOUT_MAX_MS 30000 /* SCX_WATCHDOG_MAX_TIMEOUT: larger is -E2BIG */
+/* The kernel's registration of a struct_ops type T is struct bpf_struct_ops_T. */
+#define SK_SCX_STRUCT_OPS_PREFIX "bpf_struct_ops_"
+#define SK_SCX_FLAGS_ENUM	 "scx_ops_flags"
+#define SK_SCX_ALL_FLAGS	 "SCX_OPS_ALL_FLAGS"
 
 struct hc {
 	struct sk_kbtf k;
 	struct sk_nameset kfuncs; /* every kfunc the config names; found = a FUNC of that name */
-	const struct btf_type *ops_st;	   /* struct sched_ext_ops, NULL without sched_ext */
+	const struct btf_type *scx_st;	   /* struct sched_ext_ops, NULL without sched_ext */
+	const char *ops_type;		   /* the map's struct: config ops.type, or sched_ext_ops */
+	char wrapper[128];		   /* bpf_struct_ops_<ops_type> */
+	const struct btf_type *ops_st;	   /* struct <ops_type>, NULL when the kernel lacks it */
 	const struct btf_type *flags_enum; /* enum scx_ops_flags (ENUM or ENUM64) */
-	bool struct_ops;		   /* struct bpf_struct_ops_sched_ext_ops */
+	bool struct_ops;		   /* struct bpf_struct_ops_<ops_type> */
+	uint8_t first[32];		   /* the first bytes of every name looked for */
 	struct sk_check_report *r;
 };
 
@@ -121,13 +127,19 @@ static bool ops_has_member(const struct hc *h, const char *name)
 
 /* ---- the individual requirement kinds ---- */
 
+static bool other_ops_type(const struct hc *h)
+{
+	return strcmp(h->ops_type, SK_SCX_OPS_TYPE) != 0;
+}
+
 static int check_kernel(struct hc *h)
 {
+	const char *rel;
 	int ret;
 
-	if (h->ops_st)
+	if (h->scx_st)
 		ret = add_row(h->r, "kernel", "sched_ext", SK_VERDICT_OK,
-			      "struct sched_ext_ops (%d members)", btf_vlen(h->ops_st));
+			      "struct sched_ext_ops (%d members)", btf_vlen(h->scx_st));
 	else
 		ret = add_row(h->r, "kernel", "sched_ext", SK_VERDICT_MISSING,
 			      "no struct sched_ext_ops in this kernel's BTF: it was built without "
@@ -135,11 +147,25 @@ static int check_kernel(struct hc *h)
 			      "cannot run here)");
 	if (ret)
 		return ret;
+	/* The map's own struct, when it is a later variant: its members are what count. */
+	if (other_ops_type(h) && h->ops_st)
+		ret = add_row(h->r, "ops", h->ops_type, SK_VERDICT_OK, "struct %s (%d members)",
+			      h->ops_type, btf_vlen(h->ops_st));
+	else if (other_ops_type(h) && h->scx_st) {
+		rel = sk_req_ops_type_release(h->ops_type);
+		ret =
+		    add_row(h->r, "ops", h->ops_type, SK_VERDICT_MISSING,
+			    "no struct %s in this kernel's BTF%s%s%s: the ops map is of that "
+			    "type, and this kernel only registers struct sched_ext_ops",
+			    h->ops_type, rel ? " (added in " : "", rel ? rel : "", rel ? ")" : "");
+	}
+	if (ret)
+		return ret;
 	if (h->struct_ops)
-		return add_row(h->r, "kernel", "struct_ops", SK_VERDICT_OK, SK_SCX_STRUCT_OPS_TYPE);
+		return add_row(h->r, "kernel", "struct_ops", SK_VERDICT_OK, "%s", h->wrapper);
 	return add_row(h->r, "kernel", "struct_ops", SK_VERDICT_MISSING,
-		       "no " SK_SCX_STRUCT_OPS_TYPE " in the BTF: this kernel cannot register "
-		       "sched_ext_ops struct_ops maps");
+		       "no %s in the BTF: this kernel cannot register %s struct_ops maps",
+		       h->wrapper, h->ops_type);
 }
 
 static int check_kfunc(struct hc *h, const char *name, bool optional)
@@ -163,7 +189,7 @@ static int check_kfunc(struct hc *h, const char *name, bool optional)
 		       "not in this kernel (needed; the scheduler cannot load here)");
 }
 
-/* kind is "callback" or "member"; both are members of struct sched_ext_ops. */
+/* kind is "callback" or "member"; both are members of the map's ops struct. */
 static int check_member(struct hc *h, const char *kind, const char *name)
 {
 	const char *rel;
@@ -171,17 +197,20 @@ static int check_member(struct hc *h, const char *kind, const char *name)
 	if (has_row(h->r, kind, name))
 		return 0;
 	if (ops_has_member(h, name))
-		return add_row(h->r, kind, name, SK_VERDICT_OK, "in struct sched_ext_ops");
-	if (!h->ops_st)
+		return add_row(h->r, kind, name, SK_VERDICT_OK, "in struct %s", h->ops_type);
+	if (!h->scx_st)
 		return add_row(h->r, kind, name, SK_VERDICT_MISSING, "no sched_ext in this kernel");
+	if (!h->ops_st)
+		return add_row(h->r, kind, name, SK_VERDICT_MISSING, "no struct %s in this kernel",
+			       h->ops_type);
 	rel = sk_req_release(SK_REQ_CALLBACK, name);
 	if (rel)
 		return add_row(h->r, kind, name, SK_VERDICT_MISSING,
-			       "not in this kernel's struct sched_ext_ops (added in %s; the "
-			       "kernel rejects the ops)",
-			       rel);
+			       "not in this kernel's struct %s (added in %s; the kernel rejects "
+			       "the ops)",
+			       h->ops_type, rel);
 	return add_row(h->r, kind, name, SK_VERDICT_MISSING,
-		       "not in this kernel's struct sched_ext_ops (the kernel rejects the ops)");
+		       "not in this kernel's struct %s (the kernel rejects the ops)", h->ops_type);
 }
 
 /*
@@ -267,7 +296,7 @@ static int check_flags(struct hc *h, uint64_t flags)
 			snprintf(req, sizeof(req), "0x%" PRIx64, bit);
 		if (have_enum && (known & bit))
 			ret = add_row(h->r, "flag", req, SK_VERDICT_OK, "in enum scx_ops_flags");
-		else if (!h->ops_st)
+		else if (!h->scx_st)
 			ret = add_row(h->r, "flag", req, SK_VERDICT_MISSING,
 				      "no sched_ext in this kernel");
 		else
@@ -363,7 +392,8 @@ static int check_listed(struct hc *h, struct json_object *list)
 		} else if (!strcmp(kind, "callback") || !strcmp(kind, "member")) {
 			ret = check_member(h, kind, name);
 		}
-		/* "flag ...": every set bit is checked from opsFlags already. */
+		/* "flag ...": every set bit is checked from opsFlags already; "ops ..." by
+		 * check_kernel(). */
 	}
 	return ret;
 }
@@ -482,9 +512,11 @@ static int visit_kernel(const struct btf_type *t, uint32_t id, void *ctx)
 		break;
 	case BTF_KIND_STRUCT:
 		n = kname(h, t->name_off);
-		if (!h->ops_st && !strcmp(n, SK_SCX_OPS_TYPE))
+		if (!h->scx_st && !strcmp(n, SK_SCX_OPS_TYPE))
+			h->scx_st = t;
+		if (!h->ops_st && !strcmp(n, h->ops_type))
 			h->ops_st = t;
-		else if (!strcmp(n, SK_SCX_STRUCT_OPS_TYPE))
+		else if (!strcmp(n, h->wrapper))
 			h->struct_ops = true;
 		break;
 	case BTF_KIND_ENUM64:
@@ -500,12 +532,26 @@ static int visit_kernel(const struct btf_type *t, uint32_t id, void *ctx)
 	return 0;
 }
 
+/* Only FUNCs, STRUCTs and ENUMs whose names start like one of the names looked for. */
+static void kernel_filter(struct hc *h, struct sk_kbtf_filter *f)
+{
+	memcpy(h->first, h->kfuncs.first, sizeof(h->first));
+	sk_bitmap_add(h->first, SK_SCX_OPS_TYPE);
+	sk_bitmap_add(h->first, h->ops_type);
+	sk_bitmap_add(h->first, h->wrapper);
+	sk_bitmap_add(h->first, SK_SCX_FLAGS_ENUM);
+	f->kinds = SK_KBTF_KIND(BTF_KIND_FUNC) | SK_KBTF_KIND(BTF_KIND_STRUCT) |
+		   SK_KBTF_KIND(BTF_KIND_ENUM) | SK_KBTF_KIND(BTF_KIND_ENUM64);
+	f->first = h->first;
+}
+
 int sk_host_check(struct json_object *config, const char *btf_path, const char *release,
 		  struct sk_check_report **out, struct sk_error *err)
 {
 	struct json_object *req = get(config, "requirements"), *ops = get(config, "ops");
 	struct json_object *kfuncs = get(req, "kfuncs"), *tun = get(config, "tunables"), *list;
 	struct sk_check_report *r = NULL;
+	struct sk_kbtf_filter filter;
 	struct sk_strv names = {0};
 	struct hc h = {0};
 	struct utsname uts;
@@ -518,6 +564,17 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 		return sk_errf(err, -EINVAL,
 			       "the artifact config has no \"requirements\" object: not a schedkit "
 			       "scheduler config (rebuild it with skbuild build)");
+	h.ops_type = json_object_get_string(get(ops, "type"));
+	if (!h.ops_type)
+		h.ops_type = SK_SCX_OPS_TYPE; /* configs made before ops.type: sched_ext_ops */
+	if (sk_scx_ops_type_len(h.ops_type) != strlen(h.ops_type) ||
+	    strlen(h.ops_type) + strlen(SK_SCX_STRUCT_OPS_PREFIX) >= sizeof(h.wrapper))
+		return sk_errf(
+		    err, -EINVAL,
+		    "the artifact config's ops.type \"%s\" is not a sched_ext ops struct "
+		    "(sched_ext_ops or sched_ext_ops_SUFFIX): rebuild it with skbuild build",
+		    h.ops_type);
+	snprintf(h.wrapper, sizeof(h.wrapper), SK_SCX_STRUCT_OPS_PREFIX "%s", h.ops_type);
 	if (!btf_path)
 		btf_path = SK_SYSFS_BTF;
 	if (!release) {
@@ -533,10 +590,8 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 		ret = sk_nameset_init(&h.kfuncs, (const char *const *)names.v, names.n);
 	if (ret)
 		goto out;
-	ret = sk_kbtf_walk(&h.k,
-			   SK_KBTF_KIND(BTF_KIND_FUNC) | SK_KBTF_KIND(BTF_KIND_STRUCT) |
-			       SK_KBTF_KIND(BTF_KIND_ENUM) | SK_KBTF_KIND(BTF_KIND_ENUM64),
-			   visit_kernel, &h, err);
+	kernel_filter(&h, &filter);
+	ret = sk_kbtf_walk(&h.k, &filter, visit_kernel, &h, err);
 	if (ret) {
 		/* The walk said what is wrong with the file. */
 		sk_nameset_free(&h.kfuncs);

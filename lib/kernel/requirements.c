@@ -40,6 +40,11 @@ static const struct sk_rel_entry sk_members[] = {
 #include "releases.def"
 };
 
+static const struct sk_rel_entry sk_ops_types[] = {
+#define SK_OPS_TYPE(n, r) {#n, r},
+#include "releases.def"
+};
+
 static const struct sk_flag_entry sk_flags[] = {
 #define SK_FLAG(n, b, r) {#n, b, r},
 #include "releases.def"
@@ -71,6 +76,33 @@ const char *sk_req_release(enum sk_req_kind kind, const char *name)
 		return NULL;
 	}
 	return NULL;
+}
+
+size_t sk_scx_ops_type_len(const char *name)
+{
+	const char *flavour = name ? strstr(name, "___") : NULL;
+	size_t base = strlen(SK_SCX_OPS_TYPE), len;
+
+	if (!name)
+		return 0;
+	len = flavour ? (size_t)(flavour - name) : strlen(name);
+	if (len < base || strncmp(name, SK_SCX_OPS_TYPE, base))
+		return 0;
+	if (len == base)
+		return len;
+	/* A later kernel's variant: "sched_ext_ops_" and a C identifier's tail. */
+	if (name[base] != '_' || len == base + 1)
+		return 0;
+	for (size_t i = base + 1; i < len; i++)
+		if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) &&
+		    name[i] != '_')
+			return 0;
+	return len;
+}
+
+const char *sk_req_ops_type_release(const char *type)
+{
+	return type ? find_rel(sk_ops_types, ARRAY_LEN(sk_ops_types), type) : NULL;
 }
 
 const char *sk_req_kfunc_removed(const char *name)
@@ -182,6 +214,9 @@ int sk_requirements_derive(struct sk_sched_info *info)
 		if (!ret)
 			ret = acc_removed(info, k);
 	}
+	/* A later ops struct is a requirement of its own (6.16 has no sched_ext_ops_cid). */
+	if (ops && ops->type && strcmp(ops->type, SK_SCX_OPS_TYPE))
+		ret = acc_item(&acc, "ops", ops->type, sk_req_ops_type_release(ops->type));
 	for (size_t i = 0; ops && !ret && i < ops->callbacks.n; i++) {
 		const char *c = ops->callbacks.v[i];
 

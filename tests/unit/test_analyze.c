@@ -391,6 +391,50 @@ static void test_newer_members(void **state)
 	sk_sched_info_free(info);
 }
 
+/* The cid form: callbacks only struct sched_ext_ops_cid has, and the type recorded. */
+static void test_cid_ops(void **state)
+{
+	struct sk_sched_info *info = analyze_ok("cidops", NULL);
+	struct json_object *cfg, *ops, *type;
+
+	(void)state;
+	assert_string_equal(info->ops->type, "sched_ext_ops_cid");
+	assert_strv(&info->ops->callbacks, "dump_cid,enqueue,select_cid,set_cmask");
+	assert_string_equal(info->min_kernel, "7.2");
+	assert_strv(&info->min_kernel_because, "callback dump_cid (7.2),callback select_cid "
+					       "(7.2),callback set_cmask (7.2),ops "
+					       "sched_ext_ops_cid (7.2)");
+	assert_strv(&info->unknown, "");
+	cfg = sk_sched_info_to_json(info);
+	assert_non_null(cfg);
+	assert_true(json_object_object_get_ex(cfg, "ops", &ops));
+	assert_true(json_object_object_get_ex(ops, "type", &type));
+	assert_string_equal(json_object_get_string(type), "sched_ext_ops_cid");
+	json_object_put(cfg);
+	sk_sched_info_free(info);
+
+	info = analyze_ok("fifo", NULL);
+	assert_string_equal(info->ops->type, "sched_ext_ops");
+	sk_sched_info_free(info);
+}
+
+static void test_ops_type_names(void **state)
+{
+	(void)state;
+	assert_int_equal(sk_scx_ops_type_len("sched_ext_ops"), strlen("sched_ext_ops"));
+	assert_int_equal(sk_scx_ops_type_len("sched_ext_ops_cid"), strlen("sched_ext_ops_cid"));
+	assert_int_equal(sk_scx_ops_type_len("sched_ext_ops___v2"), strlen("sched_ext_ops"));
+	assert_int_equal(sk_scx_ops_type_len("sched_ext_ops_cid___x"), strlen("sched_ext_ops_cid"));
+	assert_int_equal(sk_scx_ops_type_len("sched_ext_ops_"), 0);
+	assert_int_equal(sk_scx_ops_type_len("sched_ext_opsx"), 0);
+	assert_int_equal(sk_scx_ops_type_len("sched_ext_ops_C"), 0);
+	assert_int_equal(sk_scx_ops_type_len("tcp_congestion_ops"), 0);
+	assert_int_equal(sk_scx_ops_type_len(NULL), 0);
+	assert_string_equal(sk_req_ops_type_release("sched_ext_ops"), "6.12");
+	assert_string_equal(sk_req_ops_type_release("sched_ext_ops_cid"), "7.2");
+	assert_null(sk_req_ops_type_release("sched_ext_ops_future"));
+}
+
 static void test_two_ops(void **state)
 {
 	struct sk_sched_info *info;
@@ -475,7 +519,7 @@ static void test_json(void **state)
 	assert_non_null(ja);
 	assert_non_null(jb);
 	assert_keys(ja, "license,ops,requirements,tunables,exitInfo");
-	assert_keys(get(ja, "ops"), "map,name,flags,timeoutMs,dispatchMaxBatch,exitDumpLen,link");
+	assert_keys(get(ja, "ops"), "map,type,name,flags,timeoutMs,dispatchMaxBatch,exitDumpLen,link");
 	req = get(ja, "requirements");
 	assert_keys(req, "minKernel,minKernelBecause,kfuncs,callbacks,opsFlags,timeoutMs,"
 			 "sleepable,unknown,kernelBefore,kernelBeforeBecause");
@@ -710,6 +754,8 @@ int main(void)
 	    cmocka_unit_test(test_set_strict_numbers),
 	    cmocka_unit_test(test_set_strict_bool_enum),
 	    cmocka_unit_test(test_check_object),
+	    cmocka_unit_test(test_cid_ops),
+	    cmocka_unit_test(test_ops_type_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

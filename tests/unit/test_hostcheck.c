@@ -260,6 +260,76 @@ static void test_newops_object_on_sid(void **state)
 	json_object_put(cfg);
 }
 
+/*
+ * scx_qmap's case: an ops map of struct sched_ext_ops_cid is checked against
+ * that struct, whose select_cid, set_cmask and dump_cid sched_ext_ops lacks.
+ */
+static void test_cid_object_on_sid(void **state)
+{
+	struct json_object *cfg = config_of_obj("cidops"), *ops;
+	struct sk_check_report *r = check(cfg, sid_btf(), "7.2.13");
+	struct sk_error err = {0};
+
+	(void)state;
+	if (!sk_check_report_ok(r)) {
+		assert_int_equal(sk_check_report_error(r, &err), -ENOTSUP);
+		fail_msg("cidops on 7.2: %s", err.msg);
+	}
+	assert_verdict(r, "ops", "sched_ext_ops_cid", SK_VERDICT_OK);
+	assert_verdict(r, "callback", "select_cid", SK_VERDICT_OK);
+	assert_verdict(r, "callback", "set_cmask", SK_VERDICT_OK);
+	assert_verdict(r, "callback", "dump_cid", SK_VERDICT_OK);
+	assert_string_equal(row(r, "callback", "dump_cid")->host, "in struct sched_ext_ops_cid");
+	assert_string_equal(row(r, "kernel", "struct_ops")->host,
+			    "bpf_struct_ops_sched_ext_ops_cid");
+	assert_verdict(r, "release", ">= 7.2", SK_VERDICT_OK);
+	sk_check_report_free(r);
+
+	/* The same requirements read as struct sched_ext_ops: what skrun said before. */
+	assert_true(json_object_object_get_ex(cfg, "ops", &ops));
+	json_object_object_del(ops, "type");
+	r = check(cfg, sid_btf(), "7.2.13");
+	assert_false(sk_check_report_ok(r));
+	assert_verdict(r, "callback", "select_cid", SK_VERDICT_MISSING);
+	assert_non_null(strstr(row(r, "callback", "select_cid")->host,
+			       "not in this kernel's struct sched_ext_ops (added in 7.2"));
+	sk_check_report_free(r);
+	json_object_put(cfg);
+}
+
+/* A kernel without the map's struct: one row says so, and why the members are missing. */
+static void test_ops_type_missing(void **state)
+{
+	struct json_object *cfg = config_with("\"type\":\"sched_ext_ops_future\"", BASE_REQ);
+	struct sk_check_report *r = check(cfg, sid_btf(), "7.2.13");
+	struct sk_error err = {0};
+
+	(void)state;
+	assert_false(sk_check_report_ok(r));
+	assert_verdict(r, "kernel", "sched_ext", SK_VERDICT_OK);
+	assert_verdict(r, "ops", "sched_ext_ops_future", SK_VERDICT_MISSING);
+	assert_non_null(strstr(row(r, "ops", "sched_ext_ops_future")->host,
+			       "no struct sched_ext_ops_future in this kernel's BTF"));
+	assert_verdict(r, "kernel", "struct_ops", SK_VERDICT_MISSING);
+	assert_non_null(
+	    strstr(row(r, "kernel", "struct_ops")->host, "no bpf_struct_ops_sched_ext_ops_future"));
+	assert_verdict(r, "callback", "enqueue", SK_VERDICT_MISSING);
+	assert_string_equal(row(r, "callback", "enqueue")->host,
+			    "no struct sched_ext_ops_future in this kernel");
+	assert_int_equal(sk_check_report_error(r, &err), -ENOTSUP);
+	assert_non_null(strstr(err.msg, "ops sched_ext_ops_future: no struct"));
+	sk_check_report_free(r);
+	json_object_put(cfg);
+
+	/* Not an ops struct at all: refused before the BTF is read. */
+	cfg = config_with("\"type\":\"tcp_congestion_ops\"", BASE_REQ);
+	r = (void *)1;
+	assert_int_equal(sk_host_check(cfg, sid_btf(), "7.2", &r, &err), -EINVAL);
+	assert_null(r);
+	assert_non_null(strstr(err.msg, "is not a sched_ext ops struct"));
+	json_object_put(cfg);
+}
+
 static void test_flags(void **state)
 {
 	/* KEEP_BUILTIN_IDLE|ENQ_LAST known; HAS_CGROUP_WEIGHT (1<<16) left 7.2's enum; 1<<40 never
@@ -707,6 +777,8 @@ int main(void)
 	    cmocka_unit_test(test_removed_kfunc),
 	    cmocka_unit_test(test_missing_callback_and_member),
 	    cmocka_unit_test(test_newops_object_on_sid),
+	    cmocka_unit_test(test_cid_object_on_sid),
+	    cmocka_unit_test(test_ops_type_missing),
 	    cmocka_unit_test(test_flags),
 	    cmocka_unit_test(test_flags_object_on_sid),
 	    cmocka_unit_test(test_low_release_with_features_warns),

@@ -43,6 +43,7 @@ struct sk_tunable {
 
 struct sk_ops_info {
 	char *map_name;	     /* the struct_ops map (ELF symbol) */
+	char *type;	     /* its struct: "sched_ext_ops", "sched_ext_ops_cid" (no ___flavour) */
 	char *name;	     /* ops .name */
 	uint64_t flags;	     /* ops .flags */
 	uint32_t timeout_ms; /* ops .timeout_ms */
@@ -119,6 +120,14 @@ const char *sk_req_release(enum sk_req_kind kind, const char *name);
 const char *sk_req_kfunc_removed(const char *name);
 /* First release for an SCX_OPS_* flag bit; NULL when unknown. */
 const char *sk_req_flag_release(uint64_t bit);
+/*
+ * The length of the sched_ext ops struct a struct_ops type names, without a
+ * libbpf "___flavour" suffix: "sched_ext_ops", or a kernel's later variant
+ * "sched_ext_ops_<suffix>" (7.2's "sched_ext_ops_cid"). 0 for other names.
+ */
+size_t sk_scx_ops_type_len(const char *name);
+/* First mainline release with that ops struct ("6.12" for sched_ext_ops); NULL when unknown. */
+const char *sk_req_ops_type_release(const char *type);
 /* Compares "6.12" style releases like strverscmp. */
 int sk_release_cmp(const char *a, const char *b);
 /*
