@@ -106,8 +106,10 @@ $(BUILD)/lib/kernel/requirements.o: lib/kernel/releases.def
 deps:
 	sh scripts/deps.sh
 
+# KERNELS="sid 6.16 7.1 7.3": also those, into $(KERNEL_CACHE)/NAME/ (the kernel matrix)
 kernel:
 	sh tests/vm/fetch-kernel.sh
+	$(if $(KERNELS),sh tests/vm/fetch-kernel.sh $(KERNELS))
 
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 all tests
