@@ -421,6 +421,39 @@ grep -q "$short" /tmp/g5.log && no "the collected artifact is gone" "$(cat /tmp/
 [ ! -e "/var/lib/schedkit/blobs/sha256/${DV#sha256:}" ] && ok "its index blob is gone" || no "its index blob is gone" "still there"
 skrun store verify >/tmp/g6.log 2>&1 && ok "store consistent after prune" || no "store consistent after prune" "$(cat /tmp/g6.log)"
 expect "disabled at the end" disabled "$(state)"
+
+# --- the metrics file (docs/metrics.md) after a real run, switch and stop ---
+mkdir -p /var/lib/node-exporter
+M=/var/lib/node-exporter/schedkit.prom
+skrun run /data/fifo.tar --metrics-file $M >/tmp/m.log 2>&1 &
+pid=$!
+wait_for "attached 'fifo'" /tmp/m.log
+skrun status --json >/tmp/m.json
+DF=$(sed -n 's/.*"skrun":{[^}]*"digest":"\(sha256:[0-9a-f]*\)".*/\1/p' /tmp/m.json)
+grep -qx 'schedkit_up 1' $M && grep -qx 'schedkit_status{status="running"} 1' $M &&
+	grep -q "^schedkit_scheduler_running{name=\"fifo\",scheduler=\"\",mode=\"\",digest=\"$DF\",fallback=\"false\"} 1\$" $M &&
+	grep -q "^schedkit_artifact_info{role=\"current\",ref=\"/data/fifo.tar\",digest=\"$DF\",verified=\"true\"" $M &&
+	grep -qx 'schedkit_sched_ext_state{state="enabled"} 1' $M && grep -qx 'schedkit_sched_ext_ops_info{ops="fifo"} 1' $M &&
+	[ -n "$DF" ] && ok "metrics: running fifo, its digest as status has it, sysfs enabled" || no "metrics after run" "$DF $(cat $M)"
+t0=$(sed -n 's/^schedkit_last_transition_timestamp_seconds //p' $M)
+sleep 1
+skrun switch /data/vtime.tar >/dev/null 2>&1
+expect "metrics: switch to vtime exit 0" 0 $?
+grep -q '^schedkit_scheduler_running{name="vtime",' $M && grep -qx 'schedkit_switches_total 1' $M &&
+	grep -qx 'schedkit_sched_ext_ops_info{ops="vtime"} 1' $M &&
+	[ "$(sed -n 's/^schedkit_last_transition_timestamp_seconds //p' $M)" -gt "$t0" ] &&
+	ok "metrics: the switch counted, vtime running, the transition time moved" || no "metrics after switch" "$(cat $M)"
+skrun switch /data/broken.tar >/dev/null 2>&1
+grep -qx 'schedkit_switches_total 1' $M && grep -q '^schedkit_scheduler_running{name="vtime",' $M &&
+	ok "metrics: a refused switch counts nothing" || no "metrics after a refused switch" "$(cat $M)"
+skrun stop >/dev/null 2>&1
+wait $pid
+grep -qx 'schedkit_up 0' $M && grep -qx 'schedkit_status{status="stopped"} 1' $M &&
+	grep -qx 'schedkit_sched_ext_state{state="disabled"} 1' $M && ! grep -q '^schedkit_sched_ext_ops_info{' $M &&
+	! grep -q '^schedkit_scheduler_running{' $M && ! grep -q '^schedkit_ejections_total{' $M &&
+	grep -qx 'schedkit_restarts_total 0' $M &&
+	ok "metrics: stopped, sysfs disabled, a stop is no ejection" || no "metrics after stop" "$(cat $M)"
+expect "metrics: only the .prom file in the collector's directory (no temporary left)" schedkit.prom "$(ls /var/lib/node-exporter)"
 EOF
 
 SKVM_TIMEOUT=${SKVM_TIMEOUT:-420} vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" "$T/etc:/etc/schedkit" \
