@@ -81,7 +81,10 @@ static int open_artifact(const char *src, const char *arch, enum sk_pull_policy 
 	if (!marker)
 		return sk_errf(err, -ENOMEM, "out of memory");
 	/* looking must not create an empty store */
-	if (pull != SK_PULL_ALWAYS && sk_is_file(marker)) {
+	if (pull != SK_PULL_ALWAYS && !sk_is_file(marker)) {
+		ret = sk_errf(err, -ENOENT,
+			      "%s is not a content store (nothing was pulled into it)", store);
+	} else if (pull != SK_PULL_ALWAYS) {
 		ret = sk_store_open(store, &s, err);
 		if (!ret)
 			ret = sk_pull_stored(s, src, digest, NULL, err);
@@ -90,8 +93,10 @@ static int open_artifact(const char *src, const char *arch, enum sk_pull_policy 
 		sk_store_close(s);
 	}
 	free(marker);
-	if (ret == -ENOENT && pull == SK_PULL_NEVER)
-		return sk_err_prefix(err, "--pull never reads only the store: ");
+	if (ret == -ENOENT && pull == SK_PULL_NEVER) {
+		sk_err_prefix(err, "--pull never reads only the store: ");
+		return ret;
+	}
 	if (ret != -ENOENT && ret != -EINVAL && pull != SK_PULL_ALWAYS)
 		return ret;
 	return sk_artifact_open_any(src, &po, arch, out, err);
@@ -226,7 +231,7 @@ static int nfd_write(const char *src, const struct nfd_opts *o)
 	struct json_object *config = NULL;
 	struct sk_artifact *a = NULL;
 	struct sk_error err = {0};
-	const char *release = o->release;
+	const char *release = o->release, *raw;
 	struct utsname u;
 	struct sk_buf b = {0};
 	bool can = false;

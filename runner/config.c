@@ -271,8 +271,8 @@ int skr_config_sched(const struct skr_config *c, const char *name,
 	char *joined;
 	int ret;
 
-	for (size_t i = 0; i < c->nscheds; i++) {
-		if (!strcmp(c->scheds[i].name, name)) {
+	for (size_t i = 0; c->scheds && i < c->nscheds; i++) {
+		if (c->scheds[i].name && !strcmp(c->scheds[i].name, name)) {
 			*out = &c->scheds[i];
 			return 0;
 		}
@@ -439,7 +439,7 @@ out:
 
 void skr_config_free(struct skr_config *c)
 {
-	for (size_t i = 0; i < c->nscheds; i++) {
+	for (size_t i = 0; c->scheds && i < c->nscheds; i++) {
 		struct skr_sched_conf *s = &c->scheds[i];
 
 		free(s->name);

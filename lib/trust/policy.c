@@ -55,7 +55,7 @@ void sk_policy_free(struct sk_policy *p)
 	for (size_t i = 0; i < p->nkeys; i++)
 		sk_key_free(p->keys[i].key);
 	free(p->keys);
-	for (size_t i = 0; i < p->nscopes; i++)
+	for (size_t i = 0; p->scopes && i < p->nscopes; i++)
 		scope_free(&p->scopes[i]);
 	free(p->scopes);
 	scope_free(&p->def);
