@@ -231,7 +231,7 @@ static int nfd_write(const char *src, const struct nfd_opts *o)
 	struct json_object *config = NULL;
 	struct sk_artifact *a = NULL;
 	struct sk_error err = {0};
-	const char *release = o->release, *raw;
+	const char *release = o->release;
 	struct utsname u;
 	struct sk_buf b = {0};
 	bool can = false;
