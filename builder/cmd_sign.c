@@ -175,7 +175,7 @@ int cmd_sign(int argc, char **argv)
 	}
 	if (argc - optind != 1 || (!key && !sc.keyless)) {
 		if (!key && !sc.keyless)
-			sk_die_msg("sign: --key KEY (or --keyless) is required");
+			sk_die_msg("sign: --key KEY is required (or --keyless)");
 		ret = sk_cli_usage(usage, false);
 		goto out;
 	}
