@@ -38,6 +38,7 @@ struct hc {
 	const struct btf_type *ops_st;	   /* struct <ops_type>, NULL when the kernel lacks it */
 	const struct btf_type *flags_enum; /* enum scx_ops_flags (ENUM or ENUM64) */
 	bool struct_ops;		   /* struct bpf_struct_ops_<ops_type> */
+	uint8_t first[32];		   /* the first bytes of every name looked for */
 	struct sk_check_report *r;
 };
 
@@ -531,12 +532,26 @@ static int visit_kernel(const struct btf_type *t, uint32_t id, void *ctx)
 	return 0;
 }
 
+/* Only FUNCs, STRUCTs and ENUMs whose names start like one of the names looked for. */
+static void kernel_filter(struct hc *h, struct sk_kbtf_filter *f)
+{
+	memcpy(h->first, h->kfuncs.first, sizeof(h->first));
+	sk_bitmap_add(h->first, SK_SCX_OPS_TYPE);
+	sk_bitmap_add(h->first, h->ops_type);
+	sk_bitmap_add(h->first, h->wrapper);
+	sk_bitmap_add(h->first, SK_SCX_FLAGS_ENUM);
+	f->kinds = SK_KBTF_KIND(BTF_KIND_FUNC) | SK_KBTF_KIND(BTF_KIND_STRUCT) |
+		   SK_KBTF_KIND(BTF_KIND_ENUM) | SK_KBTF_KIND(BTF_KIND_ENUM64);
+	f->first = h->first;
+}
+
 int sk_host_check(struct json_object *config, const char *btf_path, const char *release,
 		  struct sk_check_report **out, struct sk_error *err)
 {
 	struct json_object *req = get(config, "requirements"), *ops = get(config, "ops");
 	struct json_object *kfuncs = get(req, "kfuncs"), *tun = get(config, "tunables"), *list;
 	struct sk_check_report *r = NULL;
+	struct sk_kbtf_filter filter;
 	struct sk_strv names = {0};
 	struct hc h = {0};
 	struct utsname uts;
@@ -575,10 +590,8 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 		ret = sk_nameset_init(&h.kfuncs, (const char *const *)names.v, names.n);
 	if (ret)
 		goto out;
-	ret = sk_kbtf_walk(&h.k,
-			   SK_KBTF_KIND(BTF_KIND_FUNC) | SK_KBTF_KIND(BTF_KIND_STRUCT) |
-			       SK_KBTF_KIND(BTF_KIND_ENUM) | SK_KBTF_KIND(BTF_KIND_ENUM64),
-			   visit_kernel, &h, err);
+	kernel_filter(&h, &filter);
+	ret = sk_kbtf_walk(&h.k, &filter, visit_kernel, &h, err);
 	if (ret) {
 		/* The walk said what is wrong with the file. */
 		sk_nameset_free(&h.kfuncs);

@@ -71,15 +71,33 @@ static inline const char *sk_kbtf_str(const struct sk_kbtf *k, uint32_t off)
 
 /* Returns 0 to go on, > 0 to stop the walk early (the walk then returns 0), < 0 to fail. */
 typedef int sk_kbtf_visit_fn(const struct btf_type *t, uint32_t id, void *ctx);
-/* The kinds a walk visits: SK_KBTF_KIND(BTF_KIND_FUNC) | ... */
+/* 256 bits, one per first byte of a name. */
+static inline void sk_bitmap_add(uint8_t bits[32], const char *name)
+{
+	bits[(uint8_t)name[0] / 8] |= (uint8_t)(1u << ((uint8_t)name[0] % 8));
+}
+
+/* A NULL name (an offset outside the strings) is never in. */
+static inline bool sk_bitmap_has(const uint8_t bits[32], const char *name)
+{
+	return name && (bits[(uint8_t)name[0] / 8] & (1u << ((uint8_t)name[0] % 8)));
+}
+
 #define SK_KBTF_KIND(kind) (1u << (kind))
+
+/* Which types a walk visits: most of a kernel's ~120k are of no interest. */
+struct sk_kbtf_filter {
+	uint32_t kinds;	      /* SK_KBTF_KIND(BTF_KIND_FUNC) | ... */
+	const uint8_t *first; /* NULL, or only names starting with a byte in this bitmap */
+};
+
 /*
- * Calls visit for every type of the kinds in kind_mask, in id order; every
- * record is checked to lie inside the type section (members, enumerators and
- * params included), visited or not.
+ * Calls visit for every type that passes f, in id order; every record is
+ * checked to lie inside the type section (members, enumerators and params
+ * included), visited or not.
  */
-int sk_kbtf_walk(const struct sk_kbtf *k, uint32_t kind_mask, sk_kbtf_visit_fn *visit, void *ctx,
-		 struct sk_error *err);
+int sk_kbtf_walk(const struct sk_kbtf *k, const struct sk_kbtf_filter *f, sk_kbtf_visit_fn *visit,
+		 void *ctx, struct sk_error *err);
 
 /* A sorted set of names looked up by every type's name; found/vals per name. */
 struct sk_nameset {

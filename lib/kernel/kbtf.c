@@ -34,33 +34,40 @@
 #endif
 
 /*
- * What follows struct btf_type for each kind: fixed bytes plus bytes per
- * vlen unit (members, enumerators, params, secinfos). A table, not a
- * switch: the walk runs ~120k times per check, emulated in test VMs.
- * Kinds libbpf 1.4 does not know are marked unknown.
+ * The size of a type record of each kind: struct btf_type and its fixed tail
+ * (rec_fixed, 0: a kind libbpf 1.4 does not know), plus per vlen unit
+ * (members, enumerators, params, secinfos). Tables, not a switch: the walk
+ * runs ~120k times per check, emulated in the test VMs.
  */
-static const struct {
-	uint8_t known, fixed, per_vlen;
-} kinds[32] = {
-    [BTF_KIND_INT] = {1, 4, 0},
-    [BTF_KIND_PTR] = {1, 0, 0},
-    [BTF_KIND_ARRAY] = {1, sizeof(struct btf_array), 0},
-    [BTF_KIND_STRUCT] = {1, 0, sizeof(struct btf_member)},
-    [BTF_KIND_UNION] = {1, 0, sizeof(struct btf_member)},
-    [BTF_KIND_ENUM] = {1, 0, sizeof(struct btf_enum)},
-    [BTF_KIND_FWD] = {1, 0, 0},
-    [BTF_KIND_TYPEDEF] = {1, 0, 0},
-    [BTF_KIND_VOLATILE] = {1, 0, 0},
-    [BTF_KIND_CONST] = {1, 0, 0},
-    [BTF_KIND_RESTRICT] = {1, 0, 0},
-    [BTF_KIND_FUNC] = {1, 0, 0}, /* its vlen is the linkage */
-    [BTF_KIND_FUNC_PROTO] = {1, 0, sizeof(struct btf_param)},
-    [BTF_KIND_VAR] = {1, 4, 0},
-    [BTF_KIND_DATASEC] = {1, 0, sizeof(struct btf_var_secinfo)},
-    [BTF_KIND_FLOAT] = {1, 0, 0},
-    [BTF_KIND_DECL_TAG] = {1, 4, 0},
-    [BTF_KIND_TYPE_TAG] = {1, 0, 0},
-    [BTF_KIND_ENUM64] = {1, 0, sizeof(struct btf_enum64)},
+#define REC(extra) ((uint8_t)(sizeof(struct btf_type) + (extra)))
+static const uint8_t rec_fixed[32] = {
+    [BTF_KIND_INT] = REC(4),
+    [BTF_KIND_PTR] = REC(0),
+    [BTF_KIND_ARRAY] = REC(sizeof(struct btf_array)),
+    [BTF_KIND_STRUCT] = REC(0),
+    [BTF_KIND_UNION] = REC(0),
+    [BTF_KIND_ENUM] = REC(0),
+    [BTF_KIND_FWD] = REC(0),
+    [BTF_KIND_TYPEDEF] = REC(0),
+    [BTF_KIND_VOLATILE] = REC(0),
+    [BTF_KIND_CONST] = REC(0),
+    [BTF_KIND_RESTRICT] = REC(0),
+    [BTF_KIND_FUNC] = REC(0), /* its vlen is the linkage */
+    [BTF_KIND_FUNC_PROTO] = REC(0),
+    [BTF_KIND_VAR] = REC(4),
+    [BTF_KIND_DATASEC] = REC(0),
+    [BTF_KIND_FLOAT] = REC(0),
+    [BTF_KIND_DECL_TAG] = REC(4),
+    [BTF_KIND_TYPE_TAG] = REC(0),
+    [BTF_KIND_ENUM64] = REC(0),
+};
+static const uint8_t rec_per_vlen[32] = {
+    [BTF_KIND_STRUCT] = sizeof(struct btf_member),
+    [BTF_KIND_UNION] = sizeof(struct btf_member),
+    [BTF_KIND_ENUM] = sizeof(struct btf_enum),
+    [BTF_KIND_FUNC_PROTO] = sizeof(struct btf_param),
+    [BTF_KIND_DATASEC] = sizeof(struct btf_var_secinfo),
+    [BTF_KIND_ENUM64] = sizeof(struct btf_enum64),
 };
 
 static int check_header(struct sk_kbtf *k, const char *path, struct sk_error *err)
@@ -211,43 +218,43 @@ void sk_kbtf_close(struct sk_kbtf *k)
 	memset(k, 0, sizeof(*k));
 }
 
-int sk_kbtf_walk(const struct sk_kbtf *k, uint32_t kind_mask, sk_kbtf_visit_fn *visit, void *ctx,
-		 struct sk_error *err)
+int sk_kbtf_walk(const struct sk_kbtf *k, const struct sk_kbtf_filter *f, sk_kbtf_visit_fn *visit,
+		 void *ctx, struct sk_error *err)
 {
-	size_t pos = 0;
+	const uint8_t *p = k->types, *end = k->types + k->types_len;
 	uint32_t id = 1;
 
-	while (pos < k->types_len) {
-		const struct btf_type *t = (const struct btf_type *)(k->types + pos);
+	for (; p < end; id++) {
+		const struct btf_type *t = (const struct btf_type *)p;
+		size_t left = (size_t)(end - p), rec;
 		unsigned kind;
-		size_t extra;
 		int ret;
 
-		if (k->types_len - pos < sizeof(*t))
+		if (left < sizeof(*t))
 			return sk_errf(err, -EINVAL,
 				       "kernel BTF %s: type %u at offset %zu is cut off by the end "
 				       "of the type section",
-				       k->path, id, pos);
+				       k->path, id, (size_t)(p - k->types));
 		kind = btf_kind(t);
-		if (!kinds[kind].known)
+		rec = rec_fixed[kind] + (size_t)rec_per_vlen[kind] * btf_vlen(t);
+		if (!rec_fixed[kind])
 			return sk_errf(err, -EINVAL,
 				       "kernel BTF %s: type %u has kind %u, which libbpf 1.4 does "
 				       "not know either (a newer kernel? upgrade libbpf and "
 				       "schedkit)",
 				       k->path, id, kind);
-		extra = kinds[kind].fixed + (size_t)kinds[kind].per_vlen * btf_vlen(t);
-		if (extra > k->types_len - pos - sizeof(*t))
+		if (rec > left)
 			return sk_errf(err, -EINVAL,
 				       "kernel BTF %s: type %u at offset %zu runs past the end of "
 				       "the type section",
-				       k->path, id, pos);
-		if (kind_mask & (1u << kind)) {
+				       k->path, id, (size_t)(p - k->types));
+		if (((f->kinds >> kind) & 1) &&
+		    (!f->first || sk_bitmap_has(f->first, sk_kbtf_str(k, t->name_off)))) {
 			ret = visit(t, id, ctx);
 			if (ret)
 				return ret < 0 ? ret : 0;
 		}
-		pos += sizeof(*t) + extra;
-		id++;
+		p += rec;
 	}
 	return 0;
 }
@@ -279,8 +286,7 @@ int sk_nameset_init(struct sk_nameset *s, const char *const *names, size_t n)
 		if (u && !strcmp(s->names[u - 1], s->names[i]))
 			continue;
 		s->names[u++] = s->names[i];
-		s->first[(uint8_t)s->names[i][0] / 8] |=
-		    (uint8_t)(1u << ((uint8_t)s->names[i][0] % 8));
+		sk_bitmap_add(s->first, s->names[i]);
 	}
 	s->n = u;
 	return 0;
@@ -345,7 +351,8 @@ int sk_kbtf_enum_values(const struct sk_kbtf *k, struct sk_nameset *want, struct
 {
 	struct enum_walk w = {.k = k, .want = want, .left = want->n};
 
-	return w.left ? sk_kbtf_walk(k, SK_KBTF_KIND(BTF_KIND_ENUM) | SK_KBTF_KIND(BTF_KIND_ENUM64),
-				     visit_enum, &w, err)
-		      : 0;
+	struct sk_kbtf_filter f = {SK_KBTF_KIND(BTF_KIND_ENUM) | SK_KBTF_KIND(BTF_KIND_ENUM64),
+				   NULL};
+
+	return w.left ? sk_kbtf_walk(k, &f, visit_enum, &w, err) : 0;
 }
