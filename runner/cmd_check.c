@@ -231,7 +231,7 @@ static int nfd_write(const char *src, const struct nfd_opts *o)
 	struct json_object *config = NULL;
 	struct sk_artifact *a = NULL;
 	struct sk_error err = {0};
-	const char *release = o->release;
+	const char *release = o->release, *raw;
 	struct utsname u;
 	struct sk_buf b = {0};
 	bool can = false;
@@ -255,15 +255,12 @@ static int nfd_write(const char *src, const struct nfd_opts *o)
 			goto out;
 		}
 		can = sk_check_report_ok(report);
-		label_value(o->name			     ? o->name
-			    : sk_json_str(a->config, "name") ? sk_json_str(a->config, "name")
-							     : "scheduler",
-			    name, sizeof(name));
+		raw = o->name ? o->name : sk_json_str(a->config, "name");
+		label_value(raw ? raw : "scheduler", name, sizeof(name));
 		if (!name[0]) {
-			sk_die_msg(
-			    "check --nfd: --nfd-name %s: not usable in a label; use letters, "
-			    "digits, '-', '_' and '.'",
-			    o->name);
+			sk_die_msg("check --nfd: %s \"%s\" is not usable in a label name; use "
+				   "letters, digits, '-', '_' and '.' (--nfd-name NAME)",
+				   o->name ? "--nfd-name" : "the scheduler's name", raw);
 			ret = SK_EXIT_USAGE;
 			goto out;
 		}
