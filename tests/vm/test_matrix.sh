@@ -1,0 +1,193 @@
+#!/bin/sh
+# The kernel matrix: the shipped fifo and vtime artifacts and an upstream
+# example (scx_simple, built against the 7.2 kernel's tools/sched_ext
+# headers), each built ONCE against the default (sid 7.2) BTF, are checked
+# and run unchanged on every kernel of the matrix (`make kernel
+# KERNELS="6.16 7.1 sid 7.3"`), one boot per kernel.
+#
+# Each cell: `skrun check` in the guest says "can run" or "cannot run"; the
+# kernel must agree. "can run": `skrun run` attaches (state enabled, a CPU
+# workload completes, SIGTERM detaches). "cannot run": bench/bare_loader.c,
+# which loads and attaches without any check, fails and the state stays
+# disabled. The table is written to docs/kernels.md.
+#
+# Env: SK_MATRIX_KERNELS (default "6.16 7.1 sid 7.3").
+. "$(dirname "$0")/../lib.sh"
+. "$SK_ROOT/tests/vm/vm.sh"
+
+KCACHE=${SCHEDKIT_KERNEL_CACHE:-/var/cache/schedkit/kernel}
+KERNELS=${SK_MATRIX_KERNELS:-6.16 7.1 sid 7.3}
+SCX=${SCHEDKIT_SCX_CACHE:-/var/cache/schedkit/scx}
+S=$SCX/tools/sched_ext
+for k in $KERNELS; do
+	[ -s "$KCACHE/$k/vmlinuz" ] || {
+		fail "matrix kernel $k" "no $KCACHE/$k/vmlinuz: run make kernel KERNELS=\"$KERNELS\""
+		exit 1
+	}
+done
+[ -d "$S/include/scx" ] || {
+	fail scx-sources "no upstream sched_ext sources at $SCX; run tests/vm/fetch-scx.sh"
+	exit 1
+}
+
+export SKBUILD_BTF=$SK_KERNEL/vmlinux SCHEDKIT_CACHE=$T/cache
+mkdir -p "$T/data" "$T/bin"
+gcc -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 "$SK_ROOT/bench/bare_loader.c" \
+	-o "$T/bin/bare_loader" $(pkg-config --cflags --libs libbpf) ||
+	{ fail "bare loader" "cannot compile bench/bare_loader.c"; exit 1; }
+
+# The very object skrun loads: the bpf layer of the amd64 manifest.
+bpf_layer() {
+	python3 - "$1" "$2" <<'PY'
+import json, os, shutil, sys
+root, dest = sys.argv[1], sys.argv[2]
+def blob(d):
+    return os.path.join(root, "blobs", "sha256", d.split(":")[1])
+node = json.load(open(blob(json.load(open(os.path.join(root, "index.json")))["manifests"][0]["digest"])))
+if "manifests" in node:
+    m = [m for m in node["manifests"] if m.get("platform", {}).get("architecture") == "amd64"][0]
+    node = json.load(open(blob(m["digest"])))
+layer = [l for l in node["layers"] if l["mediaType"].endswith(".bpf.v1+elf")][0]
+shutil.copyfile(blob(layer["digest"]), dest)
+PY
+}
+
+scheds="fifo vtime scx_simple"
+for s in $scheds; do
+	case $s in
+	scx_*) set -- "$S/$s.bpf.c" -I "$S/include" -I "$S/include/bpf-compat" ;;
+	*) set -- "$SK_ROOT/scheds/$s" ;;
+	esac
+	if ! "$SKBUILD" build -q "$@" -o "$T/data/$s.oci" -t test >"$T/build.log" 2>&1; then
+		fail "build $s once" "$(tail -3 "$T/build.log")"
+		exit 1
+	fi
+	bpf_layer "$T/data/$s.oci" "$T/data/$s.bpf.o" || { fail "bpf layer of $s" "none"; exit 1; }
+	pass "build $s once (digest $(sha256sum "$T/data/$s.bpf.o" | cut -c1-12))"
+done
+echo "$scheds" >"$T/data/scheds"
+
+cat >"$T/guest.sh" <<'EOF'
+state() { cat /sys/kernel/sched_ext/state; }
+workload() {
+	pids=""
+	for j in 1 2; do
+		(i=0; while [ $i -lt 20000 ]; do i=$((i + 1)); done) &
+		pids="$pids $!"
+	done
+	wait $pids
+}
+rel=$(uname -r)
+for s in $(cat /data/scheds); do
+	# --load: the BTF comparison, then the object through libbpf and the verifier
+	# (nothing attached), which catches what names alone cannot, such as a
+	# kfunc whose prototype changed.
+	skrun check --load /data/$s.oci:test >/tmp/$s.check 2>&1
+	crc=$?
+	btf=
+	grep -q '^result: can run' /tmp/$s.check && btf=can
+	grep -q '^result: cannot run' /tmp/$s.check && btf=cannot
+	why=$(grep -E ' missing$' /tmp/$s.check | sed 's/  */ /g' | head -3 | tr '\n' ';')
+	if [ "$btf" = can ] && [ $crc != 0 ]; then
+		why="load: $(grep -m1 -E 'libbpf: |verifier: |hint: ' /tmp/$s.check | cut -c1-160)"
+		btf=can-btf
+	fi
+	[ $crc = 0 ] && v=can || v=cannot
+	[ -n "$btf" ] || v="error:$crc"
+	if [ $v = can ]; then
+		skrun run --insecure-skip-verify /data/$s.oci:test --restart never >/tmp/$s.log 2>&1 &
+		pid=$!
+		for _ in $(seq 150); do
+			grep -q attached /tmp/$s.log && break
+			kill -0 $pid 2>/dev/null || break
+			sleep 0.1
+		done
+		if [ "$(state)" = enabled ] && workload && [ "$(state)" = enabled ]; then
+			kill -TERM $pid; wait $pid
+			[ "$(state)" = disabled ] && k=attached || k="stuck:$(state)"
+		else
+			kill -TERM $pid 2>/dev/null; wait $pid
+			# The kernel's words, not libbpf's summary: the first error line of the log.
+			k="refused:$(grep -m1 -iE 'error|fail|refus|invalid' /tmp/$s.log | cut -c1-160)"
+			sed 's/^/    [guest] /' /tmp/$s.log | tail -n 25
+		fi
+		echo "CELL|$rel|$s|can|$k|$btf|"
+	elif [ $v = cannot ]; then
+		sed 's/^/    [guest] /' /tmp/$s.check | grep -E 'missing|libbpf|verifier: |hint' | head -n 8
+		bare_loader /data/$s.bpf.o >/tmp/$s.bare 2>&1 &
+		pid=$!
+		for _ in $(seq 100); do
+			grep -q attached /tmp/$s.bare && break
+			kill -0 $pid 2>/dev/null || break
+			sleep 0.1
+		done
+		if [ "$(state)" = enabled ]; then
+			k=attached
+			kill -TERM $pid
+		else
+			k="refused:$(grep -m1 -iE 'failed|error|invalid' /tmp/$s.bare | cut -c1-160)"
+			sed 's/^/    [guest] /' /tmp/$s.bare | tail -n 10
+		fi
+		wait $pid
+		echo "CELL|$rel|$s|cannot|$k|$btf|$why"
+	else
+		echo "CELL|$rel|$s|$v|-|-|$(tail -1 /tmp/$s.check | cut -c1-160)"
+	fi
+done
+EOF
+
+: >"$T/cells"
+for k in $KERNELS; do
+	t0=$(date +%s)
+	SKVM_KERNEL=$KCACHE/$k vm_run "$T/vm-$k" "$T/guest.sh" "$SKRUN:/bin/skrun" \
+		"$T/bin/bare_loader:/bin/bare_loader" "$T/data:/data" >"$T/vm-$k.out" 2>&1
+	rc=$?
+	secs=$(($(date +%s) - t0))
+	if [ $rc = 0 ]; then pass "boot $k ($(cat "$KCACHE/$k/release")) ran every artifact in $secs s"; else
+		fail "boot $k" "vm_run returned $rc"
+		tail -n 30 "$T/vm-$k.out"
+		continue
+	fi
+	grep -a '^CELL|' "$T/vm-$k/console.log" | sed "s/^CELL|/$k|/" >>"$T/cells"
+	grep -a '^    \[guest\]' "$T/vm-$k/console.log"
+done
+
+# Every cell: the check and the kernel agree.
+while IFS='|' read -r k rel s verdict kern btf why; do
+	case $verdict/$kern in
+	can/attached) pass "$k $s: check says can run, and it attaches and runs" ;;
+	cannot/refused:*) pass "$k $s: check says cannot run ($why), and the kernel refuses (${kern#refused:})" ;;
+	*) fail "$k $s: check and kernel agree" "check '$verdict', kernel '$kern' ($why)" ;;
+	esac
+done <"$T/cells"
+n=$(wc -l <"$T/cells")
+want=$(($(echo "$KERNELS" | wc -w) * $(echo "$scheds" | wc -w)))
+[ "$n" = "$want" ] && pass "all $want cells reported" || fail "all cells reported" "$n of $want"
+
+{
+	cat <<'EOF'
+# Kernels
+
+Which schedulers run on which kernel. Generated by `tests/vm/test_matrix.sh`
+(part of `make check`): every artifact is built once, against the sid 7.2
+kernel's BTF, and run unchanged on Debian's sched_ext cloud kernels, one qemu
+boot per kernel (`make kernel KERNELS="6.16 7.1 sid 7.3"` fetches them into
+`/var/cache/schedkit/kernel/NAME/`). In each boot `skrun check` gives its
+verdict; where it says *can run*, `skrun run` attaches and a CPU workload
+completes; where it says *cannot run*, the bare libbpf loader
+(`bench/bare_loader.c`, no checks) shows that the kernel refuses too.
+
+| kernel | scheduler | skrun check (BTF) | skrun check --load | the kernel | why not |
+|---|---|---|---|---|---|
+EOF
+	while IFS='|' read -r k rel s verdict kern btf why; do
+		case $kern in
+		attached) kk="attaches, runs" ;;
+		refused:*) kk="refuses: \`$(echo "${kern#refused:}" | sed 's/|/\\|/g')\`" ;;
+		*) kk=$kern ;;
+		esac
+		case $btf in can-btf) b="can run" ;; *) b="$btf run" ;; esac
+		echo "| $rel | $s | $b | $verdict run | $kk | $(echo "$why" | sed 's/;$//; s/;/; /g; s/|/\\|/g') |"
+	done <"$T/cells"
+} >"$SK_ROOT/docs/kernels.md"
+pass "table written to docs/kernels.md"
