@@ -58,9 +58,8 @@ void skr_metrics_update(struct skr_metrics *m, const struct skr_status *s, time_
 {
 	bool was_up = attached(m->prev);
 
-	if (was_up && !attached(s->status) && !is(s->status, "stopped"))
-		count_ejection(m, s->have_exit ? s->last_exit.kind : -1);
-	else if (was_up && is(s->status, "fallback") && !m->prev_fallback)
+	if (was_up && ((!attached(s->status) && !is(s->status, "stopped")) ||
+		       (is(s->status, "fallback") && !m->prev_fallback)))
 		count_ejection(m, s->have_exit ? s->last_exit.kind : -1);
 	if (was_up && is(s->status, "running"))
 		m->switches++;

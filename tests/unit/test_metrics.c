@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 /* runner/ is not a library: its one self-contained file is compiled in. */
-#include "../../runner/metrics.c"
+#include "../../runner/metrics.c" /* NOLINT(bugprone-suspicious-include) */
 
 #define DIGEST_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define DIGEST_B "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
