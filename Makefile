@@ -9,7 +9,16 @@ CC       ?= gcc
 
 PKGS     := libbpf libarchive libcurl json-c openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
+# libcurl: the minimal static build of scripts/build-curl.sh (make deps) when it
+# is there: HTTP(S), HTTP/2, proxies, Basic/Bearer, and 5 shared libraries at
+# start instead of Debian's libcurl4 and its ~40. Else the system's.
+CURL_MIN   ?= /var/cache/schedkit/curl-min
+ifneq ($(wildcard $(CURL_MIN)/lib/libcurl.a),)
+CURL_LIBS  := $(CURL_MIN)/lib/libcurl.a -lnghttp2 -lssl -lcrypto -lz -lpthread
+else
+CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null)
+endif
+PKG_LIBS   := $(CURL_LIBS) $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -lelf -lz
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -Ilib/include $(PKG_CFLAGS) \
@@ -76,7 +85,7 @@ $(BUILD)/skrun: $(RUNNER_OBJS) $(BUILD)/libschedkit.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
 $(BUILD)/skrun-fetch: $(FETCHER_OBJS) $(BUILD)/libschedkit-net.a $(BUILD)/libschedkit.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl libarchive json-c libcrypto 2>/dev/null)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(shell pkg-config --libs libarchive json-c libcrypto 2>/dev/null)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libschedkit-net.a $(BUILD)/libschedkit.a $(HEADERS) | $(BUILD)/skrun-fetch
 	@mkdir -p $(dir $@)
