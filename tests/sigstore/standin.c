@@ -370,6 +370,14 @@ static void write_root(const char *dir, const char *out, const char *ca_dir, con
 	X509_free(tsa[1]);
 }
 
+static void write_new_key(const char *dir, const char *name)
+{
+	EVP_PKEY *k = new_key();
+
+	write_key(dir, name, k);
+	EVP_PKEY_free(k);
+}
+
 static int cmd_init(const char *dir)
 {
 	EVP_PKEY *ca_key = new_key(), *tsa_root_key = new_key(), *tsa_key = new_key();
@@ -389,13 +397,19 @@ static int cmd_init(const char *dir)
 	write_cert(dir, "tsa-root.crt", tsa_root);
 	write_key(dir, "tsa.key", tsa_key);
 	write_cert(dir, "tsa.crt", tsa);
-	write_key(dir, "ct.key", new_key());
-	write_key(dir, "rekor.key", new_key());
-	write_key(dir, "other.key", new_key());
+	write_new_key(dir, "ct.key");
+	write_new_key(dir, "rekor.key");
+	write_new_key(dir, "other.key");
 	root = path(dir, "trusted_root.json");
 	write_root(dir, root, dir, NULL, NULL);
 	printf("%s\n", root);
 	free(root);
+	X509_free(ca);
+	X509_free(tsa_root);
+	X509_free(tsa);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(tsa_root_key);
+	EVP_PKEY_free(tsa_key);
 	return 0;
 }
 
@@ -605,7 +619,13 @@ static int fulcio(struct state *s, int fd, const char *body)
 	X509_set_version(x, 2);
 	set_serial(x);
 	X509_set_issuer_name(x, X509_get_subject_name(s->ca));
-	X509_set_subject_name(x, X509_NAME_new());
+	{
+		X509_NAME *empty =
+		    X509_NAME_new(); /* Fulcio's certificates have an empty subject */
+
+		X509_set_subject_name(x, empty);
+		X509_NAME_free(empty);
+	}
 	X509_gmtime_adj(X509_getm_notBefore(x), s->cert_expired ? -7200 : -30);
 	X509_gmtime_adj(X509_getm_notAfter(x), s->cert_expired ? -3600 : 600);
 	X509_set_pubkey(x, pk);
