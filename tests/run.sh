@@ -85,6 +85,8 @@ if [ -x "$ROOT/build-asan/skrun" ] && [ -z "${SK_NO_ASAN_PASS:-}" ]; then
 		# the images are built once per run (their skbuild is built inside);
 		# the author's-loop and tour boots exercise what test_attach covers
 		*container.sh | *test_vmtest.sh | *test_tour.sh | *man_help.sh) continue ;;
+		# four kernel boots; the load/attach path is test_attach's
+		*test_matrix.sh) continue ;;
 		esac
 		case "asan:$t" in *"$filter"*) ;; *) continue ;; esac
 		run_script "$t" build-asan "asan:$t"
