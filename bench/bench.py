@@ -172,7 +172,8 @@ class Bench:
     def add(self, rid, name, unit, ours, peer, target=None, ours_label="", peer_label="",
             note=None):
         """One result row. OURS and PEER are sample lists (or None); TARGET is
-        ("ratio_max", X) | ("less_than_peer",) | ("equals", X) | None."""
+        ("ratio_max", X) | ("less_than_peer",) | ("equals", X) | ("at_most", X, TEXT) |
+        None."""
         om = median(ours) if ours is not None else None
         pm = median(peer) if peer is not None else None
         ratio = om / pm if om is not None and pm else None
@@ -188,6 +189,9 @@ class Bench:
             elif kind == "equals":
                 target_text = "= %s" % target[1]
                 met = om == target[1]
+            elif kind == "at_most":
+                target_text = target[2]
+                met = om is not None and om <= target[1]
         self.rows.append({
             "id": rid, "name": name, "unit": unit,
             "ours": om, "peer": pm, "ratio": ratio,
@@ -652,20 +656,56 @@ class Bench:
         b = runs[(s, "bare")]
         lab = ("skrun run", "bare_loader (libbpf)")
         self.add("rss_peak_kb", "peak RSS (VmHWM) while attached, scheds/%s (VM)" % s, "kB",
-                 [r["settled_hwm_kb"] for r in o], [r["settled_hwm_kb"] for r in b], None, *lab)
+                 [r["settled_hwm_kb"] for r in o], [r["settled_hwm_kb"] for r in b],
+                 ("ratio_max", 1.3), *lab)
         self.add("rss_steady_kb", "steady RSS (VmRSS) 300 ms after attach, scheds/%s (VM)" % s,
-                 "kB", [r["settled_rss_kb"] for r in o], [r["settled_rss_kb"] for r in b], None,
-                 *lab)
+                 "kB", [r["settled_rss_kb"] for r in o], [r["settled_rss_kb"] for r in b],
+                 ("at_most", 4096, "≤ 4096 kB (4 MiB)"), *lab)
 
     def bench_size(self):
         stripped = os.path.join(self.tmp, "skrun.stripped")
         self.run(["strip", "-o", stripped, self.skrun])
-        libs = self.run(["ldd", self.skrun]).stdout.decode().count("=>")
+        # Every line of ldd is one object mapped at start: vdso and the loader included.
+        ldd = [l.split()[0] for l in self.run(["ldd", self.skrun]).stdout.decode().splitlines()
+               if l.strip()]
+        self.add("skrun_shared_objects", "skrun: shared objects in `ldd` (vdso and loader "
+                 "included)", "objects", [len(ldd)], None, ("at_most", 8, "≤ 8"), "skrun",
+                 note=", ".join(ldd))
         self.add("skrun_size_bytes", "skrun binary size", "bytes",
-                 [os.path.getsize(self.skrun)], None, None, "skrun",
-                 note="%d shared libraries (ldd)" % libs)
+                 [os.path.getsize(self.skrun)], None, None, "skrun")
         self.add("skrun_size_stripped_bytes", "skrun binary size, stripped", "bytes",
                  [os.path.getsize(stripped)], None, None, "skrun")
+
+    def bench_helper_rss(self):
+        """Peak RSS of the fetch helper during `skrun pull` from the registry. The helper
+        is not part of the resident footprint; this only reports it."""
+        helper = os.path.join(os.path.dirname(self.skrun), "skrun-fetch")
+        name = "fetch helper (skrun-fetch) peak RSS (VmHWM) during `skrun pull` of scheds/%s" \
+            % self.sched
+        if not os.access(helper, os.X_OK):
+            self.not_measured("helper_rss_kb", name, "no %s next to skrun" % helper)
+            return
+        wrap = os.path.join(self.tmp, "helper_rss")
+        self.run(["gcc", "-std=c17", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", "-O2",
+                  '-DREAL_HELPER="%s"' % os.path.abspath(helper),
+                  os.path.join(ROOT, "bench", "helper_rss.c"), "-o", wrap])
+        ref = "%s/bench/helper-rss:v1" % self.reg.host
+        self.run([self.skbuild, "push", self.layout + ":bench", ref])
+        skip = ["--insecure-skip-verify"] if self.pull_verifies else []
+        env = dict(self.env, SKRUN_FETCH_HELPER=wrap)
+        peaks = []
+        for i in range(min(self.iters, 5)):
+            p = self.run([self.skrun, "pull", ref, "--store",
+                          os.path.join(self.tmp, "helper-store-%d" % i)] + skip, env=env)
+            m = re.findall(r"helper_rss: peak_kb=(\d+) exit=0", p.stderr.decode(errors="replace"))
+            if not m:
+                raise BenchError("the fetch helper reported no peak RSS: %s"
+                                 % p.stderr.decode(errors="replace")[-500:])
+            peaks.append(max(int(x) for x in m))
+        self.add("helper_rss_kb", name, "kB", peaks, None, None,
+                 "skrun-fetch" + (" (skrun pull --insecure-skip-verify)" if skip else ""),
+                 note="reported only: the helper runs during a pull, not while a scheduler "
+                 "runs")
 
     # -- output --------------------------------------------------------------
 
@@ -727,7 +767,7 @@ def load_misses():
 def fmt(v, unit):
     if v is None:
         return "—"
-    if unit in ("requests", "kB", "bytes"):
+    if unit in ("requests", "kB", "bytes", "objects"):
         return "%d" % round(v)
     return "%.1f" % v
 
@@ -760,7 +800,11 @@ def render_md(doc, misses):
                "Verify rows check one skbuild-signed artifact with the same public key in both "
                "tools. Build rows: `skbuild build` into a fresh layout with its vmlinux.h cache "
                "warm, against `%s` of the same source. Attach rows run in one boot of the "
-               "sched_ext test kernel (qemu, single-threaded TCG, so absolute times are slow): "
+               "sched_ext test kernel (qemu, single-threaded TCG with `-icount shift=0,sleep=off`: "
+               "the guest's clock counts executed instructions, 1 ns each, so an attach time "
+               "is the work done in the guest, user and kernel, from the loader's start to "
+               "`enabled`, whatever else the host is running; bench/vm_attach.sh with "
+               "SKVM_ICOUNT= measures wall time instead): "
                "bench/attach_timer starts the loader and polls /sys/kernel/sched_ext/state every "
                "0.5 ms on CLOCK_MONOTONIC until it reads `enabled`, reads the loader's "
                "VmHWM/VmRSS 300 ms later, then stops it with SIGTERM. The store is warm; the "
@@ -848,6 +892,7 @@ def main():
             b.section("build", b.bench_build)
             b.section("attach", b.bench_vm)
             b.section("size", b.bench_size)
+            b.section("fetch helper", b.bench_helper_rss)
         b.write()
     finally:
         b.cleanup()

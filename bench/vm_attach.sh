@@ -2,7 +2,9 @@
 # Attach benchmark in the sched_ext guest (one boot): for each scheduler,
 # N alternating runs of the bare libbpf loader and `skrun run`, each timed
 # inside the guest by bench/attach_timer from the loader's start to
-# /sys/kernel/sched_ext/state = enabled, with the loader's VmHWM/VmRSS.
+# /sys/kernel/sched_ext/state = enabled, with the loader's VmHWM/VmRSS. qemu
+# runs with -icount shift=0,sleep=off (see below) unless SKVM_ICOUNT says
+# otherwise.
 #
 #   sh bench/vm_attach.sh OUT ITERATIONS SCHED...
 #
@@ -94,7 +96,13 @@ done
 [ $fails = 0 ]
 EOF
 
-SKVM_TIMEOUT=${SKVM_TIMEOUT:-600} vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" \
+# The fetch helper goes next to skrun, where skrun looks for it, when it exists.
+helper=$(dirname "$SKRUN")/skrun-fetch
+[ -x "$helper" ] && set -- "$helper:/bin/skrun-fetch" || set --
+# The guest's clock counts instructions (1 ns each): on a shared, loaded host,
+# wall time in TCG measures the host's load and qemu's code translation more
+# than the loaders. SKVM_ICOUNT= (empty) measures wall time instead.
+SKVM_ICOUNT=${SKVM_ICOUNT-shift=0,sleep=off} SKVM_TIMEOUT=${SKVM_TIMEOUT:-600} vm_run "$T/vm" "$T/guest.sh" "$@" "$SKRUN:/bin/skrun" \
 	"$T/bin/bare_loader:/bin/bare_loader" "$T/bin/attach_timer:/bin/attach_timer" \
 	"$T/data:/data" >"$T/vm.out" 2>&1
 rc=$?

@@ -8,7 +8,10 @@
 #       linked ELF among them) and GUEST_SCRIPT as /test.sh. Returns the
 #       guest script's exit status, or 125 when the guest never reported
 #       one (no kernel, boot failure, timeout, kernel oops).
-#       Serial output: WORKDIR/console.log. Env SKVM_TIMEOUT (s, default 120).
+#       Serial output: WORKDIR/console.log. Env SKVM_TIMEOUT (s, default 120);
+#       SKVM_ICOUNT, when set, is qemu's -icount (e.g. shift=0,sleep=off: the
+#       guest's clock counts executed instructions, for benchmarks that must
+#       not depend on the host's load).
 #   vm_extract WORKDIR NAME DEST
 #       Writes the file that the guest sent with `skvm-out NAME FILE`.
 #   vm_kernel_ready
@@ -196,7 +199,8 @@ vm_run() {
 	# to the front of the guest's first output line.
 	_esc=$(printf '\033')
 	{
-		timeout --foreground -k 5 "$_t" qemu-system-x86_64 -accel tcg,thread=single -cpu max \
+		timeout --foreground -k 5 "$_t" qemu-system-x86_64 -accel tcg,thread=single \
+			${SKVM_ICOUNT:+-icount "$SKVM_ICOUNT"} -cpu max \
 			-m 1024 -smp 2 -nographic -no-reboot -nic none \
 			-kernel "$SKVM_KERNEL/vmlinuz" -initrd "$_w/initramfs.img" \
 			-append "console=ttyS0 panic=-1 quiet" </dev/null 2>"$_w/qemu.err"
