@@ -516,6 +516,7 @@ static struct json_object *make_annotations(const struct sched_manifest *m,
 	cb = sk_strv_join(&info->ops->callbacks, ",");
 	add_str(a, SK_ANN_KFUNCS, kf);
 	add_str(a, SK_ANN_OPS, cb);
+	add_str(a, SK_ANN_OPS_TYPE, info->ops->type);
 	free(kf);
 	free(cb);
 	free(rev);

@@ -31,6 +31,8 @@ extern "C" {
 #define SK_ANN_SCHED_NAME  "org.schedkit.scheduler.name"
 #define SK_ANN_KFUNCS	   "org.schedkit.scheduler.kernel.kfuncs"
 #define SK_ANN_OPS	   "org.schedkit.scheduler.ops"
+/* The ops map's struct: sched_ext_ops, or a later one such as sched_ext_ops_cid (7.2). */
+#define SK_ANN_OPS_TYPE "org.schedkit.scheduler.ops.type"
 
 /* Limits on untrusted JSON documents. */
 #define SK_MANIFEST_MAX (4u << 20)
