@@ -123,7 +123,9 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 		case 'j':
 			json = true;
 			break;
-		case 'q': /* the digest alone is what push prints anyway */
+		case 'q': /* the digest alone is what push prints anyway; progress: a line per blob
+			   */
+			opts.progress = SK_PROGRESS_LINES;
 			break;
 		case 'm':
 			if (sk_strv_push(&mounts, optarg))

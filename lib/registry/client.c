@@ -69,7 +69,6 @@ struct sk_registry {
 	CURLM *multi;
 	CURLSH *share;
 	struct xfer *idle;
-	unsigned in_flight;
 	struct sk_ref ref;
 	char scheme[8];		       /* "" until the first request settled it */
 	bool insecure;		       /* named by the user: unverified TLS and plain HTTP */
@@ -163,7 +162,6 @@ struct call {
 	char *url;	/* the request's URL on the scheme found (curl_free), NULL: rq->url */
 	double start, deadline, wake;
 	unsigned attempt;
-	unsigned resumes;
 	bool reauthed;
 };
 
@@ -904,7 +902,6 @@ static void xfer_put(struct sk_registry *r, struct xfer *x)
 	if (!x)
 		return;
 	curl_multi_remove_handle(r->multi, x->easy);
-	r->in_flight--;
 	curl_slist_free_all(x->hdrs);
 	x->hdrs = NULL;
 	x->next = r->idle;
@@ -1171,7 +1168,6 @@ static int call_send(struct sk_registry *r, struct call *c, struct sk_error *err
 		return sk_errf(err, -ENOMEM, "registry %s: %s: cannot start the request",
 			       r->ref.registry, rq->what);
 	}
-	r->in_flight++;
 	r->requests++;
 	c->x = x;
 	return 0;

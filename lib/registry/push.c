@@ -274,6 +274,8 @@ int sk_push_layout(struct sk_layout *l, const char *tag, const struct sk_ref *ds
 	ret = sk_registry_open(dst, opts ? &opts->reg : NULL, &c.r, err);
 	if (ret)
 		goto out;
+	if (opts)
+		sk_registry_set_progress(c.r, opts->progress);
 	ret = sk_registry_add_scope(c.r, dst->repo, true);
 	for (size_t i = 0; !ret && opts && opts->mount_from && i < opts->mount_from->n; i++)
 		ret = sk_registry_add_scope(c.r, opts->mount_from->v[i], false);

@@ -109,6 +109,13 @@ if command -v script >/dev/null 2>&1; then
 	check "progress on a terminal: bytes, rate and time left, redrawn" \
 		grep -qa "$(printf '\r').*MiB/4.0 MiB [0-9.]* MiB/s ETA [0-9]*s" "$T/tty.out"
 	check "... then the blob's line" grep -qa "fetched sha256:[0-9a-f]*: 4.0 MiB in" "$T/tty.out"
+	# the upload's answer comes 600 ms late: time for redraws, unless --quiet
+	proxy_rules "[{\"match\": \"PUT /v2/t/bigq[0-9]/blobs/uploads/\", \"action\": \"delay\", \"ms\": 600}]"
+	script -qec "'$SKBUILD' push '$T/big:v1' '$P/t/bigq1:v1'" /dev/null >"$T/ttyp.out" 2>&1
+	check "push on a terminal: the progress line is redrawn" grep -qa "MiB/4.0 MiB [0-9.]* MiB/s" "$T/ttyp.out"
+	script -qec "'$SKBUILD' push -q '$T/big:v1' '$P/t/bigq2:v1'" /dev/null >"$T/ttyq.out" 2>&1
+	check "push --quiet on a terminal: the blob's line" grep -qa "pushed sha256:[0-9a-f]*: 4.0 MiB in" "$T/ttyq.out"
+	check "push --quiet on a terminal: nothing redrawn" sh -c "! grep -qa 'MiB/4.0 MiB' '$T/ttyq.out'"
 else
 	fail "progress on a terminal" "script(1) (bsdutils) is missing"
 fi

@@ -153,6 +153,7 @@ struct sk_push_opts {
 	 */
 	struct sk_registry **session;
 	struct sk_buf *top;
+	enum sk_progress progress; /* of large blobs (default AUTO; --quiet: LINES) */
 };
 
 /*
