@@ -123,8 +123,7 @@ int skb_push_main(int argc, char **argv, struct json_object **result)
 		case 'j':
 			json = true;
 			break;
-		case 'q': /* the digest alone is what push prints anyway; progress: a line per blob
-			   */
+		case 'q': /* the digest is all push prints; progress: a line per blob */
 			opts.progress = SK_PROGRESS_LINES;
 			break;
 		case 'm':
