@@ -75,6 +75,16 @@ for s in $scheds; do
 done
 echo "$scheds" >"$T/data/scheds"
 
+# scx_qmap's ops map is a struct sched_ext_ops_cid: on its own kernel's BTF the
+# check compares against that struct, where select_cid, set_cmask and dump_cid are.
+"$SKRUN" check "$T/data/scx_qmap.oci:test" --btf "$KCACHE/sid/vmlinux" >"$T/qmap.check" 2>&1
+if grep -q '^result: can run' "$T/qmap.check" &&
+	grep -Eq '^callback select_cid +in struct sched_ext_ops_cid +ok$' "$T/qmap.check"; then
+	pass "scx_qmap on sid's BTF: can run, callbacks checked against struct sched_ext_ops_cid"
+else
+	fail "scx_qmap on sid's BTF" "$(grep -E 'missing|result' "$T/qmap.check" | head -5)"
+fi
+
 cat >"$T/guest.sh" <<'EOF'
 state() { cat /sys/kernel/sched_ext/state; }
 workload() {
