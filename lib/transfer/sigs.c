@@ -405,20 +405,16 @@ int sk_sigset_judge(struct sk_sigset *set, const struct sk_verify_opts *o, const
 		    const char *digest, struct sk_verify_result *res, bool *accepted,
 		    struct sk_error *err)
 {
-	struct sk_error first = {0};
 	int ret;
 
-	ret = judge_once(set, o, identity, digest, res, accepted, err ? &first : NULL);
+	ret = judge_once(set, o, identity, digest, res, accepted, err);
 	if (ret == -EKEYREJECTED && set->src && !set->bundles_read &&
 	    !strcmp(set->digest, digest)) {
 		/* the legacy signatures did not do: look for bundles, then judge all */
 		ret = fetch_bundles(set->src, digest, set, err);
 		if (!ret)
-			ret = judge_once(set, o, identity, digest, res, accepted,
-					 err ? &first : NULL);
+			ret = judge_once(set, o, identity, digest, res, accepted, err);
 	}
-	if (ret && err && first.code)
-		*err = first;
 	if (ret == -EKEYREJECTED && set->skipped)
 		sk_err_prefix(err, "(%zu unreadable or surplus signature layer%s skipped) ",
 			      set->skipped, set->skipped == 1 ? "" : "s");
