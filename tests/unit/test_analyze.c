@@ -519,7 +519,8 @@ static void test_json(void **state)
 	assert_non_null(ja);
 	assert_non_null(jb);
 	assert_keys(ja, "license,ops,requirements,tunables,exitInfo");
-	assert_keys(get(ja, "ops"), "map,type,name,flags,timeoutMs,dispatchMaxBatch,exitDumpLen,link");
+	assert_keys(get(ja, "ops"),
+		    "map,type,name,flags,timeoutMs,dispatchMaxBatch,exitDumpLen,link");
 	req = get(ja, "requirements");
 	assert_keys(req, "minKernel,minKernelBecause,kfuncs,callbacks,opsFlags,timeoutMs,"
 			 "sleepable,unknown,kernelBefore,kernelBeforeBecause");
