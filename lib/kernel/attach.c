@@ -229,10 +229,12 @@ static int read_sysfs(const char *name, char *buf, size_t sz)
 	char path[256];
 	FILE *f;
 
+	/* Defined even on failure: callers may read it whatever the return. */
+	buf[0] = '\0';
 	snprintf(path, sizeof(path), SCX_SYSFS "/%s", name);
 	f = fopen(path, "re");
 	if (!f)
-		return -errno;
+		return errno ? -errno : -ENOENT;
 	if (!fgets(buf, (int)sz, f))
 		buf[0] = '\0';
 	fclose(f);
@@ -466,8 +468,7 @@ int sk_set_apply(const struct btf *btf, const char *assign, uint8_t *data, size_
 				    assign, val, name,
 				    type_display(btf, loc.type_id, tn, sizeof(tn)));
 			if (data)
-				if (data)
-					store_uint(data + loc.offset, loc.size, v);
+				store_uint(data + loc.offset, loc.size, v);
 			return 0;
 		}
 		why = parse_number(val, is_signed, bits, &v);

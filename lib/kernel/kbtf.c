@@ -124,6 +124,7 @@ static int map_raw(struct sk_kbtf *k, int fd, const char *path, size_t size, uns
 		return 0;
 	}
 	/* A heap buffer of this size would raise malloc's mmap threshold for good. */
+	/* cppcheck-suppress invalidFunctionArg ; fd -1 is what MAP_ANONYMOUS asks for */
 	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		return sk_errf(err, -errno, "kernel BTF %s: cannot allocate %zu bytes: %s", path,
