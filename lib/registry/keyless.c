@@ -208,6 +208,10 @@ static int b64url_decode(const char *s, size_t n, struct sk_buf *out)
 
 	if (!t)
 		return -ENOMEM;
+	if (!n) {
+		free(t);
+		return -EBADMSG;
+	}
 	for (size_t i = 0; i < n; i++)
 		t[m++] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
 	while (m % 4)
@@ -436,19 +440,19 @@ int sk_keyless_timestamp(const struct sk_keyless_opts *o, const uint8_t *sig, si
 	X509_ALGOR *alg = X509_ALGOR_new();
 	ASN1_INTEGER *nonce = ASN1_INTEGER_new();
 	struct sk_buf ans = {0};
-	unsigned char md[32], rnd[8], *der = NULL;
+	unsigned char md[32], nonce_bytes[8], *der = NULL;
 	uint64_t nv = 0;
 	char w[300];
 	long status = 0;
 	int n = -1, ret = 0;
 
 	*tsr = NULL;
-	if (!q || !mi || !alg || !nonce || RAND_bytes(rnd, sizeof(rnd)) != 1) {
+	if (!q || !mi || !alg || !nonce || RAND_bytes(nonce_bytes, sizeof(nonce_bytes)) != 1) {
 		ret = sk_errf(err, -ENOMEM, "cannot build a timestamp request");
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		nv = nv << 8 | rnd[i];
+	for (size_t i = 0; i < sizeof(nonce_bytes); i++)
+		nv = nv << 8 | nonce_bytes[i];
 	EVP_Digest(sig, sig_len, md, NULL, EVP_sha256(), NULL);
 	X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL);
 	if (!TS_MSG_IMPRINT_set_algo(mi, alg) || !TS_MSG_IMPRINT_set_msg(mi, md, sizeof(md)) ||

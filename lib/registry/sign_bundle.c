@@ -111,6 +111,8 @@ static int certify(struct sk_bundle_signer *s, struct sk_error *err)
 
 	if (s->cert)
 		return 0;
+	if (!s->o || !s->o->keyless)
+		return sk_errf(err, -EINVAL, "keyless signing needs its options");
 	ret = sk_keyless_token(s->o->keyless, &token, err);
 	if (!ret)
 		ret = sk_key_generate(&s->ephemeral, err);
@@ -346,6 +348,10 @@ static int make_bundle(struct sk_bundle_signer *s, const struct sk_buf *statemen
 		goto build;
 	}
 	/* keyless: the envelope goes to Rekor, which logs it against the certificate */
+	if (!s->o || !s->o->keyless) {
+		ret = sk_errf(err, -EINVAL, "keyless signing needs its options");
+		goto out;
+	}
 	p64 = malloc(4 * ((statement->len + 2) / 3) + 1);
 	env = json_object_new_object();
 	if (!p64 || !env) {

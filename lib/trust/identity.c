@@ -198,6 +198,9 @@ static int parse_identity(const char *name, struct json_object *spec, const char
 
 		if (sk_identity_regex_check(id->subject_regexp, why, sizeof(why)))
 			return sk_errf(err, -EINVAL, "%s: %s", ctx, why);
+		/* regfree() in identity_free once has_re is set; a failed regcomp
+		 * keeps nothing allocated (glibc frees its work on error) */
+		// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 		rc = regcomp(&id->re, id->subject_regexp, REG_EXTENDED | REG_NOSUB);
 		if (rc) {
 			regerror(rc, &id->re, why, sizeof(why));
@@ -697,7 +700,7 @@ static int check_mirror_origins(struct judge *j, const struct sk_scope_view *s, 
 
 	if (s->is_default || !s->mirror_of->n)
 		return 0;
-	ob = calloc(j->nb, sizeof(*ob));
+	ob = calloc(j->nb ? j->nb : 1, sizeof(*ob));
 	if (!ob)
 		return -ENOMEM;
 	for (size_t m = 0; !ret && m < s->mirror_of->n; m++) {
