@@ -21,7 +21,8 @@ static void usage(FILE *f)
 		"registry the entry is named by the full reference, so `skrun pull FILE.tar`\n"
 		"records the same name a pull from the registry would. Signatures travel\n"
 		"along: the sha256-<hex>.sig manifests of the index and of each platform\n"
-		"manifest (and their payloads), so the archive verifies offline.\n"
+		"manifest (and their payloads) and their Sigstore bundles (the sha256-<hex>\n"
+		"referrers), so the archive verifies offline.\n"
 		"\n"
 		"  -o, --output FILE   the archive to write (required)\n"
 		"%s%s",
