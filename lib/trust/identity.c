@@ -143,19 +143,6 @@ static int dup_string(struct json_object *obj, const char *key, const char *ctx,
 	return *out ? 0 : sk_errf(err, -ENOMEM, "out of memory");
 }
 
-static bool name_valid(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (!len || len >= SK_KEY_NAME_MAX)
-		return false;
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
-			return false;
-	return true;
-}
-
 static int parse_identity(const char *name, struct json_object *spec, const char *what,
 			  struct sk_policy_identity *id, struct sk_error *err)
 {
@@ -164,7 +151,7 @@ static int parse_identity(const char *name, struct json_object *spec, const char
 	int ret;
 
 	snprintf(ctx, sizeof(ctx), "%s%sidentity \"%s\"", what ? what : "", what ? ": " : "", name);
-	if (!name_valid(name))
+	if (!sk_trust_name_valid(name))
 		return sk_errf(err, -EINVAL,
 			       "%s: identity names use letters, digits, '-', '_' and '.' (at most "
 			       "%d)",

@@ -23,6 +23,8 @@ int sk_trust_json_only(struct json_object *obj, const char *const *allowed, cons
 		       struct sk_error *err);
 /* "HOST[:PORT]/PATH" or "HOST[:PORT]": no scheme, tag, digest, or empty components. */
 bool sk_trust_repo_valid(const char *repo, bool allow_host_only);
+/* A key or identity name in a policy: letters, digits, "-", "_", "."; 1 to 127 bytes. */
+bool sk_trust_name_valid(const char *name);
 /* Splits "key=value" into a malloc'd key and a pointer into s for the value. */
 int sk_trust_split_kv(const char *s, char **key, const char **value, const char *what,
 		      struct sk_error *err);

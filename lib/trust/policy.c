@@ -63,19 +63,6 @@ void sk_policy_free(struct sk_policy *p)
 	free(p);
 }
 
-static bool key_name_valid(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (!len || len >= SK_KEY_NAME_MAX)
-		return false;
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
-			return false;
-	return true;
-}
-
 static int load_key(struct sk_policy *p, const char *name, struct json_object *spec,
 		    const char *what, const char *base_dir, struct sk_error *err)
 {
@@ -87,7 +74,7 @@ static int load_key(struct sk_policy *p, const char *name, struct json_object *s
 	int ret;
 
 	snprintf(ctx, sizeof(ctx), "%s: key \"%s\"", what, name);
-	if (!key_name_valid(name))
+	if (!sk_trust_name_valid(name))
 		return sk_errf(err, -EINVAL,
 			       "%s: key names use letters, digits, '-', '_' and '.' (at most %d)",
 			       ctx, SK_KEY_NAME_MAX - 1);
@@ -941,7 +928,7 @@ static void lint_key(struct lint *l, const char *name, struct json_object *spec)
 	char where[SK_KEY_NAME_MAX + 32], *full = NULL;
 
 	snprintf(where, sizeof(where), "keys.%s", name);
-	if (!key_name_valid(name))
+	if (!sk_trust_name_valid(name))
 		lint_add(l, SK_LINT_ERROR, where, "rename it",
 			 "key names use letters, digits, '-', '_' and '.' (at most %d)",
 			 SK_KEY_NAME_MAX - 1);

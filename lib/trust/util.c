@@ -76,3 +76,16 @@ int sk_trust_split_kv(const char *s, char **key, const char **value, const char 
 	*value = eq + 1;
 	return 0;
 }
+
+bool sk_trust_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len >= SK_KEY_NAME_MAX)
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+			return false;
+	return true;
+}
