@@ -232,10 +232,11 @@ struct sk_sign_result {
 /*
  * Signs target, a registry reference (HOST/REPO[:TAG][@DIGEST]) or a layout
  * (oci:DIR[:TAG], or a path starting with / or ./): resolves it once to a digest, signs that digest
- * and, with o->recursive, each platform manifest's of an index; adds each signature to the existing sha256-<hex>.sig
- * manifest (keeping the signatures already there) and writes it back: payload blobs, config, then
- * the manifest under the .sig tag. A digest that already carries a valid signature by key over the
- * same payload is left as it is (listed in res->unchanged) unless o->force.
+ * and, with o->recursive, each platform manifest's of an index; adds each signature to the existing
+ * sha256-<hex>.sig manifest (keeping the signatures already there) and writes it back: payload
+ * blobs, config, then the manifest under the .sig tag. A digest that already carries a valid
+ * signature by key over the same payload is left as it is (listed in res->unchanged) unless
+ * o->force.
  */
 int sk_sign_artifact(const char *target, const struct sk_key *key, const struct sk_sign_opts *o,
 		     struct sk_sign_result *res, struct sk_error *err);
