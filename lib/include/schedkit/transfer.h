@@ -159,10 +159,10 @@ int sk_unsigned_build_explain(const char *src, struct sk_error *err);
  * "artifactType":T,"max":N}: the OCI 1.1 referrers API, answered with
  * "supported" and, when it is, the index as a manifest reply carries it.
  */
-#define SK_PROTO_VERSION     3
+#define SK_PROTO_VERSION 3
 /* manifests up to this size travel in the reply itself (base64), not through staging */
 #define SK_PROTO_INLINE_MAX (32u << 10)
-#define SK_PROTO_MSG_MAX     (64u << 10)
+#define SK_PROTO_MSG_MAX    (64u << 10)
 /* Blobs one "blobs" request may name: a manifest's config and its layers. */
 #define SK_PROTO_BATCH_MAX   257
 #define SK_FETCH_HELPER_ENV  "SKRUN_FETCH_HELPER"
@@ -284,9 +284,9 @@ struct sk_pull_opts {
 	struct sk_registry_opts reg;
 	const char *fetch_helper; /* see sk_fetch_opts */
 	const char *fetch_user;
-	const char *os;	       /* NULL: "linux" */
-	const char *arch;      /* NULL: the host's */
-	bool all_platforms;    /* fetch every manifest of an index (save) */
+	const char *os;	    /* NULL: "linux" */
+	const char *arch;   /* NULL: the host's */
+	bool all_platforms; /* fetch every manifest of an index (save) */
 	/* also fetch the source tarball layer (SK_MT_SCHED_SOURCE): provenance that
 	 * nothing on a host reads, so left out unless asked for (save, --with-source) */
 	bool with_source;
