@@ -69,38 +69,34 @@ struct sk_registry {
 	CURLM *multi;
 	CURLSH *share;
 	struct xfer *idle;
-	struct sk_ref ref;
-	char scheme[8];		       /* "" until the first request settled it */
-	bool insecure;		       /* named by the user: unverified TLS and plain HTTP */
-	bool plain_ok;		       /* plain HTTP allowed (insecure or loopback) */
-	struct sk_strv insecure_hosts; /* every host the user named insecure (token realms) */
 	char *ca_cert;
 	char *auth_file;
-	bool verbose;
+	size_t chunk_size;
+	char *token;
+	double token_expiry;	       /* monotonic seconds */
+	double drawn_at;	       /* progress: the last redraw */
+	struct sk_strv insecure_hosts; /* every host the user named insecure (token realms) */
+	struct sk_strv looked;	       /* auth files consulted, for "no credentials" messages */
+	struct sk_strv scopes;
+	struct prog *shown[SK_REGISTRY_CONCURRENCY]; /* large blobs on the progress display */
+	struct sk_cred cred;
 	unsigned max_attempts;
 	unsigned budget_ms;
-	size_t chunk_size;
 	unsigned requests;
 	unsigned seed;
-
-	/* progress of large blobs on stderr */
 	enum sk_progress progress;
+	enum auth_kind auth;
+	bool insecure; /* named by the user: unverified TLS and plain HTTP */
+	bool plain_ok; /* plain HTTP allowed (insecure or loopback) */
+	bool verbose;
 	bool tty; /* stderr is a terminal (asked once: transfers ask often) */
-	struct prog *shown[SK_REGISTRY_CONCURRENCY];
-	double drawn_at;
-
-	struct sk_cred cred;
 	bool cred_loaded;
 	bool cred_explicit;
-	struct sk_strv looked; /* auth files consulted, for "no credentials" messages */
-
-	enum auth_kind auth;
-	char realm[1024];
+	bool token_secret; /* obtained with credentials: as secret as they are */
+	char scheme[8];	   /* "" until the first request settled it */
 	char service[256];
-	struct sk_strv scopes;
-	char *token;
-	bool token_secret;   /* obtained with credentials: as secret as they are */
-	double token_expiry; /* monotonic seconds */
+	struct sk_ref ref;
+	char realm[1024];
 };
 
 /* Where a request body comes from: memory or a byte range of a file. */
