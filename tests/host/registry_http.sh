@@ -50,6 +50,7 @@ request_counts() {
 	rc_c=$(reg_since "$rc_l")
 	check "$rc_n: push + sign: $rc_c requests (push 10, then GET .sig, 2 x POST+PUT, PUT .sig), at most 18" test "$rc_c" -le 18
 	check_eq "$rc_n: push + sign: one signature manifest, for the index" "$(reg_since "$rc_l" 'PUT /v2/[^ ]*/manifests/sha256-')" 1
+	check_eq "$rc_n: push + sign: the index just pushed is not fetched back" "$(reg_since "$rc_l" 'GET /v2/c/signed/manifests/(v1|sha256:)')" 0
 	reg_mark "$rc_l"
 	check "$rc_n: verify (pinned)" "$SKRUN" verify "$rc_h/c/signed@$ONE" --key "$T/k.pub"
 	rc_c=$(reg_since "$rc_l")
