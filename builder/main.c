@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "schedkit/cli.h"
+#include "schedkit/kernel.h"
 
 static const struct sk_command commands[] = {
     {"build", cmd_build, "compile a scheduler and pack it as an OCI artifact"},
@@ -30,5 +31,7 @@ void sk_die_msg(const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
+	/* libbpf speaks through our log, in order with our own messages */
+	sk_kernel_log_init();
 	return sk_cli_main("skbuild", commands, sizeof(commands) / sizeof(commands[0]), argc, argv);
 }

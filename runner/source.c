@@ -120,11 +120,10 @@ static int check_kernel(const struct skr_source_opts *o, struct skr_target *t, s
  */
 static int check_object(struct skr_target *t, struct sk_error *err)
 {
-	struct sk_sched_info *info = NULL;
-	int ret =
-	    sk_sched_analyze(t->artifact->object, t->artifact->object_len, t->ops_name, &info, err);
+	/* the checks without a libbpf open: the load opens the object, once */
+	int ret = sk_sched_check_object(t->artifact->object, t->artifact->object_len, t->ops_name,
+					NULL, err);
 
-	sk_sched_info_free(info);
 	if (ret)
 		sk_err_prefix(err, "%s: the BPF object is not usable: ", t->ref);
 	return ret;

@@ -431,6 +431,8 @@ static void finish_switch(struct sup *s, const char *digest, const char *failure
 	s->status.restarts = 0;
 	s->consecutive = 0;
 	s->nr_restart_log = 0;
+	/* the switch's pull and checks left pages behind: give them back */
+	sk_trim_resident();
 	report_attached(s);
 	publish(s, "running");
 	reply(fd, "OK switched from '%s' to '%s' (%s)%s%s", old_name[0] ? old_name : "(nothing)",

@@ -72,9 +72,9 @@ struct sk_registry {
 	char *ca_cert;
 	char *auth_file;
 	size_t chunk_size;
+	double drawn_at; /* progress: the last redraw */
 	char *token;
 	double token_expiry;	       /* monotonic seconds */
-	double drawn_at;	       /* progress: the last redraw */
 	struct sk_strv insecure_hosts; /* every host the user named insecure (token realms) */
 	struct sk_strv looked;	       /* auth files consulted, for "no credentials" messages */
 	struct sk_strv scopes;
@@ -1349,7 +1349,12 @@ static int probe(struct sk_registry *r, struct call *c, struct sk_error *err)
 		if (ret)
 			goto fail;
 		wait_done(r, c->x);
-		if (c->x->cc == CURLE_OK && !tls_refusal(c->rs, c->rq))
+		/*
+		 * An HTTP answer settles it, even one we cut short ourselves (too
+		 * large, wrong digest): only no answer at all, or a TLS server's
+		 * refusal, sends the request to HTTPS.
+		 */
+		if ((c->x->cc == CURLE_OK || c->rs->status > 0) && !tls_refusal(c->rs, c->rq))
 			return 0;
 		http_cc = c->x->cc;
 		snprintf(http_err, sizeof(http_err), "%s", c->x->errbuf);

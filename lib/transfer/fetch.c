@@ -597,7 +597,7 @@ static void stop_helper(struct sk_fetch *f)
 			f->pid = -1;
 			return;
 		}
-		nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 5000000L}, NULL);
 	}
 	kill(f->pid, SIGKILL);
 	waitpid(f->pid, &status, 0);

@@ -108,8 +108,8 @@ int sk_read_fd(int fd, const char *what, size_t max, uint8_t **data, size_t *len
 	*data = NULL;
 	*len = 0;
 	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
-		return sk_errf(err, -EFBIG, "%s: %lld bytes: larger than the %zu bytes allowed",
-			       what, (long long)st.st_size, max);
+		return sk_errf(err, -EFBIG, "%s: larger than the %zu bytes allowed (%lld bytes)",
+			       what, max, (long long)st.st_size);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 
