@@ -158,7 +158,7 @@ struct call {
 	char *url;	/* the request's URL on the scheme found (curl_free), NULL: rq->url */
 	double start, deadline, wake;
 	unsigned attempt;
-	bool reauthed;
+	unsigned reauths; /* 401s answered with new credentials or a new token */
 };
 
 static double now_s(void)
@@ -1217,10 +1217,16 @@ static int call_eval(struct sk_registry *r, struct call *c, struct sk_error *err
 			return sk_errf(err, -EIO, "registry %s: %s: %s%s%s%s", r->ref.registry,
 				       rq->what, curl_easy_strerror(cc), xerr[0] ? ": " : "", xerr,
 				       curl_hint(r, cc));
-	} else if (rs->status == 401 && !rq->token_request && !c->reauthed) {
+	} else if (rs->status == 401 && !rq->token_request &&
+		   (!c->reauths || (c->reauths == 1 && r->auth == AUTH_BEARER))) {
+		/*
+		 * Once; and for Bearer once more: a token the token server just issued
+		 * can expire on its way (registries count whole seconds), which is not
+		 * a refusal of the credentials.
+		 */
 		int ret = handle_challenge(r, rq, rs, err);
 
-		c->reauthed = true;
+		c->reauths++;
 		if (ret)
 			return ret;
 		c->wake = 0;
