@@ -149,7 +149,7 @@ out:
 	return ret;
 }
 
-struct todo {
+struct manifest_put {
 	struct sk_descriptor d;
 	uint8_t *data;
 	size_t len;
@@ -165,9 +165,9 @@ struct todo {
 static int push_tree(struct push_ctx *c, const struct sk_descriptor *top, const uint8_t *data,
 		     size_t len, const char *reference, struct sk_error *err)
 {
-	struct todo *todo = NULL;
+	struct manifest_put *pending = NULL;
 	struct json_object *idx = NULL, *list;
-	size_t ntodo = 0, nlist;
+	size_t npending = 0, nlist;
 	int ret = 0;
 
 	if (!strcmp(top->media_type, SK_MT_INDEX)) {
@@ -185,13 +185,13 @@ static int push_tree(struct push_ctx *c, const struct sk_descriptor *top, const 
 				      top->digest, PUSH_MANIFESTS_MAX);
 			goto out;
 		}
-		todo = calloc(nlist ? nlist : 1, sizeof(*todo));
-		if (!todo) {
+		pending = calloc(nlist ? nlist : 1, sizeof(*pending));
+		if (!pending) {
 			ret = sk_errf(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 		for (size_t i = 0; i < nlist; i++) {
-			struct todo *t = &todo[ntodo];
+			struct manifest_put *t = &pending[npending];
 
 			ret =
 			    sk_descriptor_from_json(json_object_array_get_idx(list, i), &t->d, err);
@@ -208,7 +208,7 @@ static int push_tree(struct push_ctx *c, const struct sk_descriptor *top, const 
 						 &t->data, &t->len, err);
 			if (!ret)
 				ret = want_manifest_blobs(c, t->data, t->len, t->d.digest, err);
-			ntodo++;
+			npending++;
 			if (ret)
 				goto out;
 		}
@@ -218,18 +218,18 @@ static int push_tree(struct push_ctx *c, const struct sk_descriptor *top, const 
 			goto out;
 	}
 	ret = sk_registry_blobs_push(c->r, c->dst->repo, c->blobs, c->nblobs, err);
-	for (size_t i = 0; !ret && i < ntodo; i++)
-		ret = sk_registry_manifest_put(c->r, c->dst->repo, todo[i].d.digest,
-					       todo[i].d.media_type[0] ? todo[i].d.media_type
-								       : SK_MT_MANIFEST,
-					       todo[i].data, todo[i].len, err);
+	for (size_t i = 0; !ret && i < npending; i++)
+		ret = sk_registry_manifest_put(c->r, c->dst->repo, pending[i].d.digest,
+					       pending[i].d.media_type[0] ? pending[i].d.media_type
+									  : SK_MT_MANIFEST,
+					       pending[i].data, pending[i].len, err);
 	if (!ret)
 		ret = sk_registry_manifest_put(c->r, c->dst->repo, reference, top->media_type, data,
 					       len, err);
 out:
-	for (size_t i = 0; i < ntodo; i++)
-		free(todo[i].data);
-	free(todo);
+	for (size_t i = 0; i < npending; i++)
+		free(pending[i].data);
+	free(pending);
 	json_object_put(idx);
 	return ret;
 }
