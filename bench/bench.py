@@ -685,23 +685,35 @@ class Bench:
         if not os.access(helper, os.X_OK):
             self.not_measured("helper_rss_kb", name, "no %s next to skrun" % helper)
             return
-        wrap = os.path.join(self.tmp, "helper_rss")
+        # skrun starts the helper as an unprivileged user: the wrapper and the
+        # helper it executes by path must be reachable by that user, wherever
+        # the checkout is (a clone under a 0700 directory is not)
+        reach = tempfile.mkdtemp(prefix="skbench-helper-")
+        os.chmod(reach, 0o755)
+        real = os.path.join(reach, "skrun-fetch")
+        shutil.copy2(helper, real)
+        os.chmod(real, 0o755)
+        wrap = os.path.join(reach, "helper_rss")
         self.run(["gcc", "-std=c17", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", "-O2",
-                  '-DREAL_HELPER="%s"' % os.path.abspath(helper),
+                  '-DREAL_HELPER="%s"' % real,
                   os.path.join(ROOT, "bench", "helper_rss.c"), "-o", wrap])
         ref = "%s/bench/helper-rss:v1" % self.reg.host
         self.run([self.skbuild, "push", self.layout + ":bench", ref])
         skip = ["--insecure-skip-verify"] if self.pull_verifies else []
         env = dict(self.env, SKRUN_FETCH_HELPER=wrap)
         peaks = []
-        for i in range(min(self.iters, 5)):
-            p = self.run([self.skrun, "pull", ref, "--store",
-                          os.path.join(self.tmp, "helper-store-%d" % i)] + skip, env=env)
-            m = re.findall(r"helper_rss: peak_kb=(\d+) exit=0", p.stderr.decode(errors="replace"))
-            if not m:
-                raise BenchError("the fetch helper reported no peak RSS: %s"
-                                 % p.stderr.decode(errors="replace")[-500:])
-            peaks.append(max(int(x) for x in m))
+        try:
+            for i in range(min(self.iters, 5)):
+                p = self.run([self.skrun, "pull", ref, "--store",
+                              os.path.join(self.tmp, "helper-store-%d" % i)] + skip, env=env)
+                m = re.findall(r"helper_rss: peak_kb=(\d+) exit=0",
+                               p.stderr.decode(errors="replace"))
+                if not m:
+                    raise BenchError("the fetch helper reported no peak RSS: %s"
+                                     % p.stderr.decode(errors="replace")[-500:])
+                peaks.append(max(int(x) for x in m))
+        finally:
+            shutil.rmtree(reach, ignore_errors=True)
         self.add("helper_rss_kb", name, "kB", peaks, None, None,
                  "skrun-fetch" + (" (skrun pull --insecure-skip-verify)" if skip else ""),
                  note="reported only: the helper runs during a pull, not while a scheduler "
