@@ -248,3 +248,150 @@ vm_extract() {
 	rm -f "$3.b64" "$3.sum"
 	mv "$3.tmp" "$3"
 }
+
+# ---------------------------------------------------------------------------
+# Guests in the background, several at a time, with a shared folder.
+#
+#   vm_start WORKDIR GUEST_SCRIPT [--share HOSTDIR] [--mem MB] [HOSTPATH[:GUESTPATH]]...
+#       Like vm_run, but returns as soon as qemu is started (its pid in
+#       WORKDIR/qemu.pid) and does not wait for the guest; collect the result
+#       with vm_wait. With --share, HOSTDIR is exported over virtiofs under the
+#       tag "share" (the guest mounts it: mount -t virtiofs share /share), so
+#       the host and the guest see each other's changes while both run.
+#       virtiofs is the one shared-folder transport the cloud kernel has built
+#       in (CONFIG_VIRTIO_FS=y; 9p is a module). It needs the guest's memory in
+#       a shared memfd (virtiofsd maps it) and /usr/lib/qemu/virtiofsd
+#       (SKVM_VIRTIOFSD) on the host. Returns 0, or 125 with the reason when
+#       the kernel, virtiofsd or qemu cannot start. Env as vm_run's.
+#   vm_wait WORKDIR
+#       Waits for a guest started with vm_start and returns what vm_run would
+#       have: the guest script's exit status, or 125 with the reason.
+#   vm_kill WORKDIR
+#       Stops a guest started with vm_start (and its virtiofsd) at once; for
+#       cleanup when the caller gives up on it.
+# ---------------------------------------------------------------------------
+
+SKVM_VIRTIOFSD=${SKVM_VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
+
+# _vm_virtiofsd WORKDIR HOSTDIR: starts virtiofsd on WORKDIR/vfs.sock and
+# waits for the socket. sandbox=chroot: the namespace sandbox needs
+# unprivileged user namespaces and pivot_root, which containers often deny;
+# the guest is ours, so chroot is confinement enough. cache=none: the host
+# changes files behind the guest's back, and the guest must see them at once.
+_vm_virtiofsd() {
+	if [ ! -x "$SKVM_VIRTIOFSD" ]; then
+		echo "vm: virtiofsd not found at $SKVM_VIRTIOFSD (Debian's qemu-system-common ships it; set SKVM_VIRTIOFSD)" >&2
+		return 1
+	fi
+	if [ ! -d "$2" ]; then
+		echo "vm: shared folder $2 is not a directory" >&2
+		return 1
+	fi
+	rm -f "$1/vfs.sock"
+	"$SKVM_VIRTIOFSD" --socket-path="$1/vfs.sock" -o source="$2" -o cache=none \
+		-o sandbox=chroot -o log_level=warn </dev/null >"$1/virtiofsd.log" 2>&1 &
+	echo $! >"$1/virtiofsd.pid"
+	_i=0
+	while [ ! -S "$1/vfs.sock" ]; do
+		_i=$((_i + 1))
+		if ! kill -0 "$(cat "$1/virtiofsd.pid")" 2>/dev/null || [ $_i -gt 100 ]; then
+			echo "vm: virtiofsd did not create $1/vfs.sock within 10 s:" >&2
+			sed 's/^/    | /' "$1/virtiofsd.log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+vm_start() {
+	if [ $# -lt 2 ]; then
+		echo "usage: vm_start WORKDIR GUEST_SCRIPT [--share HOSTDIR] [--mem MB] [HOSTPATH[:GUESTPATH]]..." >&2
+		return 125
+	fi
+	_w=$1
+	_script=$2
+	shift 2
+	_share=""
+	_mem=1024
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--share) _share=$2 && shift 2 ;;
+		--mem) _mem=$2 && shift 2 ;;
+		*) break ;;
+		esac
+	done
+	vm_kernel_ready || return 125
+	[ -f "$_script" ] || { echo "vm: guest script $_script not found" >&2; return 125; }
+	mkdir -p "$_w" || return 125
+	rm -f "$_w/console.log" "$_w/qemu.err" "$_w/qemu.rc" "$_w/qemu.pid" "$_w/virtiofsd.pid"
+	_vm_build_initramfs "$_w" "$_script" "$@" || {
+		echo "vm: could not build the initramfs in $_w" >&2
+		return 125
+	}
+	_fs=""
+	if [ -n "$_share" ]; then
+		_vm_virtiofsd "$_w" "$_share" || return 125
+		_fs="-object memory-backend-memfd,id=mem,size=${_mem}M,share=on -numa node,memdev=mem
+		     -chardev socket,id=vfs,path=$_w/vfs.sock -device vhost-user-fs-pci,chardev=vfs,tag=share"
+	fi
+	_t=${SKVM_TIMEOUT:-120}
+	_esc=$(printf '\033')
+	# As vm_run, in a background subshell; timeout (not --foreground: the
+	# caller keeps its terminal) kills a hung guest.
+	(
+		# shellcheck disable=SC2086
+		{
+			timeout -k 5 "$_t" qemu-system-x86_64 -accel tcg,thread=single \
+				${SKVM_ICOUNT:+-icount "$SKVM_ICOUNT"} -cpu max \
+				-m "$_mem" -smp 2 -nographic -no-reboot -nic none $_fs \
+				-kernel "$SKVM_KERNEL/vmlinuz" -initrd "$_w/initramfs.img" \
+				-append "console=ttyS0 panic=-1 quiet" </dev/null 2>"$_w/qemu.err" &
+			echo $! >"$_w/qemu.pid"
+			wait $!
+			echo $? >"$_w/qemu.rc"
+		} | tr -d '\r' | sed -u "s/$_esc\\[[0-9;?]*[A-Za-z]//g; s/${_esc}c//g" >"$_w/console.log"
+	) &
+	echo $! >"$_w/vm.pid"
+	_i=0
+	while [ ! -s "$_w/qemu.pid" ] && [ $_i -lt 50 ]; do
+		_i=$((_i + 1))
+		sleep 0.1
+	done
+	[ -s "$_w/qemu.pid" ] || { _vm_fail "$_w" "qemu did not start"; return 125; }
+}
+
+vm_wait() {
+	[ $# = 1 ] || { echo "usage: vm_wait WORKDIR" >&2; return 125; }
+	_w=$1
+	[ -s "$_w/vm.pid" ] || { echo "vm: no guest was started in $_w" >&2; return 125; }
+	# not our child when called from another subshell: poll for the rc file
+	while [ ! -e "$_w/qemu.rc" ] && kill -0 "$(cat "$_w/vm.pid")" 2>/dev/null; do sleep 0.2; done
+	wait "$(cat "$_w/vm.pid")" 2>/dev/null
+	rm -f "$_w/vm.pid"
+	if [ -s "$_w/virtiofsd.pid" ]; then
+		# virtiofsd exits by itself when qemu hangs up; make sure
+		kill "$(cat "$_w/virtiofsd.pid")" 2>/dev/null
+		rm -f "$_w/virtiofsd.pid"
+	fi
+	_qrc=$(cat "$_w/qemu.rc" 2>/dev/null)
+	_rc=$(grep -ao 'SKVM-EXIT=[0-9]*' "$_w/console.log" | tail -n 1 | cut -d= -f2)
+	if grep -Eq 'Oops:|Kernel panic|BUG: |general protection fault' "$_w/console.log"; then
+		_vm_fail "$_w" "the guest kernel oopsed or panicked (guest script status: ${_rc:-none})"
+		return 125
+	fi
+	if [ -n "$_rc" ]; then
+		return "$_rc"
+	fi
+	case $_qrc in
+	124 | 137) _vm_fail "$_w" "the guest did not finish within ${SKVM_TIMEOUT:-120} s (SKVM_TIMEOUT); qemu was killed" ;;
+	*) _vm_fail "$_w" "the guest never reported an exit status (qemu exited ${_qrc:-?}); boot failed or /init died" ;;
+	esac
+}
+
+vm_kill() {
+	[ $# = 1 ] || { echo "usage: vm_kill WORKDIR" >&2; return 1; }
+	for _p in qemu virtiofsd; do
+		[ -s "$1/$_p.pid" ] && kill "$(cat "$1/$_p.pid")" 2>/dev/null
+	done
+	return 0
+}
