@@ -36,6 +36,9 @@ int sk_registry_cli_opt(struct sk_registry_cli *c, int opt, const char *arg)
 	case SK_REGISTRY_OPT_PASSWORD_STDIN:
 		c->password_stdin = true;
 		return 1;
+	case SK_REGISTRY_OPT_REGISTRIES_CONF:
+		c->opts.registries_conf = arg;
+		return 1;
 	case 'v':
 		c->opts.verbose = true;
 		return 1;
@@ -59,6 +62,8 @@ const char *sk_registry_cli_optname(int opt)
 		return "--username";
 	case SK_REGISTRY_OPT_PASSWORD_STDIN:
 		return "--password-stdin";
+	case SK_REGISTRY_OPT_REGISTRIES_CONF:
+		return "--registries-conf";
 	case 'v':
 		return "--verbose";
 	default:

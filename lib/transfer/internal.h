@@ -76,4 +76,33 @@ int sk_sigset_keep(struct sk_store *st, const char *digest, const struct sk_sigs
 int sk_sigset_carry_bundles(struct sk_store *st, const char *digest, const struct sk_sigset *set,
 			    struct sk_error *err);
 
+/*
+ * The endpoints a registry source is fetched from (registries.conf: mirrors,
+ * then the primary location), each with the source and registry options to
+ * open it with. Anything else has one endpoint: itself, unchanged.
+ */
+struct sk_route {
+	size_t n;
+	struct sk_endpoint *ep;	      /* NULL for a source that is not a registry */
+	struct sk_source *via;	      /* n: the source with the endpoint's reference */
+	struct sk_registry_opts *reg; /* n: insecure list and credentials per endpoint */
+	struct sk_strv *insecure;     /* n: what reg[i].insecure points at */
+	struct sk_buf why;	      /* the failures so far, for the final error */
+	size_t failed;
+};
+
+int sk_route_open(const struct sk_source *src, const struct sk_registry_opts *reg,
+		  struct sk_route *r, struct sk_error *err);
+/*
+ * Endpoint i failed with err: says so on stderr and records why. true when
+ * the next endpoint is worth a try (false for the last one, and for failures
+ * of this host, such as a full disk, that no other endpoint changes). When
+ * it returns false after more than one endpoint was tried, err lists each
+ * endpoint and its reason, with the last one's code.
+ */
+bool sk_route_next(struct sk_route *r, size_t i, struct sk_error *err);
+/* After endpoint i served (verbose: which one did). */
+void sk_route_served(const struct sk_route *r, size_t i, bool verbose);
+void sk_route_free(struct sk_route *r);
+
 #endif

@@ -487,10 +487,11 @@ static int commit(struct pull *p, const char *refname, const struct sk_descripto
 		   : sk_store_record(p->store, refname[0] ? refname : NULL, top, err);
 }
 
-static int open_source(struct pull *p, const struct sk_source *src, struct sk_error *err)
+static int open_source(struct pull *p, const struct sk_source *src,
+		       const struct sk_registry_opts *reg, struct sk_error *err)
 {
 	struct sk_fetch_opts fo = {
-	    .reg = p->o->reg,
+	    .reg = *reg,
 	    .helper = p->o->fetch_helper,
 	    .user = p->o->fetch_user,
 	};
@@ -503,12 +504,16 @@ static int open_source(struct pull *p, const struct sk_source *src, struct sk_er
 }
 
 /*
- * One pull of src. pin: the top digest to start from instead of resolving the
- * reference (a tag the store recorded); offline: fetch nothing at all.
+ * One pull of src from one endpoint: via (with reg) is where bytes come from
+ * (src itself, or a mirror's or location's rewrite of it); the name recorded
+ * and the identity trust is judged on are src's, whatever answered. pin: the
+ * top digest to start from instead of resolving the reference (a tag the
+ * store recorded); offline: fetch nothing at all.
  */
-static int pull_one(struct sk_store *s, const char *srcname, const struct sk_source *srcp,
-		    const struct sk_pull_opts *opts, struct sk_store_lease *lease, const char *pin,
-		    bool offline, char digest[SK_DIGEST_MAX], char *name, struct sk_error *err)
+static int pull_at(struct sk_store *s, const char *srcname, const struct sk_source *srcp,
+		   const struct sk_source *via, const struct sk_registry_opts *reg,
+		   const struct sk_pull_opts *opts, struct sk_store_lease *lease, const char *pin,
+		   bool offline, char digest[SK_DIGEST_MAX], char *name, struct sk_error *err)
 {
 	struct pull p = {.store = s, .o = opts, .lease = lease, .offline = offline};
 	const struct sk_source src = *srcp;
@@ -523,11 +528,11 @@ static int pull_one(struct sk_store *s, const char *srcname, const struct sk_sou
 
 	if (!pin && src.kind == SK_SOURCE_REGISTRY && src.ref.digest[0])
 		pin = src.ref.digest;
-	ret = open_source(&p, &src, err);
+	ret = open_source(&p, via, reg, err);
 	if (ret)
 		goto out;
 	if (src.kind == SK_SOURCE_REGISTRY) {
-		reference = sk_ref_reference(&src.ref);
+		reference = sk_ref_reference(&via->ref);
 		sk_ref_string(&src.ref, refname, sizeof(refname));
 		if (!src.ref.tag[0] && !src.ref.digest[0])
 			snprintf(refname + strlen(refname), sizeof(refname) - strlen(refname),
@@ -615,6 +620,38 @@ out:
 	sk_buf_free(&body);
 	pull_free(&p);
 	sk_fetch_close(p.f);
+	return ret;
+}
+
+static int pull_one(struct sk_store *s, const char *srcname, const struct sk_source *src,
+		    const struct sk_pull_opts *o, struct sk_store_lease *lease, const char *pin,
+		    bool offline, char digest[SK_DIGEST_MAX], char *name, struct sk_error *err)
+{
+	struct sk_route r;
+	int ret;
+
+	/* from the store alone: no endpoint is asked, so none is chosen */
+	if (offline || src->kind != SK_SOURCE_REGISTRY)
+		return pull_at(s, srcname, src, src, &o->reg, o, lease, pin, offline, digest, name,
+			       err);
+	ret = sk_route_open(src, &o->reg, &r, err);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < r.n; i++) {
+		/* a failed endpoint leaves nothing: its writers were aborted, its staging removed
+		 */
+		ret = pull_at(s, srcname, src, &r.via[i], &r.reg[i], o, lease, pin, false, digest,
+			      name, err);
+		if (!ret) {
+			sk_route_served(&r, i, o->reg.verbose);
+			break;
+		}
+		if (!sk_route_next(&r, i, err))
+			break;
+		if (err)
+			memset(err, 0, sizeof(*err));
+	}
+	sk_route_free(&r);
 	return ret;
 }
 

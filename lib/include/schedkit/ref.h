@@ -118,6 +118,8 @@ struct sk_registry_opts {
 	unsigned max_attempts; /* per request on transient failures; 0: 5 */
 	unsigned budget_ms;    /* total time one request may take with retries; 0: 120 s */
 	size_t chunk_size;     /* blobs larger than this go up in PATCH chunks; 0: 16 MiB */
+	/* pulls: the registries.conf to read alone (--registries-conf); NULL: the usual */
+	const char *registries_conf;
 };
 
 /* Where streamed bytes go. reset() discards what was written, before a retry. */

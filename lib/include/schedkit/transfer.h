@@ -69,7 +69,8 @@ void sk_source_identity(const struct sk_source *src, char out[512]);
  * with --password-stdin, and -v/--verbose. Without --username the
  * credentials come from $SCHEDKIT_REGISTRY_USERNAME and
  * $SCHEDKIT_REGISTRY_PASSWORD when both are set (for CI secrets), else from
- * the auth files. A command puts SK_REGISTRY_CLI_LONGOPTS (and
+ * the auth files. --registries-conf FILE names the registries.conf that pulls
+ * take their mirrors from (see below). A command puts SK_REGISTRY_CLI_LONGOPTS (and
  * SK_REGISTRY_CLI_LONGOPT_VERBOSE with "v" in its short options) into its
  * getopt_long table, offers every option to sk_registry_cli_opt first, and
  * calls sk_registry_cli_finish once its arguments are known.
@@ -85,6 +86,7 @@ enum {
 	SK_REGISTRY_OPT_INSECURE_REGISTRY,
 	SK_REGISTRY_OPT_USERNAME,
 	SK_REGISTRY_OPT_PASSWORD_STDIN,
+	SK_REGISTRY_OPT_REGISTRIES_CONF,
 };
 
 /* struct option entries (getopt.h); -v/--verbose is separate: not every command logs. */
@@ -95,7 +97,8 @@ enum {
 	{"ca-cert", required_argument, NULL, SK_REGISTRY_OPT_CA_CERT},                             \
 	{"authfile", required_argument, NULL, SK_REGISTRY_OPT_AUTHFILE},                           \
 	{"username", required_argument, NULL, SK_REGISTRY_OPT_USERNAME},                           \
-	{"password-stdin", no_argument, NULL, SK_REGISTRY_OPT_PASSWORD_STDIN}
+	{"password-stdin", no_argument, NULL, SK_REGISTRY_OPT_PASSWORD_STDIN},                     \
+	{"registries-conf", required_argument, NULL, SK_REGISTRY_OPT_REGISTRIES_CONF}
 #define SK_REGISTRY_CLI_LONGOPT_VERBOSE {"verbose", no_argument, NULL, 'v'}
 /* clang-format on */
 
@@ -109,7 +112,10 @@ enum {
 	"  --authfile FILE     read credentials only from FILE\n"                                  \
 	"  --username USER     log in as USER with the password read from standard\n"              \
 	"  --password-stdin    input (both together; default: $" SK_REGISTRY_USERNAME_ENV "\n"     \
-	"                      and $" SK_REGISTRY_PASSWORD_ENV ", else the auth files)\n"
+	"                      and $" SK_REGISTRY_PASSWORD_ENV ", else the auth files)\n"          \
+	"  --registries-conf FILE  pull through the mirrors FILE names (registries.conf;\n"        \
+	"                      default: $" SK_REGCONF_ENV ", else " SK_REGCONF_PATH "\n"           \
+	"                      and its .d drop-ins); trust stays the reference's\n"
 #define SK_REGISTRY_CLI_HELP_VERBOSE "  -v, --verbose       log each HTTP request to stderr\n"
 
 struct sk_registry_cli {
@@ -148,6 +154,86 @@ void sk_registry_cli_free(struct sk_registry_cli *c);
  * err->code becomes -EKEYREJECTED. Returns 1 then, else 0 (err untouched).
  */
 int sk_unsigned_build_explain(const char *src, struct sk_error *err);
+
+/*
+ * ---- registries.conf: mirrors and location rewrites ----
+ *
+ * containers-registries.conf(5), version 2, the subset that says where bytes
+ * come from: [[registry]] (prefix, location, insecure, blocked,
+ * mirror-by-digest-only) and [[registry.mirror]] (location, insecure,
+ * pull-from-mirror). unqualified-search-registries, short-name-mode,
+ * credential-helpers, [aliases] and version 1's [registries.search] are read
+ * and ignored (skrun resolves no short names); everything else is refused
+ * with FILE:LINE. Mirrors serve bytes only: trust is judged on the user's
+ * reference, whatever endpoint answered (docs/mirrors.md).
+ */
+#define SK_REGCONF_PATH "/etc/containers/registries.conf"
+#define SK_REGCONF_DIR	"/etc/containers/registries.conf.d"
+#define SK_REGCONF_ENV	"CONTAINERS_REGISTRIES_CONF"
+/* One file is a few KiB; this bounds what a mistake can make us read. */
+#define SK_REGCONF_FILE_MAX (1u << 20)
+
+enum sk_pull_from_mirror { SK_MIRROR_ALL, SK_MIRROR_DIGEST_ONLY, SK_MIRROR_TAG_ONLY };
+
+struct sk_regconf_mirror {
+	char *location;
+	bool insecure;
+	bool pull_from_set; /* pull-from-mirror was given */
+	enum sk_pull_from_mirror pull_from;
+	char where[300]; /* FILE:LINE of its [[registry.mirror]] */
+};
+
+struct sk_regconf_registry {
+	char *prefix;	/* as written, or the location when absent */
+	char *location; /* "" for a wildcard prefix without one: no rewrite */
+	bool insecure, blocked, mirror_by_digest_only;
+	struct sk_regconf_mirror *mirrors;
+	size_t nmirrors;
+	char where[300]; /* FILE:LINE of its [[registry]] */
+};
+
+struct sk_regconf {
+	struct sk_regconf_registry *reg;
+	size_t n;
+	struct sk_strv files; /* what was read, in order */
+};
+
+/*
+ * Parses one file's text (name: for messages) and merges it into c: a
+ * [[registry]] whose prefix an earlier file had replaces that one, others are
+ * added. -EINVAL with "NAME:LINE: what, and what to do" for anything outside
+ * the subset; c is unchanged then.
+ */
+int sk_regconf_parse(struct sk_regconf *c, const char *text, size_t len, const char *name,
+		     struct sk_error *err);
+/*
+ * Reads the configuration: override (--registries-conf) alone when given,
+ * else $CONTAINERS_REGISTRIES_CONF alone when set, else SK_REGCONF_PATH and
+ * then SK_REGCONF_DIR's *.conf in byte order (missing ones are skipped). As
+ * root, a file not owned by root or writable by group or others is refused.
+ */
+int sk_regconf_load(const char *override, struct sk_regconf *c, struct sk_error *err);
+/* The same for one file, with the ownership rule when as_root; for tests and load. */
+int sk_regconf_load_file(const char *path, bool as_root, bool must_exist, struct sk_regconf *c,
+			 struct sk_error *err);
+void sk_regconf_free(struct sk_regconf *c);
+
+/* A place to fetch a reference from: a mirror, or the primary location (last). */
+struct sk_endpoint {
+	struct sk_ref ref; /* the rewritten reference (same tag or digest) */
+	bool mirror;
+	bool insecure; /* the configuration allows plain HTTP / unverified TLS */
+	char label[SK_REF_REGISTRY_MAX + SK_REF_REPO_MAX + 32]; /* "mirror HOST/REPO" */
+};
+
+/*
+ * The endpoints for ref, in the order to try them: the mirrors of the
+ * longest-prefix [[registry]] that pull-from-mirror allows for a tag or a
+ * digest, then the primary location (ref rewritten by location, or ref).
+ * -EACCES when the registry is blocked. *out is malloc'd, n >= 1 on success.
+ */
+int sk_regconf_endpoints(const struct sk_regconf *c, const struct sk_ref *ref,
+			 struct sk_endpoint **out, size_t *n, struct sk_error *err);
 
 /* ---- the fetch helper ---- */
 
