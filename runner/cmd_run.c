@@ -55,6 +55,17 @@ static void usage(FILE *f)
 	    "  --mode NAME             start in this mode of the configured scheduler\n"
 	    "  --metrics-file FILE     rewrite Prometheus metrics there on every change\n"
 	    "                          (node_exporter's textfile collector; docs/metrics.md)\n"
+	    "  --follow                node agent: follow a desired state instead of running\n"
+	    "                          one reference. Without REF the configuration file is\n"
+	    "                          the desired state, watched with inotify (a Kubernetes\n"
+	    "                          ConfigMap's ..data swap included); with REF a registry\n"
+	    "                          tag is polled. A switch is committed after the health\n"
+	    "                          window, else rolled back and its digest not retried\n"
+	    "                          until the desired state changes (docs/fleet.md)\n"
+	    "  --poll-interval S       --follow: resolve the tag every S seconds (default 60\n"
+	    "                          for REF; the file's \"follow\": {\"pollS\"} otherwise)\n"
+	    "  --health-window S       --follow: seconds without an ejection before a switch\n"
+	    "                          is committed (default 30; \"health\": {\"windowS\"})\n"
 	    "%s"
 	    "\n"
 	    "Exit status: 0 after a clean stop, 1 when nothing trusted could be kept\n"
@@ -84,6 +95,8 @@ struct cli {
 	unsigned pol_given; /* bits: 1 restart, 2 backoff, 4 backoff max, 8 max, 16 window */
 	bool pull_given;
 	enum sk_pull_policy pull;
+	bool follow;
+	int poll_s, window_s; /* -1: not given */
 };
 
 static void apply_policy(struct skr_policy *pol, const struct cli *c)
@@ -179,6 +192,99 @@ static struct sk_store_lease *supervisor_lease(const char *store)
 	return l;
 }
 
+/*
+ * The node agent: the lock first (the agent's memory lives next to it), then
+ * what this node committed last, prepared from the store, so that a new pod
+ * whose desired state fails rolls back to what the node ran before. The
+ * desired state itself is fetched by the supervisor's switch path, never
+ * here: bad input must not keep the agent from starting.
+ */
+static int run_agent(struct cli *c, struct skr_config *cf, struct skr_target *primary,
+		     struct skr_target *fallback, struct skr_policy *pol,
+		     struct skr_source_opts *src)
+{
+	struct skr_state st = {.lock_fd = -1};
+	struct skr_agent_opts ao = {0};
+	struct skr_target scratch = {0};
+	struct skr_agent *agent = NULL;
+	struct sk_error err = {0};
+	struct cli fc = *c;
+	bool have_primary = false, have_fallback = false;
+	int status;
+
+	if (!c->ref) {
+		ao.config = c->config ? c->config : skr_config_path();
+		/* start-up settings (fallback, restart, pull, metrics) from the file as it is */
+		if (from_config(&fc, cf, &scratch, fallback, pol, src, &err)) {
+			printf("skrun: warning: %s; starting without its fallback and policies\n",
+			       err.msg);
+			fc = *c;
+			skr_target_free(fallback);
+			memset(fallback, 0, sizeof(*fallback));
+		}
+		skr_target_free(&scratch);
+	}
+	apply_policy(pol, c);
+	if (c->pull_given)
+		src->pull = c->pull;
+	if (sk_registry_cli_finish(&src->reg, c->ref ? c->ref : fc.ref) ||
+	    (fc.fallback && sk_registry_cli_finish(&src->reg, fc.fallback)))
+		return SK_EXIT_USAGE;
+	snprintf(st.dir, sizeof(st.dir), "%s", skr_state_dir());
+	if (skr_state_lock(&st, &err)) {
+		sk_die_msg("run: %s", err.msg);
+		return sk_cli_exit_status(err.code);
+	}
+	st.metrics.path = fc.metrics;
+	src->lease = supervisor_lease(src->store);
+	ao.ref = c->ref;
+	ao.sets = &c->sets;
+	ao.identity = c->identity;
+	ao.poll_s = c->poll_s;
+	ao.window_s = c->window_s;
+	ao.pull_given = c->pull_given;
+	ao.state_dir = st.dir;
+	ao.metrics = &st.metrics;
+	if (skr_agent_new(&ao, &agent, &err)) {
+		sk_die_msg("run: %s", err.msg);
+		status = sk_cli_exit_status(err.code);
+		goto out;
+	}
+	if (skr_agent_committed(agent, primary)) {
+		char ref[sizeof(primary->ref)], digest[SK_DIGEST_MAX];
+
+		snprintf(ref, sizeof(ref), "%s", primary->ref);
+		snprintf(digest, sizeof(digest), "%s", primary->digest);
+		primary->ops_name = c->ops;
+		/* it was verified when it was committed; by digest from the root-owned store */
+		if (!sk_store_lease_add(src->lease, digest, &err) &&
+		    !skr_prepare_stored(ref, digest, src, primary, &err)) {
+			have_primary = true;
+			printf("skrun: agent: starting with what this node committed: %s (%s)\n",
+			       ref, digest);
+		} else {
+			printf("skrun: agent: warning: the committed %s (%s) cannot run: %s\n", ref,
+			       digest, err.msg);
+		}
+	}
+	if (fc.fallback) {
+		if (prepare(fc.fallback, fc.fallback_identity, src, fallback, &err))
+			printf("skrun: agent: warning: fallback %s: %s; running without one\n",
+			       fc.fallback, err.msg);
+		else
+			have_fallback = true;
+	}
+	fflush(stdout);
+	/* a switch names its own identity */
+	src->identity = NULL;
+	status = skr_supervise(&st, have_primary ? primary : NULL, have_fallback ? fallback : NULL,
+			       pol, src, agent);
+out:
+	skr_agent_free(agent);
+	skr_state_unlock(&st);
+	return status;
+}
+
 static int parse(int argc, char **argv, struct cli *c, struct skr_source_opts *src,
 		 struct sk_error *err)
 {
@@ -201,6 +307,9 @@ static int parse(int argc, char **argv, struct cli *c, struct skr_source_opts *s
 	    {"config", required_argument, NULL, 'C'},
 	    {"mode", required_argument, NULL, 'M'},
 	    {"metrics-file", required_argument, NULL, 'X'},
+	    {"follow", no_argument, NULL, 'W'},
+	    {"poll-interval", required_argument, NULL, 'i'},
+	    {"health-window", required_argument, NULL, 'H'},
 	    SK_REGISTRY_CLI_LONGOPTS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -283,6 +392,17 @@ static int parse(int argc, char **argv, struct cli *c, struct skr_source_opts *s
 		case 'X':
 			c->metrics = optarg;
 			break;
+		case 'W':
+			c->follow = true;
+			break;
+		case 'i':
+		case 'H':
+			if (parse_int(optarg, opt == 'i' ? 1 : 0,
+				      opt == 'i' ? &c->poll_s : &c->window_s))
+				return sk_errf(err, -EINVAL, "--%s %s: a whole number of seconds%s",
+					       opt == 'i' ? "poll-interval" : "health-window",
+					       optarg, opt == 'i' ? " from 1" : "");
+			break;
 		default: /* -h/--help, or a usage error */
 			return opt == 'h' ? 1 : -EINVAL;
 		}
@@ -292,6 +412,14 @@ static int parse(int argc, char **argv, struct cli *c, struct skr_source_opts *s
 			       argv[optind + 1]);
 	if (optind == argc - 1)
 		c->ref = argv[optind];
+	if (!c->follow && (c->poll_s >= 0 || c->window_s >= 0))
+		return sk_errf(err, -EINVAL,
+			       "--poll-interval and --health-window go with --follow (the node "
+			       "agent)");
+	if (c->follow && !c->ref && (c->mode || c->sets.n || c->identity))
+		return sk_errf(err, -EINVAL,
+			       "--mode, --set and --identity with --follow and no REF: the desired "
+			       "state file names them; put them there");
 	if (c->ref && (c->mode || c->config))
 		return sk_errf(err, -EINVAL,
 			       "--mode and --config go with the configured scheduler: leave out "
@@ -315,7 +443,7 @@ int cmd_run(int argc, char **argv)
 	struct skr_state st = {.lock_fd = -1};
 	struct skr_config cf = {0};
 	struct sk_error err = {0};
-	struct cli c = {0};
+	struct cli c = {.poll_s = -1, .window_s = -1};
 	int ret, status = SK_EXIT_FAILURE;
 
 	ret = parse(argc, argv, &c, &src, &err);
@@ -325,6 +453,10 @@ int cmd_run(int argc, char **argv)
 		status = ret > 0 ? SK_EXIT_OK : SK_EXIT_USAGE;
 		if (ret > 0 || !err.msg[0])
 			sk_cli_usage(usage, ret > 0);
+		goto out;
+	}
+	if (c.follow) {
+		status = run_agent(&c, &cf, &primary, &fallback, &pol, &src);
 		goto out;
 	}
 	if (!c.ref) {
@@ -366,7 +498,7 @@ int cmd_run(int argc, char **argv)
 	/* a switch names its own identity; this one belongs to REF */
 	src.identity = NULL;
 	st.metrics.path = c.metrics;
-	status = skr_supervise(&st, &primary, c.fallback ? &fallback : NULL, &pol, &src);
+	status = skr_supervise(&st, &primary, c.fallback ? &fallback : NULL, &pol, &src, NULL);
 	skr_state_unlock(&st);
 	goto out;
 failed_start:

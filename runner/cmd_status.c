@@ -13,11 +13,13 @@
 #include "skrun.h"
 
 /* Exit statuses (LSB init-script status codes; 150-199 are the application's). */
-#define STATUS_RUNNING	    0	/* running as intended */
-#define STATUS_DEAD	    1	/* the supervisor died without recording it */
-#define STATUS_NOT_RUNNING  3	/* nothing supervised: never started, stopped or failed */
-#define STATUS_NO_SCHED_EXT 4	/* this kernel has no sched_ext */
-#define STATUS_DEGRADED	    150 /* supervised, not as intended: fallback, restarting, discrepancy */
+#define STATUS_RUNNING	    0 /* running as intended */
+#define STATUS_DEAD	    1 /* the supervisor died without recording it */
+#define STATUS_NOT_RUNNING  3 /* nothing supervised: never started, stopped or failed */
+#define STATUS_NO_SCHED_EXT 4 /* this kernel has no sched_ext */
+/* supervised, not as intended: fallback, restarting, a discrepancy, or a node agent whose
+ * desired state does not run committed (on trial, rolled back, refused, invalid) */
+#define STATUS_DEGRADED 150
 
 #define EVENTS_MAX 64
 
@@ -35,7 +37,9 @@ static void usage(FILE *f)
 		   "  3    not running: nothing started, stopped, or failed (the reason is shown)\n"
 		   "  4    this kernel has no sched_ext\n"
 		   "  150  supervised but degraded: on the fallback, restarting, or the kernel\n"
-		   "       does not run what skrun attached\n"
+		   "       does not run what skrun attached; for a node agent (run --follow)\n"
+		   "       also whenever its desired state is not running and committed: on\n"
+		   "       trial in the health window, rolled back, refused, or not usable\n"
 		   "  2    usage error\n"
 		   "The sysfs root is $SKRUN_SYSFS when set (tests), else /sys.\n");
 }
@@ -159,6 +163,44 @@ static void print_events(const struct kernel_view *k)
 	printf("%s(%zu more at 0)\n", col ? " " : "", zero);
 }
 
+/* The node agent's view: desired, committed, on trial, bad digests, the last transition. */
+static void print_agent(struct json_object *st)
+{
+	struct json_object *ag, *d, *arr;
+	size_t n;
+
+	if (!json_object_object_get_ex(st, "agent", &ag) || !ag)
+		return;
+	if (json_object_object_get_ex(ag, "desired", &d) && d)
+		printf(
+		    "desired:    %s%s%s%s\n", sk_json_str(d, "ref") ? sk_json_str(d, "ref") : "-",
+		    sk_json_str(d, "digest") && *sk_json_str(d, "digest") ? " (" : "",
+		    sk_json_str(d, "digest") && *sk_json_str(d, "digest") ? sk_json_str(d, "digest")
+									  : "",
+		    sk_json_str(d, "digest") && *sk_json_str(d, "digest") ? ")" : "");
+	if (json_object_object_get_ex(ag, "committed", &d) && d)
+		printf("committed:  %s (%s)\n", sk_json_str(d, "ref"), sk_json_str(d, "digest"));
+	if (json_object_object_get_ex(ag, "pending", &d) && d)
+		printf("on trial:   %s until %s\n", sk_json_str(d, "digest"),
+		       sk_json_str(d, "deadline"));
+	if (json_object_object_get_ex(ag, "bad", &arr) && (n = json_object_array_length(arr)))
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *b = json_object_array_get_idx(arr, i);
+
+			printf("bad:        %s: %s\n", sk_json_str(b, "digest"),
+			       sk_json_str(b, "reason"));
+		}
+	if (json_object_object_get_ex(ag, "transitions", &arr) &&
+	    (n = json_object_array_length(arr))) {
+		struct json_object *t = json_object_array_get_idx(arr, n - 1);
+
+		printf("last:       %s %s: %s\n", sk_json_str(t, "at"), sk_json_str(t, "event"),
+		       sk_json_str(t, "reason"));
+	}
+	printf("readiness:  %s\n",
+	       sk_json_str(ag, "readiness") ? sk_json_str(ag, "readiness") : "-");
+}
+
 static void print_skrun(struct json_object *st, const char *name)
 {
 	struct json_object *le, *tun, *fb;
@@ -208,6 +250,17 @@ static void print_skrun(struct json_object *st, const char *name)
 		       sk_json_str(le, "message"));
 	if (sk_json_str(st, "error"))
 		printf("error:      %s\n", sk_json_str(st, "error"));
+	print_agent(st);
+}
+
+/* Not following a desired state, or following one that runs committed. */
+static bool agent_ready(struct json_object *st)
+{
+	struct json_object *ag, *r;
+
+	if (!json_object_object_get_ex(st, "agent", &ag) || !ag)
+		return true;
+	return json_object_object_get_ex(ag, "ready", &r) && json_object_get_boolean(r);
 }
 
 int cmd_status(int argc, char **argv)
@@ -240,7 +293,7 @@ int cmd_status(int argc, char **argv)
 	}
 	if (st && !pid &&
 	    (!strcmp(sstatus, "running") || !strcmp(sstatus, "fallback") ||
-	     !strcmp(sstatus, "restarting")))
+	     !strcmp(sstatus, "restarting") || !strcmp(sstatus, "waiting")))
 		sstatus = "dead"; /* the supervisor died without recording it */
 	runs_it = !strcmp(k.state, "enabled") && pid && name[0] && !strcmp(k.ops, name);
 
@@ -264,7 +317,7 @@ int cmd_status(int argc, char **argv)
 		code = STATUS_NO_SCHED_EXT;
 	else if (!strcmp(sstatus, "dead"))
 		code = STATUS_DEAD;
-	else if (runs_it && !strcmp(sstatus, "running"))
+	else if (runs_it && !strcmp(sstatus, "running") && agent_ready(st))
 		code = STATUS_RUNNING;
 	else if (pid)
 		code = STATUS_DEGRADED;

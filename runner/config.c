@@ -17,9 +17,12 @@
 #define CONFIG_MAX   (256u << 10)
 #define MODE_DEFAULT "default"
 
-static const char *const top_fields[] = {"$schema", "version", "scheduler",  "mode",	"fallback",
-					 "pull",    "restart", "schedulers", "metrics", NULL};
+static const char *const top_fields[] = {"$schema",  "version", "scheduler", "mode",
+					 "fallback", "pull",	"restart",   "schedulers",
+					 "metrics",  "follow",	"health",    NULL};
 static const char *const sched_fields[] = {"ref", "identity", "set", "modes", NULL};
+static const char *const follow_fields[] = {"pollS", NULL};
+static const char *const health_fields[] = {"windowS", NULL};
 static const char *const restart_fields[] = {"policy",	    "backoffMs", "backoffMaxMs",
 					     "maxRestarts", "windowS",	 NULL};
 
@@ -198,8 +201,8 @@ static int read_sched(struct skr_sched_conf *s, const char *name, struct json_ob
 	return 0;
 }
 
-static int read_int(struct json_object *o, const char *key, int min, int *out, const char *path,
-		    struct sk_error *err)
+static int read_int_in(struct json_object *o, const char *where, const char *key, int min, int *out,
+		       const char *path, struct sk_error *err)
 {
 	struct json_object *v;
 	int64_t n;
@@ -208,10 +211,43 @@ static int read_int(struct json_object *o, const char *key, int min, int *out, c
 		return 0;
 	n = json_object_get_int64(v);
 	if (!json_object_is_type(v, json_type_int) || n < min || n > 1000000000)
-		return sk_errf(err, -EINVAL, "%s: restart.%s: a whole number from %d is required",
-			       path, key, min);
+		return sk_errf(err, -EINVAL, "%s: %s.%s: a whole number from %d is required", path,
+			       where, key, min);
 	*out = (int)n;
 	return 0;
+}
+
+static int read_int(struct json_object *o, const char *key, int min, int *out, const char *path,
+		    struct sk_error *err)
+{
+	return read_int_in(o, "restart", key, min, out, path, err);
+}
+
+/* "follow": {"pollS": N} and "health": {"windowS": N}: the node agent's (skrun run --follow). */
+static int read_agent(struct skr_config *c, struct json_object *root, struct sk_error *err)
+{
+	struct json_object *v;
+	int ret = 0;
+
+	if (json_object_object_get_ex(root, "follow", &v)) {
+		if (!json_object_is_type(v, json_type_object))
+			return sk_errf(err, -EINVAL,
+				       "%s: \"follow\" must be an object, e.g. {\"pollS\": 60}",
+				       c->path);
+		ret = only(v, follow_fields, c->path, "follow", err);
+		if (!ret)
+			ret = read_int_in(v, "follow", "pollS", 1, &c->poll_s, c->path, err);
+	}
+	if (!ret && json_object_object_get_ex(root, "health", &v)) {
+		if (!json_object_is_type(v, json_type_object))
+			return sk_errf(err, -EINVAL,
+				       "%s: \"health\" must be an object, e.g. {\"windowS\": 30}",
+				       c->path);
+		ret = only(v, health_fields, c->path, "health", err);
+		if (!ret)
+			ret = read_int_in(v, "health", "windowS", 0, &c->window_s, c->path, err);
+	}
+	return ret;
 }
 
 static int read_restart(struct skr_config *c, struct json_object *o, struct sk_error *err)
@@ -339,14 +375,30 @@ int skr_config_sets(const struct skr_sched_conf *s, const char *mode, struct sk_
 
 int skr_config_load(const char *path, struct skr_config *c, struct sk_error *err)
 {
-	struct json_object *root = NULL, *v;
-	const struct skr_sched_conf *s;
 	uint8_t *data = NULL;
-	char *pull = NULL;
 	size_t len;
 	int ret;
 
 	memset(c, 0, sizeof(*c));
+	ret = sk_read_file(path, CONFIG_MAX, &data, &len, err);
+	if (ret)
+		return sk_err_prefix(err, "skrun configuration: ");
+	ret = skr_config_parse(path, data, len, c, err);
+	free(data);
+	return ret;
+}
+
+int skr_config_parse(const char *path, const uint8_t *data, size_t len, struct skr_config *c,
+		     struct sk_error *err)
+{
+	struct json_object *root = NULL, *v;
+	const struct skr_sched_conf *s;
+	char *pull = NULL;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->poll_s = -1;
+	c->window_s = -1;
 	c->restart = (struct skr_policy){
 	    .restart = SKR_RESTART_ON_FAILURE,
 	    .backoff_ms = 1000,
@@ -357,9 +409,8 @@ int skr_config_load(const char *path, struct skr_config *c, struct sk_error *err
 	c->path = strdup(path);
 	if (!c->path)
 		return sk_errf(err, -ENOMEM, "out of memory");
-	ret = sk_read_file(path, CONFIG_MAX, &data, &len, err);
-	if (ret) {
-		sk_err_prefix(err, "skrun configuration: ");
+	if (len > CONFIG_MAX) {
+		ret = sk_errf(err, -EFBIG, "%s: larger than %u bytes", path, CONFIG_MAX);
 		goto out;
 	}
 	ret = sk_json_parse(data, len, path, &root, err);
@@ -428,9 +479,10 @@ int skr_config_load(const char *path, struct skr_config *c, struct sk_error *err
 		ret = read_restart(c, v, err);
 	if (!ret)
 		ret = str_field(root, "metrics", &c->metrics, path, "", err);
+	if (!ret)
+		ret = read_agent(c, root, err);
 out:
 	free(pull);
-	free(data);
 	json_object_put(root);
 	if (ret)
 		skr_config_free(c);

@@ -14,7 +14,8 @@
 
 #include "skrun.h"
 
-static const char *const statuses[] = {"running", "restarting", "fallback", "stopped", "failed"};
+static const char *const statuses[] = {"running", "restarting", "fallback",
+				       "stopped", "failed",	"waiting"};
 /* /sys/kernel/sched_ext/state's words, and ours for a kernel without it */
 static const char *const scx_states[] = {"enabled",   "enabling", "disabled",
 					 "disabling", "absent",	  "unknown"};
@@ -114,6 +115,34 @@ static int render_target(struct sk_buf *b, const char *role, const struct skr_ta
 	return ret ? ret : sk_buf_printf(b, "} 1\n");
 }
 
+/* The node agent's (skrun run --follow), present only when it follows a desired state. */
+static int render_agent(const struct skr_metrics *m, struct sk_buf *out)
+{
+	int ret = header(out, "schedkit_agent_ready", "gauge",
+			 "1 when the desired state runs and is committed (skrun status exits 0).");
+
+	if (!ret)
+		ret = sk_buf_printf(out, "schedkit_agent_ready %d\n", m->agent_ready ? 1 : 0);
+	if (!ret)
+		ret = header(out, "schedkit_agent_pending", "gauge",
+			     "1 while a switch is on trial within its health window.");
+	if (!ret)
+		ret = sk_buf_printf(out, "schedkit_agent_pending %d\n", m->agent_pending ? 1 : 0);
+	if (!ret)
+		ret = header(out, "schedkit_agent_bad_digests", "gauge",
+			     "Digests the agent remembers as bad and does not retry.");
+	if (!ret)
+		ret = sk_buf_printf(out, "schedkit_agent_bad_digests %u\n", m->agent_bad);
+	if (!ret)
+		ret = header(out, "schedkit_agent_transitions_total", "counter",
+			     "The agent's transitions since skrun started, by event.");
+	for (size_t i = 0; !ret && i < sizeof(m->agent_events) / sizeof(m->agent_events[0]); i++)
+		ret = sk_buf_printf(out,
+				    "schedkit_agent_transitions_total{event=\"%s\"} %" PRIu64 "\n",
+				    skr_agent_event_names[i], m->agent_events[i]);
+	return ret;
+}
+
 int skr_metrics_render(const struct skr_metrics *m, const struct skr_status *s,
 		       const char *scx_state, const char *scx_ops, struct sk_buf *out)
 {
@@ -192,8 +221,11 @@ int skr_metrics_render(const struct skr_metrics *m, const struct skr_status *s,
 	if (!ret)
 		ret = sk_buf_printf(out, "schedkit_fallbacks_total %" PRIu64 "\n", m->fallbacks);
 	if (!ret)
-		ret = header(out, "schedkit_rollbacks_total", "counter",
-			     "Switches undone to the previous digest.");
+		ret =
+		    header(out, "schedkit_rollbacks_total", "counter",
+			   "Switches on trial that the node agent undid (ejected within the health "
+			   "window): back to the previous digest, the fallback or the kernel's "
+			   "default.");
 	if (!ret)
 		ret = sk_buf_printf(out, "schedkit_rollbacks_total %" PRIu64 "\n", m->rollbacks);
 	if (!ret)
@@ -202,6 +234,8 @@ int skr_metrics_render(const struct skr_metrics *m, const struct skr_status *s,
 	if (!ret)
 		ret = sk_buf_printf(out, "schedkit_last_transition_timestamp_seconds %lld\n",
 				    (long long)m->last_transition);
+	if (!ret && m->agent)
+		ret = render_agent(m, out);
 	if (!ret)
 		ret = header(out, "schedkit_sched_ext_state", "gauge",
 			     "/sys/kernel/sched_ext/state: 1 for the kernel's state (absent: no "
@@ -259,12 +293,24 @@ int skr_metrics_write(const struct skr_metrics *m, const struct skr_status *s,
 	return ret;
 }
 
+static void write_now(struct skr_metrics *m, const struct skr_status *s);
+
 void skr_metrics_publish(struct skr_metrics *m, const struct skr_status *s)
+{
+	skr_metrics_update(m, s, time(NULL));
+	write_now(m, s);
+}
+
+void skr_metrics_rewrite(struct skr_metrics *m, const struct skr_status *s)
+{
+	write_now(m, s);
+}
+
+static void write_now(struct skr_metrics *m, const struct skr_status *s)
 {
 	char state[32], ops[SK_SCX_NAME_LEN];
 	struct sk_error err = {0};
 
-	skr_metrics_update(m, s, time(NULL));
 	if (!skr_metrics_path(m))
 		return;
 	sk_scx_state(state, sizeof(state));

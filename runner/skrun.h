@@ -68,6 +68,19 @@ void skr_target_free(struct skr_target *t);
 #define SKRUN_METRICS_ENV "SKRUN_METRICS_FILE"
 #define SKR_METRICS_KINDS 16
 
+/* The node agent's transitions, as status --json and the metrics name them. */
+enum skr_agent_event {
+	SKR_EV_START,
+	SKR_EV_SWITCH,
+	SKR_EV_COMMIT,
+	SKR_EV_ROLLBACK,
+	SKR_EV_REFUSED,
+	SKR_EV_FETCH_FAILED,
+	SKR_EV_DESIRED_INVALID,
+	SKR_EV_DESIRED,
+};
+extern const char *const skr_agent_event_names[8];
+
 /* What the metrics file counts: transitions seen by the supervisor since it started. */
 struct skr_metrics {
 	const char *path; /* NULL: $SKRUN_METRICS_FILE, else no metrics file */
@@ -75,6 +88,10 @@ struct skr_metrics {
 	bool prev_fallback;
 	int prev_restarts;
 	uint64_t restarts, switches, fallbacks, rollbacks;
+	/* the node agent's (skrun run --follow); agent false without one */
+	bool agent, agent_ready, agent_pending;
+	unsigned agent_bad;
+	uint64_t agent_events[8]; /* by skr_agent_event */
 	struct {
 		int kind; /* the exit record's; -1 when the scheduler has none */
 		uint64_t n;
@@ -110,6 +127,7 @@ struct skr_status {
 	const struct skr_target *fallback; /* NULL: none */
 	const char *pull;		   /* the pull policy it runs with */
 	const char *error;		   /* status "failed" at start: why */
+	struct json_object *agent;	   /* the node agent's record; NULL when not following */
 };
 
 /* Writes state.json atomically. */
@@ -138,6 +156,8 @@ int skr_metrics_write(const struct skr_metrics *m, const struct skr_status *s,
 		      const char *scx_state, const char *scx_ops, struct sk_error *err);
 /* The supervisor's hook: update, read sysfs, write; a failure is a warning only. */
 void skr_metrics_publish(struct skr_metrics *m, const struct skr_status *s);
+/* The same without counting a transition (the agent's record changed, not the status). */
+void skr_metrics_rewrite(struct skr_metrics *m, const struct skr_status *s);
 
 /* systemd readiness (Type=notify) when NOTIFY_SOCKET is set; a no-op otherwise. */
 void skr_notify(const char *msg);
@@ -158,9 +178,89 @@ struct skr_policy {
 	int window_s;
 };
 
-/* Runs in the foreground until a signal, or until nothing is left to run. */
+struct skr_agent;
+
+/*
+ * Runs in the foreground until a signal, or until nothing is left to run.
+ * With an agent (skrun run --follow): primary may be NULL (nothing committed
+ * yet), the agent's desired state drives the switches, and nothing left to
+ * run means waiting for a new desired state, not exiting.
+ */
 int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_target *fallback,
-		  const struct skr_policy *pol, const struct skr_source_opts *src);
+		  const struct skr_policy *pol, const struct skr_source_opts *src,
+		  struct skr_agent *agent);
+
+/* ---- the node agent (runner/agent.c; docs/fleet.md) ---- */
+
+#define SKR_AGENT_WINDOW_DEFAULT 30
+#define SKR_AGENT_POLL_DEFAULT	 60
+
+struct skr_agent_opts {
+	const char *config; /* the desired-state file (skrun.json), watched; or NULL */
+	const char *ref;    /* or a reference followed (a tag polled) */
+	const struct sk_strv *sets;
+	const char *identity;
+	int poll_s;	 /* -1: the file's "follow.pollS", else SKR_AGENT_POLL_DEFAULT for a tag */
+	int window_s;	 /* -1: the file's "health.windowS", else SKR_AGENT_WINDOW_DEFAULT */
+	bool pull_given; /* --pull on the command line wins over the file's "pull" */
+	const char *state_dir;
+	struct skr_metrics *metrics;
+};
+
+/* What the agent wants the supervisor to fetch and switch to. */
+struct skr_agent_req {
+	char ref[1024];
+	struct sk_strv sets;
+	char identity[512];
+	char scheduler[128];
+	char mode[64];
+	bool has_pull;
+	enum sk_pull_policy pull;
+};
+
+enum skr_agent_action {
+	SKR_AGENT_NONE,
+	SKR_AGENT_SWITCH, /* start a switch to *req (its sets are the caller's to free) */
+	SKR_AGENT_COMMIT, /* the health window passed: the previous target can go */
+};
+
+enum skr_agent_verdict {
+	SKR_AGENT_PROCEED,
+	SKR_AGENT_SKIP,	  /* the desired state already runs */
+	SKR_AGENT_REFUSE, /* a digest remembered as bad for this desired state */
+};
+
+/* Reads the memory in the state dir, opens the watch; the first desired state is read. */
+int skr_agent_new(const struct skr_agent_opts *o, struct skr_agent **out, struct sk_error *err);
+void skr_agent_free(struct skr_agent *a);
+/* The last committed target, to start with (its sets copied in); false when none. */
+bool skr_agent_committed(const struct skr_agent *a, struct skr_target *t);
+/* The inotify descriptor to poll (-1 for a tag). */
+int skr_agent_fd(const struct skr_agent *a);
+/* Source events, timers, the health window. busy: a switch is under way. */
+enum skr_agent_action skr_agent_tick(struct skr_agent *a, const struct skr_target *cur, bool busy,
+				     struct skr_agent_req *req);
+/* A switch's fetch resolved digest: go on, or not. */
+enum skr_agent_verdict skr_agent_fetched(struct skr_agent *a, const char *digest,
+					 const struct skr_target *cur);
+/* The switch failed before anything changed; digest when known (then it is remembered bad). */
+void skr_agent_failed(struct skr_agent *a, const char *digest, int code, const char *why,
+		      const struct skr_target *cur);
+/* The switch attached to; from what (NULL: the kernel's default). The health window starts. */
+void skr_agent_switched(struct skr_agent *a, const struct skr_target *from,
+			const struct skr_target *to);
+bool skr_agent_pending(const struct skr_agent *a);
+/* The pending target bad was ejected (why); the supervisor rolled back to to (NULL: nothing). */
+void skr_agent_rolled_back(struct skr_agent *a, const struct skr_target *bad, const char *why,
+			   const struct skr_target *to, bool to_fallback);
+/* Something happened that is not a status change (a desired state read, a refusal). */
+bool skr_agent_take_changed(struct skr_agent *a);
+/* state.json's "agent" object (new reference), readiness included. */
+struct json_object *skr_agent_json(struct skr_agent *a, const struct skr_target *cur,
+				   const char *status);
+/* Whether what runs is the desired state, committed; why not in why. */
+bool skr_agent_ready(const struct skr_agent *a, const struct skr_target *cur, const char *status,
+		     char *why, size_t whysz);
 
 /* Control socket path in the state dir (malloc'd). */
 char *skr_control_path(const char *dir);
@@ -205,6 +305,8 @@ struct skr_config {
 	enum sk_pull_policy pull;
 	bool has_restart;
 	struct skr_policy restart;
+	int poll_s;   /* "follow": {"pollS"}: a tag's poll interval; -1 when not given */
+	int window_s; /* "health": {"windowS"}: the health window; -1 when not given */
 	struct skr_sched_conf *scheds;
 	size_t nscheds;
 };
@@ -213,6 +315,9 @@ struct skr_config {
 const char *skr_config_path(void);
 /* Reads and checks it; unknown fields and names are refused with the one meant. */
 int skr_config_load(const char *path, struct skr_config *c, struct sk_error *err);
+/* The same from bytes already read (the agent hashes what it parsed); path names it in messages. */
+int skr_config_parse(const char *path, const uint8_t *data, size_t len, struct skr_config *c,
+		     struct sk_error *err);
 void skr_config_free(struct skr_config *c);
 /* The scheduler named name; -ENOENT with the names there are. */
 int skr_config_sched(const struct skr_config *c, const char *name,

@@ -135,6 +135,8 @@ int skr_state_write(const struct skr_state *st, const struct skr_status *s, stru
 	add_target(o, s);
 	if (s->error)
 		json_object_object_add(o, "error", json_object_new_string(s->error));
+	if (s->agent)
+		json_object_object_add(o, "agent", json_object_get(s->agent));
 	if (s->have_exit) {
 		e = json_object_new_object();
 		json_object_object_add(e, "kind", json_object_new_int(s->last_exit.kind));

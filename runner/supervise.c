@@ -35,6 +35,10 @@ struct sup {
 	struct skr_target *cur; /* what runs (primary, fallback or a switched-in one) */
 	struct skr_target *fallback;
 	struct skr_target switched; /* storage for a target brought in by switch */
+	/* the node agent (--follow): what ran before a switch on trial, to roll back to */
+	struct skr_agent *agent;
+	struct skr_target *prev; /* NULL: the kernel's default ran */
+	struct skr_target prev_store;
 	/* a switch whose pull runs in a child while this loop goes on */
 	struct {
 		pid_t pid; /* 0: none pending */
@@ -71,7 +75,8 @@ static void say(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static void publish(struct sup *s, const char *status)
+/* count: a status change (metrics count transitions), or the same status written again */
+static void record_state(struct sup *s, const char *status, bool count)
 {
 	struct sk_error err = {0};
 
@@ -82,12 +87,29 @@ static void publish(struct sup *s, const char *status)
 		s->status.verified = s->cur->verified;
 		s->status.name = s->sched ? sk_sched_name(s->sched) : "";
 		s->status.target = s->cur;
+	} else if (s->agent) {
+		/* an agent with nothing attached: the kernel's default runs */
+		s->status.ref = s->status.digest = s->status.name = "";
+		s->status.verified = false;
+		s->status.target = NULL;
 	}
 	s->status.fallback = s->fallback;
 	s->status.pull = sk_pull_policy_str(s->src->pull);
+	s->status.agent =
+	    s->agent ? skr_agent_json(s->agent, s->sched ? s->cur : NULL, status) : NULL;
 	if (skr_state_write(s->st, &s->status, &err))
 		say("warning: cannot record state: %s", err.msg);
-	skr_metrics_publish(&s->st->metrics, &s->status);
+	if (count)
+		skr_metrics_publish(&s->st->metrics, &s->status);
+	else
+		skr_metrics_rewrite(&s->st->metrics, &s->status);
+	json_object_put(s->status.agent);
+	s->status.agent = NULL;
+}
+
+static void publish(struct sup *s, const char *status)
+{
+	record_state(s, status, true);
 }
 
 static int load_attach(struct skr_target *t, struct sk_sched **out, struct sk_error *err)
@@ -346,14 +368,15 @@ static void reply(int fd, const char *fmt, ...)
 	fflush(stdout);
 }
 
-/* The lease holds what runs and the fallback, nothing the supervisor let go of. */
+/* The lease holds what runs, the fallback and what a switch on trial would roll back to. */
 static void lease_current(struct sup *s)
 {
-	const char *digests[2] = {s->cur ? s->cur->digest : NULL,
-				  s->fallback ? s->fallback->digest : NULL};
+	const char *digests[3] = {s->cur ? s->cur->digest : NULL,
+				  s->fallback ? s->fallback->digest : NULL,
+				  s->prev ? s->prev->digest : NULL};
 	struct sk_error err = {0};
 
-	if (sk_store_lease_set(s->src->lease, digests, 2, &err))
+	if (sk_store_lease_set(s->src->lease, digests, 3, &err))
 		say("warning: %s", err.msg);
 }
 
@@ -364,8 +387,20 @@ static void lease_current(struct sup *s)
  * signatures) runs in a child (start_switch) so that this loop keeps handling
  * ejections and signals; the rest is local and runs here (finish_switch).
  */
-static void finish_switch(struct sup *s, const char *digest, const char *failure)
+/* A verification refusal names the digest it refused: remembered bad by the agent. */
+static const char *refused_digest(const char *msg, char out[SK_DIGEST_MAX])
 {
+	const char *p = msg ? strstr(msg, "verification of sha256:") : NULL;
+
+	if (!p)
+		return NULL;
+	snprintf(out, SK_DIGEST_MAX, "%.71s", p + strlen("verification of "));
+	return sk_digest_valid(out) ? out : NULL;
+}
+
+static void finish_switch(struct sup *s, const char *digest, const char *failure, int code)
+{
+	char bad[SK_DIGEST_MAX];
 	struct skr_target next = {0};
 	struct sk_sched *loaded = NULL;
 	struct sk_error err = {0};
@@ -381,11 +416,17 @@ static void finish_switch(struct sup *s, const char *digest, const char *failure
 	if (failure) {
 		reply(fd, "ERROR %s; '%s' is still attached", failure,
 		      s->sched ? sk_sched_name(s->sched) : "(nothing)");
+		if (s->agent)
+			skr_agent_failed(s->agent, refused_digest(failure, bad), code, failure,
+					 s->sched ? s->cur : NULL);
 		goto out;
 	}
 	if (skr_prepare_stored(s->sw.ref, digest, s->src, &next, &err)) {
 		reply(fd, "ERROR %s; '%s' is still attached", err.msg,
 		      s->sched ? sk_sched_name(s->sched) : "(nothing)");
+		if (s->agent)
+			skr_agent_failed(s->agent, digest, err.code, err.msg,
+					 s->sched ? s->cur : NULL);
 		goto out;
 	}
 	lo.ops_name = next.ops_name;
@@ -394,6 +435,9 @@ static void finish_switch(struct sup *s, const char *digest, const char *failure
 		reply(fd, "ERROR %s", err.msg);
 		reply(fd, "ERROR switch refused; '%s' is still attached",
 		      s->sched ? sk_sched_name(s->sched) : "(nothing)");
+		if (s->agent)
+			skr_agent_failed(s->agent, digest, err.code, err.msg,
+					 s->sched ? s->cur : NULL);
 		goto out;
 	}
 	reply(fd, "switch: '%s' loaded (verifier accepted it); detaching '%s'",
@@ -405,6 +449,9 @@ static void finish_switch(struct sup *s, const char *digest, const char *failure
 	}
 	if (sk_sched_attach(loaded, &err)) {
 		reply(fd, "ERROR attaching '%s' failed: %s", sk_sched_name(loaded), err.msg);
+		if (s->agent)
+			skr_agent_failed(s->agent, digest, err.code, err.msg,
+					 s->sched ? s->cur : NULL);
 		sk_sched_close(loaded);
 		loaded = NULL;
 		if (s->sched) {
@@ -418,6 +465,16 @@ static void finish_switch(struct sup *s, const char *digest, const char *failure
 				reply(fd, "ERROR switch failed; '%s' re-attached", old_name);
 		}
 		goto out;
+	}
+	if (s->agent) {
+		/* on trial: what ran before stays prepared for a rollback */
+		skr_target_free(&s->prev_store);
+		s->prev = s->sched ? s->cur : NULL;
+		if (s->prev == &s->switched) {
+			s->prev_store = s->switched;
+			memset(&s->switched, 0, sizeof(s->switched));
+			s->prev = &s->prev_store;
+		}
 	}
 	sk_sched_close(s->sched);
 	s->sched = loaded;
@@ -434,6 +491,8 @@ static void finish_switch(struct sup *s, const char *digest, const char *failure
 	/* the switch's pull and checks left pages behind: give them back */
 	sk_trim_resident();
 	report_attached(s);
+	if (s->agent)
+		skr_agent_switched(s->agent, s->prev, s->cur);
 	publish(s, "running");
 	reply(fd, "OK switched from '%s' to '%s' (%s)%s%s", old_name[0] ? old_name : "(nothing)",
 	      sk_sched_name(s->sched), s->cur->digest, s->cur->mode[0] ? ", mode " : "",
@@ -442,11 +501,12 @@ out:
 	lease_current(s);
 	sk_sched_close(loaded);
 	skr_target_free(&next);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	s->sw.client = -1;
 }
 
-/* In the child: pull and verify, then one line on fd 3: "OK <digest>" or "ERROR <why>". */
+/* In the child: pull and verify, then one line on fd 3: "OK <digest>" or "ERROR <errno> <why>". */
 static void switch_child(const struct sup *s, int out)
 {
 	char digest[SK_DIGEST_MAX], line[SK_ERROR_MSG_MAX + 16];
@@ -467,7 +527,7 @@ static void switch_child(const struct sup *s, int out)
 	if (s->sw.has_pull)
 		o.pull = s->sw.pull;
 	if (skr_fetch(s->sw.ref, &o, digest, &err))
-		n = snprintf(line, sizeof(line), "ERROR %s", err.msg);
+		n = snprintf(line, sizeof(line), "ERROR %d %s", err.code, err.msg);
 	else
 		n = snprintf(line, sizeof(line), "OK %s", digest);
 	fflush(stdout);
@@ -476,11 +536,46 @@ static void switch_child(const struct sup *s, int out)
 	_exit(0);
 }
 
+static void close_client(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The fetch child for what s->sw names; fd is the client told (-1: the agent's own switch). */
+static void launch_switch(struct sup *s, int fd)
+{
+	int p[2];
+	pid_t pid;
+
+	reply(fd, "switch: preparing %s%s%s%s%s", s->sw.ref, s->sw.identity[0] ? " as " : "",
+	      s->sw.identity, s->sw.mode[0] ? ", mode " : "", s->sw.mode);
+	if (pipe2(p, O_CLOEXEC)) {
+		reply(fd, "ERROR cannot start the switch: %s", strerror(errno));
+		sk_strv_free(&s->sw.sets);
+		close_client(fd);
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		switch_child(s, p[1]);
+	close(p[1]);
+	if (pid < 0) {
+		reply(fd, "ERROR cannot start the switch: %s", strerror(errno));
+		sk_strv_free(&s->sw.sets);
+		close(p[0]);
+		close_client(fd);
+		return;
+	}
+	s->sw.pid = pid;
+	s->sw.pipe = p[0];
+	s->sw.client = fd;
+}
+
 static void start_switch(struct sup *s, int fd, char *args)
 {
 	char *save = NULL, *ref = strtok_r(args, "\t", &save);
-	int p[2];
-	pid_t pid;
 
 	if (s->sw.pid) {
 		reply(fd, "ERROR a switch to %s is in progress; try again when it is done",
@@ -517,29 +612,7 @@ static void start_switch(struct sup *s, int fd, char *args)
 			return;
 		}
 	}
-	reply(fd, "switch: preparing %s%s%s%s%s", ref, s->sw.identity[0] ? " as " : "",
-	      s->sw.identity, s->sw.mode[0] ? ", mode " : "", s->sw.mode);
-	if (pipe2(p, O_CLOEXEC)) {
-		reply(fd, "ERROR cannot start the switch: %s", strerror(errno));
-		sk_strv_free(&s->sw.sets);
-		close(fd);
-		return;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0)
-		switch_child(s, p[1]);
-	close(p[1]);
-	if (pid < 0) {
-		reply(fd, "ERROR cannot start the switch: %s", strerror(errno));
-		sk_strv_free(&s->sw.sets);
-		close(p[0]);
-		close(fd);
-		return;
-	}
-	s->sw.pid = pid;
-	s->sw.pipe = p[0];
-	s->sw.client = fd;
+	launch_switch(s, fd);
 }
 
 /* The child's outcome arrived (or it died): finish the switch here. */
@@ -563,14 +636,25 @@ static void collect_switch(struct sup *s)
 	if (!strncmp(line, "OK sha256:", 10) && sk_digest_valid(line + 3)) {
 		struct sk_error err = {0};
 
+		if (s->agent && skr_agent_fetched(s->agent, line + 3, s->sched ? s->cur : NULL) !=
+				    SKR_AGENT_PROCEED) {
+			/* already running, or remembered bad: nothing changes, not even the lease
+			 */
+			sk_strv_free(&s->sw.sets);
+			s->sw.client = -1;
+			return;
+		}
 		/* ours now: the child's lease ended with its pull */
 		if (sk_store_lease_add(s->src->lease, line + 3, &err))
 			say("warning: %s", err.msg);
-		finish_switch(s, line + 3, NULL);
+		finish_switch(s, line + 3, NULL, 0);
+	} else if (!strncmp(line, "ERROR ", 6)) {
+		char *end;
+		long code = strtol(line + 6, &end, 10);
+
+		finish_switch(s, NULL, *end == ' ' ? end + 1 : line + 6, (int)code);
 	} else {
-		finish_switch(s, NULL,
-			      !strncmp(line, "ERROR ", 6) ? line + 6
-							  : "the switch's fetch process died");
+		finish_switch(s, NULL, "the switch's fetch process died", -EIO);
 	}
 }
 
@@ -584,7 +668,7 @@ static void cancel_switch(struct sup *s)
 	close(s->sw.pipe);
 	s->sw.pid = 0;
 	reply(s->sw.client, "ERROR switch to %s cancelled: skrun is stopping", s->sw.ref);
-	close(s->sw.client);
+	close_client(s->sw.client);
 	s->sw.client = -1;
 	sk_strv_free(&s->sw.sets);
 }
@@ -621,6 +705,9 @@ static int serve_control(struct sup *s)
 	sk_rstrip(buf);
 	if (!peer_allowed(fd)) {
 		reply(fd, "ERROR permission denied: only root may control skrun");
+	} else if (!strncmp(buf, "switch\t", 7) && s->agent) {
+		reply(fd, "ERROR this skrun is a node agent (skrun run --follow): it runs its "
+			  "desired state; change that (the file or the tag) instead of switching");
 	} else if (!strncmp(buf, "switch\t", 7)) {
 		start_switch(s, fd, buf + 7);
 		return 0; /* the connection now belongs to the switch */
@@ -632,6 +719,93 @@ static int serve_control(struct sup *s)
 	}
 	close(fd);
 	return stop;
+}
+
+/*
+ * The switch on trial was ejected within the health window: back to what ran
+ * before it (else the fallback, else the kernel's default), and the agent
+ * remembers the digest as bad so that it is not tried again for this desired
+ * state. No restart policy applies to a scheduler on trial.
+ */
+static void rollback(struct sup *s, const struct sk_exit_info *ei)
+{
+	struct skr_target *bad = s->cur, *to = s->prev;
+	struct sk_error err = {0};
+	char why[SK_ERROR_MSG_MAX];
+
+	if (ei->valid)
+		snprintf(why, sizeof(why), "'%s' ejected by the kernel: kind=%d (%s)%s%.300s",
+			 sk_sched_name(s->sched), ei->kind, sk_exit_kind_str(ei->kind),
+			 ei->msg[0] ? ": " : "", ei->msg);
+	else
+		snprintf(why, sizeof(why), "'%s' ejected by the kernel (no exit record)",
+			 sk_sched_name(s->sched));
+	sk_sched_close(s->sched);
+	s->sched = NULL;
+	if (to && load_attach(to, &s->sched, &err)) {
+		say("rollback to %s (%s) failed: %s", to->ref, to->digest, err.msg);
+		to = NULL;
+	}
+	if (!to && s->fallback && s->prev != s->fallback &&
+	    !load_attach(s->fallback, &s->sched, &err))
+		to = s->fallback;
+	skr_agent_rolled_back(s->agent, bad, why, to, to && to == s->fallback);
+	if (to == &s->prev_store) {
+		skr_target_free(&s->switched);
+		s->switched = s->prev_store;
+		memset(&s->prev_store, 0, sizeof(s->prev_store));
+		to = &s->switched;
+	} else if (bad == &s->switched) {
+		skr_target_free(&s->switched);
+	}
+	skr_target_free(&s->prev_store);
+	s->prev = NULL;
+	s->cur = to;
+	s->status.on_fallback = to && to == s->fallback;
+	s->status.since = time(NULL);
+	s->status.restarts = 0;
+	s->consecutive = 0;
+	s->nr_restart_log = 0;
+	lease_current(s);
+	if (!to) {
+		say("leaving the kernel's default scheduler in place until the desired state "
+		    "changes");
+		publish(s, "waiting");
+		return;
+	}
+	report_attached(s);
+	publish(s, s->status.on_fallback ? "fallback" : "running");
+}
+
+/* The agent's turn: its source, its timers, the health window. */
+static void agent_step(struct sup *s)
+{
+	struct skr_agent_req req;
+
+	if (!s->agent)
+		return;
+	switch (skr_agent_tick(s->agent, s->sched ? s->cur : NULL, s->sw.pid != 0, &req)) {
+	case SKR_AGENT_SWITCH:
+		snprintf(s->sw.ref, sizeof(s->sw.ref), "%s", req.ref);
+		snprintf(s->sw.identity, sizeof(s->sw.identity), "%s", req.identity);
+		snprintf(s->sw.scheduler, sizeof(s->sw.scheduler), "%s", req.scheduler);
+		snprintf(s->sw.mode, sizeof(s->sw.mode), "%s", req.mode);
+		s->sw.has_pull = req.has_pull;
+		s->sw.pull = req.pull;
+		sk_strv_free(&s->sw.sets);
+		s->sw.sets = req.sets;
+		launch_switch(s, -1);
+		break;
+	case SKR_AGENT_COMMIT:
+		skr_target_free(&s->prev_store);
+		s->prev = NULL;
+		lease_current(s);
+		break;
+	case SKR_AGENT_NONE:
+		break;
+	}
+	if (skr_agent_take_changed(s->agent))
+		record_state(s, s->status.status ? s->status.status : "waiting", false);
 }
 
 static int detach_and_report(struct sup *s, const char *why)
@@ -652,7 +826,8 @@ static int detach_and_report(struct sup *s, const char *why)
 }
 
 int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_target *fallback,
-		  const struct skr_policy *pol, const struct skr_source_opts *src)
+		  const struct skr_policy *pol, const struct skr_source_opts *src,
+		  struct skr_agent *agent)
 {
 	struct sup s = {
 	    .st = st,
@@ -663,6 +838,7 @@ int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_t
 	    .sig_fd = -1,
 	    .ctl_fd = -1,
 	    .sw = {.client = -1, .pipe = -1},
+	    .agent = agent,
 	};
 	struct sk_error err = {0};
 	struct sk_exit_info ei;
@@ -683,39 +859,53 @@ int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_t
 	lease_current(&s);
 
 	s.status.since = time(NULL);
-	if (load_attach(s.cur, &s.sched, &err)) {
+	if (!s.cur) {
+		say("nothing committed on this node yet: the kernel's default scheduler runs until "
+		    "the desired state is attached");
+		publish(&s, "waiting");
+	} else if (load_attach(s.cur, &s.sched, &err)) {
 		say("%s", err.msg);
 		memset(&ei, 0, sizeof(ei));
 		ei.kind = 1024; /* treat like an error: the fallback may take over */
 		s.sched = NULL;
-		if (!fallback) {
+		if (!fallback && agent) {
+			s.cur = NULL;
+			publish(&s, "waiting");
+		} else if (!fallback) {
 			publish(&s, "failed");
 			goto out;
-		}
-		s.consecutive = pol->max_restarts; /* a load failure is not transient */
-		s.nr_restart_log = 0;
-		{
-			struct skr_policy no_restart = *pol;
+		} else {
+			s.consecutive = pol->max_restarts; /* a load failure is not transient */
+			s.nr_restart_log = 0;
+			{
+				struct skr_policy no_restart = *pol;
 
-			no_restart.restart = SKR_RESTART_NEVER;
-			s.pol = &no_restart;
-			ret = recover(&s, &ei);
-			s.pol = pol;
+				no_restart.restart = SKR_RESTART_NEVER;
+				s.pol = &no_restart;
+				ret = recover(&s, &ei);
+				s.pol = pol;
+			}
+			if (ret == 1 && agent) {
+				s.cur = NULL;
+				publish(&s, "waiting");
+				ret = 0;
+			} else if (ret) {
+				goto out;
+			}
 		}
-		if (ret)
-			goto out;
 	} else {
 		report_attached(&s);
 		publish(&s, "running");
 	}
 
 	for (;;) {
-		struct pollfd p[3] = {{.fd = s.sig_fd, .events = POLLIN},
+		struct pollfd p[4] = {{.fd = s.sig_fd, .events = POLLIN},
 				      {.fd = s.ctl_fd, .events = POLLIN},
-				      {.fd = s.sw.pid ? s.sw.pipe : -1, .events = POLLIN}};
+				      {.fd = s.sw.pid ? s.sw.pipe : -1, .events = POLLIN},
+				      {.fd = agent ? skr_agent_fd(agent) : -1, .events = POLLIN}};
 		struct signalfd_siginfo si;
 
-		if (poll(p, 3, POLL_MS) > 0) {
+		if (poll(p, 4, POLL_MS) > 0) {
 			if ((p[0].revents & POLLIN) &&
 			    read(s.sig_fd, &si, sizeof(si)) == sizeof(si)) {
 				cancel_switch(&s);
@@ -730,6 +920,7 @@ int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_t
 			if (s.sw.pid && (p[2].revents & (POLLIN | POLLHUP)))
 				collect_switch(&s);
 		}
+		agent_step(&s);
 		if (!s.sched || !ejected(&s, &ei))
 			continue;
 		wait_disabled(5000);
@@ -741,7 +932,18 @@ int skr_supervise(struct skr_state *st, struct skr_target *primary, struct skr_t
 		}
 		sk_sched_exit_info(s.sched, &ei);
 		report_exit(&s, &ei, false);
+		if (agent && skr_agent_pending(agent)) {
+			rollback(&s, &ei);
+			continue;
+		}
 		ret = recover(&s, &ei);
+		if (ret == 1 && agent) {
+			/* nothing left that runs: wait for a new desired state */
+			s.cur = NULL;
+			publish(&s, "waiting");
+			ret = 0;
+			continue;
+		}
 		if (ret == 1)
 			goto out;
 		if (ret) {
@@ -755,6 +957,7 @@ out:
 	cancel_switch(&s);
 	sk_sched_close(s.sched);
 	skr_target_free(&s.switched);
+	skr_target_free(&s.prev_store);
 	if (s.ctl_fd >= 0) {
 		close(s.ctl_fd);
 		unlink(s.ctl_path);
