@@ -276,6 +276,8 @@ static int read_kfuncs(struct ana *a)
 		if (!kname)
 			return -ENOMEM;
 		ret = sk_strv_push(is_weak ? &weak : &info->kfuncs_required, kname);
+		if (!ret && !is_weak)
+			ret = sk_req_kfunc_proto(a->btf, t->type, kname, &info->kfunc_protos);
 		free(kname);
 	}
 	/* A name both weak (one flavour) and strong (another) is required. */
@@ -285,6 +287,7 @@ static int read_kfuncs(struct ana *a)
 	sk_strv_free(&weak);
 	sk_strv_sort_uniq(&info->kfuncs_required);
 	sk_strv_sort_uniq(&info->kfuncs_optional);
+	sk_strv_sort_uniq(&info->kfunc_protos);
 	return ret;
 }
 
@@ -1039,6 +1042,7 @@ void sk_sched_info_free(struct sk_sched_info *info)
 	sk_strv_free(&info->all_ops_maps);
 	sk_strv_free(&info->kfuncs_required);
 	sk_strv_free(&info->kfuncs_optional);
+	sk_strv_free(&info->kfunc_protos);
 	sk_strv_free(&info->sleepable);
 	for (size_t i = 0; i < info->nr_tunables; i++) {
 		free(info->tunables[i].name);
@@ -1145,6 +1149,8 @@ static struct json_object *requirements_json(const struct sk_sched_info *info)
 		ret = add(k, "required", strv_json(&info->kfuncs_required), false);
 	if (!ret)
 		ret = add(k, "optional", strv_json(&info->kfuncs_optional), false);
+	if (!ret)
+		ret = add(k, "prototypes", sk_req_kfunc_protos_json(&info->kfunc_protos), false);
 	if (!ret) {
 		ret = add(o, "kfuncs", k, false);
 		k = NULL;

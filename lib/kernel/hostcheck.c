@@ -31,7 +31,11 @@
 
 struct hc {
 	struct sk_kbtf k;
-	struct sk_nameset kfuncs; /* every kfunc the config names; found = a FUNC of that name */
+	struct sk_nameset kfuncs;   /* every kfunc the config names; found = a FUNC of that name,
+				       vals = its FUNC_PROTO's id */
+	struct json_object *protos; /* requirements.kfuncs.prototypes: NAME -> "RET(P1, P2)" */
+	struct sk_kbtf_index idx;   /* every type's offset, made for the first prototype */
+	struct sk_error *err;
 	const struct btf_type *scx_st;	   /* struct sched_ext_ops, NULL without sched_ext */
 	const char *ops_type;		   /* the map's struct: config ops.type, or sched_ext_ops */
 	char wrapper[128];		   /* bpf_struct_ops_<ops_type> */
@@ -168,15 +172,64 @@ static int check_kernel(struct hc *h)
 		       h->wrapper, h->ops_type);
 }
 
+/*
+ * The object's prototype of a required kfunc against the kernel's, as libbpf
+ * links the extern (bpf_core_types_are_compat): a kfunc whose parameters
+ * changed is present by name, yet the load fails. Artifacts built before
+ * prototypes were recorded are judged by name.
+ */
+static int check_kfunc_proto(struct hc *h, const char *name, uint32_t proto_id)
+{
+	struct json_object *p = NULL;
+	struct sk_btf_view v;
+	struct sk_buf kern = {0};
+	char why[1024];
+	int ret;
+
+	if (!h->protos || !json_object_object_get_ex(h->protos, name, &p) ||
+	    !json_object_is_type(p, json_type_string))
+		return add_row(h->r, "kfunc", name, SK_VERDICT_OK, "present");
+	if (!h->idx.off) {
+		ret = sk_kbtf_index(&h->k, &h->idx, h->err);
+		if (ret)
+			return ret;
+	}
+	sk_kbtf_view(&h->idx, &v);
+	ret = sk_btf_render_proto(&v, proto_id, &kern);
+	if (ret == -EINVAL) {
+		sk_buf_free(&kern);
+		return add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
+			       "this kernel's FUNC %s has no function prototype (type %u): libbpf "
+			       "cannot link it",
+			       name, proto_id);
+	}
+	if (!ret && sk_req_proto_compat(json_object_get_string(p), (const char *)kern.data, why,
+					sizeof(why)))
+		ret = add_row(h->r, "kfunc", name, SK_VERDICT_OK, "present, %s",
+			      (const char *)kern.data);
+	else if (!ret)
+		ret = add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
+			      "%s; libbpf refuses to link the extern, the scheduler cannot load "
+			      "here",
+			      why);
+	sk_buf_free(&kern);
+	return ret;
+}
+
 static int check_kfunc(struct hc *h, const char *name, bool optional)
 {
 	const char *removed;
 
 	long i = sk_nameset_find(&h->kfuncs, name);
 
+	/*
+	 * An optional (weak) kfunc with another prototype is not refused: libbpf
+	 * resolves it to 0, as if absent, and bpf_ksym_exists() guards its calls.
+	 */
+	if (i >= 0 && h->kfuncs.found[i] && !optional)
+		return check_kfunc_proto(h, name, (uint32_t)h->kfuncs.vals[i]);
 	if (i >= 0 && h->kfuncs.found[i])
-		return add_row(h->r, optional ? "optional kfunc" : "kfunc", name, SK_VERDICT_OK,
-			       optional ? "available" : "present");
+		return add_row(h->r, "optional kfunc", name, SK_VERDICT_OK, "available");
 	if (optional)
 		return add_row(h->r, "optional kfunc", name, SK_VERDICT_INFO, "missing (optional)");
 	removed = sk_req_kfunc_removed(name);
@@ -507,8 +560,11 @@ static int visit_kernel(const struct btf_type *t, uint32_t id, void *ctx)
 	case BTF_KIND_FUNC:
 		n = sk_kbtf_str(&h->k, t->name_off);
 		i = n ? sk_nameset_find(&h->kfuncs, n) : -1;
-		if (i >= 0)
+		/* The first FUNC of that name, as libbpf's lookup by name finds. */
+		if (i >= 0 && !h->kfuncs.found[i]) {
 			h->kfuncs.found[i] = true;
+			h->kfuncs.vals[i] = t->type;
+		}
 		break;
 	case BTF_KIND_STRUCT:
 		n = kname(h, t->name_off);
@@ -605,6 +661,8 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 		goto out;
 	}
 	h.r = r;
+	h.err = err;
+	h.protos = get(kfuncs, "prototypes");
 	r->release = strdup(release);
 	r->btf = strdup(btf_path);
 	if (!r->release || !r->btf) {
@@ -650,6 +708,7 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 	if (!ret)
 		ret = check_release(&h, req, release_pos);
 out:
+	sk_kbtf_index_free(&h.idx);
 	sk_nameset_free(&h.kfuncs);
 	sk_strv_free(&names);
 	sk_kbtf_close(&h.k);

@@ -128,4 +128,54 @@ static inline long sk_nameset_find(const struct sk_nameset *s, const char *name)
  */
 int sk_kbtf_enum_values(const struct sk_kbtf *k, struct sk_nameset *want, struct sk_error *err);
 
+/* ---- prototypes (kbtf.c) ---- */
+
+/* Types by id and names by offset, from libbpf's parse or a kernel's raw BTF. */
+struct sk_btf_view {
+	const void *src;
+	const struct btf_type *(*type)(const void *src, uint32_t id); /* NULL: out of range */
+	const char *(*name)(const void *src, uint32_t off);	      /* NULL: out of range */
+};
+
+/* Every type's offset in a kernel's raw BTF, so that ids can be followed. */
+struct sk_kbtf_index {
+	const struct sk_kbtf *k;
+	uint32_t *off; /* off[id - 1] */
+	uint32_t n;
+};
+
+int sk_kbtf_index(const struct sk_kbtf *k, struct sk_kbtf_index *idx, struct sk_error *err);
+void sk_kbtf_index_free(struct sk_kbtf_index *idx);
+void sk_kbtf_view(const struct sk_kbtf_index *idx, struct sk_btf_view *v);
+void sk_btf_view_libbpf(const struct btf *btf, struct sk_btf_view *v);
+
+/*
+ * The FUNC_PROTO proto_id as "RET(P1, P2)" in the terms libbpf's
+ * bpf_core_types_are_compat() compares (modifiers and typedefs skipped):
+ * void, bool, char, sN/uN, "struct NAME", "union NAME", "enum NAME",
+ * "enum64 NAME", "fwd NAME", floatN, a function type as RET(PARAMS), then " *"
+ * per pointer and "[N]" per
+ * array. -EINVAL when proto_id is not a FUNC_PROTO.
+ */
+int sk_btf_render_proto(const struct sk_btf_view *v, uint32_t proto_id, struct sk_buf *out);
+
+/*
+ * Does a kfunc the object declares as obj (a rendered prototype) link against
+ * the kernel's kern? As libbpf decides: the same number of parameters, and
+ * each parameter and the return of the same kind (integers of any size match
+ * each other; struct, union and enum names do not count; pointers and arrays
+ * compare what they point to). When not, why says how, e.g. "this kernel's
+ * takes 3 arguments, the scheduler calls it with 2". (requirements.c)
+ */
+bool sk_req_proto_compat(const char *obj, const char *kern, char *why, size_t why_sz);
+
+/*
+ * Adds "KNAME RET(P1, P2)" for the extern's FUNC_PROTO proto_id in the
+ * object's btf to protos, unless KNAME has one already. (requirements.c)
+ */
+int sk_req_kfunc_proto(const struct btf *btf, uint32_t proto_id, const char *kname,
+		       struct sk_strv *protos);
+/* {"NAME": "RET(P1, P2)", ...}: the config's requirements.kfuncs.prototypes. */
+struct json_object *sk_req_kfunc_protos_json(const struct sk_strv *protos);
+
 #endif

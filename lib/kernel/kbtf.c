@@ -357,3 +357,225 @@ int sk_kbtf_enum_values(const struct sk_kbtf *k, struct sk_nameset *want, struct
 
 	return w.left ? sk_kbtf_walk(k, &f, visit_enum, &w, err) : 0;
 }
+
+/* ---- types by id, for the few prototypes a check compares ---- */
+
+struct index_walk {
+	const struct sk_kbtf *k;
+	uint32_t *off;
+	uint32_t n, cap;
+};
+
+static int visit_index(const struct btf_type *t, uint32_t id, void *ctx)
+{
+	struct index_walk *w = ctx;
+
+	(void)id;
+	if (w->n == w->cap) {
+		uint32_t cap = w->cap ? w->cap * 2 : 4096;
+		uint32_t *off = realloc(w->off, cap * sizeof(*off));
+
+		if (!off)
+			return -ENOMEM;
+		w->off = off;
+		w->cap = cap;
+	}
+	w->off[w->n++] = (uint32_t)((const uint8_t *)t - w->k->types);
+	return 0;
+}
+
+int sk_kbtf_index(const struct sk_kbtf *k, struct sk_kbtf_index *idx, struct sk_error *err)
+{
+	struct index_walk w = {.k = k};
+	struct sk_kbtf_filter f = {UINT32_MAX, NULL};
+	int ret;
+
+	memset(idx, 0, sizeof(*idx));
+	ret = sk_kbtf_walk(k, &f, visit_index, &w, err);
+	if (ret) {
+		free(w.off);
+		return ret == -ENOMEM ? sk_errf(err, ret, "out of memory") : ret;
+	}
+	idx->k = k;
+	idx->off = w.off;
+	idx->n = w.n;
+	return 0;
+}
+
+void sk_kbtf_index_free(struct sk_kbtf_index *idx)
+{
+	free(idx->off);
+	memset(idx, 0, sizeof(*idx));
+}
+
+static const struct btf_type *index_type(const void *src, uint32_t id)
+{
+	const struct sk_kbtf_index *idx = src;
+
+	if (!id || id > idx->n)
+		return NULL;
+	return (const struct btf_type *)(idx->k->types + idx->off[id - 1]);
+}
+
+static const char *index_name(const void *src, uint32_t off)
+{
+	const struct sk_kbtf_index *idx = src;
+
+	return sk_kbtf_str(idx->k, off);
+}
+
+void sk_kbtf_view(const struct sk_kbtf_index *idx, struct sk_btf_view *v)
+{
+	v->src = idx;
+	v->type = index_type;
+	v->name = index_name;
+}
+
+/* ---- prototypes, in the terms libbpf compares them ---- */
+
+/* libbpf's MAX_RESOLVE_DEPTH: a cycle of modifiers or pointers ends here. */
+#define PROTO_DEPTH 32
+
+/* Modifiers and typedefs do not count (libbpf's skip_mods_and_typedefs). */
+/* NULL with *out 0 for void, non-zero for a type that is out of range or a cycle. */
+static const struct btf_type *skip_mods(const struct sk_btf_view *v, uint32_t id, uint32_t *out)
+{
+	int d = 0;
+
+	for (; id && d < PROTO_DEPTH; d++) {
+		const struct btf_type *t = v->type(v->src, id);
+
+		if (!t) {
+			*out = id;
+			return NULL;
+		}
+		switch (btf_kind(t)) {
+		case BTF_KIND_TYPEDEF:
+		case BTF_KIND_VOLATILE:
+		case BTF_KIND_CONST:
+		case BTF_KIND_RESTRICT:
+		case BTF_KIND_TYPE_TAG:
+			id = t->type;
+			break;
+		default:
+			*out = id;
+			return t;
+		}
+	}
+	*out = id ? UINT32_MAX : 0;
+	return NULL;
+}
+
+static const char *view_name(const struct sk_btf_view *v, const struct btf_type *t)
+{
+	const char *n = v->name(v->src, t->name_off);
+
+	return n && *n ? n : "(anon)";
+}
+
+static int render_proto(const struct sk_btf_view *v, const struct btf_type *t, int depth,
+			struct sk_buf *b);
+
+static int render_type(const struct sk_btf_view *v, uint32_t id, int depth, struct sk_buf *b)
+{
+	const struct btf_type *t;
+	uint32_t enc;
+
+	if (depth > PROTO_DEPTH)
+		return sk_buf_printf(b, "?");
+	if (!id)
+		return sk_buf_printf(b, "void");
+	t = skip_mods(v, id, &id);
+	if (!t)
+		return sk_buf_printf(b, id ? "?" : "void");
+	switch (btf_kind(t)) {
+	case BTF_KIND_INT:
+		enc = *(const uint32_t *)(t + 1);
+		if (BTF_INT_OFFSET(enc))
+			return sk_buf_printf(b, "bitfield%u", BTF_INT_BITS(enc));
+		if (BTF_INT_ENCODING(enc) & BTF_INT_BOOL)
+			return sk_buf_printf(b, "bool");
+		if (BTF_INT_ENCODING(enc) & BTF_INT_CHAR)
+			return sk_buf_printf(b, "char");
+		return sk_buf_printf(b, "%c%u", BTF_INT_ENCODING(enc) & BTF_INT_SIGNED ? 's' : 'u',
+				     t->size * 8);
+	case BTF_KIND_PTR: {
+		int ret = render_type(v, t->type, depth + 1, b);
+
+		if (ret)
+			return ret;
+		return sk_buf_printf(b, b->len && b->data[b->len - 1] == '*' ? "*" : " *");
+	}
+	case BTF_KIND_ARRAY: {
+		const struct btf_array *a = (const struct btf_array *)(t + 1);
+		int ret = render_type(v, a->type, depth + 1, b);
+
+		return ret ? ret : sk_buf_printf(b, "[%u]", a->nelems);
+	}
+	case BTF_KIND_STRUCT:
+		return sk_buf_printf(b, "struct %s", view_name(v, t));
+	case BTF_KIND_UNION:
+		return sk_buf_printf(b, "union %s", view_name(v, t));
+	case BTF_KIND_ENUM:
+		return sk_buf_printf(b, "enum %s", view_name(v, t));
+	case BTF_KIND_ENUM64:
+		return sk_buf_printf(b, "enum64 %s", view_name(v, t));
+	case BTF_KIND_FWD:
+		return sk_buf_printf(b, "fwd %s", view_name(v, t));
+	case BTF_KIND_FUNC_PROTO:
+		/* A function pointer: libbpf compares its prototype too. */
+		return render_proto(v, t, depth + 1, b);
+	case BTF_KIND_FLOAT:
+		return sk_buf_printf(b, "float%u", t->size * 8);
+	default:
+		return sk_buf_printf(b, "kind%u", btf_kind(t));
+	}
+}
+
+static int render_proto(const struct sk_btf_view *v, const struct btf_type *t, int depth,
+			struct sk_buf *out)
+{
+	const struct btf_param *p;
+	int ret;
+
+	ret = render_type(v, t->type, depth, out);
+	if (!ret)
+		ret = sk_buf_printf(out, "(");
+	p = btf_params(t);
+	for (uint16_t i = 0; !ret && i < btf_vlen(t); i++) {
+		if (i)
+			ret = sk_buf_printf(out, ", ");
+		/* A last parameter of type 0 is "...". */
+		if (!ret && !p[i].type && i == btf_vlen(t) - 1)
+			ret = sk_buf_printf(out, "...");
+		else if (!ret)
+			ret = render_type(v, p[i].type, depth, out);
+	}
+	return ret ? ret : sk_buf_printf(out, ")");
+}
+
+int sk_btf_render_proto(const struct sk_btf_view *v, uint32_t proto_id, struct sk_buf *out)
+{
+	const struct btf_type *t = v->type(v->src, proto_id);
+
+	if (!t || !btf_is_func_proto(t))
+		return -EINVAL;
+	return render_proto(v, t, 0, out);
+}
+
+static const struct btf_type *libbpf_type(const void *src, uint32_t id)
+{
+	return btf__type_by_id(src, id);
+}
+
+static const char *libbpf_name(const void *src, uint32_t off)
+{
+	return btf__str_by_offset(src, off);
+}
+
+void sk_btf_view_libbpf(const struct btf *btf, struct sk_btf_view *v)
+{
+	v->src = btf;
+	v->type = libbpf_type;
+	v->name = libbpf_name;
+}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "schedkit/kernel.h"
+#include "internal.h"
 
 #define SK_BASE_RELEASE "6.12" /* sched_ext's first mainline release */
 
@@ -247,4 +248,217 @@ int sk_requirements_derive(struct sk_sched_info *info)
 	sk_strv_sort_uniq(&info->unknown);
 	sk_strv_sort_uniq(&info->kernel_before_because);
 	return 0;
+}
+
+/* ---- kfunc prototypes, compared as libbpf links them ---- */
+
+static bool is_int_token(const char *tok, size_t n)
+{
+	if ((n == 4 && !strncmp(tok, "bool", 4)) || (n == 4 && !strncmp(tok, "char", 4)))
+		return true;
+	if (n < 2 || (tok[0] != 's' && tok[0] != 'u'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!isdigit((unsigned char)tok[i]))
+			return false;
+	return true;
+}
+
+/*
+ * A rendered prototype reduced to what libbpf's bpf_core_types_are_compat()
+ * compares: integers of every size are "int", struct/union/enum/fwd keep
+ * their kind and lose their name, arrays lose their length. False when it
+ * holds a type libbpf never matches (bit-field integers, floats, kinds it
+ * does not know, broken references).
+ */
+static bool proto_kinds(const char *s, struct sk_buf *out)
+{
+	bool drop_name = false, in_array = false, ok = true;
+
+	while (*s) {
+		size_t n = 0;
+
+		if (isalnum((unsigned char)*s) || *s == '_') {
+			while (isalnum((unsigned char)s[n]) || s[n] == '_')
+				n++;
+			if (in_array) {
+				/* the length does not count */
+			} else if (drop_name) {
+				drop_name = false;
+			} else if (is_int_token(s, n)) {
+				sk_buf_printf(out, "int ");
+			} else {
+				if ((n == 6 &&
+				     (!strncmp(s, "struct", 6) || !strncmp(s, "enum64", 6))) ||
+				    (n == 5 && !strncmp(s, "union", 5)) ||
+				    (n == 4 && !strncmp(s, "enum", 4)) ||
+				    (n == 3 && !strncmp(s, "fwd", 3)))
+					drop_name = true;
+				else if (!(n == 4 && !strncmp(s, "void", 4)))
+					ok = false; /* bitfieldN, floatN, kindN */
+				sk_buf_printf(out, "%.*s ", (int)n, s);
+			}
+			s += n;
+			continue;
+		}
+		if (*s == '[')
+			in_array = true;
+		else if (*s == ']')
+			in_array = false;
+		else if (*s == '?')
+			ok = false;
+		if (*s != ' ')
+			sk_buf_printf(out, "%c", *s);
+		s++;
+	}
+	return ok;
+}
+
+/* The parameter list: the parenthesised group that ends the string. */
+static bool split_proto(const char *s, size_t *open, size_t *close)
+{
+	size_t len = strlen(s);
+	int depth = 0;
+
+	if (!len || s[len - 1] != ')')
+		return false;
+	*close = len - 1;
+	for (size_t i = len; i-- > 0;) {
+		depth += s[i] == ')';
+		depth -= s[i] == '(';
+		if (!depth) {
+			*open = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The parameters between open and close, split at top-level commas (as [start, end) pairs). */
+static size_t split_params(const char *s, size_t open, size_t close, size_t pos[][2], size_t max)
+{
+	size_t n = 0, start = open + 1;
+	int depth = 0;
+
+	if (close == open + 1)
+		return 0;
+	for (size_t i = open + 1; i <= close; i++) {
+		if (s[i] == '(' || s[i] == '[')
+			depth++;
+		else if ((s[i] == ')' || s[i] == ']') && i != close)
+			depth--;
+		if ((i == close || (s[i] == ',' && !depth)) && n < max) {
+			pos[n][0] = start;
+			pos[n][1] = i;
+			n++;
+			start = i + 1;
+			while (s[start] == ' ')
+				start++;
+		}
+	}
+	return n;
+}
+
+static bool part_compat(const char *a, size_t alen, const char *b, size_t blen)
+{
+	char *x = strndup(a, alen), *y = strndup(b, blen);
+	struct sk_buf kx = {0}, ky = {0};
+	bool ok;
+
+	ok = x && y && proto_kinds(x, &kx) && proto_kinds(y, &ky) && kx.len == ky.len &&
+	     (!kx.len || !memcmp(kx.data, ky.data, kx.len));
+	sk_buf_free(&kx);
+	sk_buf_free(&ky);
+	free(x);
+	free(y);
+	return ok;
+}
+
+#define PROTO_MAX_PARAMS 64
+
+bool sk_req_proto_compat(const char *obj, const char *kern, char *why, size_t why_sz)
+{
+	size_t oo, oc, ko, kc, np_o, np_k;
+	size_t po[PROTO_MAX_PARAMS][2], pk[PROTO_MAX_PARAMS][2];
+
+	if (why_sz)
+		why[0] = '\0';
+	if (!split_proto(obj, &oo, &oc) || !split_proto(kern, &ko, &kc)) {
+		snprintf(why, why_sz,
+			 "the prototypes cannot be compared (kernel: %s; scheduler: %s)", kern,
+			 obj);
+		return false;
+	}
+	np_o = split_params(obj, oo, oc, po, PROTO_MAX_PARAMS);
+	np_k = split_params(kern, ko, kc, pk, PROTO_MAX_PARAMS);
+	if (np_o != np_k) {
+		snprintf(why, why_sz,
+			 "this kernel's takes %zu argument%s, the scheduler calls it with %zu "
+			 "(kernel: %s; scheduler: %s)",
+			 np_k, np_k == 1 ? "" : "s", np_o, kern, obj);
+		return false;
+	}
+	for (size_t i = 0; i < np_o; i++)
+		if (!part_compat(obj + po[i][0], po[i][1] - po[i][0], kern + pk[i][0],
+				 pk[i][1] - pk[i][0])) {
+			snprintf(
+			    why, why_sz,
+			    "argument %zu: this kernel's takes %.*s, the scheduler passes %.*s "
+			    "(kernel: %s; scheduler: %s)",
+			    i + 1, (int)(pk[i][1] - pk[i][0]), kern + pk[i][0],
+			    (int)(po[i][1] - po[i][0]), obj + po[i][0], kern, obj);
+			return false;
+		}
+	if (!part_compat(obj, oo, kern, ko)) {
+		snprintf(why, why_sz,
+			 "this kernel's returns %.*s, the scheduler expects %.*s (kernel: %s; "
+			 "scheduler: %s)",
+			 (int)ko, kern, (int)oo, obj, kern, obj);
+		return false;
+	}
+	return true;
+}
+
+int sk_req_kfunc_proto(const struct btf *btf, uint32_t proto_id, const char *kname,
+		       struct sk_strv *protos)
+{
+	struct sk_btf_view v;
+	struct sk_buf b = {0};
+	size_t klen = strlen(kname);
+	int ret;
+
+	/* Two strong flavours of one kfunc: libbpf links the first it meets. */
+	for (size_t i = 0; i < protos->n; i++)
+		if (!strncmp(protos->v[i], kname, klen) && protos->v[i][klen] == ' ')
+			return 0;
+	sk_btf_view_libbpf(btf, &v);
+	ret = sk_buf_printf(&b, "%s ", kname);
+	if (!ret)
+		ret = sk_btf_render_proto(&v, proto_id, &b);
+	/* An extern FUNC whose type is no FUNC_PROTO: libbpf refuses the object anyway. */
+	if (ret == -EINVAL)
+		ret = 0;
+	else if (!ret)
+		ret = sk_strv_push(protos, (const char *)b.data);
+	sk_buf_free(&b);
+	return ret;
+}
+
+struct json_object *sk_req_kfunc_protos_json(const struct sk_strv *protos)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (size_t i = 0; o && i < protos->n; i++) {
+		const char *sp = strchr(protos->v[i], ' ');
+		char *name = sp ? strndup(protos->v[i], (size_t)(sp - protos->v[i])) : NULL;
+		struct json_object *v = sp ? json_object_new_string(sp + 1) : NULL;
+
+		if (!name || !v || json_object_object_add(o, name, v)) {
+			json_object_put(v);
+			json_object_put(o);
+			o = NULL;
+		}
+		free(name);
+	}
+	return o;
 }

@@ -524,7 +524,7 @@ static void test_json(void **state)
 	req = get(ja, "requirements");
 	assert_keys(req, "minKernel,minKernelBecause,kfuncs,callbacks,opsFlags,timeoutMs,"
 			 "sleepable,unknown,kernelBefore,kernelBeforeBecause");
-	assert_keys(get(req, "kfuncs"), "required,optional");
+	assert_keys(get(req, "kfuncs"), "required,optional,prototypes");
 	assert_keys(get(ja, "exitInfo"), "uei");
 	tun = get(ja, "tunables");
 	assert_int_equal(json_object_array_length(tun), 9);

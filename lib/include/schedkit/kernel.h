@@ -61,6 +61,12 @@ struct sk_sched_info {
 	struct sk_strv
 	    kfuncs_required; /* strong externs by kernel name (___suffix stripped), sorted */
 	struct sk_strv kfuncs_optional; /* weak externs not also required, sorted */
+	/*
+	 * "NAME RET(P1, P2)": each required kfunc's prototype as the object
+	 * declares it (sk_btf_render_proto()'s terms), sorted; the host check
+	 * compares it with the kernel's, as libbpf does when it links the extern.
+	 */
+	struct sk_strv kfunc_protos;
 	struct sk_strv sleepable;	/* programs in SEC("struct_ops.s/..."), sorted */
 	struct sk_tunable *tunables;	/* `const volatile` .rodata variables, sorted by name */
 	size_t nr_tunables;
