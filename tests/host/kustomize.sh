@@ -128,6 +128,10 @@ for pool in ("base", "canary", "production"):
           cmd[:2] == ["skrun", "run"] and cmd[cmd.index("--pull") + 1] == "missing"
           and cfg == mounts["pool"]["mountPath"] + "/skrun.json"
           and vols["pool"]["configMap"]["name"].startswith("skrun-pool"), cmd)
+    check("%s: the node agent: --follow the mounted skrun.json (no REF), a health window there" % pool,
+          "--follow" in cmd and not [x for x in cmd[2:] if not x.startswith("-") and cmd[cmd.index(x) - 1] not in ("--config", "--policy", "--pull")]
+          and isinstance(conf.get("health", {}).get("windowS"), int) and conf["health"]["windowS"] >= 1,
+          (cmd, conf.get("health")))
     pol = cmd[cmd.index("--policy") + 1]
     check("%s: the trust policy from its ConfigMap" % pool,
           pol == mounts["trust"]["mountPath"] + "/policy.json" and vols["trust"]["configMap"]["name"].startswith("skrun-trust"), pol)

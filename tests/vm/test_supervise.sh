@@ -72,6 +72,48 @@ cat >"$T/etc/skrun.json" <<JSON
 }
 JSON
 
+# The node agent (tests/vm/supervise_agent.sh): the DaemonSet's exact command
+# and readinessProbe from the rendered base overlay, and the desired states the
+# guest projects the way kubelet does. Refs are the guest's archives.
+if kubectl kustomize "$SK_ROOT/deploy/kubernetes/base" >"$T/base.yaml" 2>"$T/kustomize.err" &&
+	python3 - "$T/base.yaml" "$T/data" <<'PY'; then
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+ds = [d for d in docs if d["kind"] == "DaemonSet"
+      and d["metadata"]["labels"].get("app.kubernetes.io/component") == "agent"]
+assert len(ds) == 1, [d["metadata"]["name"] for d in docs]
+c = ds[0]["spec"]["template"]["spec"]["containers"][0]
+cmd, probe = c["command"], c["readinessProbe"]["exec"]["command"]
+assert "--follow" in cmd, cmd
+env = {e["name"]: e.get("value") for e in c.get("env", [])}
+assert env.get("SKRUN_STATE_DIR") == "/run/schedkit", env
+open(sys.argv[2] + "/agent.cmd", "w").write("\n".join(cmd) + "\n")
+open(sys.argv[2] + "/probe.cmd", "w").write("\n".join(probe) + "\n")
+PY
+	pass "host: the agent DaemonSet's command and readinessProbe from kubectl kustomize: $(tr '\n' ' ' <"$T/data/agent.cmd")/ $(tr '\n' ' ' <"$T/data/probe.cmd")"
+else
+	fail "host: the agent DaemonSet's command and readinessProbe from kubectl kustomize" "$(cat "$T/kustomize.err")"
+fi
+mkdir -p "$T/data/desired"
+desired() { # NAME SCHEDULER REF WINDOW [SET]
+	_set=
+	[ -z "${5:-}" ] || _set=", \"set\": $5"
+	cat >"$T/data/desired/$1.json" <<JSON
+{
+  "version": 1,
+  "scheduler": "$2",
+  "pull": "missing",
+  "metrics": "/var/lib/node-exporter/schedkit.prom",
+  "health": {"windowS": $4},
+  "schedulers": {"$2": {"ref": "$3"$_set}}
+}
+JSON
+}
+desired v1 fifo /data/fifo.tar 3
+desired v2 vtime /data/vtime.tar 3 '{"slice_ns": 5000000}'
+desired stall stall /data/stall.tar 10
+desired kfunc needs_kfunc /data/needs_kfunc.tar 3
+
 cat >"$T/guest.sh" <<'EOF'
 ok() { echo "PASS: vm: $1"; }
 no() { echo "FAIL: vm: $1: $2"; }
@@ -456,7 +498,9 @@ grep -qx 'schedkit_up 0' $M && grep -qx 'schedkit_status{status="stopped"} 1' $M
 expect "metrics: only the .prom file in the collector's directory (no temporary left)" schedkit.prom "$(ls /var/lib/node-exporter)"
 EOF
 
-SKVM_TIMEOUT=${SKVM_TIMEOUT:-420} vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" "$T/etc:/etc/schedkit" \
+cat "$SK_ROOT/tests/vm/supervise_agent.sh" >>"$T/guest.sh"
+
+SKVM_TIMEOUT=${SKVM_TIMEOUT:-480} vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" "$T/etc:/etc/schedkit" \
 	"$T/store:/var/lib/schedkit" >"$T/vm.out" 2>&1
 rc=$?
 grep -E '^(PASS|FAIL|INFO): |^    ' "$T/vm/console.log"
