@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A fault-injecting HTTP proxy for registry tests (python3 stdlib only).
 
-usage: faultproxy.py LISTEN_PORT UPSTREAM_PORT RULES_FILE LOG_FILE
+usage: faultproxy.py LISTEN_PORT [UPSTREAM_HOST:]UPSTREAM_PORT RULES_FILE LOG_FILE
 
 Forwards every request to 127.0.0.1:UPSTREAM_PORT. Before each request it
 reads RULES_FILE (JSON list; re-read when it changes, which also resets the
@@ -33,7 +33,10 @@ import sys
 import threading
 import time
 
-LISTEN, UPSTREAM, RULES, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+LISTEN, RULES, LOG = int(sys.argv[1]), sys.argv[3], sys.argv[4]
+# UPSTREAM_PORT, or HOST:PORT for an upstream on another local address
+UP_HOST, _, UPSTREAM = sys.argv[2].rpartition(":")
+UP_HOST, UPSTREAM = UP_HOST or "127.0.0.1", int(UPSTREAM)
 lock = threading.Lock()
 state = {"mtime": None, "rules": [], "used": [], "inflight": 0, "max": 0}
 
@@ -112,7 +115,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(msg)
             log(line, code, action, extra)
             return
-        up = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=30)
+        up = http.client.HTTPConnection(UP_HOST, UPSTREAM, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
         if body or self.command in ("PUT", "POST", "PATCH"):
             headers["Content-Length"] = str(len(body))

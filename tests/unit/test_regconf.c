@@ -233,7 +233,8 @@ static void test_malformed(void **state)
 	static const struct {
 		const char *text, *want;
 	} cases[] = {
-	    {"[[registry]]\nlocation = \"r.example\"\nport = \"5000\"\n", "t.conf:3: unknown key \"port\""},
+	    {"[[registry]]\nlocation = \"r.example\"\nport = \"5000\"\n",
+	     "t.conf:3: unknown key \"port\""},
 	    {"[[registry]]\nlocation = \"r.example\"\ninsecure = 1\n",
 	     "t.conf:3: unsupported value"},
 	    {"[[registry]]\nlocation = \"r.example\"\ninsecure = \"yes\"\n",
