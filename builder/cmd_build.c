@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "commands.h"
+#include "link.h"
 #include "schedkit/kernel.h"
 #include "schedkit/oci.h"
 #include "schedkit/transfer.h"
@@ -52,6 +53,7 @@ struct sched_manifest {
 	char *license;
 	char *source_url;
 	struct sk_strv sources; /* relative to dir, sorted */
+	struct sk_strv objects; /* "objects": units compiled alone, then linked in this order */
 };
 
 static void usage(FILE *f)
@@ -84,7 +86,8 @@ static void usage(FILE *f)
 		"%s%s"
 		"\n"
 		"DIR may hold a schedkit.json: {\"name\", \"version\", \"description\",\n"
-		"\"license\", \"sources\": [...], \"main\": \"x.bpf.c\", \"source\": URL}.\n",
+		"\"license\", \"sources\": [...], \"main\": \"x.bpf.c\", \"source\": URL}; instead of\n"
+		"\"main\", \"objects\": [\"a.bpf.c\", \"b.bpf.c\"] compiles each and links them.\n",
 		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
@@ -98,6 +101,7 @@ static void manifest_free(struct sched_manifest *m)
 	free(m->license);
 	free(m->source_url);
 	sk_strv_free(&m->sources);
+	sk_strv_free(&m->objects);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -136,6 +140,50 @@ static int list_bpf_sources(const char *dir, struct sk_strv *out, struct sk_erro
 out:
 	sk_buf_free(&listing);
 	return ret;
+}
+
+/*
+ * "objects": [".bpf.c", ...], a scheduler of several compile units, each
+ * compiled on its own and linked (link.c) in the order given. Exclusive with
+ * "main" (one compile unit, which may #include others); the first object
+ * names the scheduler when "name" does not.
+ */
+static int read_objects(struct json_object *j, const char *mpath, struct sched_manifest *m,
+			struct sk_error *err)
+{
+	struct json_object *objs;
+
+	if (!json_object_object_get_ex(j, "objects", &objs))
+		return 0;
+	if (!json_object_is_type(objs, json_type_array) || !json_object_array_length(objs))
+		return sk_errf(err, -EINVAL,
+			       "%s: \"objects\" must be a non-empty array of .bpf.c files, each "
+			       "compiled on its own and then linked",
+			       mpath);
+	if (m->main || sk_json_str(j, "main"))
+		return sk_errf(err, -EINVAL,
+			       "%s: \"objects\" and %s both name what to compile; give one: "
+			       "\"main\" for one compile unit, \"objects\" for several to link",
+			       mpath,
+			       sk_json_str(j, "main") ? "\"main\"" : "a FILE.bpf.c argument");
+	for (size_t i = 0; i < json_object_array_length(objs); i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(objs, i));
+
+		if (!s || !ends_with(s, ".bpf.c") || s[0] == '/' || strstr(s, ".."))
+			return sk_errf(err, -EINVAL,
+				       "%s: \"objects\" entry '%s' must name a .bpf.c file inside "
+				       "the scheduler's directory",
+				       mpath, s ? s : "(not a string)");
+		if (sk_strv_contains(&m->objects, s))
+			return sk_errf(err, -EINVAL,
+				       "%s: \"objects\" names %s twice (the linker would see every "
+				       "symbol defined twice)",
+				       mpath, s);
+		if (sk_strv_push(&m->objects, s))
+			return sk_errf(err, -ENOMEM, "out of memory");
+	}
+	m->main = strdup(m->objects.v[0]);
+	return m->main ? 0 : sk_errf(err, -ENOMEM, "out of memory");
 }
 
 static int read_manifest(const char *input, struct sched_manifest *m, struct sk_error *err)
@@ -192,6 +240,9 @@ static int read_manifest(const char *input, struct sched_manifest *m, struct sk_
 			}
 			m->main = strdup(main_src);
 		}
+		ret = read_objects(j, mpath, m, err);
+		if (ret)
+			goto out;
 		if (json_object_object_get_ex(j, "sources", &srcs)) {
 			if (!json_object_is_type(srcs, json_type_array)) {
 				ret = sk_errf(err, -EINVAL,
@@ -224,6 +275,9 @@ static int read_manifest(const char *input, struct sched_manifest *m, struct sk_
 	}
 	if (m->main && !sk_strv_contains(&m->sources, m->main))
 		sk_strv_push(&m->sources, m->main);
+	for (size_t i = 0; i < m->objects.n; i++)
+		if (!sk_strv_contains(&m->sources, m->objects.v[i]))
+			sk_strv_push(&m->sources, m->objects.v[i]);
 	sk_strv_sort_uniq(&m->sources);
 	if (!m->main) {
 		for (size_t i = 0; i < m->sources.n; i++) {
@@ -300,14 +354,14 @@ static void strip_tool(const char *cc, char *buf, size_t sz)
 		snprintf(buf, sz, "llvm-strip");
 }
 
-static int compile(const struct build_opts *o, const struct sched_manifest *m,
+static int compile(const struct build_opts *o, const struct sched_manifest *m, const char *unit,
 		   const char *vmlinux_dir, const char *bpf_dir, const char *arch,
 		   const char *obj_path, struct sk_strv *recorded, struct sk_error *err)
 {
 	struct sk_strv argv = {0};
 	struct sk_buf out = {0};
 	char map1[4200], map2[4200], map3[4200], strip[64];
-	char *src = sk_path_join(m->dir, m->main);
+	char *src = sk_path_join(m->dir, unit);
 	int ret;
 
 	/* Flags that shape the object are recorded in the config; paths are not. */
@@ -377,7 +431,7 @@ static int compile(const struct build_opts *o, const struct sched_manifest *m,
 		ret = sk_errf(err, -EINVAL,
 			      "%s: compilation failed (%s exited %d); the diagnostics above "
 			      "name the file and line",
-			      m->main, o->cc, ret);
+			      unit, o->cc, ret);
 		if (o->quiet && out.len)
 			fprintf(stderr, "%s", (char *)out.data);
 		goto out;
@@ -397,6 +451,32 @@ out:
 	sk_strv_free(&argv);
 	sk_buf_free(&out);
 	free(src);
+	return ret;
+}
+
+/* Every unit of "objects" compiled on its own (the same flags, recorded once), then linked. */
+static int compile_and_link(const struct build_opts *o, const struct sched_manifest *m,
+			    const char *vmlinux_dir, const char *bpf_dir, const char *arch,
+			    const char *tmpdir, const char *obj_path, struct sk_strv *recorded,
+			    struct sk_error *err)
+{
+	struct sk_strv paths = {0}, unused = {0};
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < m->objects.n; i++) {
+		char path[4200];
+
+		snprintf(path, sizeof(path), "%s/%s.unit%zu.o", tmpdir, arch, i);
+		ret = sk_strv_push(&paths, path);
+		if (!ret)
+			ret = compile(o, m, m->objects.v[i], vmlinux_dir, bpf_dir, arch, path,
+				      i ? &unused : recorded, err);
+	}
+	if (!ret)
+		ret = skb_link_objects((const char *const *)paths.v,
+				       (const char *const *)m->objects.v, paths.n, obj_path, err);
+	sk_strv_free(&paths);
+	sk_strv_free(&unused);
 	return ret;
 }
 
@@ -768,7 +848,12 @@ int cmd_build(int argc, char **argv)
 		size_t len;
 
 		snprintf(obj_path, sizeof(obj_path), "%s/%s.bpf.o", tmpdir, o.arches.v[i]);
-		ret = compile(&o, &m, vmdir, bpf_dir, o.arches.v[i], obj_path, &recorded, &err);
+		if (m.objects.n)
+			ret = compile_and_link(&o, &m, vmdir, bpf_dir, o.arches.v[i], tmpdir,
+					       obj_path, &recorded, &err);
+		else
+			ret = compile(&o, &m, m.main, vmdir, bpf_dir, o.arches.v[i], obj_path,
+				      &recorded, &err);
 		if (!ret)
 			ret = sk_read_file(obj_path, OBJ_MAX, &objs[i], &len, &err);
 		if (!ret) {
