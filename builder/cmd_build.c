@@ -86,8 +86,8 @@ static void usage(FILE *f)
 		"%s%s"
 		"\n"
 		"DIR may hold a schedkit.json: {\"name\", \"version\", \"description\",\n"
-		"\"license\", \"sources\": [...], \"main\": \"x.bpf.c\", \"source\": URL}; instead of\n"
-		"\"main\", \"objects\": [\"a.bpf.c\", \"b.bpf.c\"] compiles each and links them.\n",
+		"\"license\", \"sources\": [...], \"main\": \"x.bpf.c\", \"source\": URL};\n"
+		"or \"objects\": [\"a.bpf.c\", ...] to compile and link several units.\n",
 		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
