@@ -34,11 +34,6 @@
 #define DESIRED_MAX   (256u << 10)
 #define RETRY_DEFAULT 30
 
-const char *const skr_agent_event_names[8] = {
-    "start",   "switch",       "commit",	  "rollback",
-    "refused", "fetch-failed", "desired-invalid", "desired",
-};
-
 struct bad {
 	char digest[SK_DIGEST_MAX];
 	char key[SK_DIGEST_MAX]; /* the desired state it failed under */

@@ -14,6 +14,12 @@
 
 #include "skrun.h"
 
+/* Here, not in agent.c: the metrics name the agent's events and link without the agent. */
+const char *const skr_agent_event_names[8] = {
+    "start",   "switch",       "commit",	  "rollback",
+    "refused", "fetch-failed", "desired-invalid", "desired",
+};
+
 static const char *const statuses[] = {"running", "restarting", "fallback",
 				       "stopped", "failed",	"waiting"};
 /* /sys/kernel/sched_ext/state's words, and ours for a kernel without it */

@@ -82,6 +82,34 @@ kernel disabled
 state running $DEAD
 status_is "the supervisor died without recording it" 1
 has "dead: says dead" "^skrun:      dead"
+# ---- a node agent (run --follow): 0 only when its desired state runs committed ----
+agent_state() { # STATUS PID READY READINESS
+	cat >"$SKRUN_STATE_DIR/state.json" <<JSON
+{"status":"$1","pid":$2,"ref":"reg.example/s/fifo:1","digest":"$D","name":"fifo","verified":true,"fallback":false,"since":"2026-01-01T00:00:00Z","restarts":0,"tunables":{},"agent":{"source":{"kind":"file","path":"/p/skrun.json","watching":"/p"},"pollS":0,"healthWindowS":30,"desired":{"valid":true,"ref":"reg.example/s/vtime:1","digest":"$F","set":[],"key":"$D"},"running":{"ref":"reg.example/s/fifo:1","digest":"$D"},"committed":{"ref":"reg.example/s/fifo:1","digest":"$D","identity":"","scheduler":"fifo","mode":"","set":[],"at":"2026-01-01T00:00:00Z"},"pending":null,"bad":[{"digest":"$F","reason":"'vtime' ejected by the kernel: kind=1026 (runnable task stall)","desiredKey":"$D","at":"2026-01-01T00:00:01Z"}],"transitions":[{"at":"2026-01-01T00:00:01Z","event":"rollback","from":"$F","to":"$D","ref":"reg.example/s/fifo:1","reason":"rolled back"}],"ready":$3,"readiness":"$4"}}
+JSON
+}
+kernel enabled fifo
+agent_state running $LIVE true "the desired state runs and is committed"
+status_is "agent: the desired state runs, committed" 0
+has "agent: readiness shown" "^readiness:  the desired state runs and is committed$"
+agent_state running $LIVE false "the desired $F does not run: rolled back"
+status_is "agent: rolled back, the kernel runs what skrun attached (not ready)" 150
+has "agent: the bad digest and why" "^bad:        $F: 'vtime' ejected by the kernel: kind=1026 (runnable task stall)$"
+has "agent: the last transition" "^last:       2026-01-01T00:00:01Z rollback: rolled back$"
+has "agent: desired and committed" "^committed:  reg.example/s/fifo:1 ($D)$"
+status_is "agent: rolled back, --json" 150 --json
+python3 - "$T/out" "$F" <<'PY' && pass "status --json: the agent's record as recorded" || fail "status --json: the agent" "$(cat "$T/out")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+a = j["skrun"]["agent"]
+assert j["exitStatus"] == 150 and a["ready"] is False, j
+assert a["bad"][0]["digest"] == sys.argv[2] and a["transitions"][-1]["event"] == "rollback", a
+PY
+kernel disabled
+agent_state waiting $LIVE false "nothing committed"
+status_is "agent waiting with the kernel's default (not ready)" 150
+agent_state waiting $DEAD false "nothing committed"
+status_is "agent died while waiting" 1
 state stopped 0
 status_is "stopped" 3
 printf '{"status":' >"$SKRUN_STATE_DIR/state.json"
@@ -146,6 +174,16 @@ bad_config "a bad restart policy" 'c["restart"]["policy"] = "often"' 'restart.po
 bad_config "a tunable of a bad type" 'c["schedulers"]["vtime"]["set"]["slice_ns"] = 1.5' 'tunable "slice_ns" must be a string, a whole number or a boolean'
 bad_config "no ref" 'del c["schedulers"]["fifo"]["ref"]' 'schedulers.fifo: "ref" \(what to run\) is required'
 bad_config "no version" 'del c["version"]' '"version": 1 is required'
+bad_config "an unknown follow field" 'c["follow"] = {"polls": 5}' 'follow: unknown field "polls" \(did you mean "pollS"\?\)'
+bad_config "a poll interval of 0" 'c["follow"] = {"pollS": 0}' 'follow.pollS: a whole number from 1 is required'
+bad_config "a health window of the wrong type" 'c["health"] = {"windowS": "30"}' 'health.windowS: a whole number from 0 is required'
+bad_config "health not an object" 'c["health"] = 30' '"health" must be an object, e.g. {"windowS": 30}'
+check_fails "run: --health-window goes with --follow" "--poll-interval and --health-window go with --follow" \
+	"$SKRUN" run --health-window 5 reg.example/s/vtime:1
+check_fails "run --follow: the file names the mode" "--mode, --set and --identity with --follow and no REF: the desired state file names them" \
+	"$SKRUN" run --follow --config "$T/skrun.json" --mode gaming
+check_fails "run --follow: a bad --poll-interval" "--poll-interval 0: a whole number of seconds from 1" \
+	"$SKRUN" run --follow --poll-interval 0 reg.example/s/vtime:1
 SKRUN_CONFIG=$T/none.json "$SKRUN" run >"$T/out" 2>&1
 rc=$?
 [ $rc = 4 ] && grep -q "no REF given and no configuration to take it from" "$T/out" && pass "run without REF or configuration: exit 4, says what to do" ||
