@@ -191,7 +191,7 @@ while [ $i -le $HOSTS ]; do
 	wait "$(cat "$T/c$i.pid")" && cold_ok=$((cold_ok + 1))
 	i=$((i + 1))
 done
-echo "measured: $HOSTS cold hosts at once through an empty cache: $cold_ok pulls succeeded; the origin answered $(reg_since "$OLOG" '"GET /v2/scheds/s/blobs/') blob GETs for $(echo $fills | wc -w) blobs (distribution 2.8 does not merge concurrent misses; warm with one host first)"
+echo "measured: $HOSTS cold hosts at once through an empty cache: $cold_ok pulls succeeded; the origin answered $(reg_since "$OLOG" '"GET /v2/scheds/s/blobs/') blob GETs for $(echo "$fills" | wc -w) blobs (distribution 2.8 does not merge concurrent misses; warm with one host first)"
 kill "$(cat "$T/cold/pid")" 2>/dev/null
 
 # a store that holds something else, for the refusals below to leave as it is
