@@ -117,6 +117,7 @@ static int load_attach(struct skr_target *t, struct sk_sched **out, struct sk_er
 	struct sk_load_opts lo = {
 	    .ops_name = t->ops_name,
 	    .set = (const char *const *)t->sets.v,
+	    .config = t->artifact->config,
 	};
 	int ret;
 
@@ -431,6 +432,7 @@ static void finish_switch(struct sup *s, const char *digest, const char *failure
 	}
 	lo.ops_name = next.ops_name;
 	lo.set = (const char *const *)next.sets.v;
+	lo.config = next.artifact->config;
 	if (sk_sched_load(next.artifact->object, next.artifact->object_len, &lo, &loaded, &err)) {
 		reply(fd, "ERROR %s", err.msg);
 		reply(fd, "ERROR switch refused; '%s' is still attached",
