@@ -34,6 +34,7 @@ struct build_opts {
 	const char *cc;
 	const char *ops;
 	const char *push_ref;
+	const char *manifest; /* --manifest: schedkit.json from elsewhere than DIR */
 	struct sk_strv arches;
 	struct sk_strv includes;
 	struct sk_strv cflags;
@@ -52,8 +53,10 @@ struct sched_manifest {
 	char *description;
 	char *license;
 	char *source_url;
-	struct sk_strv sources; /* relative to dir, sorted */
-	struct sk_strv objects; /* "objects": units compiled alone, then linked in this order */
+	struct sk_strv sources;	  /* relative to dir, sorted */
+	struct sk_strv objects;	  /* "objects": units compiled alone, then linked in this order */
+	char *path;		  /* the schedkit.json read, NULL when none */
+	struct json_object *load; /* its "load" declarations, NULL when none */
 };
 
 static void usage(FILE *f)
@@ -73,6 +76,7 @@ static void usage(FILE *f)
 		"      --cflags FLAGS   extra compiler flags (space-separated)\n"
 		"      --cc CLANG       compiler (default: $SKBUILD_CC, else clang-16)\n"
 		"      --ops NAME       the sched_ext_ops map to use when there are several\n"
+		"      --manifest FILE  the schedkit.json to use instead of DIR/schedkit.json\n"
 		"      --no-source      do not attach the source tarball layer\n"
 		"  -q, --quiet          print only the index digest (once, also with --push)\n"
 		"      --json           print the result as JSON (docs/json.md)\n"
@@ -100,6 +104,8 @@ static void manifest_free(struct sched_manifest *m)
 	free(m->description);
 	free(m->license);
 	free(m->source_url);
+	free(m->path);
+	json_object_put(m->load);
 	sk_strv_free(&m->sources);
 	sk_strv_free(&m->objects);
 }
@@ -186,7 +192,8 @@ static int read_objects(struct json_object *j, const char *mpath, struct sched_m
 	return m->main ? 0 : sk_errf(err, -ENOMEM, "out of memory");
 }
 
-static int read_manifest(const char *input, struct sched_manifest *m, struct sk_error *err)
+static int read_manifest(const char *input, const char *manifest, struct sched_manifest *m,
+			 struct sk_error *err)
 {
 	struct json_object *j = NULL, *srcs;
 	char *real = realpath(input, NULL);
@@ -213,8 +220,13 @@ static int read_manifest(const char *input, struct sched_manifest *m, struct sk_
 		m->main = strdup(slash + 1);
 		free(real);
 	}
-	mpath = sk_path_join(m->dir, "schedkit.json");
+	mpath = manifest ? strdup(manifest) : sk_path_join(m->dir, "schedkit.json");
+	if (manifest && !sk_is_file(mpath)) {
+		ret = sk_errf(err, -ENOENT, "--manifest %s: no such file", manifest);
+		goto out;
+	}
 	if (sk_is_file(mpath)) {
+		m->path = strdup(mpath);
 		ret = sk_read_file(mpath, 1 << 20, &data, &len, err);
 		if (ret)
 			goto out;
@@ -226,6 +238,8 @@ static int read_manifest(const char *input, struct sched_manifest *m, struct sk_
 		m->description = dup_or_null(sk_json_str(j, "description"));
 		m->license = dup_or_null(sk_json_str(j, "license"));
 		m->source_url = dup_or_null(sk_json_str(j, "source"));
+		if (json_object_object_get_ex(j, "load", &m->load))
+			json_object_get(m->load);
 		if (!m->main && sk_json_str(j, "main")) {
 			const char *main_src = sk_json_str(j, "main");
 
@@ -354,6 +368,32 @@ static void strip_tool(const char *cc, char *buf, size_t sz)
 		snprintf(buf, sz, "llvm-strip");
 }
 
+/*
+ * clang's own system include directories, as upstream scx Makefiles compute
+ * CLANG_SYS_INCLUDES (`clang -v -E - </dev/null`): -target bpf has none, and
+ * the scx headers include <errno.h>. Added after everything else (-idirafter).
+ */
+static void sys_includes(const char *cc, struct sk_strv *dirs)
+{
+	char *argv[] = {(char *)cc, "-v", "-E", "-", NULL};
+	struct sk_buf out = {0};
+	bool in = false;
+
+	if (sk_run(argv, &out, NULL) != 0 || !out.data)
+		goto out;
+	for (char *save = NULL, *line = strtok_r((char *)out.data, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, "#include <...> search starts here:"))
+			in = true;
+		else if (!strncmp(line, "End of search list.", 19))
+			in = false;
+		else if (in && line[0] == ' ' && line[1] == '/')
+			sk_strv_push(dirs, line + 1);
+	}
+out:
+	sk_buf_free(&out);
+}
+
 static int compile(const struct build_opts *o, const struct sched_manifest *m, const char *unit,
 		   const char *vmlinux_dir, const char *bpf_dir, const char *arch,
 		   const char *obj_path, struct sk_strv *recorded, struct sk_error *err)
@@ -417,6 +457,21 @@ static int compile(const struct build_opts *o, const struct sched_manifest *m, c
 	sk_strv_push(&argv, bpf_dir);
 	sk_strv_push(&argv, "-I");
 	sk_strv_push(&argv, m->dir);
+	{
+		struct sk_strv sys = {0};
+
+		sys_includes(o->cc, &sys);
+		for (size_t i = 0; i < sys.n; i++) {
+			char map[4200];
+
+			snprintf(map, sizeof(map), "-ffile-prefix-map=%s=/schedkit/sys%zu",
+				 sys.v[i], i);
+			sk_strv_push(&argv, map);
+			sk_strv_push(&argv, "-idirafter");
+			sk_strv_push(&argv, sys.v[i]);
+		}
+		sk_strv_free(&sys);
+	}
 	sk_strv_push(&argv, "-c");
 	sk_strv_push(&argv, src);
 	sk_strv_push(&argv, "-o");
@@ -641,6 +696,7 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 	    {"cflags", required_argument, NULL, 'c'},
 	    {"cc", required_argument, NULL, 'C'},
 	    {"ops", required_argument, NULL, 'O'},
+	    {"manifest", required_argument, NULL, 'M'},
 	    {"no-source", no_argument, NULL, 'n'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -695,6 +751,9 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 			break;
 		case 'O':
 			o->ops = optarg;
+			break;
+		case 'M':
+			o->manifest = optarg;
 			break;
 		case 'n':
 			o->no_source = true;
@@ -788,7 +847,7 @@ int cmd_build(int argc, char **argv)
 		sk_die_msg("build: at most %d platforms", MAX_ARCH);
 		goto out;
 	}
-	ret = read_manifest(o.input, &m, &err);
+	ret = read_manifest(o.input, o.manifest, &m, &err);
 	if (ret)
 		goto fail;
 
@@ -816,7 +875,7 @@ int cmd_build(int argc, char **argv)
 		files = calloc(m.sources.n + 1, sizeof(*files));
 		char **paths = calloc(m.sources.n + 1, sizeof(char *));
 		size_t nf = 0;
-		char *mf = sk_path_join(m.dir, "schedkit.json");
+		char *mf = m.path ? strdup(m.path) : NULL;
 
 		for (size_t i = 0; i < m.sources.n; i++) {
 			paths[nf] = sk_path_join(m.dir, m.sources.v[i]);
@@ -824,7 +883,7 @@ int cmd_build(int argc, char **argv)
 			files[nf].name = m.sources.v[i];
 			nf++;
 		}
-		if (sk_is_file(mf) && !sk_strv_contains(&m.sources, "schedkit.json")) {
+		if (mf && !sk_strv_contains(&m.sources, "schedkit.json")) {
 			paths[nf] = mf;
 			mf = NULL;
 			files[nf].path = paths[nf];
@@ -870,6 +929,20 @@ int cmd_build(int argc, char **argv)
 		    make_config(&m, infos[i], o.arches.v[i], compiler, &recorded, btf_digest,
 				o.btf ? (btf_base ? btf_base + 1 : o.btf) : SK_SYSFS_BTF,
 				o.no_source ? NULL : src_digest);
+		if (!ret && m.load) {
+			struct json_object *load = NULL;
+
+			/* typed against this platform's object; recorded as checked */
+			ret = sk_loadspec_validate(objs[i], len, o.ops, m.load, o.btf, &load, &err);
+			if (ret)
+				sk_err_prefix(&err, "%s: ", m.path);
+			else
+				json_object_object_add(configs[i], "load", load);
+		}
+		if (ret) {
+			sk_strv_free(&recorded);
+			goto fail;
+		}
 		annots[i] = make_annotations(&m, infos[i]);
 		sk_strv_free(&recorded);
 		if (!title && asprintf(&title, "%s.bpf.o", m.name) < 0)

@@ -30,6 +30,7 @@
 #include "schedkit/kernel.h"
 #include "schedkit/verifier.h"
 #include "internal.h"
+#include "loadspec.h"
 
 #define SCX_SYSFS	 "/sys/kernel/sched_ext"
 #define LOG_BUF_SIZE	 (4u << 20)
@@ -600,8 +601,7 @@ static int check_map_sizes(struct sk_sched *s, struct sk_error *err)
 	return 0;
 }
 
-static struct bpf_map *select_ops_map(struct bpf_object *obj, const char *want,
-				      struct sk_error *err)
+struct bpf_map *sk_select_ops_map(struct bpf_object *obj, const char *want, struct sk_error *err)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	struct bpf_map *m, *found = NULL;
@@ -710,16 +710,121 @@ static int resolve_uei(struct sk_sched *s, struct sk_error *err)
 	return 0;
 }
 
+/*
+ * libbpf reads the kernel config for __kconfig externs from /boot or
+ * /proc/config.gz itself and fails with little to say when neither exists.
+ * skrun looks in the same places and /lib/modules/RELEASE/config (where
+ * Debian's 7.x kernels keep it), and only for an object that has such
+ * externs. Without a config, weak externs read as 0 (what they read on a
+ * kernel whose config lacks the option) and a notice names them; a strong
+ * one is refused, named.
+ */
+static bool kconfig_has(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, name, n) && p[n] == '=')
+			return true;
+	return false;
+}
+
+static int find_kconfig(const void *obj, size_t len, const char *root, char **kconfig,
+			struct sk_error *err)
+{
+	struct sk_strv strong = {0}, weak = {0}, unset = {0};
+	struct sk_error why = {0};
+	struct sk_buf text = {0};
+	char from[512] = "";
+	char *cfg = NULL, *names = NULL;
+	int ret;
+
+	*kconfig = NULL;
+	ret = sk_kconfig_externs(obj, len, &strong, &weak, err);
+	if (ret || (!strong.n && !weak.n))
+		goto out;
+	ret = sk_kconfig_read(root, &cfg, from, sizeof(from), &why);
+	if (ret && ret != -ENOENT) {
+		sk_errf(err, ret, "%s", why.msg);
+		goto out;
+	}
+	ret = 0;
+	for (size_t i = 0; i < strong.n; i++) {
+		if (cfg && kconfig_has(cfg, strong.v[i]))
+			continue;
+		ret = cfg ? sk_errf(err, -ENOENT,
+				    "the scheduler reads %s from the kernel config (__kconfig, not "
+				    "weak), and %s does not set it",
+				    strong.v[i], from)
+			  : sk_errf(err, -ENOENT,
+				    "the scheduler reads %s from the kernel config (__kconfig, not "
+				    "weak), and %s",
+				    strong.v[i], why.msg);
+		goto out;
+	}
+	sk_buf_printf(&text, "%s\n", cfg ? cfg : "");
+	/* weak ones the config lacks read as unset, so libbpf needs no file of its own */
+	for (size_t i = 0; i < weak.n; i++) {
+		char name[256];
+
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(weak.v[i], "="), weak.v[i]);
+		if (cfg && kconfig_has(cfg, name))
+			continue;
+		sk_buf_printf(&text, "%s\n", weak.v[i]);
+		sk_strv_push(&unset, name);
+	}
+	if (!cfg && unset.n) {
+		names = sk_strv_join(&unset, ", ");
+		fflush(stdout);
+		fprintf(stderr,
+			"%s: notice: %s; the scheduler's optional kernel config options %s read "
+			"as unset\n",
+			program_invocation_short_name, why.msg, names ? names : "");
+	}
+	*kconfig = text.data ? strdup((char *)text.data) : NULL;
+	if (!*kconfig)
+		ret = sk_errf(err, -ENOMEM, "out of memory");
+out:
+	free(names);
+	free(cfg);
+	sk_buf_free(&text);
+	sk_strv_free(&strong);
+	sk_strv_free(&weak);
+	sk_strv_free(&unset);
+	return ret;
+}
+
+static const struct json_object *config_load(const struct sk_load_opts *opts)
+{
+	struct json_object *load = NULL;
+
+	if (opts && opts->config)
+		json_object_object_get_ex((struct json_object *)opts->config, "load", &load);
+	return load;
+}
+
 int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		  struct sk_sched **out, struct sk_error *err)
 {
 	struct sk_sched *s = calloc(1, sizeof(*s));
+	const struct json_object *load = config_load(opts);
+	const char *root = opts && opts->host_root ? opts->host_root : "";
+	struct sk_loadspec_state *ls = NULL;
+	char *kconfig = NULL;
 	struct bpf_map *m;
 	int ret;
 
 	if (!s)
 		return sk_errf(err, -ENOMEM, "out of memory");
 	s->uei.fd = -1;
+	/* before anything is opened: this one cannot run here whatever the host */
+	if (load) {
+		const char *name = sk_json_str((struct json_object *)opts->config, "name");
+
+		ret = sk_loadspec_refuse_user_space(load, name ? name : "(unnamed)", err);
+		if (ret)
+			goto fail;
+	}
 	s->obj_copy = malloc(len);
 	s->log = calloc(1, LOG_BUF_SIZE);
 	if (!s->obj_copy || !s->log) {
@@ -727,16 +832,19 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		goto fail;
 	}
 	memcpy(s->obj_copy, obj, len);
+	ret = find_kconfig(s->obj_copy, len, root, &kconfig, err);
+	if (ret)
+		goto fail;
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .kernel_log_buf = s->log,
 		    .kernel_log_size = LOG_BUF_SIZE, .object_name = "sched",
-		    .btf_custom_path = opts ? opts->btf_custom_path : NULL);
+		    .btf_custom_path = opts ? opts->btf_custom_path : NULL, .kconfig = kconfig);
 	s->obj = bpf_object__open_mem(s->obj_copy, len, &oo);
 	if (!s->obj) {
 		ret = -errno;
 		sk_errf(err, ret, "the BPF object cannot be opened: %s", strerror(-ret));
 		goto fail;
 	}
-	s->ops_map = select_ops_map(s->obj, opts ? opts->ops_name : NULL, err);
+	s->ops_map = sk_select_ops_map(s->obj, opts ? opts->ops_name : NULL, err);
 	if (!s->ops_map) {
 		ret = err ? err->code : -ENOENT;
 		goto fail;
@@ -754,6 +862,18 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 	ret = prepare_ops(s, err);
 	if (ret)
 		goto fail;
+	if (load) {
+		/* typed again here: a config is data from a registry, not from skbuild */
+		ret = sk_loadspec_check(s->obj, s->ops_map, load, err);
+		if (!ret)
+			ret = sk_loadspec_before_load(s->obj, s->ops_map, load, root,
+						      opts->btf_custom_path, &ls, err);
+		if (ret) {
+			sk_err_prefix(
+			    err, "scheduler '%s': the artifact's load declarations: ", s->name);
+			goto fail;
+		}
+	}
 	for (const char *const *set = opts ? opts->set : NULL; set && *set; set++) {
 		ret = apply_set(s, *set, err);
 		if (ret)
@@ -771,6 +891,11 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		ret = resolve_uei(s, err);
 		if (ret)
 			goto fail;
+		ret = sk_loadspec_after_load(s->obj, load, ls, err);
+		if (ret) {
+			sk_err_prefix(err, "scheduler '%s': after load: ", s->name);
+			goto fail;
+		}
 	} else {
 		char tail[3072];
 
@@ -788,9 +913,13 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		sk_verifier_explain(s->log, err); /* hint; whole log to $SKRUN_VERIFIER_LOG */
 		goto fail;
 	}
+	sk_loadspec_free(ls);
+	free(kconfig);
 	*out = s;
 	return 0;
 fail:
+	sk_loadspec_free(ls);
+	free(kconfig);
 	sk_sched_close(s);
 	return ret;
 }

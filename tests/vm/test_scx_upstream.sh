@@ -8,12 +8,18 @@
 #   run     attaches (state enabled, root/ops is its name), a CPU-bound
 #           workload completes, SIGTERM detaches it (state disabled) and the
 #           `uei` exit record reads kind 64 "unregistered from user space".
-#   refuse  skrun refuses it before attaching, saying why (scx_pair: its
-#           loader sizes the pair_ctx map at run time).
+#   refuse  skrun refuses it before attaching, saying why (scx_userland
+#           built with tests/scx/userland.json, which declares that it needs
+#           its user-space half).
 #   eject   it attaches and then ejects itself with scx_bpf_error because
 #           its user-space part is absent (scx_userland); skrun reports the
 #           exit kind and the scheduler's message (and is told not to restart).
-# `skrun run` options stand in for what each one's loader would set.
+# `skrun run` options stand in for what each one's loader would set, or
+# the load declarations of a schedkit.json in tests/scx/ do (scx_pair: its
+# map sized and rodata filled from host facts; scx_bpfland, the scx
+# project's, from ../shared/upstream/scx: rodata from host facts, its
+# SEC("syscall") programs run per CPU, ops flags from the kernel's BTF).
+# Column 5 lists what skrun must log for a `run` row (;-separated).
 . "$(dirname "$0")/../lib.sh"
 . "$SK_ROOT/tests/vm/vm.sh"
 
@@ -22,6 +28,8 @@ if ! vm_kernel_ready 2>"$T/kernel.err"; then
 	exit 1
 fi
 SCX=${SCHEDKIT_SCX_CACHE:-/var/cache/schedkit/scx}
+# The pinned scx commit of ../shared/upstream/scx (its README names it).
+SCX_UPSTREAM_COMMIT=7a58a3a1a857fa748ea5a3bda5ad312afbbeca5b
 if [ ! -d "$SCX/tools/sched_ext/include/scx" ]; then
 	fail scx-sources "no upstream sched_ext sources at $SCX; run tests/vm/fetch-scx.sh"
 	exit 1
@@ -38,22 +46,43 @@ command -v "$ARENA_CC" >/dev/null 2>&1 ||
 export SKBUILD_BTF=$SK_KERNEL/vmlinux SCHEDKIT_CACHE=$T/cache
 mkdir -p "$T/data"
 
-# NAME|expect[:PATTERN]|skbuild options|skrun run options
+# NAME|expect[:PATTERN]|skbuild options|skrun run options|must log
+M=$SK_ROOT/tests/scx
 cat >"$T/list" <<EOF
 scx_simple|run||
 scx_cpu0|run||
 scx_flatcg|run||--set nr_cpus=2 --set cgrp_slice_ns=20000000
 scx_central|run||--set slice_ns=20000000
 scx_sdt|run|--cc $ARENA_CC|
-scx_pair|refuse:map 'pair_ctx' has max_entries 0||--restart never
+scx_pair|run|--manifest $M/pair.json||map pair_ctx max_entries=1;nr_cpu_ids=2;pair_cpu\[0\]=1;pair_cpu\[1\]=0;in_pair_idx\[1\]=1;map cgrp_q_arr: 4096 inner maps
 scx_userland|eject:User scheduler pid uninitialized||--restart never
 EOF
-while IFS='|' read -r name expect bopts ropts; do
+while IFS='|' read -r name expect bopts ropts logs; do
 	# shellcheck disable=SC2086
 	check "build $name for the VM${bopts:+ ($bopts)}" "$SKBUILD" build -q "$S/$name.bpf.c" \
 		-o "$T/data/$name.oci" -t test -I "$S/include" -I "$S/include/bpf-compat" $bopts
 done <"$T/list"
-cut -d'|' -f1,2,4 "$T/list" >"$T/data/list"
+# The same scx_userland with a schedkit.json that declares its user-space half.
+check "build scx_userland_declared (--manifest tests/scx/userland.json)" "$SKBUILD" build -q \
+	"$S/scx_userland.bpf.c" --manifest "$M/userland.json" -o "$T/data/scx_userland_declared.oci" \
+	-t test -I "$S/include" -I "$S/include/bpf-compat"
+echo "scx_userland_declared|refuse:needs its own user-space half at run time: tasks are scheduled by its user-space half||--restart never|" >>"$T/list"
+# scx_bpfland, from the scx project (not the kernel): its BPF side and
+# headers, built unchanged with tests/scx/bpfland.json.
+UP=${SCHEDKIT_SCX_UPSTREAM:-$SK_ROOT/../shared/upstream/scx}
+BL=$UP/scheds/rust/scx_bpfland/src/bpf
+if [ -f "$BL/main.bpf.c" ] && [ -d "$UP/scheds/include/scx" ]; then
+	check "build scx_bpfland (scx project, --manifest tests/scx/bpfland.json)" "$SKBUILD" build \
+		-q "$BL/main.bpf.c" --manifest "$M/bpfland.json" -o "$T/data/scx_bpfland.oci" -t test \
+		-I "$UP/scheds/include" -I "$UP/scheds/include/bpf-compat"
+	# smt_enabled and numa_enabled follow the 2-CPU, 1-node, no-SMT guest;
+	# slice_max and sticky_tasks are its tunables, set by the operator.
+	echo "scx_bpfland|run||--set slice_max=10000000 --set sticky_tasks=false|smt_enabled=0;numa_enabled=0;cpu_capacity\[1\]=1024;enable_primary_cpu ran 2 time(s);enable_sibling_cpu ran 0 time(s);notice: no kernel config" >>"$T/list"
+else
+	# A skip, never a pass: nothing about scx_bpfland is counted.
+	echo "SKIP: scx_bpfland: no upstream scx sources at $UP; fetch sched-ext/scx commit $SCX_UPSTREAM_COMMIT (scheds/include and scheds/rust/scx_bpfland/src/bpf) there"
+fi
+cut -d'|' -f1,2,4,5 "$T/list" >"$T/data/list"
 
 cat >"$T/guest.sh" <<'EOF'
 ok() { echo "PASS: vm: $1"; }
@@ -91,7 +120,15 @@ if skrun run --insecure-skip-verify /data/scx_simple.oci:test --restart never --
 	no "--set __SCX_SLICE_DFL refused" "skrun accepted it"
 elif grep -q "no tunable named '__SCX_SLICE_DFL'" /tmp/set.log; then ok "--set __SCX_SLICE_DFL refused"
 else no "--set __SCX_SLICE_DFL refused" "$(cat /tmp/set.log)"; fi
-while IFS='|' read -r s expect opts; do
+# scx_bpfland's tunables are typed too: an unsigned one takes no sign.
+if [ -d /data/scx_bpfland.oci ]; then
+	if skrun run --insecure-skip-verify /data/scx_bpfland.oci:test --restart never --set slice_max=-5 >/tmp/blset.log 2>&1; then
+		no "scx_bpfland --set slice_max=-5 refused" "skrun accepted it"
+	elif grep -q "the tunable is unsigned and takes no sign" /tmp/blset.log && [ "$(state)" = disabled ]; then
+		ok "scx_bpfland --set slice_max=-5 refused (unsigned), nothing attached"
+	else no "scx_bpfland --set slice_max=-5 refused" "$(cat /tmp/blset.log)"; fi
+fi
+while IFS='|' read -r s expect opts logs; do
 	case $expect in
 	refuse:*)
 		# shellcheck disable=SC2086
@@ -142,6 +179,14 @@ while IFS='|' read -r s expect opts; do
 	if grep -q "kind=64 (unregistered from user space)" /tmp/$s.log; then
 		ok "$s uei exit record: kind 64 (unregistered from user space)"
 	else no "$s uei exit record" "$(cat /tmp/$s.log)"; fi
+	# what the load declarations did, as skrun logs it
+	rest=$logs
+	while [ -n "$rest" ]; do
+		want=${rest%%;*}
+		[ "$rest" = "${rest#*;}" ] && rest="" || rest=${rest#*;}
+		if grep -q -- "$want" /tmp/$s.log; then ok "$s logged '$want'"
+		else no "$s logged '$want'" "not in skrun's output"; fi
+	done
 	show /tmp/$s.log
 done </data/list
 EOF

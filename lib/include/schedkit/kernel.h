@@ -67,8 +67,8 @@ struct sk_sched_info {
 	 * compares it with the kernel's, as libbpf does when it links the extern.
 	 */
 	struct sk_strv kfunc_protos;
-	struct sk_strv sleepable;	/* programs in SEC("struct_ops.s/..."), sorted */
-	struct sk_tunable *tunables;	/* `const volatile` .rodata variables, sorted by name */
+	struct sk_strv sleepable;    /* programs in SEC("struct_ops.s/..."), sorted */
+	struct sk_tunable *tunables; /* `const volatile` .rodata variables, sorted by name */
 	size_t nr_tunables;
 	bool has_uei; /* upstream-compatible exit record "uei" in .data */
 	/* derived by sk_requirements_derive() */
@@ -144,6 +144,87 @@ int sk_release_cmp(const char *a, const char *b);
  */
 int sk_requirements_derive(struct sk_sched_info *info);
 
+/* ---- host facts (hostfacts.c) ---- */
+
+/*
+ * What a scheduler's own loader reads about the machine before it loads,
+ * read from sysfs: /sys/devices/system/cpu (possible, online, cpuN/topology,
+ * cpuN/cpu_capacity, cpuN/cache/indexK, smt/active) and
+ * /sys/devices/system/node. The per-CPU arrays have nr_cpu_ids entries;
+ * a value that sysfs does not give is -1 (capacity: 1024, node: 0).
+ */
+#define SK_HOST_MAX_SIBLINGS 8
+
+struct sk_host_cpu {
+	bool online;
+	int64_t capacity;      /* cpu_capacity, 1024 when absent (symmetric CPUs) */
+	int64_t node;	       /* NUMA node, 0 without NUMA */
+	int64_t core_id;       /* topology/core_id */
+	int64_t package_id;    /* topology/physical_package_id */
+	int64_t l2_id, l3_id;  /* the cache's id (else its first CPU), -1 when none */
+	int64_t llc_id;	       /* the same for the highest-level data/unified cache */
+	int64_t capacity_rank; /* the CPU at this rank by capacity, highest first */
+	int nr_siblings;       /* SMT siblings other than this CPU */
+	int32_t siblings[SK_HOST_MAX_SIBLINGS];
+};
+
+struct sk_hostfacts {
+	uint32_t nr_cpu_ids; /* last possible CPU + 1 */
+	uint32_t nr_online;
+	uint32_t nr_nodes; /* NUMA nodes with CPUs; 1 without NUMA */
+	uint32_t nr_llcs;
+	bool smt_enabled;
+	struct sk_host_cpu *cpu; /* nr_cpu_ids entries */
+};
+
+/* Reads the facts under root ("" or NULL: this machine). */
+int sk_hostfacts_read(const char *root, struct sk_hostfacts *out, struct sk_error *err);
+void sk_hostfacts_free(struct sk_hostfacts *f);
+
+/* The kinds of named facts load declarations may use. */
+enum sk_fact_kind {
+	SK_FACT_NONE,
+	SK_FACT_INT,	 /* one number for the host */
+	SK_FACT_BOOL,	 /* one condition for the host */
+	SK_FACT_PER_CPU, /* one number per possible CPU */
+};
+
+/* The kind of the fact called name, SK_FACT_NONE when there is none. */
+enum sk_fact_kind sk_fact_kind(const char *name);
+/* Every fact name, comma-separated, for messages and docs. */
+const char *sk_fact_names(void);
+/*
+ * The value of fact name for the host (cpu ignored) or for CPU cpu (per-CPU
+ * facts). -ENOENT for an unknown name, -ERANGE for a CPU out of range,
+ * -EINVAL when the host cannot give it (pairs of an odd CPU count), with
+ * why in err.
+ */
+int sk_fact_value(const struct sk_hostfacts *f, const char *name, uint32_t cpu, int64_t *out,
+		  struct sk_error *err);
+
+/*
+ * The running kernel's configuration for libbpf's __kconfig externs:
+ * /boot/config-RELEASE, /lib/modules/RELEASE/config or /proc/config.gz
+ * (gzip, read with zlib), under root. *out is the text (malloc'd), *from
+ * the file it came from; -ENOENT when none exists (err lists where it
+ * looked).
+ */
+int sk_kconfig_read(const char *root, char **out, char *from, size_t from_sz, struct sk_error *err);
+
+/* ---- load-time declarations (loadspec.c) ---- */
+
+/*
+ * Checks the "load" object of a schedkit.json against a compiled object's
+ * BTF (programs, maps, variables, the ops struct and argument structs, by
+ * name and type) and the kernel BTF the build used (kbtf_path; NULL: the
+ * running kernel's) for the SCX_OPS_* flags it names. On success *out is the
+ * object to record under "load" in the artifact config. Every refusal says
+ * what, where and how to fix it.
+ */
+int sk_loadspec_validate(const void *obj, size_t len, const char *ops_name,
+			 const struct json_object *load, const char *kbtf_path,
+			 struct json_object **out, struct sk_error *err);
+
 /* ---- load, attach, exit info ---- */
 
 struct sk_sched;
@@ -152,6 +233,16 @@ struct sk_load_opts {
 	const char *ops_name;	     /* NULL: the only sched_ext_ops map */
 	const char *btf_custom_path; /* NULL: the running kernel */
 	const char *const *set;	     /* "NAME=VALUE" tunables, NULL-terminated, may be NULL */
+	/*
+	 * The artifact's config (NULL: none). Its "load" object, the
+	 * load-time declarations (docs/authors.md), is validated against the
+	 * object and applied: rodata and map sizes from host facts and ops
+	 * fields before the load, SEC("syscall") programs after it. --set
+	 * tunables are applied after the declarations, so the operator wins.
+	 */
+	const struct json_object *config;
+	/* Prefix for /sys and /proc when reading host facts and kernel config; NULL: "". */
+	const char *host_root;
 };
 
 /*
