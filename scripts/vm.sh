@@ -335,6 +335,7 @@ vm_start() {
 		     -chardev socket,id=vfs,path=$_w/vfs.sock -device vhost-user-fs-pci,chardev=vfs,tag=share"
 	fi
 	_t=${SKVM_TIMEOUT:-120}
+	echo "$_t" >"$_w/timeout"
 	_esc=$(printf '\033')
 	# As vm_run, in a background subshell; timeout (not --foreground: the
 	# caller keeps its terminal) kills a hung guest.
@@ -383,7 +384,7 @@ vm_wait() {
 		return "$_rc"
 	fi
 	case $_qrc in
-	124 | 137) _vm_fail "$_w" "the guest did not finish within ${SKVM_TIMEOUT:-120} s (SKVM_TIMEOUT); qemu was killed" ;;
+	124 | 137) _vm_fail "$_w" "the guest did not finish within $(cat "$_w/timeout") s (SKVM_TIMEOUT); qemu was killed" ;;
 	*) _vm_fail "$_w" "the guest never reported an exit status (qemu exited ${_qrc:-?}); boot failed or /init died" ;;
 	esac
 }
