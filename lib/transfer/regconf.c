@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +48,14 @@ struct parser {
 	struct sk_regconf out; /* this file's registries */
 };
 
-static int fail(struct parser *ps, const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 2, 3))) static int fail(struct parser *ps, const char *fmt, ...)
 {
 	char msg[512];
+	va_list ap;
 
-	snprintf(msg, sizeof(msg), fmt, a ? a : "", b ? b : "");
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	return sk_errf(ps->err, -EINVAL, "%s:%u: %s", ps->name, ps->line, msg);
 }
 
@@ -127,7 +131,7 @@ static int end_of_line(struct parser *ps)
 		ps->p++;
 	if (ps->p < ps->end && *ps->p != '\n')
 		return fail(ps, "unexpected '%.1s' after the value: one key = value per line",
-			    ps->p, NULL);
+			    ps->p);
 	return 0;
 }
 
@@ -176,21 +180,20 @@ static int parse_string(struct parser *ps, char **out)
 		return fail(ps,
 			    "multi-line strings (%.3s) are not supported here: write the "
 			    "value on one line",
-			    ps->p, NULL);
+			    ps->p);
 	ps->p++;
 	for (;;) {
 		unsigned char c;
 
 		if (ps->p >= ps->end || *ps->p == '\n' || *ps->p == '\r') {
-			ret = fail(ps, "string not closed on its line: add the closing %.1s", &q,
-				   NULL);
+			ret = fail(ps, "string not closed on its line: add the closing %.1s", &q);
 			goto out;
 		}
 		c = (unsigned char)*ps->p++;
 		if (c == (unsigned char)q)
 			break;
 		if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			ret = fail(ps, "control character in a string: remove it", NULL, NULL);
+			ret = fail(ps, "control character in a string: remove it");
 			goto out;
 		}
 		if (c == '\\' && q == '"') {
@@ -212,14 +215,13 @@ static int parse_string(struct parser *ps, char **out)
 					if (v < 0) {
 						ret = fail(ps,
 							   "bad \\%.1s escape: it takes hex digits",
-							   &e, NULL);
+							   &e);
 						goto out;
 					}
 					cp = cp * 16 + (unsigned long)v;
 				}
 				if (!cp || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) {
-					ret =
-					    fail(ps, "\\%.1s escape names no character", &e, NULL);
+					ret = fail(ps, "\\%.1s escape names no character", &e);
 					goto out;
 				}
 				if (put_utf8(&b, cp)) {
@@ -231,7 +233,7 @@ static int parse_string(struct parser *ps, char **out)
 			for (hit = esc; *hit && *hit != e; hit += 2)
 				;
 			if (!e || !*hit) {
-				ret = fail(ps, "unknown escape \\%.1s in a string", &e, NULL);
+				ret = fail(ps, "unknown escape \\%.1s in a string", &e);
 				goto out;
 			}
 			c = (unsigned char)hit[1];
@@ -265,7 +267,7 @@ static int parse_key(struct parser *ps, char **out)
 		return fail(ps,
 			    "expected a key (letters, digits, '-', '_' or a quoted string) "
 			    "at '%.1s'",
-			    s < ps->end ? s : "\n", NULL);
+			    s < ps->end ? s : "\n");
 	*out = strndup(s, (size_t)(ps->p - s));
 	return *out ? 0 : sk_errf(ps->err, -ENOMEM, "out of memory");
 }
@@ -276,7 +278,7 @@ static int parse_value(struct parser *ps, struct value *v)
 
 	memset(v, 0, sizeof(*v));
 	if (ps->p >= ps->end || *ps->p == '\n' || *ps->p == '#')
-		return fail(ps, "a key without a value: write key = value", NULL, NULL);
+		return fail(ps, "a key without a value: write key = value");
 	if (*ps->p == '"' || *ps->p == '\'') {
 		v->t = V_STR;
 		return parse_string(ps, &v->s);
@@ -306,12 +308,12 @@ static int parse_value(struct parser *ps, struct value *v)
 				return 0;
 			}
 			if (ps->p >= ps->end)
-				return fail(ps, "array not closed: add ']'", NULL, NULL);
+				return fail(ps, "array not closed: add ']'");
 			if (*ps->p != '"' && *ps->p != '\'')
 				return fail(ps,
 					    "arrays here hold strings only (found '%.1s'): quote "
 					    "each entry",
-					    ps->p, NULL);
+					    ps->p);
 			ret = parse_string(ps, &s);
 			if (!ret && sk_strv_push(&v->a, s))
 				ret = sk_errf(ps->err, -ENOMEM, "out of memory");
@@ -323,18 +325,16 @@ static int parse_value(struct parser *ps, struct value *v)
 				ps->p++;
 			else if (ps->p < ps->end && *ps->p != ']')
 				return fail(ps, "expected ',' or ']' in an array, found '%.1s'",
-					    ps->p, NULL);
+					    ps->p);
 		}
 	}
 	if (*ps->p == '{')
-		return fail(ps,
-			    "inline tables are not supported here: write a [[registry]] or "
-			    "[[registry.mirror]] table instead",
-			    NULL, NULL);
+		return fail(ps, "inline tables are not supported here: write a [[registry]] or "
+				"[[registry.mirror]] table instead");
 	return fail(ps,
 		    "unsupported value starting '%.1s': registries.conf values are \"strings\", "
 		    "true/false or [\"arrays\", \"of strings\"]",
-		    ps->p, NULL);
+		    ps->p);
 }
 
 /* ---- meaning ---- */
@@ -372,6 +372,10 @@ static int set_key(struct parser *ps, const char *key, struct value *v)
 	struct sk_regconf_mirror *m = r && r->nmirrors ? &r->mirrors[r->nmirrors - 1] : NULL;
 	int ret;
 
+	/* the header made them: a registry table has r, a mirror table m */
+	if ((ps->table == T_REGISTRY && !r) || (ps->table == T_MIRROR && !m))
+		return sk_errf(ps->err, -EINVAL, "%s:%u: a key outside its table", ps->name,
+			       ps->line);
 	switch (ps->table) {
 	case T_TOP:
 		/* what podman reads for short names and helpers; skrun uses neither */
@@ -382,19 +386,19 @@ static int set_key(struct parser *ps, const char *key, struct value *v)
 			return want(ps, key, v, V_STR);
 		if (!strcmp(key, "registry") || !strcmp(key, "registries") ||
 		    !strcmp(key, "aliases"))
-			return fail(ps,
-				    "%s must be a table: write [[%s]] or [%s] on a line of its own",
-				    key, key);
+			return fail(
+			    ps, "%s is a table, not a key: write its header on a line of its own",
+			    key);
 		return fail(ps,
 			    "unknown key \"%s\" (skrun reads [[registry]] tables; see "
 			    "docs/mirrors.md for the keys it accepts)",
-			    key, NULL);
+			    key);
 	case T_ALIASES:
 		return want(ps, key, v, V_STR);
 	case T_V1_SEARCH:
 		if (!strcmp(key, "registries"))
 			return want(ps, key, v, V_ARRAY);
-		return fail(ps, "unknown key \"%s\" in [registries.search]", key, NULL);
+		return fail(ps, "unknown key \"%s\" in [registries.search]", key);
 	case T_REGISTRY:
 		if (!strcmp(key, "prefix"))
 			return take_str(ps, key, v, &r->prefix);
@@ -413,7 +417,7 @@ static int set_key(struct parser *ps, const char *key, struct value *v)
 		return fail(ps,
 			    "unknown key \"%s\" in [[registry]] (known: prefix, location, "
 			    "insecure, blocked, mirror-by-digest-only, [[registry.mirror]])",
-			    key, NULL);
+			    key);
 	case T_MIRROR:
 		if (!strcmp(key, "location"))
 			return take_str(ps, key, v, &m->location);
@@ -425,8 +429,8 @@ static int set_key(struct parser *ps, const char *key, struct value *v)
 		}
 		if (!strcmp(key, "pull-from-mirror")) {
 			ret = want(ps, key, v, V_STR);
-			if (ret)
-				return ret;
+			if (ret || !v->s)
+				return ret ? ret : -EINVAL;
 			m->pull_from_set = true;
 			if (!strcmp(v->s, "all") || !*v->s)
 				m->pull_from = SK_MIRROR_ALL;
@@ -438,13 +442,13 @@ static int set_key(struct parser *ps, const char *key, struct value *v)
 				return fail(ps,
 					    "pull-from-mirror is \"%s\": use \"all\", "
 					    "\"digest-only\" or \"tag-only\"",
-					    v->s, NULL);
+					    v->s);
 			return 0;
 		}
 		return fail(ps,
 			    "unknown key \"%s\" in [[registry.mirror]] (known: location, "
 			    "insecure, pull-from-mirror)",
-			    key, NULL);
+			    key);
 	}
 	return -EINVAL;
 }
@@ -553,8 +557,7 @@ static int header(struct parser *ps)
 		e++;
 	len = (size_t)(e - s);
 	if (e >= ps->end || *e != ']' || (array && (e + 1 >= ps->end || e[1] != ']')))
-		return fail(ps, "table header not closed: end it with %s", array ? "]]" : "]",
-			    NULL);
+		return fail(ps, "table header not closed: end it with %s", array ? "]]" : "]");
 	while (len && (*s == ' ' || *s == '\t'))
 		s++, len--;
 	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
@@ -578,10 +581,8 @@ static int header(struct parser *ps)
 		struct sk_regconf_mirror *nm;
 
 		if (!ps->out.n)
-			return fail(ps,
-				    "[[registry.mirror]] before any [[registry]]: a mirror "
-				    "belongs to the [[registry]] above it",
-				    NULL, NULL);
+			return fail(ps, "[[registry.mirror]] before any [[registry]]: a mirror "
+					"belongs to the [[registry]] above it");
 		r = &ps->out.reg[ps->out.n - 1];
 		nm = realloc(r->mirrors, (r->nmirrors + 1) * sizeof(*nm));
 		if (!nm)
@@ -593,8 +594,7 @@ static int header(struct parser *ps)
 		ps->table = T_MIRROR;
 	} else if (!array && (!strcmp(name, "aliases") || !strcmp(name, "registries.search"))) {
 		if (sk_strv_contains(&ps->tables, name))
-			return fail(ps, "[%s] appears twice in this file: merge the two", name,
-				    NULL);
+			return fail(ps, "[%s] appears twice in this file: merge the two", name);
 		if (sk_strv_push(&ps->tables, name))
 			return sk_errf(ps->err, -ENOMEM, "out of memory");
 		ps->table = name[0] == 'a' ? T_ALIASES : T_V1_SEARCH;
@@ -610,7 +610,7 @@ static int header(struct parser *ps)
 		return fail(ps,
 			    "unknown table %s: skrun reads [[registry]], [[registry.mirror]] "
 			    "(and ignores [aliases])",
-			    name, NULL);
+			    name);
 	}
 	return end_of_line(ps);
 }
@@ -624,19 +624,21 @@ static int statement(struct parser *ps)
 	ret = parse_key(ps, &key);
 	if (ret)
 		return ret;
+	if (!key)
+		return sk_errf(ps->err, -ENOMEM, "out of memory");
 	skip_blank(ps);
 	if (ps->p < ps->end && *ps->p == '.') {
-		ret = fail(ps, "dotted key %s.…: write the table header instead", key, NULL);
+		ret = fail(ps, "dotted key %s.…: write the table header instead", key);
 		goto out;
 	}
 	if (ps->p >= ps->end || *ps->p != '=') {
-		ret = fail(ps, "expected '=' after the key %s", key, NULL);
+		ret = fail(ps, "expected '=' after the key %s", key);
 		goto out;
 	}
 	ps->p++;
 	skip_blank(ps);
 	if (sk_strv_contains(&ps->seen, key)) {
-		ret = fail(ps, "%s is set twice in the same table: keep one", key, NULL);
+		ret = fail(ps, "%s is set twice in the same table: keep one", key);
 		goto out;
 	}
 	if (sk_strv_push(&ps->seen, key)) {

@@ -279,7 +279,7 @@ static void test_malformed(void **state)
 	    {"[[registry]]\nlocation = \"r.example\" junk\n", "t.conf:2: unexpected 'j'"},
 	    {"[[registry]\n", "t.conf:1: table header not closed"},
 	    {"[mirrors]\n", "t.conf:1: unknown table mirrors"},
-	    {"registry = \"r.example\"\n", "t.conf:1: registry must be a table"},
+	    {"registry = \"r.example\"\n", "t.conf:1: registry is a table, not a key"},
 	    {"[[registry]]\nlocation = \"r\\qexample\"\n", "t.conf:2: unknown escape \\q"},
 	    {"[[registry]]\nlocation\n", "t.conf:2: expected '='"},
 	    {"[[registry]]\n= \"r.example\"\n", "t.conf:2: expected a key"},
