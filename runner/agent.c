@@ -33,6 +33,9 @@
 #define MEMORY_FILE   "agent.json"
 #define DESIRED_MAX   (256u << 10)
 #define RETRY_DEFAULT 30
+#define WATCH_MASK                                                                                 \
+	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE | IN_DELETE | IN_DELETE_SELF |   \
+	 IN_MOVE_SELF | IN_ATTRIB)
 
 struct bad {
 	char digest[SK_DIGEST_MAX];
@@ -64,6 +67,9 @@ struct skr_agent {
 	char *config;
 	char *dir, *base;
 	int ifd, wd;
+	/* the directory the file resolves to now (kubelet's ..data target), when another */
+	int wd_target;
+	char *target_dir;
 	int64_t reload_at; /* monotonic ms; 0: nothing to read */
 	char *cli_ref;
 	struct sk_strv cli_sets;
@@ -425,6 +431,33 @@ static void invalid(struct skr_agent *a, const char *fmt, ...)
 	record(a, SKR_EV_DESIRED_INVALID, NULL, NULL, a->config, "%s; keeping what runs", why);
 }
 
+/*
+ * The file may be a symlink into another directory (kubelet's ..data/...):
+ * that directory is watched too, so that a file written in place there is
+ * seen; resolved again on every read, as the links move.
+ */
+static void follow_target(struct skr_agent *a)
+{
+	char *real = realpath(a->config, NULL), *dir;
+	int wd;
+
+	if (!real)
+		return; /* gone: the directory's own watch sees it come back */
+	dir = dirname(real);
+	if (a->target_dir && !strcmp(a->target_dir, dir)) {
+		free(real);
+		return;
+	}
+	if (a->wd_target >= 0)
+		inotify_rm_watch(a->ifd, a->wd_target);
+	free(a->target_dir);
+	a->target_dir = strdup(dir);
+	wd = inotify_add_watch(a->ifd, dir, WATCH_MASK);
+	/* the same directory as the file's own (same inode, same watch): nothing more */
+	a->wd_target = wd == a->wd ? -1 : wd;
+	free(real);
+}
+
 /* Reads the file the symlinks lead to now; what it says replaces the desired state. */
 static void read_desired(struct skr_agent *a)
 {
@@ -436,6 +469,7 @@ static void read_desired(struct skr_agent *a)
 	uint8_t *data = NULL;
 	size_t len;
 
+	follow_target(a);
 	if (sk_read_file(a->config, DESIRED_MAX, &data, &len, &err)) {
 		if (err.code == -ENOENT)
 			invalid(a,
@@ -499,9 +533,7 @@ static int open_watch(struct skr_agent *a, struct sk_error *err)
 	 * removes the old timestamped directory. A plain file edited in place
 	 * shows as IN_CLOSE_WRITE, a new one as IN_CREATE, a removal as IN_DELETE.
 	 */
-	a->wd = inotify_add_watch(a->ifd, a->dir,
-				  IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE |
-				      IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB);
+	a->wd = inotify_add_watch(a->ifd, a->dir, WATCH_MASK);
 	if (a->wd < 0)
 		return sk_errf(err, -errno,
 			       "cannot watch %s (the desired state's directory): %s; it must "
@@ -520,12 +552,19 @@ static void drain(struct skr_agent *a)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
-				/* the directory itself went: report, and watch it again once back
-				 */
-				if (a->wd >= 0)
-					inotify_rm_watch(a->ifd, a->wd);
+			if ((ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) &&
+			    ev->wd == a->wd) {
+				/* the directory itself went: watch it again once it is back */
+				inotify_rm_watch(a->ifd, a->wd);
 				a->wd = -1;
+			} else if ((ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) &&
+				   ev->wd == a->wd_target) {
+				/* kubelet removed the old data directory: resolved again on reading
+				 */
+				inotify_rm_watch(a->ifd, a->wd_target);
+				a->wd_target = -1;
+				free(a->target_dir);
+				a->target_dir = NULL;
 			}
 			p += sizeof(*ev) + ev->len;
 		}
@@ -541,7 +580,7 @@ int skr_agent_new(const struct skr_agent_opts *o, struct skr_agent **out, struct
 	*out = NULL;
 	if (!a)
 		return sk_errf(err, -ENOMEM, "out of memory");
-	a->ifd = a->wd = -1;
+	a->ifd = a->wd = a->wd_target = -1;
 	a->check_at = -1;
 	a->cli_poll_s = o->poll_s;
 	a->cli_window_s = o->window_s;
@@ -603,6 +642,7 @@ void skr_agent_free(struct skr_agent *a)
 		close(a->ifd);
 	free(a->config);
 	free(a->dir);
+	free(a->target_dir);
 	free(a->base);
 	free(a->cli_ref);
 	free(a->cli_identity);
@@ -678,10 +718,7 @@ enum skr_agent_action skr_agent_tick(struct skr_agent *a, const struct skr_targe
 	if (a->ifd >= 0) {
 		drain(a);
 		if (a->wd < 0) {
-			a->wd = inotify_add_watch(a->ifd, a->dir,
-						  IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
-						      IN_CLOSE_WRITE | IN_DELETE | IN_DELETE_SELF |
-						      IN_MOVE_SELF | IN_ATTRIB);
+			a->wd = inotify_add_watch(a->ifd, a->dir, WATCH_MASK);
 			if (a->wd >= 0)
 				a->reload_at = now;
 		}
@@ -743,6 +780,9 @@ void skr_agent_failed(struct skr_agent *a, const char *digest, int code, const c
 
 	if (digest && *digest) {
 		snprintf(a->want_digest, sizeof(a->want_digest), "%s", digest);
+		/* a tag still on a digest that failed verification: each poll fails alike */
+		if (find_bad(a, digest, a->key))
+			return;
 		remember_bad(a, digest, why);
 		record(a, SKR_EV_REFUSED, from, digest, a->want.ref, "%s%s; keeping what runs",
 		       code == -ENOTSUP ? "cannot run on this kernel: " : "", why);

@@ -123,7 +123,7 @@ static int from_config(struct cli *c, struct skr_config *cf, struct skr_target *
 
 	ret = skr_config_load(c->config ? c->config : skr_config_path(), cf, err);
 	if (ret) {
-		if (ret == -ENOENT)
+		if (ret == -ENOENT && !c->follow)
 			sk_err_prefix(err,
 				      "no REF given and no configuration to take it from: name "
 				      "a scheduler (skrun run REF) or write one "
@@ -216,8 +216,10 @@ static int run_agent(struct cli *c, struct skr_config *cf, struct skr_target *pr
 		ao.config = c->config ? c->config : skr_config_path();
 		/* start-up settings (fallback, restart, pull, metrics) from the file as it is */
 		if (from_config(&fc, cf, &scratch, fallback, pol, src, &err)) {
-			printf("skrun: warning: %s; starting without its fallback and policies\n",
-			       err.msg);
+			printf(
+			    "skrun: agent: warning: %s; starting without the file's fallback and "
+			    "policies (the agent reports the desired state)\n",
+			    err.msg);
 			fc = *c;
 			skr_target_free(fallback);
 			memset(fallback, 0, sizeof(*fallback));

@@ -815,6 +815,13 @@ static int detach_and_report(struct sup *s, const char *why)
 	struct sk_exit_info ei;
 	char state[32];
 
+	if (!s->sched) {
+		/* an agent waiting with the kernel's default in place: nothing to detach */
+		say("%s; nothing attached", why);
+		skr_notify("STOPPING=1");
+		publish(s, "stopped");
+		return 0;
+	}
 	say("%s, detaching '%s'", why, sk_sched_name(s->sched));
 	skr_notify("STOPPING=1");
 	sk_sched_detach(s->sched);
