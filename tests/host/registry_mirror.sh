@@ -202,8 +202,24 @@ check "a store with another artifact" "$SKRUN" pull --store "$T/t3" --policy "$T
 
 # ---- origin down: pinned digests from the cache ----
 reg_stop origin
-check "origin down: a pinned digest is pulled from the cache" pull_host 3 "$T/pinned" --registries-conf "$T/via-cache.conf" "$PIN"
-check "origin down: the pinned pull verified against the origin's identity" "$SKRUN" verify --store "$T/pinned" --policy "$T/policy.json" "$PIN"
+i=1
+while [ $i -le $HOSTS ]; do
+	pull_host $i "$T/p$i" --registries-conf "$T/via-cache.conf" "$PIN" >"$T/p$i.out" 2>&1 &
+	echo $! >"$T/p$i.pid"
+	i=$((i + 1))
+done
+ok=0
+i=1
+while [ $i -le $HOSTS ]; do
+	if wait "$(cat "$T/p$i.pid")" && "$SKRUN" verify --store "$T/p$i" --policy "$T/policy.json" "$PIN" >>"$T/p$i.out" 2>&1 &&
+		store_clean "$T/p$i" >>"$T/p$i.out"; then
+		ok=$((ok + 1))
+	else
+		sed "s/^/    | host $i: /" "$T/p$i.out" | tail -3
+	fi
+	i=$((i + 1))
+done
+check_eq "origin down: $HOSTS hosts pull the pinned digest from the cache at once, each verified against the origin's identity" "$ok" $HOSTS
 check "origin down: skrun verify of the pinned digest goes through the cache" \
 	"$SKRUN" verify --policy "$T/policy.json" --registries-conf "$T/via-cache.conf" "$PIN"
 check_fails "origin down: without the mirror the same pull fails" "refused|unreachable|connect" \
