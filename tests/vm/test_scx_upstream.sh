@@ -128,7 +128,10 @@ if [ -d /data/scx_bpfland.oci ]; then
 		ok "scx_bpfland --set slice_max=-5 refused (unsigned), nothing attached"
 	else no "scx_bpfland --set slice_max=-5 refused" "$(cat /tmp/blset.log)"; fi
 fi
+# Each row's guest seconds, so that the cost of every scheduler is known.
+took() { echo "    [time] $1: $(($(date +%s) - r0)) s"; }
 while IFS='|' read -r s expect opts logs; do
+	r0=$(date +%s)
 	case $expect in
 	refuse:*)
 		# shellcheck disable=SC2086
@@ -139,6 +142,7 @@ while IFS='|' read -r s expect opts logs; do
 		else no "$s refused before attach" "rc $rc, no '${expect#refuse:}' in the output"; fi
 		[ "$(state)" = disabled ] && ok "$s state disabled after refusal" || no "$s state disabled after refusal" "$(state)"
 		show /tmp/$s.log
+		took "$s"
 		continue
 		;;
 	eject:*)
@@ -154,6 +158,7 @@ while IFS='|' read -r s expect opts logs; do
 		else no "$s ejected itself" "no 'kind=1025 (scx_bpf_error)' and '${expect#eject:}' in the output"; fi
 		[ "$(state)" = disabled ] && ok "$s state disabled after ejection" || no "$s state disabled after ejection" "$(state)"
 		show /tmp/$s.log
+		took "$s"
 		continue
 		;;
 	esac
@@ -164,6 +169,7 @@ while IFS='|' read -r s expect opts logs; do
 		kill -TERM $pid 2>/dev/null
 		wait $pid
 		show /tmp/$s.log
+		took "$s"
 		continue
 	fi
 	o=$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)
@@ -188,13 +194,14 @@ while IFS='|' read -r s expect opts logs; do
 		else no "$s logged '$want'" "not in skrun's output"; fi
 	done
 	show /tmp/$s.log
+	took "$s"
 done </data/list
 EOF
 
 t0=$(date +%s)
 vm_run "$T/vm" "$T/guest.sh" "$SKRUN:/bin/skrun" "$T/data:/data" >"$T/vm.out" 2>&1
 rc=$?
-grep -E '^(PASS|FAIL): |^    ' "$T/vm/console.log" | tr -d '\r'
+grep -E '^(PASS|FAIL|SKIP): |^    ' "$T/vm/console.log" | tr -d '\r'
 if [ $rc = 0 ]; then pass "vm scenario ran in $(($(date +%s) - t0)) s"; else
 	fail "vm scenario ran" "vm_run returned $rc"
 	tail -n 40 "$T/vm.out"
