@@ -64,7 +64,7 @@ expect "agent: not ready while on trial (probe exit 150)" 150 "$(probe)"
 sj
 grep -q '"pending":{"ref":"/data/fifo.tar","digest":"sha256:[0-9a-f]*","since":"[^"]*","deadline":"' /tmp/sj.json &&
 	ok "agent: status --json: pending with its deadline" || no "agent: status --json: pending" "$(cat /tmp/sj.json)"
-step "v1 committed after its health window" wait_n "skrun: agent: commit " 1 100
+step "v1 committed after its health window" wait_n "skrun: agent: commit " 1 150
 expect "agent: ready once committed (probe exit 0)" 0 "$(probe)"
 sj
 D1=$(sed -n 's/.*"committed":{"ref":"\/data\/fifo.tar","digest":"\(sha256:[0-9a-f]*\)".*/\1/p' /tmp/sj.json)

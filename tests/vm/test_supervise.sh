@@ -109,7 +109,7 @@ desired() { # NAME SCHEDULER REF WINDOW [SET]
 }
 JSON
 }
-desired v1 fifo /data/fifo.tar 3
+desired v1 fifo /data/fifo.tar 8
 desired v2 vtime /data/vtime.tar 3 '{"slice_ns": 5000000}'
 desired stall stall /data/stall.tar 10
 desired kfunc needs_kfunc /data/needs_kfunc.tar 3
