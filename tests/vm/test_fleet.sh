@@ -119,6 +119,9 @@ done
 
 # --- boot both nodes at once ---
 sk_on_exit "vm_kill $T/vm-canary; vm_kill $T/vm-prod"
+# SKFLEET_KEEP=DIR keeps the share (reports, history, agent logs) and the consoles
+[ -z "${SKFLEET_KEEP:-}" ] ||
+	sk_on_exit "mkdir -p '$SKFLEET_KEEP' && cp -r '$API' '$T/vm-canary/console.log' '$SKFLEET_KEEP/' && cp '$T/vm-prod/console.log' '$SKFLEET_KEEP/console-prod.log'"
 t_boot=$(date +%s)
 for node in $NODES; do
 	if SKVM_TIMEOUT=${SKVM_TIMEOUT:-400} vm_start "$T/vm-$node" "$F/guest.sh" --share "$API" --mem 768 \
@@ -152,6 +155,8 @@ watch() {
 		echo "    | --- agent.log (last 30 lines):"
 		tail -n 30 "$API/nodes/$_node/agent.log" | sed 's/^/    | /'
 	fi
+	echo "    | --- $_node's console (last 20 lines):"
+	tail -n 20 "$T/vm-$_node/console.log" | sed 's/^/    | /'
 	return 1
 }
 # never NAME NODE REGEX: no report of the node since boot, nor its agent's log, matches
@@ -225,6 +230,7 @@ cmap canary 1.2.0
 # shellcheck disable=SC2046
 watch "canary: moved to v3 and committed it after the health window" canary 120 \
 	"observed=$(hash_of canary)" $(ready_on "$D3" vtime) \
+	"json:skrun.agent.transitions~\"event\":\"switch\",\"from\":\"$D1\",\"to\":\"$D3\"" \
 	"json:skrun.agent.transitions~\"event\":\"commit\",\"from\":\"[^\"]*\",\"to\":\"$D3\"" \
 	"json:skrun.agent.bad.0.digest=$D2"
 # shellcheck disable=SC2046
@@ -235,7 +241,8 @@ watch "canary: metrics: v2 and v3 switched to, one rolled back, the bad digest r
 cmap production 1.2.0
 # shellcheck disable=SC2046
 watch "prod: moved to v3 and committed it" prod 120 "observed=$(hash_of production)" $(ready_on "$D3" vtime) \
-	"json:skrun.agent.transitions~\"event\":\"commit\",\"from\":\"$D1\",\"to\":\"$D3\""
+	"json:skrun.agent.transitions~\"event\":\"switch\",\"from\":\"$D1\",\"to\":\"$D3\"" \
+	"json:skrun.agent.transitions~\"event\":\"commit\",\"from\":\"[^\"]*\",\"to\":\"$D3\""
 watch "prod: metrics: one switch, no rollback, no bad digest, no ejection" prod 10 metric:schedkit_switches_total=1 \
 	metric:schedkit_rollbacks_total=0 metric:schedkit_agent_bad_digests=0 json:skrun.agent.bad=[]
 never "prod: never saw v2, to the end" prod "${D2#sha256:}"
@@ -244,7 +251,7 @@ echo "INFO: v3 rolled out to both pools in $(($(date +%s) - t_step)) s"
 
 # --- shut down: each guest stops its agent and reports once more ---
 for node in $NODES; do
-	: >"$API/nodes/$node/stop"
+	mkdir -p "$API/nodes/$node" && touch "$API/nodes/$node/stop"
 done
 for node in $NODES; do
 	vm_wait "$T/vm-$node" >"$T/wait-$node.out" 2>&1
