@@ -75,7 +75,8 @@ done
 # loader path they exercise is in test_attach/test_supervise), and the
 # footprint check (a sanitizer build links its runtimes), the container
 # images (built once), the author's-loop and tour boots (their load/attach
-# path is test_attach's) and the man page check (static text).
+# path is test_attach's), the man page check (static text) and the fleet's
+# two guests (the agent runs sanitized in test_supervise).
 if [ -x "$ROOT/build-asan/skrun" ] && [ -z "${SK_NO_ASAN_PASS:-}" ]; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=86}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=87}
@@ -87,6 +88,8 @@ if [ -x "$ROOT/build-asan/skrun" ] && [ -z "${SK_NO_ASAN_PASS:-}" ]; then
 		*container.sh | *test_vmtest.sh | *test_tour.sh | *man_help.sh) continue ;;
 		# four kernel boots; the load/attach path is test_attach's
 		*test_matrix.sh) continue ;;
+		# two guests at once; the agent's paths run sanitized in test_supervise
+		*test_fleet.sh) continue ;;
 		esac
 		case "asan:$t" in *"$filter"*) ;; *) continue ;; esac
 		run_script "$t" build-asan "asan:$t"
