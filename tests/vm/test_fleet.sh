@@ -127,7 +127,7 @@ for node in $NODES; do
 	if SKVM_TIMEOUT=${SKVM_TIMEOUT:-400} vm_start "$T/vm-$node" "$F/guest.sh" --share "$API" --mem 768 \
 		"$SKRUN:/bin/skrun" /usr/bin/docker-registry:/bin/docker-registry \
 		"$T/fleet-$node:/fleet" "$T/vmreg/data:/var/lib/registry" >"$T/start-$node.out" 2>&1; then
-		pass "$node: booting with the share"
+		pass "$node: booting with the share (initramfs and qemu started in $(($(date +%s) - t_boot)) s)"
 	else
 		fail "$node: booting with the share" "$(cat "$T/start-$node.out")"
 		exit 1
@@ -189,6 +189,9 @@ for node in $NODES; do
 	# shellcheck disable=SC2046
 	watch "$node: v1 running, committed, ready; sysfs, probe, status --json and metrics agree" "$node" 180 \
 		"observed=$(hash_of $pool)" $(ready_on "$D1" vtime) metric:schedkit_rollbacks_total=0
+done
+for node in $NODES; do
+	echo "INFO: $node: its /test.sh ran $(($(cut -d' ' -f1 "$API/nodes/$node/booted" 2>/dev/null || echo 0) - t_boot)) s after the boot started (guest clock)"
 done
 echo "INFO: both nodes ready on v1 $(($(date +%s) - t_boot)) s after the boot started"
 
