@@ -859,21 +859,25 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 	ret = fill_enum_placeholders(s, err);
 	if (ret)
 		goto fail;
-	ret = prepare_ops(s, err);
-	if (ret)
-		goto fail;
 	if (load) {
-		/* typed again here: a config is data from a registry, not from skbuild */
+		/*
+		 * Typed again here: a config is data from a registry, not from
+		 * skbuild. Before prepare_ops, which sizes the exit dump from the
+		 * exit_dump_len a declaration may set.
+		 */
 		ret = sk_loadspec_check(s->obj, s->ops_map, load, err);
 		if (!ret)
 			ret = sk_loadspec_before_load(s->obj, s->ops_map, load, root,
 						      opts->btf_custom_path, &ls, err);
 		if (ret) {
-			sk_err_prefix(
-			    err, "scheduler '%s': the artifact's load declarations: ", s->name);
+			sk_err_prefix(err, "ops map '%s': the artifact's load declarations: ",
+				      bpf_map__name(s->ops_map));
 			goto fail;
 		}
 	}
+	ret = prepare_ops(s, err);
+	if (ret)
+		goto fail;
 	for (const char *const *set = opts ? opts->set : NULL; set && *set; set++) {
 		ret = apply_set(s, *set, err);
 		if (ret)
