@@ -688,7 +688,7 @@ int sk_regconf_parse(struct sk_regconf *c, const char *text, size_t len, const c
 	    .p = text, .end = text + len, .name = name, .line = 1, .err = err, .table = T_TOP};
 	int ret = 0;
 
-	if (memchr(text, '\0', len))
+	if (len && memchr(text, '\0', len))
 		return sk_errf(err, -EINVAL, "%s: holds a NUL byte: not a text file", name);
 	while (!ret) {
 		skip_space(&ps);
