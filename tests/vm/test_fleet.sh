@@ -157,6 +157,10 @@ watch() {
 	fi
 	echo "    | --- $_node's console (last 20 lines):"
 	tail -n 20 "$T/vm-$_node/console.log" | sed 's/^/    | /'
+	if [ -s "$T/vm-$_node/virtiofsd.log" ]; then
+		echo "    | --- $_node's virtiofsd:"
+		tail -n 10 "$T/vm-$_node/virtiofsd.log" | sed 's/^/    | /'
+	fi
 	return 1
 }
 # never NAME NODE REGEX: no report of the node since boot, nor its agent's log, matches
