@@ -113,9 +113,11 @@ enum {
 	"  --username USER     log in as USER with the password read from standard\n"              \
 	"  --password-stdin    input (both together; default: $" SK_REGISTRY_USERNAME_ENV "\n"     \
 	"                      and $" SK_REGISTRY_PASSWORD_ENV ", else the auth files)\n"          \
-	"  --registries-conf FILE  pull through the mirrors FILE names (registries.conf;\n"        \
-	"                      default: $" SK_REGCONF_ENV ", else " SK_REGCONF_PATH "\n"           \
-	"                      and its .d drop-ins); trust stays the reference's\n"
+	"  --registries-conf FILE  pull through the mirrors FILE names\n"                          \
+	"                      (containers-registries.conf(5)); default\n"                         \
+	"                      $" SK_REGCONF_ENV ", else\n"                                        \
+	"                      " SK_REGCONF_PATH " and its .d/*.conf;\n"                           \
+	"                      trust stays the reference's (docs/mirrors.md)\n"
 #define SK_REGISTRY_CLI_HELP_VERBOSE "  -v, --verbose       log each HTTP request to stderr\n"
 
 struct sk_registry_cli {
