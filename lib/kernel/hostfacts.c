@@ -368,6 +368,7 @@ enum fact_id {
 	F_NR_ONLINE,
 	F_NR_CPU_PAIRS,
 	F_NR_NODES,
+	F_NR_NODE_IDS,
 	F_NR_LLCS,
 	F_SMT,
 	F_NUMA,
@@ -396,6 +397,7 @@ static const struct fact {
     {"nr_online_cpus", SK_FACT_INT, F_NR_ONLINE},
     {"nr_cpu_pairs", SK_FACT_INT, F_NR_CPU_PAIRS},
     {"nr_nodes", SK_FACT_INT, F_NR_NODES},
+    {"nr_node_ids", SK_FACT_INT, F_NR_NODE_IDS},
     {"nr_llcs", SK_FACT_INT, F_NR_LLCS},
     {"smt_enabled", SK_FACT_BOOL, F_SMT},
     {"numa", SK_FACT_BOOL, F_NUMA},
@@ -432,7 +434,8 @@ enum sk_fact_kind sk_fact_kind(const char *name)
 
 const char *sk_fact_names(void)
 {
-	return "nr_cpu_ids, nr_online_cpus, nr_cpu_pairs, nr_nodes, nr_llcs, smt_enabled, numa, "
+	return "nr_cpu_ids, nr_online_cpus, nr_cpu_pairs, nr_nodes, nr_node_ids, nr_llcs, "
+	       "smt_enabled, numa, "
 	       "cpu, cpu_online, cpu_capacity, cpus_by_capacity, cpu_node, cpu_core_id, "
 	       "cpu_package_id, cpu_l2_id, cpu_l3_id, cpu_llc_id, cpu_smt_sibling, "
 	       "cpu_pair_partner, cpu_pair_id, cpu_pair_index";
@@ -477,6 +480,15 @@ int sk_fact_value(const struct sk_hostfacts *f, const char *name, uint32_t cpu, 
 	case F_NR_NODES:
 		*out = f->nr_nodes;
 		return 0;
+	case F_NR_NODE_IDS: {
+		int64_t max = 0;
+
+		for (uint32_t i = 0; i < f->nr_cpu_ids; i++)
+			if (f->cpu[i].node > max)
+				max = f->cpu[i].node;
+		*out = max + 1;
+		return 0;
+	}
 	case F_NR_LLCS:
 		*out = f->nr_llcs;
 		return 0;

@@ -8,7 +8,7 @@
  *     "needsUserSpace": "why",                 skrun refuses to run it
  *     "rodata":   {"VAR": VALUE, ...},         const volatile globals
  *     "maps":     {"MAP": {"maxEntries": VALUE, "innerMaps": "create"}},
- *     "syscalls": [{"program": "P", "for": "once"|"cpu"|"siblingPair",
+ *     "syscalls": [{"program": "P", "for": "once"|"cpu"|"siblingPair"|...,
  *                   "args": {"FIELD": VALUE}}],
  *     "ops":      {"flags": [FLAG, ...], "timeout_ms": VALUE, ...}
  *   }
@@ -187,7 +187,7 @@ enum vctx {
 	CTX_SCALAR,   /* one number: literals, host-wide facts, kernel enumerators */
 	CTX_PER_CPU,  /* an array filled per CPU: per-CPU facts only */
 	CTX_ITER_CPU, /* an argument of a per-CPU run: also per-CPU facts of that CPU */
-	CTX_ITER_SIB, /* ... of a sibling-pair run: also "sibling" */
+	CTX_ITER_SIB, /* ... of a pair run (SMT, L2, L3, LLC): also "sibling" */
 };
 
 static int parse_val(struct json_object *j, const char *where, enum vctx ctx, struct val *v,
@@ -209,10 +209,12 @@ static int parse_val(struct json_object *j, const char *where, enum vctx ctx, st
 		v->name = json_object_get_string(j);
 		if (!strcmp(v->name, "sibling")) {
 			if (ctx != CTX_ITER_SIB)
-				return sk_errf(err, -EINVAL,
-					       "%s: \"sibling\" is only defined in a syscall run "
-					       "\"for\": \"siblingPair\"",
-					       where);
+				return sk_errf(
+				    err, -EINVAL,
+				    "%s: \"sibling\" is only defined in a syscall run "
+				    "\"for\": \"siblingPair\" (or \"l2Pair\", \"l3Pair\", "
+				    "\"llcPair\")",
+				    where);
 			v->kind = V_SIBLING;
 			return 0;
 		}
@@ -252,6 +254,23 @@ static int parse_val(struct json_object *j, const char *where, enum vctx ctx, st
 		       "%s: a value is an integer, true/false, a host fact name (%s) or "
 		       "{\"kernelEnum\": \"NAME\"}",
 		       where, sk_fact_names());
+}
+
+/*
+ * The pair runs: each online CPU with each other online CPU that shares its
+ * core (SMT siblings), its L2, its L3 or its last-level cache. 0 for a
+ * per-CPU run, -1 for an unknown name.
+ */
+enum pair_kind { PAIR_NONE, PAIR_SMT, PAIR_L2, PAIR_L3, PAIR_LLC };
+
+static int pair_kind(const char *mode)
+{
+	static const char *const names[] = {"cpu", "siblingPair", "l2Pair", "l3Pair", "llcPair"};
+
+	for (int i = 0; i < 5; i++)
+		if (!strcmp(mode, names[i]))
+			return i;
+	return -1;
 }
 
 /* ---- the object ---- */
@@ -520,16 +539,18 @@ static int check_run(struct bpf_object *obj, struct json_object *run, size_t idx
 	if (jfor) {
 		mode =
 		    json_object_is_type(jfor, json_type_string) ? json_object_get_string(jfor) : "";
-		if (!strcmp(mode, "cpu"))
+		if (pair_kind(mode) == PAIR_NONE)
 			ctx = CTX_ITER_CPU;
-		else if (!strcmp(mode, "siblingPair"))
+		else if (pair_kind(mode) > PAIR_NONE)
 			ctx = CTX_ITER_SIB;
 		else if (strcmp(mode, "once"))
-			return sk_errf(err, -EINVAL,
-				       "%s: \"for\" is \"once\", \"cpu\" (each online CPU) or "
-				       "\"siblingPair\" (each online CPU with each of its SMT "
-				       "siblings)",
-				       where);
+			return sk_errf(
+			    err, -EINVAL,
+			    "%s: \"for\" is \"once\", \"cpu\" (each online CPU), "
+			    "\"siblingPair\" (each online CPU with each of its SMT "
+			    "siblings), \"l2Pair\", \"l3Pair\" or \"llcPair\" (with each "
+			    "online CPU sharing that cache)",
+			    where);
 	}
 	st = prog_arg_struct(btf, prog);
 	if (!args)
@@ -1199,9 +1220,10 @@ static int run_syscalls(struct bpf_object *obj, struct json_object *runs,
 		const char *mode = get(r, "for") ? json_object_get_string(get(r, "for")) : "once";
 		struct bpf_program *p = bpf_object__find_program_by_name(obj, prog);
 		const struct btf_type *st = prog_arg_struct(btf, prog);
-		enum vctx ctx = !strcmp(mode, "cpu")	       ? CTX_ITER_CPU
-				: !strcmp(mode, "siblingPair") ? CTX_ITER_SIB
-							       : CTX_SCALAR;
+		int kind = pair_kind(mode);
+		enum vctx ctx = kind == PAIR_NONE  ? CTX_ITER_CPU
+				: kind > PAIR_NONE ? CTX_ITER_SIB
+						   : CTX_SCALAR;
 		char where[64];
 		unsigned runs_done = 0;
 		int ret = 0;
@@ -1222,9 +1244,24 @@ static int run_syscalls(struct bpf_object *obj, struct json_object *runs,
 				ret = run_once(p, btf, st, args, s, ctx, c, -1, where, err);
 				runs_done++;
 			}
-			for (int k = 0; ctx == CTX_ITER_SIB && !ret && k < hc->nr_siblings; k++) {
+			for (int k = 0; kind == PAIR_SMT && !ret && k < hc->nr_siblings; k++) {
 				ret = run_once(p, btf, st, args, s, ctx, c, hc->siblings[k], where,
 					       err);
+				runs_done++;
+			}
+			for (uint32_t o = 0; kind > PAIR_SMT && !ret && o < s->facts.nr_cpu_ids;
+			     o++) {
+				const struct sk_host_cpu *oc = &s->facts.cpu[o];
+				int64_t mine = kind == PAIR_L2	 ? hc->l2_id
+					       : kind == PAIR_L3 ? hc->l3_id
+								 : hc->llc_id;
+				int64_t theirs = kind == PAIR_L2   ? oc->l2_id
+						 : kind == PAIR_L3 ? oc->l3_id
+								   : oc->llc_id;
+
+				if (o == c || !oc->online || mine < 0 || mine != theirs)
+					continue;
+				ret = run_once(p, btf, st, args, s, ctx, c, o, where, err);
 				runs_done++;
 			}
 		}

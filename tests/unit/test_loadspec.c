@@ -164,6 +164,7 @@ static void test_hostfacts_sysfs(void **state)
 	assert_int_equal(fact(&f, "nr_cpu_pairs", 0), 2);
 	assert_int_equal(fact(&f, "smt_enabled", 0), 1);
 	assert_int_equal(fact(&f, "nr_nodes", 0), 2);
+	assert_int_equal(fact(&f, "nr_node_ids", 0), 2);
 	assert_int_equal(fact(&f, "numa", 0), 1);
 	assert_int_equal(fact(&f, "nr_llcs", 0), 2);
 	assert_int_equal(fact(&f, "cpu_capacity", 2), 512);
@@ -366,6 +367,12 @@ static void test_validate_accepts(void **state)
 
 	(void)state;
 	if (validate(good_decl, &err))
+		fail_msg("refused: %s", err.msg);
+	/* a cache-level pair run, a constant field, as scx_flash's L2/L3 domains take */
+	if (validate(
+		"{\"syscalls\": [{\"program\": \"set_cpu\", \"for\": \"l3Pair\", "
+		"\"args\": {\"cpu_id\": \"cpu\", \"sibling_id\": \"sibling\", \"weight\": 1}}]}",
+		&err))
 		fail_msg("refused: %s", err.msg);
 	if (validate("{\"needsUserSpace\": \"its power manager\"}", &err))
 		fail_msg("refused: %s", err.msg);
