@@ -256,7 +256,7 @@ EOF
 		case $btf in can-btf) b="can run" ;; *) b="$btf run" ;; esac
 		# a cell that runs: its why is the tunables it ran with
 		[ "$verdict" = can ] && [ -n "$why" ] && why="ran with \`$why\`"
-		echo "| $rel | $s | $b | $verdict run | $kk | $(echo "$why" | sed 's/;$//; s/;/; /g; s/|/\\|/g') |"
+		echo "| $rel | $s | $b | $verdict run | $kk | $(echo "$why" | sed 's/;$//; s/; */; /g; s/|/\\|/g') |"
 	done <"$T/cells"
 	cat "$SK_ROOT/tests/vm/kernels-notes.md"
 } >"$SK_ROOT/docs/kernels.md"
