@@ -142,9 +142,10 @@ broken=""
 watch() {
 	_n=$1
 	_node=$2
-	shift 2
+	_to=$3
+	shift 3
 	[ -z "$broken" ] || return 1
-	if python3 "$F/watch.py" "$API/nodes/$_node" "$@" >"$T/watch.out" 2>"$T/watch.err"; then
+	if python3 "$F/watch.py" "$API/nodes/$_node" "$_to" --vm "$T/vm-$_node" "$@" >"$T/watch.out" 2>"$T/watch.err"; then
 		pass "$_n"
 		return 0
 	fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Waits until a fleet node's report (tests/vm/fleet/guest.sh) meets every check.
 
-  watch.py NODEDIR TIMEOUT [--hold SECONDS] [--since SEQ] CHECK...
+  watch.py NODEDIR TIMEOUT [--hold SECONDS] [--since SEQ] [--vm VMDIR] CHECK...
   watch.py --get NODEDIR METRIC   prints an unlabelled sample of the last report
 
 NODEDIR/report is the guest's latest report: KEY=VALUE lines (seq, time,
@@ -17,7 +17,8 @@ observed, probe, agent, state, ops, enable_seq), then "--- status" and
   status~REGEX                    the status --json text matches REGEX
 With --hold, every check must stay true in every report for SECONDS of guest
 time (the DaemonSet's minReadySeconds). With --since, only reports after
-SEQ count. Exits 0 when met; else 1, naming the checks not met in the last
+SEQ count. With --vm, it stops waiting when the guest's qemu has exited
+(vm_start's VMDIR/qemu.rc). Exits 0 when met; else 1, naming the checks not met in the last
 report, and printing it. Prints the seq of the report that met them.
 """
 import json
@@ -116,15 +117,17 @@ def main():
         return get(args[1], args[2])
     node, timeout = args[0], float(args[1])
     args = args[2:]
-    hold, since = 0.0, 0
-    while args and args[0] in ("--hold", "--since"):
+    hold, since, vm = 0.0, 0, None
+    while args and args[0] in ("--hold", "--since", "--vm"):
         if args[0] == "--hold":
             hold = float(args[1])
+        elif args[0] == "--vm":
+            vm = args[1]
         else:
             since = int(args[1])
         args = args[2:]
     deadline = time.monotonic() + timeout
-    last, met_at, seen = None, None, None
+    last, met_at, seen, gone = None, None, None, ""
     while time.monotonic() < deadline:
         r = parse(os.path.join(node, "report"))
         if r and r["kv"].get("seq") != seen and int(r["kv"].get("seq", 0)) > since:
@@ -140,16 +143,19 @@ def main():
                 met_at = None
         if os.path.exists(os.path.join(node, "fatal")):
             break
+        if vm and os.path.exists(os.path.join(vm, "qemu.rc")):
+            gone = f" (the guest's qemu exited, status {open(os.path.join(vm, 'qemu.rc')).read().strip()})"
+            break
         time.sleep(0.2)
     name = os.path.basename(node.rstrip("/"))
     if last is None:
-        print(f"{name}: no report from the guest within {timeout:.0f} s", file=sys.stderr)
+        print(f"{name}: no report from the guest within {timeout:.0f} s{gone}", file=sys.stderr)
     else:
         bad = [c for c in args if not check(last, c)]
         if bad:
-            print(f"{name}: not met within {timeout:.0f} s: {' '.join(bad)}", file=sys.stderr)
+            print(f"{name}: not met within {timeout:.0f} s{gone}: {' '.join(bad)}", file=sys.stderr)
         else:
-            print(f"{name}: met, but not held for {hold:.0f} s within {timeout:.0f} s", file=sys.stderr)
+            print(f"{name}: met, but not held for {hold:.0f} s within {timeout:.0f} s{gone}", file=sys.stderr)
         print("--- last report:", file=sys.stderr)
         sys.stderr.write(last["text"])
     if os.path.exists(os.path.join(node, "fatal")):
