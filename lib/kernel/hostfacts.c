@@ -298,6 +298,11 @@ int sk_hostfacts_read(const char *root, struct sk_hostfacts *out, struct sk_erro
 	if (ret)
 		goto out;
 	f.nr_cpu_ids = possible.max;
+	if (!f.nr_cpu_ids) {
+		ret =
+		    sk_errf(err, -EINVAL, "host facts: %s" CPU_DIR "/possible lists no CPU", root);
+		goto out;
+	}
 	f.nr_online = online.n;
 	f.cpu = calloc(f.nr_cpu_ids, sizeof(*f.cpu));
 	rank = calloc(f.nr_cpu_ids, sizeof(*rank));
@@ -458,6 +463,7 @@ static int pairs_ok(const struct sk_hostfacts *f, const char *name, struct sk_er
 int sk_fact_value(const struct sk_hostfacts *f, const char *name, uint32_t cpu, int64_t *out,
 		  struct sk_error *err)
 {
+	static const struct sk_host_cpu no_cpu;
 	const struct fact *d = find_fact(name);
 	const struct sk_host_cpu *c;
 	uint32_t half = f->nr_cpu_ids / 2;
@@ -469,7 +475,8 @@ int sk_fact_value(const struct sk_hostfacts *f, const char *name, uint32_t cpu, 
 		return sk_errf(err, -ERANGE,
 			       "host fact %s: CPU %u is not possible on this host (%u)", name, cpu,
 			       f->nr_cpu_ids);
-	c = d->kind == SK_FACT_PER_CPU ? &f->cpu[cpu] : NULL;
+	/* host-wide facts never read it */
+	c = d->kind == SK_FACT_PER_CPU ? &f->cpu[cpu] : &no_cpu;
 	switch (d->id) {
 	case F_NR_CPU_IDS:
 		*out = f->nr_cpu_ids;

@@ -946,7 +946,8 @@ static int apply_rodata(struct bpf_object *obj, struct sk_loadspec_state *st,
 		for (uint32_t c = 0; c < ncpu && c < s.nelem; c++) {
 			ret = eval(st, &v, c, -1, where, &x, err);
 			if (!ret)
-				ret = store(data + loc.offset + c * s.size, s.size, x, where, err);
+				ret = store(data + loc.offset + (size_t)c * s.size, s.size, x,
+					    where, err);
 			if (ret)
 				return ret;
 			if (c < 4)
@@ -1160,6 +1161,10 @@ static int run_once(struct bpf_program *p, const struct btf *btf, const struct b
 	LIBBPF_OPTS(bpf_test_run_opts, o);
 	int ret = 0;
 
+	/* checked when the declarations were: fields need a struct */
+	if (args && !size)
+		return sk_errf(err, -EINVAL, "%s: program '%s' takes no argument struct", where,
+			       bpf_program__name(p));
 	if (size) {
 		buf = calloc(1, size);
 		if (!buf)
