@@ -127,6 +127,7 @@ check:
 	sh scripts/deps.sh
 	sh tests/vm/fetch-kernel.sh >/dev/null
 	sh tests/vm/fetch-scx.sh >/dev/null
+	sh tests/vm/fetch-clang.sh >/dev/null
 	$(MAKE) all tests
 	$(MAKE) asan
 	sh tests/run.sh
