@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "schedkit/transfer.h"
+#include "transfer/internal.h"
 
 static int parse(struct sk_regconf *c, const char *text, struct sk_error *err)
 {
@@ -411,6 +412,66 @@ static void test_files(void **state)
 	rmdir(dir);
 }
 
+/* The route a pull takes: per-endpoint options, and how failures are told. */
+static void test_route(void **state)
+{
+	char path[] = "/tmp/test_regconf_route.XXXXXX";
+	struct sk_strv ins = {0};
+	struct sk_registry_opts reg = {.username = "u", .password = "p", .insecure = &ins};
+	struct sk_source src = {0};
+	struct sk_route r;
+	struct sk_error err = {0};
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(
+	    path,
+	    "[[registry]]\nlocation = \"r.example/s\"\n[[registry.mirror]]\nlocation = "
+	    "\"m1.example\"\ninsecure = true\n[[registry.mirror]]\nlocation = \"m2.example\"\n",
+	    0644);
+	assert_int_equal(sk_strv_push(&ins, "cli.example"), 0);
+	assert_int_equal(sk_source_parse("r.example/s/x:1", &src, NULL), 0);
+	reg.registries_conf = path;
+	assert_int_equal(sk_route_open(&src, &reg, &r, &err), 0);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(r.via[0].ref.registry, "m1.example");
+	assert_string_equal(r.via[0].ref.repo, "x");
+	assert_string_equal(r.via[2].ref.registry, "r.example");
+	/* the command's credentials go to the registry it names, not to mirrors */
+	assert_null(r.reg[0].username);
+	assert_null(r.reg[1].username);
+	assert_string_equal(r.reg[2].username, "u");
+	/* the command's insecure hosts everywhere, the mirror's own where it says so */
+	assert_true(sk_strv_contains(r.reg[0].insecure, "cli.example"));
+	assert_true(sk_strv_contains(r.reg[0].insecure, "m1.example"));
+	assert_false(sk_strv_contains(r.reg[1].insecure, "m1.example"));
+	/* a mirror down: the next one; a full disk here: no other endpoint helps */
+	sk_errf(&err, -ECONNREFUSED, "connection refused");
+	assert_true(sk_route_next(&r, 0, &err));
+	sk_errf(&err, -ENOSPC, "no space left");
+	assert_false(sk_route_next(&r, 1, &err));
+	assert_int_equal(err.code, -ENOSPC);
+	assert_non_null(strstr(err.msg, "no endpoint served it (2 tried): mirror m1.example/x: "
+					"connection refused; mirror m2.example/x: no space left"));
+	sk_route_free(&r);
+	/* all three fail: each is named, with the primary's code */
+	assert_int_equal(sk_route_open(&src, &reg, &r, &err), 0);
+	for (size_t i = 0; i < 3; i++) {
+		sk_errf(&err, i == 2 ? -EHOSTUNREACH : -ENOENT, "reason %zu", i);
+		assert_int_equal(sk_route_next(&r, i, &err), i < 2);
+	}
+	assert_int_equal(err.code, -EHOSTUNREACH);
+	assert_non_null(strstr(err.msg,
+			       "(3 tried): mirror m1.example/x: reason 0; mirror "
+			       "m2.example/x: reason 1; registry r.example/s/x: reason 2"));
+	sk_route_free(&r);
+	sk_source_free(&src);
+	sk_strv_free(&ins);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +482,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_dropin_merge),
 	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_route),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
