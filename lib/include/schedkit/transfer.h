@@ -16,6 +16,9 @@
  *   the policy needs come first; layers are fetched only once those are
  *   trusted; nothing enters the store until everything arrived intact, and
  *   only signatures that verified are kept.
+ * - Mirrors (registries.conf): a registry reference is fetched from its
+ *   mirrors, then its primary location, each a pull of its own; trust is
+ *   judged on the reference as named, whichever endpoint served it.
  */
 #ifndef SCHEDKIT_TRANSFER_H
 #define SCHEDKIT_TRANSFER_H
