@@ -42,6 +42,13 @@ assert cfg["ops"]["name"] == "bpfland", cfg["ops"]
 EOF
 		pass "the artifact config records the load declarations as written"
 	else fail "load declarations recorded" "config.load differs from tests/scx/bpfland.json"; fi
+	if python3 - "$SK_ROOT/docs/config.schema.json" "$T/bl.json" <<'EOF'; then
+import json, sys
+import jsonschema
+jsonschema.validate(json.load(open(sys.argv[2]))["config"], json.load(open(sys.argv[1])))
+EOF
+		pass "the config with its load declarations validates against docs/config.schema.json"
+	else fail "config validates against docs/config.schema.json" "see above"; fi
 else fail "inspect --json scx_bpfland" "$(cat "$T/err")"; fi
 # The manifest given with --manifest is the source layer's schedkit.json.
 layer=$(python3 - "$T/bl.json" <<'EOF'
