@@ -175,7 +175,7 @@ never() {
 	fi
 }
 hash_of() { sha256sum "$API/configmaps/$1/skrun.json" | cut -d' ' -f1; }
-last_transition() { python3 "$F/watch.py" --get "$API/nodes/$1" schedkit_last_transition_timestamp_seconds; }
+report_value() { python3 "$F/watch.py" --get "$API/nodes/$1" "$2"; } # NODE NAME
 # ready_on DIGEST OPS: the node runs DIGEST, committed, ready; sysfs, the
 # probe, status --json and the metrics all say so
 ready_on() {
@@ -184,6 +184,7 @@ ready_on() {
 		"json:skrun.agent.committed.digest=$1" json:skrun.agent.ready=true json:skrun.agent.pending=null \
 		"json:skrun.agent.healthWindowS=$WINDOW" \
 		"metric:schedkit_scheduler_running{digest=\"$1\",name=\"$2\"}=1" \
+		"metric:schedkit_artifact_info{role=\"current\",digest=\"$1\",verified=\"true\"}=1" \
 		"metric:schedkit_sched_ext_ops_info{ops=\"$2\"}=1" metric:schedkit_agent_ready=1 metric:schedkit_agent_pending=0
 }
 
@@ -202,7 +203,8 @@ echo "INFO: both nodes ready on v1 $(($(date +%s) - t_boot)) s after the boot st
 
 # --- step 2: v2 (stalls) to the canary pool ---
 t_step=$(date +%s)
-lt1=$(last_transition canary)
+lt1=$(report_value canary schedkit_last_transition_timestamp_seconds)
+seq_prod=$(report_value prod enable_seq)
 cmap canary 1.1.0
 # shellcheck disable=SC2046
 watch "canary: took v2, the kernel ejected it, rolled back to v1 by itself" canary 120 \
@@ -229,7 +231,8 @@ soft=""
 echo "INFO: canary rolled back from v2 in $(($(date +%s) - t_step)) s"
 # The controller halts: the canary is not ready, so production is not moved.
 # shellcheck disable=SC2046
-watch "prod: still ready on v1 while the canary is not" prod 10 $(ready_on "$D1" vtime)
+watch "prod: still ready on v1 while the canary is not, nothing attached since (enable_seq $seq_prod)" prod 10 \
+	$(ready_on "$D1" vtime) "enable_seq=$seq_prod"
 never "prod: never saw v2 (no report, no agent log line names its digest)" prod "${D2#sha256:}"
 
 # --- step 3: v3, the canary first, then production ---
@@ -246,13 +249,15 @@ watch "canary: ready on v3 for ${HOLD} s (the controller's minReadySeconds)" can
 	$(ready_on "$D3" vtime)
 watch "canary: metrics: v2 and v3 switched to, one rolled back, the bad digest remembered" canary 10 \
 	"metric:schedkit_switches_total>=2" metric:schedkit_rollbacks_total=1 metric:schedkit_agent_bad_digests=1
+lt_prod=$(report_value prod schedkit_last_transition_timestamp_seconds)
 cmap production 1.2.0
 # shellcheck disable=SC2046
 watch "prod: moved to v3 and committed it" prod 120 "observed=$(hash_of production)" $(ready_on "$D3" vtime) \
 	"json:skrun.agent.transitions~\"event\":\"switch\",\"from\":\"$D1\",\"to\":\"$D3\"" \
 	"json:skrun.agent.transitions~\"event\":\"commit\",\"from\":\"[^\"]*\",\"to\":\"$D3\""
-watch "prod: metrics: one switch, no rollback, no bad digest, no ejection" prod 10 metric:schedkit_switches_total=1 \
-	metric:schedkit_rollbacks_total=0 metric:schedkit_agent_bad_digests=0 json:skrun.agent.bad=[]
+watch "prod: metrics: one switch, no rollback, no bad digest, the transition's time" prod 10 \
+	metric:schedkit_switches_total=1 metric:schedkit_rollbacks_total=0 metric:schedkit_agent_bad_digests=0 \
+	json:skrun.agent.bad=[] "metric:schedkit_last_transition_timestamp_seconds>=$((${lt_prod:-0} + 1))"
 never "prod: never saw v2, to the end" prod "${D2#sha256:}"
 [ -n "$broken" ] && echo "INFO: steps after '$broken' were not run"
 echo "INFO: v3 rolled out to both pools in $(($(date +%s) - t_step)) s"

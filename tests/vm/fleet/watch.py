@@ -2,7 +2,8 @@
 """Waits until a fleet node's report (tests/vm/fleet/guest.sh) meets every check.
 
   watch.py NODEDIR TIMEOUT [--hold SECONDS] [--since SEQ] [--vm VMDIR] CHECK...
-  watch.py --get NODEDIR METRIC   prints an unlabelled sample of the last report
+  watch.py --get NODEDIR NAME     prints a KEY=VALUE line's value, or else an
+                                  unlabelled metric sample, of the last report
 
 NODEDIR/report is the guest's latest report: KEY=VALUE lines (seq, time,
 observed, probe, agent, state, ops, enable_seq), then "--- status" and
@@ -103,11 +104,14 @@ def check(r, c):
 
 def get(node, name):
     r = parse(os.path.join(node, "report"))
+    if r and name in r["kv"]:
+        print(r["kv"][name])
+        return 0
     for n, labels, val in (r or {}).get("metrics", []):
         if n == name and not labels:
             print(val.split(".")[0] if val.endswith(".0") else val)
             return 0
-    print(f"{node}: no sample {name} in the last report", file=sys.stderr)
+    print(f"{node}: no {name} in the last report", file=sys.stderr)
     return 1
 
 
