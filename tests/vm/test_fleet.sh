@@ -125,7 +125,7 @@ sk_on_exit "vm_kill $T/vm-canary; vm_kill $T/vm-prod"
 t_boot=$(date +%s)
 for node in $NODES; do
 	if SKVM_TIMEOUT=${SKVM_TIMEOUT:-400} vm_start "$T/vm-$node" "$F/guest.sh" --share "$API" --mem 768 \
-		"$SKRUN:/bin/skrun" /usr/bin/docker-registry:/bin/docker-registry \
+		"$SKRUN:/bin/skrun" "$(command -v docker-registry):/bin/docker-registry" \
 		"$T/fleet-$node:/fleet" "$T/vmreg/data:/var/lib/registry" >"$T/start-$node.out" 2>&1; then
 		pass "$node: booting with the share (initramfs and qemu started in $(($(date +%s) - t_boot)) s)"
 	else
