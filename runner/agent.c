@@ -62,49 +62,44 @@ struct record {
 	time_t at;
 };
 
+/* Fields in the order the padding check wants (largest alignment first). */
 struct skr_agent {
-	/* the source */
+	/* the source: a file watched (config) or a reference followed (cli_*) */
 	char *config;
 	char *dir, *base;
-	int ifd, wd;
-	/* the directory the file resolves to now (kubelet's ..data target), when another */
-	int wd_target;
-	char *target_dir;
+	char *target_dir;  /* the directory the file resolves to now, when another */
 	int64_t reload_at; /* monotonic ms; 0: nothing to read */
 	char *cli_ref;
-	struct sk_strv cli_sets;
 	char *cli_identity;
-	int cli_poll_s, cli_window_s;
-	bool pull_given;
-	char state_dir[1024];
 	struct skr_metrics *metrics;
-
-	/* the desired state */
-	bool have_desired; /* a valid one was ever read */
-	bool valid;	   /* the last read was valid */
-	char error[REASON_MAX];
-	char key[SK_DIGEST_MAX];
-	struct skr_agent_req want;
-	char want_digest[SK_DIGEST_MAX]; /* once a fetch resolved it */
-	bool poll;			 /* a registry reference: re-resolve every poll_s */
-	int poll_s, window_s;
-	int64_t check_at;	       /* monotonic ms of the next fetch; -1: none planned */
-	char noted[2 * SK_DIGEST_MAX]; /* the refusal last reported (key+digest) */
-
-	/* the health window */
-	bool pending;
-	char pending_digest[SK_DIGEST_MAX], pending_ref[1024];
+	int64_t check_at; /* monotonic ms of the next fetch; -1: none planned */
 	time_t pending_since, pending_deadline;
 	int64_t pending_until; /* monotonic ms */
-
-	/* what survives restarts (MEMORY_FILE) */
-	bool have_committed;
-	struct record committed;
-	struct bad bad[BAD_MAX];
 	size_t nbad;
-	struct transition tr[TRANSITIONS];
 	size_t ntr;
+	struct sk_strv cli_sets;
+	struct skr_agent_req want; /* the desired state */
+	struct record committed;   /* what survives restarts (MEMORY_FILE): */
+	struct bad bad[BAD_MAX];
+	struct transition tr[TRANSITIONS];
+	int ifd, wd;
+	int wd_target; /* the watch of target_dir */
+	int cli_poll_s, cli_window_s;
+	int poll_s, window_s;
+	bool pull_given;
+	bool have_desired; /* a valid one was ever read */
+	bool valid;	   /* the last read was valid */
+	bool poll;	   /* a registry reference: re-resolve every poll_s */
+	bool pending;	   /* a switch on trial (the health window) */
+	bool have_committed;
 	bool changed;
+	char key[SK_DIGEST_MAX];	 /* the desired state's content digest */
+	char want_digest[SK_DIGEST_MAX]; /* once a fetch resolved it */
+	char pending_digest[SK_DIGEST_MAX];
+	char noted[2 * SK_DIGEST_MAX]; /* the refusal last reported (key+digest) */
+	char error[REASON_MAX];
+	char state_dir[1024];
+	char pending_ref[1024];
 };
 
 static int64_t now_ms(void)
