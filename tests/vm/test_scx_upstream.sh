@@ -127,6 +127,11 @@ if [ -d /data/scx_bpfland.oci ]; then
 	elif grep -q "the tunable is unsigned and takes no sign" /tmp/blset.log && [ "$(state)" = disabled ]; then
 		ok "scx_bpfland --set slice_max=-5 refused (unsigned), nothing attached"
 	else no "scx_bpfland --set slice_max=-5 refused" "$(cat /tmp/blset.log)"; fi
+	# check --load loads it as run does: with its declarations applied
+	if skrun check --load /data/scx_bpfland.oci:test >/tmp/blchk.log 2>&1 &&
+		grep -q "verifier: accepted, with the artifact's load declarations applied" /tmp/blchk.log; then
+		ok "scx_bpfland check --load: accepted with its load declarations"
+	else no "scx_bpfland check --load" "$(tail -n 5 /tmp/blchk.log)"; fi
 fi
 # Each row's guest seconds, so that the cost of every scheduler is known.
 took() { echo "    [time] $1: $(($(date +%s) - r0)) s"; }
