@@ -61,6 +61,7 @@ EOF
 if [ -n "$layer" ] && tar -xzOf "$T/bl.oci/blobs/sha256/$layer" schedkit.json 2>/dev/null | cmp -s - "$M/bpfland.json"; then
 	pass "the source layer carries --manifest's file as schedkit.json"
 else fail "source layer carries the manifest" "no schedkit.json equal to tests/scx/bpfland.json in layer '$layer'"; fi
+# shellcheck disable=SC2086
 check_fails "--manifest of a missing file is refused" "--manifest $T/none.json: no such file" \
 	"$SKBUILD" build -q "$BL/main.bpf.c" --manifest "$T/none.json" -o "$T/x.oci" $INC
 
