@@ -43,6 +43,35 @@ wait_n() { # PATTERN N [TENTHS]: until PATTERN is in the agent's log N times
 	return 1
 }
 sj() { skrun status --json >/tmp/sj.json; }
+# The agent logs a transition, then records it (state.json, the metrics file):
+# what follows a log line is asked for until it is there (3 s).
+sj_until() { # PATTERN...: status --json (in /tmp/sj.json) matches every one
+	for _ in $(seq 30); do
+		sj
+		_all=1
+		for _p; do grep -q -- "$_p" /tmp/sj.json || _all=; done
+		[ -n "$_all" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+m_until() { # LINE...: the metrics file has every one
+	for _ in $(seq 30); do
+		_all=1
+		for _p; do grep -qx -- "$_p" $M || _all=; done
+		[ -n "$_all" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+probe_is() { # NAME WANT: the probe exits WANT (asked until it does, 3 s)
+	for _ in $(seq 30); do
+		_got=$(probe)
+		[ "$_got" = "$2" ] && break
+		sleep 0.1
+	done
+	expect "$1" "$2" "$_got"
+}
 seqn() { cat /sys/kernel/sched_ext/enable_seq; }
 step() { # NAME CONDITION...: ok when the condition holds, else show the log
 	_n=$1
@@ -60,13 +89,13 @@ project /data/desired/v1.json
 agent_start
 step "v1 projected: switched to fifo" wait_n "skrun: agent: switch " 1 300
 expect "agent: the kernel runs fifo" fifo "$(ops)"
-expect "agent: not ready while on trial (probe exit 150)" 150 "$(probe)"
-sj
+probe_is "agent: not ready while on trial (probe exit 150)" 150
+sj_until '"pending":{'
 grep -q '"pending":{"ref":"/data/fifo.tar","digest":"sha256:[0-9a-f]*","since":"[^"]*","deadline":"' /tmp/sj.json &&
 	ok "agent: status --json: pending with its deadline" || no "agent: status --json: pending" "$(cat /tmp/sj.json)"
 step "v1 committed after its health window" wait_n "skrun: agent: commit " 1 150
-expect "agent: ready once committed (probe exit 0)" 0 "$(probe)"
-sj
+probe_is "agent: ready once committed (probe exit 0)" 0
+sj_until '"pending":null' '"ready":true'
 D1=$(sed -n 's/.*"committed":{"ref":"\/data\/fifo.tar","digest":"\(sha256:[0-9a-f]*\)".*/\1/p' /tmp/sj.json)
 [ -n "$D1" ] && grep -q '"ready":true' /tmp/sj.json && grep -q '"pending":null' /tmp/sj.json &&
 	ok "agent: status --json: committed fifo, ready" || no "agent: status --json: committed fifo" "$(cat /tmp/sj.json)"
@@ -76,12 +105,13 @@ project /data/desired/v2.json
 step "v2 projected: switched to vtime" wait_n "skrun: agent: switch " 2 300
 expect "agent: the kernel runs vtime" vtime "$(ops)"
 step "v2 committed" wait_n "skrun: agent: commit " 2 100
-expect "agent: ready on v2 (probe exit 0)" 0 "$(probe)"
-sj
+probe_is "agent: ready on v2 (probe exit 0)" 0
+sj_until '"committed":{"ref":"/data/vtime.tar"' '"ready":true'
 D2=$(sed -n 's/.*"committed":{"ref":"\/data\/vtime.tar","digest":"\(sha256:[0-9a-f]*\)".*/\1/p' /tmp/sj.json)
 [ -n "$D2" ] && grep -q '"event":"switch","from":"'"$D1"'","to":"'"$D2"'"' /tmp/sj.json &&
 	grep -q '"tunables":{"slice_ns":"5000000"}' /tmp/sj.json &&
 	ok "agent: status --json: the switch fifo -> vtime, its tunables" || no "agent: status --json after v2" "$(cat /tmp/sj.json)"
+m_until 'schedkit_agent_ready 1' 'schedkit_agent_transitions_total{event="commit"} 2'
 grep -qx 'schedkit_agent_ready 1' $M && grep -q '^schedkit_scheduler_running{name="vtime",scheduler="vtime"' $M &&
 	grep -qx 'schedkit_agent_transitions_total{event="commit"} 2' $M &&
 	ok "agent: metrics: ready, vtime running, two commits" || no "agent: metrics after v2" "$(grep -v '^#' $M)"
@@ -92,14 +122,15 @@ step "stall ejected within its window: rolled back" wait_n "skrun: agent: rollba
 wait_for "attached 'vtime'" /tmp/ag.log
 expect "agent: vtime runs again after the rollback" vtime "$(ops)"
 expect "agent: enabled after the rollback" enabled "$(state)"
-expect "agent: not ready after a rollback (probe exit 150)" 150 "$(probe)"
-sj
+probe_is "agent: not ready after a rollback (probe exit 150)" 150
+sj_until '"event":"rollback"' '"ready":false'
 DS=$(sed -n 's/.*"bad":\[{"digest":"\(sha256:[0-9a-f]*\)".*/\1/p' /tmp/sj.json)
 [ -n "$DS" ] && grep -q "\"bad\":\[{\"digest\":\"$DS\",\"reason\":\"'stall' ejected by the kernel: kind=1026 (runnable task stall)" /tmp/sj.json &&
 	grep -q "\"event\":\"rollback\",\"from\":\"$DS\",\"to\":\"$D2\"" /tmp/sj.json &&
 	grep -q '"readiness":"the desired '"$DS"' does not run' /tmp/sj.json &&
 	ok "agent: status --json: the bad digest with its reason, the rollback to v2's digest" ||
 	no "agent: status --json after the rollback" "$(cat /tmp/sj.json)"
+m_until 'schedkit_rollbacks_total 1' 'schedkit_agent_bad_digests 1'
 grep -qx 'schedkit_rollbacks_total 1' $M && grep -qx 'schedkit_agent_ready 0' $M &&
 	grep -qx 'schedkit_agent_bad_digests 1' $M && grep -q '^schedkit_scheduler_running{name="vtime",' $M &&
 	ok "agent: metrics: one rollback, not ready, one bad digest, vtime running" || no "agent: metrics after the rollback" "$(grep -v '^#' $M)"
@@ -117,7 +148,7 @@ step "a new pod starts with the committed v2" wait_for "starting with what this 
 step "a new pod does not retry the bad digest" wait_for "refused from $D2 to $DS: not retried: it failed before ('stall' ejected" /tmp/ag.log 300
 expect "agent: the new pod runs vtime" vtime "$(ops)"
 expect "agent: stall attached only once in all" 1 "$(count "attached 'stall'")"
-expect "agent: the new pod is not ready (probe exit 150)" 150 "$(probe)"
+probe_is "agent: the new pod is not ready (probe exit 150)" 150
 
 # --- bad input keeps what runs: half-written, deleted, a kernel that cannot run it ---
 s0=$(seqn)
@@ -125,8 +156,8 @@ head -c 60 /data/desired/v2.json >/tmp/half.json
 project /tmp/half.json
 step "a half-written desired state is reported" wait_for "desired-invalid: desired state not usable: $P/skrun.json: invalid JSON" /tmp/ag.log
 expect "agent: vtime still runs after the half-written file" "vtime $s0" "$(ops) $(seqn)"
-expect "agent: not ready with an unusable desired state (probe exit 150)" 150 "$(probe)"
-sj
+probe_is "agent: not ready with an unusable desired state (probe exit 150)" 150
+sj_until '"desired":{"valid":false'
 grep -q '"desired":{"valid":false' /tmp/sj.json && grep -q '"error":"desired state not usable: ' /tmp/sj.json &&
 	ok "agent: status --json: the desired state invalid, and why" || no "agent: status --json: desired invalid" "$(cat /tmp/sj.json)"
 rm "$P/skrun.json"
@@ -135,11 +166,13 @@ expect "agent: vtime still runs after the file was deleted" "vtime $s0" "$(ops) 
 project /data/desired/kfunc.json
 step "a scheduler this kernel cannot run is refused" wait_for "refused from $D2 to sha256:[0-9a-f]*: cannot run on this kernel: .*scx_bpf_schedkit_test_missing" /tmp/ag.log 300
 expect "agent: vtime still runs after the kfunc refusal" "vtime $s0" "$(ops) $(seqn)"
-expect "agent: not ready after the refusal (probe exit 150)" 150 "$(probe)"
+probe_is "agent: not ready after the refusal (probe exit 150)" 150
 # v2's content again: it runs already, so the node is ready without a reload
 project /data/desired/v2.json
 step "v2 again: already running" wait_for "the desired state (/data/vtime.tar, $D2) is what runs" /tmp/ag.log
-expect "agent: ready again, vtime never reloaded (probe exit 0, enable_seq)" "0 $s0" "$(probe) $(seqn)"
+probe_is "agent: ready again (probe exit 0)" 0
+expect "agent: ...and vtime was never reloaded (enable_seq)" "$s0" "$(seqn)"
+m_until 'schedkit_agent_ready 1' 'schedkit_agent_transitions_total{event="refused"} 2'
 grep -qx 'schedkit_agent_ready 1' $M && grep -qx 'schedkit_agent_transitions_total{event="desired-invalid"} 2' $M &&
 	grep -qx 'schedkit_agent_transitions_total{event="refused"} 2' $M && grep -qx 'schedkit_agent_bad_digests 2' $M &&
 	ok "agent: metrics (this pod's): two invalid desired states, two refusals, two bad digests, ready" || no "agent: metrics at the end" "$(grep -v '^#' $M)"
