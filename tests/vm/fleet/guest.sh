@@ -26,7 +26,12 @@ fatal() {
 }
 
 mkdir -p /share
-mount -t virtiofs share /share || fatal "mount -t virtiofs share /share failed (no virtiofs in this kernel, or qemu has no vhost-user-fs device)"
+# a few tries: under load the vhost-user device can answer late
+for _ in 1 2 3; do
+	mount -t virtiofs share /share 2>/tmp/mount.err && break
+	sleep 1
+done
+grep -q " /share virtiofs " /proc/mounts || fatal "mount -t virtiofs share /share failed: $(cat /tmp/mount.err) (no virtiofs in this kernel, or qemu has no vhost-user-fs device)"
 mkdir -p "$out/history" || fatal "cannot write to the share"
 echo "$(date +%s) booted" >"$out/booted"
 
