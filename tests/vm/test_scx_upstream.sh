@@ -132,6 +132,21 @@ if [ -d /data/scx_bpfland.oci ]; then
 		grep -q "verifier: accepted, with the artifact's load declarations applied" /tmp/blchk.log; then
 		ok "scx_bpfland check --load: accepted with its load declarations"
 	else no "scx_bpfland check --load" "$(tail -n 5 /tmp/blchk.log)"; fi
+	# The declarations are what makes it run: the operator's --set wins over
+	# them, and the source's own defaults (smt_enabled and numa_enabled true:
+	# what it runs with when no loader fills them) on this one-node guest,
+	# without the per-node idle flag that the declarations add only on a NUMA
+	# host, get it ejected by the kernel.
+	skrun run --insecure-skip-verify /data/scx_bpfland.oci:test --restart never \
+		--set numa_enabled=true --set smt_enabled=true >/tmp/blnuma.log 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+	kill -TERM $pid 2>/dev/null
+	wait $pid
+	if grep -q "per-node idle tracking is disabled" /tmp/blnuma.log && [ "$(state)" = disabled ]; then
+		ok "scx_bpfland with its source defaults set back (numa/smt true) on one node: ejected by the kernel (per-node idle tracking is disabled)"
+	else no "scx_bpfland with numa/smt true ejected" "$(tail -n 5 /tmp/blnuma.log)"; fi
+	show /tmp/blnuma.log
 fi
 # Each row's guest seconds, so that the cost of every scheduler is known.
 took() { echo "    [time] $1: $(($(date +%s) - r0)) s"; }
