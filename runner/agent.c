@@ -595,7 +595,6 @@ int skr_agent_new(const struct skr_agent_opts *o, struct skr_agent **out, struct
 			read_desired(a);
 		}
 	} else {
-		struct sk_strv idkey = {0};
 		struct sk_buf kb = {0};
 
 		a->cli_ref = strdup(o->ref);
@@ -610,7 +609,6 @@ int skr_agent_new(const struct skr_agent_opts *o, struct skr_agent **out, struct
 			sk_buf_printf(&kb, "%s\n", o->sets->v[i]);
 		sk_digest_buf(kb.data, kb.len, a->key);
 		sk_buf_free(&kb);
-		sk_strv_free(&idkey);
 		if (!ret) {
 			a->poll_s = o->poll_s > 0 ? o->poll_s : SKR_AGENT_POLL_DEFAULT;
 			record(a, SKR_EV_START, a->have_committed ? a->committed.digest : NULL,
