@@ -177,3 +177,17 @@ kill -0 "$A" 2>/dev/null && [ "$(grep -c "switch: preparing" "$T/agent.log")" -g
 	grep -q "warning: $REPO/fifo:stable: the registry could not be reached" "$T/agent.log" &&
 	pass "tag: a registry outage: warned, still polling" || fail "tag: a registry outage" "$(tail -5 "$T/agent.log")"
 stop_agent || fail "tag: skrun stop" "$(cat "$T/stop.out")"
+
+# ===== a tag whose registry is down and that the store never saw: retried, reported once =====
+export SKRUN_STATE_DIR=$T/run3
+dead=127.0.0.1:$(free_port)
+"$SKRUN" run "$dead/scheds/fifo:1" --follow --poll-interval 1 --store "$S" --policy "$T/policy.json" >"$T/agent.log" 2>&1 &
+A=$!
+logged "outage: the fetch failed, reported, retried" "agent: fetch-failed: $dead/scheds/fifo:1: .*; keeping what runs, retrying"
+for _ in $(seq 50); do [ "$(grep -c "switch: preparing" "$T/agent.log")" -ge 3 ] && break; sleep 0.1; done
+json "status --json: one fetch-failed transition for an outage, however many polls" "
+assert [t['event'] for t in a['transitions']] == ['start', 'fetch-failed'], a['transitions']
+assert a['bad'] == [] and a['desired']['digest'] == '' and a['ready'] is False, a
+"
+check_eq "outage: polled again meanwhile" "$(grep -c "switch: preparing" "$T/agent.log" | awk '{print ($1 >= 3)}')" 1
+stop_agent || fail "outage: skrun stop" "$(cat "$T/stop.out")"
