@@ -883,6 +883,7 @@ int sk_sched_load(const void *obj, size_t len, const struct sk_load_opts *opts,
 		if (ret)
 			goto fail;
 	}
+	sk_loadspec_note_sets(ls, opts ? opts->set : NULL);
 
 	ret = check_map_sizes(s, err);
 	if (ret)

@@ -1277,6 +1277,12 @@ static int run_syscalls(struct bpf_object *obj, struct json_object *runs,
 	return 0;
 }
 
+void sk_loadspec_note_sets(struct sk_loadspec_state *st, const char *const *set)
+{
+	for (; st && set && *set; set++)
+		note(st, "then --set %s", *set);
+}
+
 int sk_loadspec_after_load(struct bpf_object *obj, const struct json_object *load,
 			   struct sk_loadspec_state *st, struct sk_error *err)
 {

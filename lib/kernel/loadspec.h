@@ -33,6 +33,9 @@ int sk_loadspec_before_load(struct bpf_object *obj, struct bpf_map *ops_map,
 			    const struct json_object *load, const char *root, const char *kbtf_path,
 			    struct sk_loadspec_state **st, struct sk_error *err);
 
+/* Notes the --set tunables applied after the declarations, for the log line. */
+void sk_loadspec_note_sets(struct sk_loadspec_state *st, const char *const *set);
+
 /* After the load, before attach: fills map-of-maps, runs the SEC("syscall") programs. */
 int sk_loadspec_after_load(struct bpf_object *obj, const struct json_object *load,
 			   struct sk_loadspec_state *st, struct sk_error *err);

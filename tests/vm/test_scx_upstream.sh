@@ -77,7 +77,7 @@ if [ -f "$BL/main.bpf.c" ] && [ -d "$UP/scheds/include/scx" ]; then
 		-I "$UP/scheds/include" -I "$UP/scheds/include/bpf-compat"
 	# smt_enabled and numa_enabled follow the 2-CPU, 1-node, no-SMT guest;
 	# slice_max and sticky_tasks are its tunables, set by the operator.
-	echo "scx_bpfland|run||--set slice_max=10000000 --set sticky_tasks=false|smt_enabled=0;numa_enabled=0;cpu_capacity\[1\]=1024;enable_primary_cpu ran 2 time(s);enable_sibling_cpu ran 0 time(s);notice: no kernel config" >>"$T/list"
+	echo "scx_bpfland|run||--set slice_max=10000000 --set sticky_tasks=false|smt_enabled=0;numa_enabled=0;cpu_capacity\[1\]=1024;enable_primary_cpu ran 2 time(s);enable_sibling_cpu ran 0 time(s);then --set sticky_tasks=false;notice: no kernel config" >>"$T/list"
 else
 	# A skip, never a pass: nothing about scx_bpfland is counted.
 	echo "SKIP: scx_bpfland: no upstream scx sources at $UP; fetch sched-ext/scx commit $SCX_UPSTREAM_COMMIT (scheds/include and scheds/rust/scx_bpfland/src/bpf) there"
