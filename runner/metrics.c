@@ -37,6 +37,13 @@ static bool attached(const char *status)
 	return is(status, "running") || is(status, "fallback");
 }
 
+/*
+ * Exit kinds below this are the scheduler's own or user space's doing
+ * (SCX_EXIT_NONE, _DONE, _UNREG, _UNREG_BPF); from it on (_UNREG_KERN, the
+ * _ERROR kinds) the kernel took the scheduler away.
+ */
+#define SKR_EXIT_FIRST_EJECTION 66
+
 static void count_ejection(struct skr_metrics *m, int kind)
 {
 	size_t i;
@@ -57,7 +64,9 @@ static void count_ejection(struct skr_metrics *m, int kind)
  * The transitions, from the sequence of published states (supervise.c
  * publishes once per state change):
  *   running|fallback -> restarting|fallback|failed  an ejection (the exit record's kind)
- *   running|fallback -> running                     a switch (or a mode change)
+ *   running|fallback -> running                     a switch (or a mode change); with
+ *                                                   a new exit record of an ejection kind
+ *                                                   also an ejection (an agent's rollback)
  *   off the fallback -> on it                       the fallback taken
  * and restarts from the status's own count, which a switch resets.
  */
@@ -65,9 +74,17 @@ void skr_metrics_update(struct skr_metrics *m, const struct skr_status *s, time_
 {
 	bool was_up = attached(m->prev);
 
+	bool new_exit = s->have_exit && s->last_exit_at != m->prev_exit_at;
+
 	if (was_up && ((!attached(s->status) && !is(s->status, "stopped")) ||
 		       (is(s->status, "fallback") && !m->prev_fallback)))
 		count_ejection(m, s->have_exit ? s->last_exit.kind : -1);
+	else if (was_up && new_exit && is(s->status, "running") &&
+		 s->last_exit.kind >= SKR_EXIT_FIRST_EJECTION)
+		/* the agent rolled back within its health window: running to running */
+		count_ejection(m, s->last_exit.kind);
+	if (s->have_exit)
+		m->prev_exit_at = s->last_exit_at;
 	if (was_up && is(s->status, "running"))
 		m->switches++;
 	if (s->on_fallback && !m->prev_fallback)

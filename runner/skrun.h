@@ -98,6 +98,7 @@ struct skr_metrics {
 	} ejections[SKR_METRICS_KINDS];
 	size_t nkinds;
 	time_t last_transition;
+	time_t prev_exit_at; /* the exit record last seen, so each is counted once */
 };
 
 struct skr_state {

@@ -65,6 +65,7 @@ static void eject(struct scenario *sc, int kind)
 	sc->s.have_exit = true;
 	sc->s.last_exit.valid = true;
 	sc->s.last_exit.kind = kind;
+	sc->s.last_exit_at = sc->now + 1;
 }
 
 /* run vtime, stall, restart, switch to B, error twice into the fallback, stop */
@@ -114,6 +115,35 @@ static void test_transitions(void **state)
 	assert_int_equal(sc.m.ejections[1].kind, 1025);
 	assert_int_equal(sc.m.ejections[1].n, 1);
 	assert_int_equal(sc.m.last_transition, 1700000007);
+}
+
+/*
+ * The node agent's rollback goes from running to running: the new exit record
+ * says whether the kernel ejected the scheduler on trial (counted once) or
+ * user space unregistered it for a switch (not an ejection).
+ */
+static void test_agent_rollback(void **state)
+{
+	struct scenario sc;
+
+	(void)state;
+	setup_targets(&sc);
+	publish(&sc, "running", &sc.a, "vtime");
+	publish(&sc, "running", &sc.b, "vtime_b"); /* the switch to the digest on trial */
+	eject(&sc, 1026);
+	sc.m.rollbacks++; /* the agent's own count */
+	publish(&sc, "running", &sc.a, "vtime");
+	assert_int_equal(sc.m.nkinds, 1);
+	assert_int_equal(sc.m.ejections[0].kind, 1026);
+	assert_int_equal(sc.m.ejections[0].n, 1);
+	/* published again with the same record: not a second ejection */
+	publish(&sc, "running", &sc.a, "vtime");
+	assert_int_equal(sc.m.ejections[0].n, 1);
+	/* a switch whose old scheduler was unregistered by skrun itself */
+	eject(&sc, 64);
+	publish(&sc, "running", &sc.b, "vtime_b");
+	assert_int_equal(sc.m.nkinds, 1);
+	assert_int_equal(sc.m.ejections[0].n, 1);
 }
 
 /* A load failure at start is no ejection; the fallback taking over is counted. */
@@ -218,9 +248,8 @@ static void test_write(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_transitions),
-	    cmocka_unit_test(test_start_failure),
-	    cmocka_unit_test(test_render),
+	    cmocka_unit_test(test_transitions),	   cmocka_unit_test(test_start_failure),
+	    cmocka_unit_test(test_agent_rollback), cmocka_unit_test(test_render),
 	    cmocka_unit_test(test_write),
 	};
 
