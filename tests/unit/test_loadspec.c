@@ -552,13 +552,75 @@ static void test_needs_user_space(void **state)
 	json_object_put(load);
 }
 
+/*
+ * skrun's load checks the declarations again (a config comes from a
+ * registry, not from skbuild), before the kernel sees anything: these
+ * refusals happen on a host without sched_ext too. The kernel config comes
+ * from a fake root, as the object has a strong __kconfig extern.
+ */
+static void sched_load_refused(const char *config, const char *root, int code, const char *why)
+{
+	struct json_object *c = json_tokener_parse(config);
+	struct sk_load_opts lo = {.config = c, .host_root = root};
+	struct sk_sched *s = NULL;
+	struct sk_error err = {0};
+	uint8_t *data;
+	size_t len;
+
+	assert_non_null(c);
+	load_obj("loadspec", &data, &len);
+	assert_int_equal(sk_sched_load(data, len, &lo, &s, &err), code);
+	assert_null(s);
+	if (!strstr(err.msg, why))
+		fail_msg("sk_sched_load with %s: no \"%s\" in: %s", config, why, err.msg);
+	free(data);
+	json_object_put(c);
+}
+
+static void test_sched_load_revalidates(void **state)
+{
+	char root[64], path[PATH_MAX];
+	gzFile g;
+
+	(void)state;
+	assert_non_null(mkdtemp(strcpy(root, "/tmp/test_loadspec.XXXXXX")));
+	sched_load_refused(
+	    "{\"name\": \"t\", \"load\": {\"needsUserSpace\": \"its power manager\"}}", root,
+	    -EOPNOTSUPP,
+	    "scheduler 't' needs its own user-space half at run time: its power "
+	    "manager");
+	/* no kernel config under root: the strong extern is named */
+	sched_load_refused("{\"name\": \"t\"}", root, -ENOENT,
+			   "the scheduler reads CONFIG_NR_CPUS from the kernel config (__kconfig, "
+			   "not weak)");
+	put(root, "proc/.keep", "");
+	snprintf(path, sizeof(path), "%s/proc/config.gz", root);
+	g = gzopen(path, "wb");
+	assert_non_null(g);
+	gzputs(g, "CONFIG_NR_CPUS=64\n");
+	gzclose(g);
+	sched_load_refused(
+	    "{\"name\": \"t\", \"load\": {\"rodata\": {\"nope\": \"nr_cpu_ids\"}}}", root, -ENOENT,
+	    "ops map 'ls_ops': the artifact's load declarations: load.rodata.nope: the "
+	    "object has no const volatile variable 'nope'");
+	sched_load_refused("{\"name\": \"t\", \"load\": {\"maps\": {\"pairs\": {\"maxEntries\": "
+			   "\"cpu_capacity\"}}}}",
+			   root, -EINVAL, "host fact 'cpu_capacity' has one value per CPU");
+	rm_rf(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hostfacts_sysfs),   cmocka_unit_test(test_hostfacts_odd_and_bad),
-	    cmocka_unit_test(test_kconfig_sources),   cmocka_unit_test(test_kconfig_externs),
-	    cmocka_unit_test(test_validate_accepts),  cmocka_unit_test(test_validate_refusals),
-	    cmocka_unit_test(test_apply_before_load), cmocka_unit_test(test_needs_user_space),
+	    cmocka_unit_test(test_hostfacts_sysfs),
+	    cmocka_unit_test(test_hostfacts_odd_and_bad),
+	    cmocka_unit_test(test_kconfig_sources),
+	    cmocka_unit_test(test_kconfig_externs),
+	    cmocka_unit_test(test_validate_accepts),
+	    cmocka_unit_test(test_validate_refusals),
+	    cmocka_unit_test(test_apply_before_load),
+	    cmocka_unit_test(test_needs_user_space),
+	    cmocka_unit_test(test_sched_load_revalidates),
 	};
 
 	libbpf_set_print(NULL);
