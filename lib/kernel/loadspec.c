@@ -7,6 +7,7 @@
  *   "load": {
  *     "needsUserSpace": "why",                 skrun refuses to run it
  *     "rodata":   {"VAR": VALUE, ...},         const volatile globals
+ *     "data":     {"VAR": VALUE, ...},         .data/.bss globals
  *     "maps":     {"MAP": {"maxEntries": VALUE, "innerMaps": "create"}},
  *     "syscalls": [{"program": "P", "for": "once"|"cpu"|"siblingPair"|...,
  *                   "args": {"FIELD": VALUE}}],
@@ -282,8 +283,27 @@ struct var_loc {
 	bool last; /* the section's last variable (libbpf can resize it) */
 };
 
-/* The const volatile variable name in any .rodata* section of obj. */
-static bool find_rodata_var(struct bpf_object *obj, const char *name, struct var_loc *loc)
+/*
+ * The global variable name in a section of the family "rodata" (.rodata,
+ * .rodata.NAME: const volatile) or "data" (.data, .bss and their .NAME
+ * sections) of obj.
+ */
+static bool in_family(const char *sec, const char *family)
+{
+	static const char *const rodata[] = {".rodata", NULL}, *const data[] = {".data", ".bss",
+										NULL};
+
+	for (const char *const *p = strcmp(family, "rodata") ? data : rodata; *p; p++) {
+		size_t n = strlen(*p);
+
+		if (!strncmp(sec, *p, n) && (!sec[n] || sec[n] == '.'))
+			return true;
+	}
+	return false;
+}
+
+static bool find_global_var(struct bpf_object *obj, const char *family, const char *name,
+			    struct var_loc *loc)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	struct bpf_map *m;
@@ -300,7 +320,7 @@ static bool find_rodata_var(struct bpf_object *obj, const char *name, struct var
 		if (!d || !btf_is_datasec(d))
 			continue;
 		sec = btf__name_by_offset(btf, d->name_off);
-		if (!sec || strncmp(sec, ".rodata", 7) || (sec[7] && sec[7] != '.'))
+		if (!sec || !in_family(sec, family))
 			continue;
 		vs = btf_var_secinfos(d);
 		for (int i = 0; i < btf_vlen(d); i++, vs++) {
@@ -369,20 +389,23 @@ static const struct btf_type *ops_struct(struct bpf_object *obj, struct bpf_map 
 
 /* ---- checking ---- */
 
-static const char *const top_keys[] = {"needsUserSpace", "rodata", "maps", "syscalls", "ops", NULL};
+static const char *const top_keys[] = {"needsUserSpace", "rodata", "data", "maps",
+				       "syscalls",	 "ops",	   NULL};
 static const char *const map_keys[] = {"maxEntries", "innerMaps", NULL};
 static const char *const run_keys[] = {"program", "for", "args", NULL};
 static const char *const ops_keys[] = {"flags", "timeout_ms", "exit_dump_len", "dispatch_max_batch",
 				       NULL};
 static const char *const flag_keys[] = {"flag", "when", "optional", NULL};
 
-static int check_rodata(struct bpf_object *obj, struct json_object *ro, struct sk_error *err)
+static int check_vars(struct bpf_object *obj, const char *family, struct json_object *ro,
+		      struct sk_error *err)
 {
 	struct btf *btf = bpf_object__btf(obj);
+	bool is_ro = !strcmp(family, "rodata");
 
 	if (!json_object_is_type(ro, json_type_object))
 		return sk_errf(err, -EINVAL,
-			       "load.rodata: an object of \"VARIABLE\": VALUE is expected");
+			       "load.%s: an object of \"VARIABLE\": VALUE is expected", family);
 	json_object_object_foreach(ro, name, jv)
 	{
 		char where[256], desc[96];
@@ -391,19 +414,23 @@ static int check_rodata(struct bpf_object *obj, struct json_object *ro, struct s
 		struct val v;
 		int ret;
 
-		snprintf(where, sizeof(where), "load.rodata.%s", name);
-		if (!find_rodata_var(obj, name, &loc))
-			return sk_errf(
-			    err, -ENOENT,
-			    "%s: the object has no const volatile variable '%s' (`skbuild "
-			    "inspect` lists its tunables); fix the name or remove the "
-			    "declaration",
-			    where, name);
-		if (!strncmp(name, "__SCX_", 6) || !strcmp(name, "uei_dump_len"))
+		snprintf(where, sizeof(where), "load.%s.%s", family, name);
+		if (!strncmp(name, "__SCX_", 6) || !strcmp(name, "uei_dump_len") ||
+		    !strcmp(name, "uei"))
 			return sk_errf(
 			    err, -EINVAL,
-			    "%s: '%s' is filled by skrun itself (the kernel's enums, the "
-			    "exit dump size); remove the declaration",
+			    "%s: '%s' is skrun's own (the kernel's enums, the exit record "
+			    "and its dump size); remove the declaration",
+			    where, name);
+		if (!find_global_var(obj, family, name, &loc))
+			return sk_errf(
+			    err, -ENOENT,
+			    is_ro ? "%s: the object has no const volatile variable '%s' (`skbuild "
+				    "inspect` lists its tunables); fix the name or remove the "
+				    "declaration"
+				  : "%s: the object has no global variable '%s' in .data or .bss "
+				    "(a const volatile one goes under \"rodata\"); fix the name or "
+				    "remove the declaration",
 			    where, name);
 		if (!classify(btf, loc.type_id, &s))
 			return sk_errf(err, -EINVAL,
@@ -706,7 +733,9 @@ int sk_loadspec_check(struct bpf_object *obj, struct bpf_map *ops_map,
 		return sk_errf(err, -EINVAL,
 			       "load.needsUserSpace: a sentence naming the user-space part the "
 			       "scheduler needs is expected");
-	if ((v = get(load, "rodata")) && (ret = check_rodata(obj, v, err)))
+	if ((v = get(load, "rodata")) && (ret = check_vars(obj, "rodata", v, err)))
+		return ret;
+	if ((v = get(load, "data")) && (ret = check_vars(obj, "data", v, err)))
 		return ret;
 	if ((v = get(load, "maps")) && (ret = check_maps(obj, v, err)))
 		return ret;
@@ -738,11 +767,15 @@ static void collect_enum(struct json_object *j, struct sk_strv *names)
 /* Every enumerator the declarations name: flags and {"kernelEnum"} values. */
 static void enum_names(const struct json_object *load, struct sk_strv *names)
 {
-	struct json_object *ro = get(load, "rodata"), *maps = get(load, "maps"),
-			   *runs = get(load, "syscalls"), *ops = get(load, "ops"), *flags;
+	struct json_object *maps = get(load, "maps"), *runs = get(load, "syscalls"),
+			   *ops = get(load, "ops"), *flags;
 
-	if (ro) {
-		json_object_object_foreach(ro, k1, v1)
+	for (int f = 0; f < 2; f++) {
+		struct json_object *vars = get(load, f ? "data" : "rodata");
+
+		if (!vars)
+			continue;
+		json_object_object_foreach(vars, k1, v1)
 		{
 			(void)k1;
 			collect_enum(v1, names);
@@ -887,8 +920,8 @@ static int eval(const struct sk_loadspec_state *st, const struct val *v, uint32_
 	return -EINVAL;
 }
 
-static int apply_rodata(struct bpf_object *obj, struct sk_loadspec_state *st,
-			struct json_object *ro, struct sk_error *err)
+static int apply_vars(struct bpf_object *obj, const char *family, struct sk_loadspec_state *st,
+		      struct json_object *ro, struct sk_error *err)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	uint32_t ncpu = st->facts.nr_cpu_ids;
@@ -904,25 +937,27 @@ static int apply_rodata(struct bpf_object *obj, struct sk_loadspec_state *st,
 		int64_t x;
 		int ret;
 
-		snprintf(where, sizeof(where), "load.rodata.%s", name);
-		if (!find_rodata_var(obj, name, &loc) || !classify(btf, loc.type_id, &s))
+		snprintf(where, sizeof(where), "load.%s.%s", family, name);
+		if (!find_global_var(obj, family, name, &loc) || !classify(btf, loc.type_id, &s))
 			return sk_errf(err, -ENOENT, "%s: not in the object", where);
 		ret = parse_val(jv, where, s.nelem ? CTX_PER_CPU : CTX_SCALAR, &v, err);
 		if (ret)
 			return ret;
 		if (s.nelem && s.nelem < ncpu) {
 			/*
-			 * upstream's RESIZABLE_ARRAY: the array alone at the end of
-			 * its own .rodata.NAME section, which libbpf resizes (and
-			 * its BTF with it).
+			 * upstream's RESIZABLE_ARRAY: the array at the end of its
+			 * own .rodata.NAME (.data.NAME, .bss.NAME) section, which
+			 * libbpf resizes (and its BTF with it).
 			 */
-			if (!loc.last || !strcmp(bpf_map__name(loc.map), ".rodata"))
+			const char *sec = btf__name_by_offset(btf, loc.dsec->name_off);
+
+			if (!loc.last || !sec || !strchr(sec + 1, '.'))
 				return sk_errf(
 				    err, -E2BIG,
 				    "%s: '%s' has %u entries and this host has %u possible "
 				    "CPUs; rebuild with a larger array, or declare it "
-				    "with RESIZABLE_ARRAY(rodata, %s)",
-				    where, name, s.nelem, ncpu, name);
+				    "with RESIZABLE_ARRAY(%s, %s)",
+				    where, name, s.nelem, ncpu, family, name);
 			ret = bpf_map__set_value_size(loc.map, loc.offset + ncpu * s.size);
 			if (ret)
 				return sk_errf(err, ret, "%s: cannot resize '%s' to %u entries: %s",
@@ -1111,7 +1146,9 @@ int sk_loadspec_before_load(struct bpf_object *obj, struct bpf_map *ops_map,
 	ret = enums_resolve(load, kbtf_path, &st->enums, err);
 	if (ret)
 		return ret;
-	if ((v = get(load, "rodata")) && (ret = apply_rodata(obj, st, v, err)))
+	if ((v = get(load, "rodata")) && (ret = apply_vars(obj, "rodata", st, v, err)))
+		return ret;
+	if ((v = get(load, "data")) && (ret = apply_vars(obj, "data", st, v, err)))
 		return ret;
 	if ((v = get(load, "maps")) && (ret = apply_maps(obj, st, v, err)))
 		return ret;

@@ -350,6 +350,7 @@ static void refused(const char *json, const char *why)
 static const char *const good_decl =
     "{\"rodata\": {\"nr_cpus\": \"nr_cpu_ids\", \"smt_on\": \"smt_enabled\","
     " \"capacity\": \"cpu_capacity\", \"partner\": \"cpu_pair_partner\"},"
+    " \"data\": {\"nr_seen\": \"nr_online_cpus\", \"dnode\": \"cpu_node\"},"
     " \"maps\": {\"pairs\": {\"maxEntries\": \"nr_cpu_pairs\"},"
     "          \"queues\": {\"maxEntries\": 2, \"innerMaps\": \"create\"}},"
     " \"syscalls\": [{\"program\": \"set_cpu\", \"for\": \"siblingPair\","
@@ -397,6 +398,11 @@ static void test_validate_refusals(void **state)
 	refused("{\"rodata\": {\"nr_cpus\": \"1 + 1\"}}", "is not a host fact");
 	refused("{\"rodata\": {\"nr_cpus\": [1]}}", "a value is an integer, true/false");
 	refused("{\"rodata\": {\"nr_cpus\": \"sibling\"}}", "\"sibling\" is only defined");
+	refused("{\"data\": {\"nr_cpus\": 1}}",
+		"load.data.nr_cpus: the object has no global variable 'nr_cpus' in .data or .bss "
+		"(a const volatile one goes under \"rodata\")");
+	refused("{\"rodata\": {\"nr_seen\": 1}}", "no const volatile variable 'nr_seen'");
+	refused("{\"data\": {\"uei\": 1}}", "'uei' is skrun's own");
 	refused("{\"maps\": {\"nope\": {\"maxEntries\": 4}}}", "the object has no map 'nope'");
 	refused("{\"maps\": {\"pairs\": {\"maxEntries\": 0}}}", "give 1 to 4294967295");
 	refused("{\"maps\": {\"pairs\": {\"maxEntries\": \"numa\"}}}", "is a condition");
@@ -502,6 +508,26 @@ static void test_apply_before_load(void **state)
 	assert_int_equal(partner[1], 3);
 	assert_int_equal(partner[2], 0);
 	assert_int_equal(partner[3], 1);
+	/* .bss, and .data.dnode grown to one entry per CPU, NUMA node of each */
+	{
+		uint64_t node[4];
+
+		m = bpf_object__find_map_by_name(obj, ".bss");
+		assert_non_null(m);
+		ro = bpf_map__initial_value(m, &size);
+		assert_true(size >= 4);
+		memcpy(&nr, ro, 4);
+		assert_int_equal(nr, 4);
+		m = bpf_object__find_map_by_name(obj, ".data.dnode");
+		assert_non_null(m);
+		ro = bpf_map__initial_value(m, &size);
+		assert_int_equal(size, sizeof(node));
+		memcpy(node, ro, sizeof(node));
+		assert_int_equal(node[0], 0);
+		assert_int_equal(node[1], 0);
+		assert_int_equal(node[2], 1);
+		assert_int_equal(node[3], 1);
+	}
 	/* maps sized from facts */
 	assert_int_equal(bpf_map__max_entries(bpf_object__find_map_by_name(obj, "pairs")), 2);
 	assert_int_equal(bpf_map__max_entries(bpf_object__find_map_by_name(obj, "queues")), 2);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What load declarations (test_loadspec.c) are typed against: rodata
- * scalars and per-CPU arrays (one of them upstream's RESIZABLE_ARRAY), a map
+ * What load declarations (test_loadspec.c) are typed against: rodata, .data
+ * and .bss scalars and per-CPU arrays (two of them upstream's
+ * RESIZABLE_ARRAY), a map
  * its loader sizes, a map of maps, SEC("syscall") programs with and without
  * an argument struct, a non-syscall program, and __kconfig externs.
  */
@@ -16,6 +17,9 @@ const volatile bool smt_on;
 const volatile u64 capacity[64];
 const volatile s32 partner[1] SEC(".rodata.partner");
 const volatile char label[8];
+/* .bss and upstream's RESIZABLE_ARRAY(data, dnode) */
+u32 nr_seen;
+u64 dnode[1] SEC(".data.dnode");
 extern bool CONFIG_PREEMPT_RCU __kconfig __weak;
 extern const char CONFIG_CC_VERSION_TEXT[64] __kconfig __weak;
 extern unsigned long CONFIG_NR_CPUS __kconfig;
@@ -72,6 +76,7 @@ void BPF_PROG(ls_enqueue, struct task_struct *p, u64 enq_flags)
 		slice++;
 	if (pc)
 		slice += pc->started_at;
+	slice += nr_seen + dnode[0];
 	if (bpf_map_lookup_elem(&queues, &k))
 		slice++;
 	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice, enq_flags);
