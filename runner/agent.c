@@ -766,6 +766,16 @@ enum skr_agent_verdict skr_agent_fetched(struct skr_agent *a, const char *digest
 	return SKR_AGENT_REFUSE;
 }
 
+int skr_agent_accept_top(void *agent, const char *digest, struct sk_error *err)
+{
+	const struct skr_agent *a = agent;
+	const struct bad *b = find_bad(a, digest, a->key);
+
+	if (!b)
+		return 0;
+	return sk_errf(err, -EALREADY, "%s failed before (%s)", digest, b->reason);
+}
+
 void skr_agent_failed(struct skr_agent *a, const char *digest, int code, const char *why,
 		      const struct skr_target *cur)
 {

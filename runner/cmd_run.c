@@ -448,6 +448,8 @@ int cmd_run(int argc, char **argv)
 	struct cli c = {.poll_s = -1, .window_s = -1};
 	int ret, status = SK_EXIT_FAILURE;
 
+	/* run and the switches it makes: this kernel judges the config before the download */
+	src.check_first = true;
 	ret = parse(argc, argv, &c, &src, &err);
 	if (ret) {
 		if (ret < 0 && err.msg[0])

@@ -29,7 +29,13 @@ struct skr_source_opts {
 	const char *btf;	    /* NULL: the running kernel (for the compatibility check) */
 	struct sk_registry_cli reg; /* --insecure-registry, --ca-cert, --authfile */
 	bool skip_check;	    /* only for tests of the loader itself */
-	enum sk_pull_policy pull;   /* --pull: when a registry is asked */
+	/* the kernel check on the config before any layer is fetched (run and its
+	 * switches): what this kernel cannot run never reaches the store */
+	bool check_first;
+	/* NULL, or judges the resolved digest before anything else is fetched */
+	int (*accept_top)(void *ctx, const char *digest, struct sk_error *err);
+	void *accept_top_ctx;
+	enum sk_pull_policy pull; /* --pull: when a registry is asked */
 	/* non-NULL: what is pulled is leased here (a supervisor's own lease) */
 	struct sk_store_lease *lease;
 };
@@ -53,7 +59,11 @@ struct skr_target {
  */
 int skr_prepare(const char *ref, const struct skr_source_opts *o, struct skr_target *t,
 		struct sk_error *err);
-/* Its network half: pulls and verifies ref into the store; digest is what was verified. */
+/*
+ * Its network half: pulls and verifies ref into the store; digest is what was
+ * verified. On failure digest is the top-level digest refused on its own
+ * merits (signatures; with check_first, this kernel), "" otherwise (outage).
+ */
 int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_DIGEST_MAX],
 	      struct sk_error *err);
 /* Its local half: reads the verified digest from the store and checks object, kernel, tunables. */
@@ -244,6 +254,11 @@ enum skr_agent_action skr_agent_tick(struct skr_agent *a, const struct skr_targe
 /* A switch's fetch resolved digest: go on, or not. */
 enum skr_agent_verdict skr_agent_fetched(struct skr_agent *a, const char *digest,
 					 const struct skr_target *cur);
+/*
+ * For the fetch (sk_pull_opts.accept_top): -EALREADY when digest failed
+ * before under the same desired state, so that it is not fetched again.
+ */
+int skr_agent_accept_top(void *agent, const char *digest, struct sk_error *err);
 /* The switch failed before anything changed; digest when known (then it is remembered bad). */
 void skr_agent_failed(struct skr_agent *a, const char *digest, int code, const char *why,
 		      const struct skr_target *cur);

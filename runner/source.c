@@ -27,6 +27,27 @@ static void helper_report(void *ctx, const char *report)
  * the signatures judged before any layer is fetched. What is read back is
  * addressed by the digest that was verified, never by tag again.
  */
+/*
+ * Gate 3 ahead of the download, on the config alone: a scheduler this kernel
+ * cannot run is neither fetched nor kept. skr_prepare_stored checks again,
+ * for what was in the store already.
+ */
+static int accept_config(void *ctx, const char *manifest_digest, struct json_object *config,
+			 struct sk_error *err)
+{
+	const struct skr_source_opts *o = ctx;
+	struct sk_check_report *r = NULL;
+	int ret = sk_host_check(config, o->btf, NULL, &r, err);
+
+	if (!ret && !sk_check_report_ok(r))
+		ret = sk_check_report_error(r, err);
+	sk_check_report_free(r);
+	if (ret)
+		sk_err_prefix(err, "%s is not compatible with this kernel (nothing was stored): ",
+			      manifest_digest);
+	return ret;
+}
+
 int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_DIGEST_MAX],
 	      struct sk_error *err)
 {
@@ -36,7 +57,7 @@ int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_D
 	struct sk_pull_opts po = {0};
 	struct sk_store *store = NULL;
 	struct sk_error warning = {0};
-	char name[SK_REF_STRING_MAX];
+	char name[SK_REF_STRING_MAX], refused[SK_DIGEST_MAX] = "";
 	int ret;
 
 	po.reg = o->reg.opts;
@@ -46,6 +67,13 @@ int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_D
 	po.policy = o->pull;
 	po.lease = o->lease;
 	po.warning = &warning;
+	po.refused = refused;
+	po.accept_top = o->accept_top;
+	po.accept_top_ctx = o->accept_top_ctx;
+	if (o->check_first && !o->skip_check) {
+		po.accept_config = accept_config;
+		po.accept_ctx = (void *)o;
+	}
 	if (o->insecure_skip_verify) {
 		/* Explicit opt-out only: the store entry and the state say so. */
 		po.record_annotations = unverified;
@@ -56,11 +84,13 @@ int skr_fetch(const char *ref, const struct skr_source_opts *o, char digest[SK_D
 		po.verify = &vopts;
 		po.result = &vres;
 	}
+	digest[0] = '\0';
 	ret = sk_store_open(o->store, &store, err);
 	if (ret)
 		goto out;
 	ret = sk_pull(store, ref, &po, digest, name, err);
 	if (ret) {
+		snprintf(digest, SK_DIGEST_MAX, "%s", refused);
 		if (!o->insecure_skip_verify && sk_unsigned_build_explain(ref, err))
 			ret = err->code;
 		sk_err_prefix(err, "%s: ", ref);

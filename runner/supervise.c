@@ -388,20 +388,12 @@ static void lease_current(struct sup *s)
  * signatures) runs in a child (start_switch) so that this loop keeps handling
  * ejections and signals; the rest is local and runs here (finish_switch).
  */
-/* A verification refusal names the digest it refused: remembered bad by the agent. */
-static const char *refused_digest(const char *msg, char out[SK_DIGEST_MAX])
-{
-	const char *p = msg ? strstr(msg, "verification of sha256:") : NULL;
-
-	if (!p)
-		return NULL;
-	snprintf(out, SK_DIGEST_MAX, "%.71s", p + strlen("verification of "));
-	return sk_digest_valid(out) ? out : NULL;
-}
-
+/*
+ * failure: the fetch failed, and digest (may be NULL) is what it refused on
+ * its own merits (signatures, this kernel): remembered bad by the agent.
+ */
 static void finish_switch(struct sup *s, const char *digest, const char *failure, int code)
 {
-	char bad[SK_DIGEST_MAX];
 	struct skr_target next = {0};
 	struct sk_sched *loaded = NULL;
 	struct sk_error err = {0};
@@ -414,12 +406,16 @@ static void finish_switch(struct sup *s, const char *digest, const char *failure
 	snprintf(next.identity, sizeof(next.identity), "%s", s->sw.identity);
 	snprintf(next.scheduler, sizeof(next.scheduler), "%s", s->sw.scheduler);
 	snprintf(next.mode, sizeof(next.mode), "%s", s->sw.mode);
+	if (failure && code == -EALREADY && digest && s->agent) {
+		/* remembered bad: the fetch stopped at the digest */
+		skr_agent_fetched(s->agent, digest, s->sched ? s->cur : NULL);
+		goto out;
+	}
 	if (failure) {
 		reply(fd, "ERROR %s; '%s' is still attached", failure,
 		      s->sched ? sk_sched_name(s->sched) : "(nothing)");
 		if (s->agent)
-			skr_agent_failed(s->agent, refused_digest(failure, bad), code, failure,
-					 s->sched ? s->cur : NULL);
+			skr_agent_failed(s->agent, digest, code, failure, s->sched ? s->cur : NULL);
 		goto out;
 	}
 	if (skr_prepare_stored(s->sw.ref, digest, s->src, &next, &err)) {
@@ -508,7 +504,10 @@ out:
 	s->sw.client = -1;
 }
 
-/* In the child: pull and verify, then one line on fd 3: "OK <digest>" or "ERROR <errno> <why>". */
+/*
+ * In the child: pull and verify, then one line on fd 3: "OK <digest>", or
+ * "ERROR <errno> <refused digest or -> <why>".
+ */
 static void switch_child(const struct sup *s, int out)
 {
 	char digest[SK_DIGEST_MAX], line[SK_ERROR_MSG_MAX + 16];
@@ -528,8 +527,13 @@ static void switch_child(const struct sup *s, int out)
 	o.identity = s->sw.identity[0] ? s->sw.identity : NULL;
 	if (s->sw.has_pull)
 		o.pull = s->sw.pull;
+	if (s->agent) {
+		o.accept_top = skr_agent_accept_top;
+		o.accept_top_ctx = s->agent;
+	}
 	if (skr_fetch(s->sw.ref, &o, digest, &err))
-		n = snprintf(line, sizeof(line), "ERROR %d %s", err.code, err.msg);
+		n = snprintf(line, sizeof(line), "ERROR %d %s %s", err.code,
+			     digest[0] ? digest : "-", err.msg);
 	else
 		n = snprintf(line, sizeof(line), "OK %s", digest);
 	fflush(stdout);
@@ -651,10 +655,18 @@ static void collect_switch(struct sup *s)
 			say("warning: %s", err.msg);
 		finish_switch(s, line + 3, NULL, 0);
 	} else if (!strncmp(line, "ERROR ", 6)) {
-		char *end;
+		char *end, *why, refused[SK_DIGEST_MAX] = "";
 		long code = strtol(line + 6, &end, 10);
 
-		finish_switch(s, NULL, *end == ' ' ? end + 1 : line + 6, (int)code);
+		why = *end == ' ' ? end + 1 : line + 6;
+		if (!strncmp(why, "- ", 2)) {
+			why += 2;
+		} else if (!strncmp(why, "sha256:", 7) && strchr(why, ' ')) {
+			snprintf(refused, sizeof(refused), "%.*s", (int)(strchr(why, ' ') - why),
+				 why);
+			why = strchr(why, ' ') + 1;
+		}
+		finish_switch(s, sk_digest_valid(refused) ? refused : NULL, why, (int)code);
 	} else {
 		finish_switch(s, NULL, "the switch's fetch process died", -EIO);
 	}

@@ -51,7 +51,8 @@ struct pull {
 	struct sk_sigset *carried; /* copy_signatures: as found, for each manifest */
 	size_t ncarried;
 	struct sk_store_lease *lease;
-	bool offline; /* from the store only: fetching anything is an error */
+	bool offline;	     /* from the store only: fetching anything is an error */
+	bool config_refused; /* by opts->accept_config: no other endpoint would differ */
 };
 
 /* What an offline pull needs and the store does not have. */
@@ -207,13 +208,85 @@ static int carry_signatures(struct pull *p, const char *digest, struct sk_error 
 	return ret;
 }
 
+/* A blob already in memory, its digest checked, into a sealed store writer. */
+static int stage_bytes(struct pull *p, const struct sk_descriptor *d, const struct sk_buf *b,
+		       struct sk_error *err)
+{
+	struct staged_blob *nb = realloc(p->blobs, (p->nblobs + 1) * sizeof(*nb));
+	struct sk_store_writer *w = NULL;
+	int ret;
+
+	if (!nb)
+		return sk_errf(err, -ENOMEM, "out of memory");
+	p->blobs = nb;
+	ret = sk_store_writer_new(p->store, &w, err);
+	if (!ret)
+		ret = sk_store_writer_write(w, b->data, b->len, err);
+	if (!ret)
+		ret = sk_store_writer_seal(w, d->digest, d->size, err);
+	if (ret) {
+		sk_store_writer_abort(w);
+		return sk_err_prefix(err, "refusing blob: ");
+	}
+	snprintf(p->blobs[p->nblobs].digest, SK_DIGEST_MAX, "%s", d->digest);
+	p->blobs[p->nblobs++].w = w;
+	return 0;
+}
+
+/*
+ * The config judged by opts->accept_config before any layer is asked for: a
+ * host that cannot run the scheduler neither downloads nor keeps its object.
+ * A config staged already was judged with the manifest that staged it.
+ */
+static int judge_config(struct pull *p, const char *manifest_digest, const struct sk_descriptor *d,
+			struct sk_error *err)
+{
+	struct sk_buf b = {0};
+	struct json_object *cfg = NULL;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	bool fetched = false;
+	int ret;
+
+	if (!sk_digest_valid(d->digest))
+		return sk_errf(err, -EINVAL, "manifest %s: config '%s' is not a sha256 digest",
+			       manifest_digest, d->digest);
+	if (staged(p, d->digest))
+		return 0;
+	ret = sk_store_lease_add(p->lease, d->digest, err);
+	if (ret)
+		return ret;
+	if (sk_store_has_blob(p->store, d->digest, d->size)) {
+		ret = sk_layout_get_blob(sk_store_layout(p->store), d->digest, d->size,
+					 SK_MANIFEST_MAX, &data, &len, err);
+		b.data = data;
+		b.len = len;
+	} else if (p->offline) {
+		ret = not_stored(p, "config", d->digest, err);
+	} else {
+		ret = sk_fetch_blob(p->f, d->digest, d->size, SK_MANIFEST_MAX, &b, err);
+		fetched = !ret;
+	}
+	if (!ret)
+		ret = sk_json_parse(b.data, b.len, d->digest, &cfg, err);
+	if (!ret) {
+		ret = p->o->accept_config(p->o->accept_ctx, manifest_digest, cfg, err);
+		p->config_refused = ret != 0;
+	}
+	if (!ret && fetched)
+		ret = stage_bytes(p, d, &b, err);
+	json_object_put(cfg);
+	sk_buf_free(&b);
+	return ret;
+}
+
 /*
  * A manifest's config and layers: those the store lacks asked of the source
  * in one go (a registry sends them concurrently), then each copied into the
  * store. The source tarball only when asked for: nothing on a host reads it.
  */
-static int fetch_blobs(struct pull *p, struct json_object *cfg, struct json_object *layers,
-		       struct sk_error *err)
+static int fetch_blobs(struct pull *p, const char *digest, struct json_object *cfg,
+		       struct json_object *layers, struct sk_error *err)
 {
 	size_t n = json_object_array_length(layers), k = 0, nwant = 0;
 	struct sk_descriptor *d = calloc(n + 1, sizeof(*d)), *want = calloc(n + 1, sizeof(*want));
@@ -224,6 +297,8 @@ static int fetch_blobs(struct pull *p, struct json_object *cfg, struct json_obje
 		goto out;
 	}
 	ret = sk_descriptor_from_json(cfg, &d[k++], err);
+	if (!ret && p->o->accept_config)
+		ret = judge_config(p, digest, &d[0], err);
 	for (size_t i = 0; !ret && i < n; i++) {
 		ret = sk_descriptor_from_json(json_object_array_get_idx(layers, i), &d[k], err);
 		if (!ret && (p->o->with_source || strcmp(d[k].media_type, SK_MT_SCHED_SOURCE)))
@@ -279,7 +354,7 @@ static int fetch_manifest_tree(struct pull *p, const char *digest, int64_t size,
 			      digest, json_object_array_length(layers), MANIFEST_MAX_LAYERS);
 		goto out;
 	}
-	ret = fetch_blobs(p, cfg, layers, err);
+	ret = fetch_blobs(p, digest, cfg, layers, err);
 	if (!ret)
 		ret = carry_signatures(p, digest, err);
 	if (!ret)
@@ -513,7 +588,8 @@ static int open_source(struct pull *p, const struct sk_source *src,
 static int pull_at(struct sk_store *s, const char *srcname, const struct sk_source *srcp,
 		   const struct sk_source *via, const struct sk_registry_opts *reg,
 		   const struct sk_pull_opts *opts, struct sk_store_lease *lease, const char *pin,
-		   bool offline, char digest[SK_DIGEST_MAX], char *name, struct sk_error *err)
+		   bool offline, char digest[SK_DIGEST_MAX], char *name, bool *judged,
+		   struct sk_error *err)
 {
 	struct pull p = {.store = s, .o = opts, .lease = lease, .offline = offline};
 	const struct sk_source src = *srcp;
@@ -526,6 +602,8 @@ static int pull_at(struct sk_store *s, const char *srcname, const struct sk_sour
 	bool held = false;
 	int ret;
 
+	if (p.o->refused)
+		p.o->refused[0] = '\0';
 	if (!pin && src.kind == SK_SOURCE_REGISTRY && src.ref.digest[0])
 		pin = src.ref.digest;
 	ret = open_source(&p, via, reg, err);
@@ -576,6 +654,15 @@ static int pull_at(struct sk_store *s, const char *srcname, const struct sk_sour
 	}
 	snprintf(top.media_type, sizeof(top.media_type), "%s", mt);
 	top.size = (int64_t)body.len;
+	if (p.o->accept_top) {
+		ret = p.o->accept_top(p.o->accept_top_ctx, top.digest, err);
+		if (ret) {
+			*judged = true;
+			if (p.o->refused)
+				snprintf(p.o->refused, SK_DIGEST_MAX, "%s", top.digest);
+			goto out;
+		}
+	}
 	/* 2. trust, before any layer is asked for */
 	if (p.o->verify) {
 		ret = subject_identity(&src, &top, p.o->verify, identity, err);
@@ -584,6 +671,8 @@ static int pull_at(struct sk_store *s, const char *srcname, const struct sk_sour
 		if (ret) {
 			sk_err_prefix(
 			    err, "verification of %s failed, nothing was stored: ", top.digest);
+			if (p.o->refused)
+				snprintf(p.o->refused, SK_DIGEST_MAX, "%s", top.digest);
 			goto out;
 		}
 	}
@@ -596,6 +685,11 @@ static int pull_at(struct sk_store *s, const char *srcname, const struct sk_sour
 			ret = carry_signatures(&p, top.digest, err);
 		if (!ret)
 			ret = keep_manifest(&p, top.digest, &body, err);
+	}
+	if (ret && p.config_refused) {
+		*judged = true;
+		if (p.o->refused)
+			snprintf(p.o->refused, SK_DIGEST_MAX, "%s", top.digest);
 	}
 	if (ret)
 		goto out;
@@ -628,12 +722,13 @@ static int pull_one(struct sk_store *s, const char *srcname, const struct sk_sou
 		    bool offline, char digest[SK_DIGEST_MAX], char *name, struct sk_error *err)
 {
 	struct sk_route r;
+	bool judged = false;
 	int ret;
 
 	/* from the store alone: no endpoint is asked, so none is chosen */
 	if (offline || src->kind != SK_SOURCE_REGISTRY)
 		return pull_at(s, srcname, src, src, &o->reg, o, lease, pin, offline, digest, name,
-			       err);
+			       &judged, err);
 	ret = sk_route_open(src, &o->reg, &r, err);
 	if (ret)
 		return ret;
@@ -641,11 +736,14 @@ static int pull_one(struct sk_store *s, const char *srcname, const struct sk_sou
 		/* a failed endpoint leaves nothing: its writers were aborted, its staging removed
 		 */
 		ret = pull_at(s, srcname, src, &r.via[i], &r.reg[i], o, lease, pin, false, digest,
-			      name, err);
+			      name, &judged, err);
 		if (!ret) {
 			sk_route_served(&r, i, o->reg.verbose);
 			break;
 		}
+		/* the config's verdict is the content's: every endpoint serves the same bytes */
+		if (judged)
+			break;
 		if (!sk_route_next(&r, i, err))
 			break;
 		if (err)

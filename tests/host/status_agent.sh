@@ -87,7 +87,10 @@ project "$GOOD"
 	--metrics-file "$T/m.prom" >"$T/agent.log" 2>&1 &
 A=$!
 logged "file: the desired state read through the ..data symlinks" "agent: desired: $P/skrun.json: scheduler 'fifo' (content sha256:[0-9a-f]*), health window 2 s"
-logged "file: a kernel that cannot run it: refused, remembered" "agent: refused to sha256:[0-9a-f]*: cannot run on this kernel: $REPO/fifo:stable is not compatible with this kernel"
+logged "file: a kernel that cannot run it: refused, remembered" "agent: refused to sha256:[0-9a-f]*: cannot run on this kernel: $REPO/fifo:stable: .*sha256:[0-9a-f]* is not compatible with this kernel (nothing was stored)"
+# judged on its config before any layer is fetched: nothing of it is kept
+check_eq "file: the kernel's refusal stored nothing (no blob: not the index, config or object; no reference)" \
+	"$(find "$S/blobs" -type f 2>/dev/null | wc -l) $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("manifests", [])))' "$S/index.json" 2>&1)" "0 0"
 json "status --json: the agent's source, desired digest, bad digest, transitions, not ready" "
 assert j['status'] == 'waiting' and j['supervisorPid'] > 0, j
 assert a['source'] == {'kind': 'file', 'path': '$P/skrun.json', 'watching': '$P'}, a['source']
@@ -121,7 +124,7 @@ fetches=$(grep -c "switch: preparing" "$T/agent.log")
 check_eq "file: bad desired states fetched nothing" "$fetches" 1
 # the first content again: a change back, so it is looked at, but its digest is not retried
 project "$GOOD"
-logged "file: the same digest under the same desired state is not retried" "refused to sha256:[0-9a-f]*: not retried: it failed before ($REPO/fifo:stable is not compatible"
+logged "file: the same digest under the same desired state is not retried" "refused to sha256:[0-9a-f]*: not retried: it failed before ($REPO/fifo:stable: .*is not compatible"
 check_eq "file: ...and the kernel check did not run again" \
 	"$(grep -c "^skrun: ERROR .*is not compatible with this kernel" "$T/agent.log")" 1
 grep -qx 'schedkit_status{status="waiting"} 1' "$T/m.prom" && grep -qx 'schedkit_agent_ready 0' "$T/m.prom" &&
@@ -144,15 +147,20 @@ export SKRUN_STATE_DIR=$T/run2
 "$SKRUN" run "$REPO/fifo:stable" --follow --poll-interval 2 --store "$S" --policy "$T/policy.json" >"$T/agent.log" 2>&1 &
 A=$!
 logged "tag: the first poll resolves it, the kernel check refuses it" "agent: refused to sha256:[0-9a-f]*: cannot run on this kernel: $REPO/fifo:stable"
-# one request per poll: the tag's manifest; signatures and blobs come from the store
-polls() { grep -c "$REPO/fifo:stable: sha256:[0-9a-f]* verified" "$T/agent.log"; }
+# one request per poll: the tag's manifest; a digest refused before is not
+# fetched again (no signatures, no config)
+polls() { grep -c "switch: preparing $REPO/fifo:stable" "$T/agent.log"; }
 p0=$(polls)
 reg_mark "$REG_LOG"
 for _ in $(seq 100); do [ "$(polls)" -ge $((p0 + 3)) ] && break; sleep 0.1; done
 got=$(reg_since "$REG_LOG")
 manifests=$(reg_since "$REG_LOG" '"GET /v2/scheds/fifo/manifests/stable ')
 echo "INFO: tag: 3 polls of an unchanged tag cost $got request(s) at the registry ($manifests GET of the tag's manifest)"
-check_eq "tag: one request per poll when the digest is unchanged" "$got $manifests" "3 3"
+# a poll in flight at either mark may add one
+case "$got $manifests" in
+"3 3" | "4 4") pass "tag: one request per poll when the digest is unchanged ($got for 3 polls)" ;;
+*) fail "tag: one request per poll when the digest is unchanged" "got $got request(s), $manifests of them the tag's manifest, for 3 polls" ;;
+esac
 D1=$(sed -n 's/.*agent: refused to \(sha256:[0-9a-f]*\): cannot run.*/\1/p' "$T/agent.log" | head -1)
 check_eq "tag: an unchanged bad digest is refused once, not every poll" "$(grep -c "agent: refused" "$T/agent.log")" 1
 # the tag moves to an unsigned digest: refused before anything is stored
@@ -174,7 +182,7 @@ reg_stop agent
 p0=$(grep -c "switch: preparing" "$T/agent.log")
 for _ in $(seq 60); do [ "$(grep -c "switch: preparing" "$T/agent.log")" -ge $((p0 + 2)) ] && break; sleep 0.1; done
 kill -0 "$A" 2>/dev/null && [ "$(grep -c "switch: preparing" "$T/agent.log")" -ge $((p0 + 2)) ] &&
-	grep -q "warning: $REPO/fifo:stable: the registry could not be reached" "$T/agent.log" &&
+	grep -q "agent: fetch-failed: $REPO/fifo:stable: .*Couldn't connect" "$T/agent.log" &&
 	pass "tag: a registry outage: warned, still polling" || fail "tag: a registry outage" "$(tail -5 "$T/agent.log")"
 stop_agent || fail "tag: skrun stop" "$(cat "$T/stop.out")"
 

@@ -400,6 +400,21 @@ struct sk_pull_opts {
 	/* non-NULL: lease what the pull uses in this lease, which the caller keeps
 	 * (a supervisor); NULL: the pull holds a lease of its own until it recorded */
 	struct sk_store_lease *lease;
+	/* non-NULL: judges each platform manifest's config before its layers are
+	 * fetched (skrun: can this kernel run it?); a non-zero return refuses the
+	 * pull with err as it set it, and the store stays as it was */
+	int (*accept_config)(void *ctx, const char *manifest_digest, struct json_object *config,
+			     struct sk_error *err);
+	void *accept_ctx;
+	/* non-NULL: judges the top-level digest as soon as it is resolved, before
+	 * its signatures are asked for (skrun's agent: a digest that failed before
+	 * costs one request); a non-zero return refuses the pull with err */
+	int (*accept_top)(void *ctx, const char *digest, struct sk_error *err);
+	void *accept_top_ctx;
+	/* non-NULL (SK_DIGEST_MAX bytes): on failure, the top-level digest the pull
+	 * refused on its own merits (its signatures, or accept_config); "" when it
+	 * failed otherwise (unreachable, missing, bytes not matching their digest) */
+	char *refused;
 };
 
 /*
