@@ -1362,18 +1362,38 @@ void sk_loadspec_free(struct sk_loadspec_state *st)
 
 /* ---- build time ---- */
 
-/* Flags the build's kernel lacks are refused unless optional: a typo is caught here. */
-static int check_flags_known(const struct json_object *load, const char *kbtf_path,
+/*
+ * Enumerators the build's kernel lacks are refused (flags unless optional):
+ * a typo is caught here, not on the first host that starts the scheduler.
+ */
+static int check_enums_known(const struct json_object *load, const char *kbtf_path,
 			     struct sk_error *err)
 {
 	struct json_object *flags = get(get(load, "ops"), "flags");
+	struct sk_strv flag_names = {0};
 	struct enums e = {0};
 	int ret;
 
-	if (!flags)
-		return 0;
 	ret = enums_resolve(load, kbtf_path, &e, err);
-	for (size_t i = 0; !ret && i < json_object_array_length(flags); i++) {
+	for (size_t i = 0; flags && i < json_object_array_length(flags); i++) {
+		struct json_object *f = json_object_array_get_idx(flags, i);
+
+		if (json_object_is_type(f, json_type_object))
+			f = get(f, "flag");
+		sk_strv_push(&flag_names, json_object_get_string(f));
+	}
+	/* {"kernelEnum"} values have no "optional": the build's kernel must have them */
+	for (size_t i = 0; !ret && i < e.names.n; i++) {
+		int64_t x;
+
+		if (!sk_strv_contains(&flag_names, e.names.v[i]) &&
+		    !enum_value(&e, e.names.v[i], &x))
+			ret = sk_errf(err, -ENOENT,
+				      "load: {\"kernelEnum\": \"%s\"}: no such enumerator in the "
+				      "kernel BTF this build uses (%s); fix the name",
+				      e.names.v[i], e.path);
+	}
+	for (size_t i = 0; !ret && flags && i < json_object_array_length(flags); i++) {
 		struct json_object *f = json_object_array_get_idx(flags, i);
 		bool optional = false;
 		int64_t x;
@@ -1392,6 +1412,7 @@ static int check_flags_known(const struct json_object *load, const char *kbtf_pa
 				      json_object_get_string(f));
 	}
 	enums_free(&e);
+	sk_strv_free(&flag_names);
 	return ret;
 }
 
@@ -1421,7 +1442,7 @@ int sk_loadspec_validate(const void *obj, size_t len, const char *ops_name,
 	}
 	ret = sk_loadspec_check(o, ops, load, err);
 	if (!ret)
-		ret = check_flags_known(load, kbtf_path, err);
+		ret = check_enums_known(load, kbtf_path, err);
 	if (!ret) {
 		ret = json_object_deep_copy((struct json_object *)load, out, NULL) ? -ENOMEM : 0;
 		if (ret)

@@ -436,6 +436,10 @@ static void test_validate_refusals(void **state)
 	    "a condition is a boolean host fact");
 	refused("{\"ops\": {\"flags\": [\"SCX_OPS_FROM_THE_FUTURE\"]}}",
 		"SCX_OPS_FROM_THE_FUTURE is not an enumerator of the kernel BTF this build uses");
+	refused(
+	    "{\"rodata\": {\"nr_cpus\": {\"kernelEnum\": \"SCX_SLICE_DEFAULT\"}}}",
+	    "load: {\"kernelEnum\": \"SCX_SLICE_DEFAULT\"}: no such enumerator in the kernel BTF "
+	    "this build uses");
 	refused("{\"needsUserSpace\": \"\"}", "load.needsUserSpace: a sentence naming");
 	refused("[]", "load: an object is expected");
 }
