@@ -43,8 +43,7 @@ static int accept_config(void *ctx, const char *manifest_digest, struct json_obj
 		ret = sk_check_report_error(r, err);
 	sk_check_report_free(r);
 	if (ret)
-		sk_err_prefix(err, "%s is not compatible with this kernel (nothing was stored): ",
-			      manifest_digest);
+		sk_err_prefix(err, "%s is not compatible with this kernel: ", manifest_digest);
 	return ret;
 }
 

@@ -690,6 +690,9 @@ static int pull_at(struct sk_store *s, const char *srcname, const struct sk_sour
 		*judged = true;
 		if (p.o->refused)
 			snprintf(p.o->refused, SK_DIGEST_MAX, "%s", top.digest);
+		if (p.o->verify)
+			sk_err_prefix(err, "%s verified%s: ", top.digest,
+				      offline ? " from the store" : ", nothing was stored");
 	}
 	if (ret)
 		goto out;
@@ -719,16 +722,17 @@ out:
 
 static int pull_one(struct sk_store *s, const char *srcname, const struct sk_source *src,
 		    const struct sk_pull_opts *o, struct sk_store_lease *lease, const char *pin,
-		    bool offline, char digest[SK_DIGEST_MAX], char *name, struct sk_error *err)
+		    bool offline, char digest[SK_DIGEST_MAX], char *name, bool *judged,
+		    struct sk_error *err)
 {
 	struct sk_route r;
-	bool judged = false;
 	int ret;
 
+	*judged = false;
 	/* from the store alone: no endpoint is asked, so none is chosen */
 	if (offline || src->kind != SK_SOURCE_REGISTRY)
 		return pull_at(s, srcname, src, src, &o->reg, o, lease, pin, offline, digest, name,
-			       &judged, err);
+			       judged, err);
 	ret = sk_route_open(src, &o->reg, &r, err);
 	if (ret)
 		return ret;
@@ -736,13 +740,13 @@ static int pull_one(struct sk_store *s, const char *srcname, const struct sk_sou
 		/* a failed endpoint leaves nothing: its writers were aborted, its staging removed
 		 */
 		ret = pull_at(s, srcname, src, &r.via[i], &r.reg[i], o, lease, pin, false, digest,
-			      name, &judged, err);
+			      name, judged, err);
 		if (!ret) {
 			sk_route_served(&r, i, o->reg.verbose);
 			break;
 		}
 		/* the config's verdict is the content's: every endpoint serves the same bytes */
-		if (judged)
+		if (*judged)
 			break;
 		if (!sk_route_next(&r, i, err))
 			break;
@@ -812,7 +816,7 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 	struct sk_store_lease *own = NULL, *lease = o->lease;
 	char refname[SK_REF_STRING_MAX], stored[SK_DIGEST_MAX];
 	struct sk_source src;
-	bool tag;
+	bool tag, judged = false;
 	int ret;
 
 	ret = sk_source_parse(srcname, &src, err);
@@ -830,8 +834,10 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 	tag = src.kind == SK_SOURCE_REGISTRY && !src.ref.digest[0];
 	if (tag && o->policy != SK_PULL_ALWAYS) {
 		if (stored_tag(s, &src, o, lease, refname, stored)) {
-			ret = pull_one(s, srcname, &src, o, lease, stored, true, digest, name, err);
-			if (!ret || o->policy == SK_PULL_NEVER)
+			ret = pull_one(s, srcname, &src, o, lease, stored, true, digest, name,
+				       &judged, err);
+			/* judged: refused for what it is, which a registry would not change */
+			if (!ret || o->policy == SK_PULL_NEVER || judged)
 				goto out;
 			/* missing: what the store has is incomplete or no longer trusted */
 			if (err)
@@ -845,14 +851,15 @@ int sk_pull(struct sk_store *s, const char *srcname, const struct sk_pull_opts *
 		}
 	}
 	ret = pull_one(s, srcname, &src, o, lease, NULL, o->policy == SK_PULL_NEVER, digest, name,
-		       err);
+		       &judged, err);
 	if (ret && tag && o->policy == SK_PULL_ALWAYS && unreachable(ret) &&
 	    stored_tag(s, &src, o, lease, refname, stored)) {
 		struct sk_error why = {0};
 
 		if (err)
 			why = *err;
-		ret = pull_one(s, srcname, &src, o, lease, stored, true, digest, name, err);
+		ret =
+		    pull_one(s, srcname, &src, o, lease, stored, true, digest, name, &judged, err);
 		if (!ret && o->warning)
 			sk_errf(o->warning, why.code ? why.code : -EHOSTUNREACH,
 				"the registry could not be reached (%s); using %s, the digest the "

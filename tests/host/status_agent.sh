@@ -87,7 +87,7 @@ project "$GOOD"
 	--metrics-file "$T/m.prom" >"$T/agent.log" 2>&1 &
 A=$!
 logged "file: the desired state read through the ..data symlinks" "agent: desired: $P/skrun.json: scheduler 'fifo' (content sha256:[0-9a-f]*), health window 2 s"
-logged "file: a kernel that cannot run it: refused, remembered" "agent: refused to sha256:[0-9a-f]*: cannot run on this kernel: $REPO/fifo:stable: .*sha256:[0-9a-f]* is not compatible with this kernel (nothing was stored)"
+logged "file: a kernel that cannot run it: refused, remembered" "agent: refused to sha256:[0-9a-f]*: cannot run on this kernel: $REPO/fifo:stable: .*sha256:[0-9a-f]* verified, nothing was stored: sha256:[0-9a-f]* is not compatible with this kernel"
 # judged on its config before any layer is fetched: nothing of it is kept
 check_eq "file: the kernel's refusal stored nothing (no blob: not the index, config or object; no reference)" \
 	"$(find "$S/blobs" -type f 2>/dev/null | wc -l) $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("manifests", [])))' "$S/index.json" 2>&1)" "0 0"
