@@ -120,18 +120,25 @@ if skrun run --insecure-skip-verify /data/scx_simple.oci:test --restart never --
 	no "--set __SCX_SLICE_DFL refused" "skrun accepted it"
 elif grep -q "no tunable named '__SCX_SLICE_DFL'" /tmp/set.log; then ok "--set __SCX_SLICE_DFL refused"
 else no "--set __SCX_SLICE_DFL refused" "$(cat /tmp/set.log)"; fi
+# Each row's guest seconds, so that the cost of every scheduler is known.
+took() { echo "    [time] $1: $(($(date +%s) - r0)) s"; }
 # scx_bpfland's tunables are typed too: an unsigned one takes no sign.
 if [ -d /data/scx_bpfland.oci ]; then
+	r0=$(date +%s)
 	if skrun run --insecure-skip-verify /data/scx_bpfland.oci:test --restart never --set slice_max=-5 >/tmp/blset.log 2>&1; then
 		no "scx_bpfland --set slice_max=-5 refused" "skrun accepted it"
 	elif grep -q "the tunable is unsigned and takes no sign" /tmp/blset.log && [ "$(state)" = disabled ]; then
 		ok "scx_bpfland --set slice_max=-5 refused (unsigned), nothing attached"
 	else no "scx_bpfland --set slice_max=-5 refused" "$(cat /tmp/blset.log)"; fi
+	took "scx_bpfland --set refusal"
+	r0=$(date +%s)
 	# check --load loads it as run does: with its declarations applied
 	if skrun check --load /data/scx_bpfland.oci:test >/tmp/blchk.log 2>&1 &&
 		grep -q "verifier: accepted, with the artifact's load declarations applied" /tmp/blchk.log; then
 		ok "scx_bpfland check --load: accepted with its load declarations"
 	else no "scx_bpfland check --load" "$(tail -n 5 /tmp/blchk.log)"; fi
+	took "scx_bpfland check --load"
+	r0=$(date +%s)
 	# The declarations are what makes it run: the operator's --set wins over
 	# them, and the source's own defaults (smt_enabled and numa_enabled true:
 	# what it runs with when no loader fills them) on this one-node guest,
@@ -147,9 +154,8 @@ if [ -d /data/scx_bpfland.oci ]; then
 		ok "scx_bpfland with its source defaults set back (numa/smt true) on one node: ejected by the kernel (per-node idle tracking is disabled)"
 	else no "scx_bpfland with numa/smt true ejected" "$(tail -n 5 /tmp/blnuma.log)"; fi
 	show /tmp/blnuma.log
+	took "scx_bpfland ejected with its source defaults"
 fi
-# Each row's guest seconds, so that the cost of every scheduler is known.
-took() { echo "    [time] $1: $(($(date +%s) - r0)) s"; }
 while IFS='|' read -r s expect opts logs; do
 	r0=$(date +%s)
 	case $expect in
