@@ -707,6 +707,16 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 			ret = check_kfunc(&h, arr_str(list, i), true);
 	if (!ret)
 		ret = check_release(&h, req, release_pos);
+	/* declared by the author: no kernel runs it without its own user-space program */
+	list = get(get(config, "load"), "needsUserSpace");
+	if (!ret && list)
+		ret =
+		    add_row(r, "user space", "its own user-space half", SK_VERDICT_MISSING,
+			    "the scheduler needs its own user-space half at run time: %s; skrun "
+			    "runs only a scheduler's BPF side, so run this one with its own loader",
+			    json_object_is_type(list, json_type_string)
+				? json_object_get_string(list)
+				: "(declared in load.needsUserSpace)");
 out:
 	sk_kbtf_index_free(&h.idx);
 	sk_nameset_free(&h.kfuncs);

@@ -199,6 +199,29 @@ static void test_missing_kfunc(void **state)
 	json_object_put(cfg);
 }
 
+/* An author's load.needsUserSpace: no kernel runs it under skrun, and the check says why. */
+static void test_needs_user_space(void **state)
+{
+	struct json_object *cfg = config_with("", BASE_REQ), *load = json_object_new_object();
+	struct sk_check_report *r;
+	struct sk_error err = {0};
+
+	(void)state;
+	json_object_object_add(
+	    load, "needsUserSpace",
+	    json_object_new_string("tasks are scheduled by its user-space half"));
+	json_object_object_add(cfg, "load", load);
+	r = check(cfg, sid_btf(), "7.2.13");
+	assert_false(sk_check_report_ok(r));
+	assert_verdict(r, "kfunc", "scx_bpf_create_dsq", SK_VERDICT_OK);
+	assert_verdict(r, "user space", "its own user-space half", SK_VERDICT_MISSING);
+	assert_int_equal(sk_check_report_error(r, &err), -ENOTSUP);
+	assert_non_null(strstr(err.msg, "needs its own user-space half at run time: tasks are "
+					"scheduled by its user-space half"));
+	sk_check_report_free(r);
+	json_object_put(cfg);
+}
+
 /* 7.2 no longer has the 6.12 names: the table explains why. */
 static void test_removed_kfunc(void **state)
 {
@@ -774,6 +797,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fifo_ok_on_sid),
 	    cmocka_unit_test(test_missing_kfunc),
+	    cmocka_unit_test(test_needs_user_space),
 	    cmocka_unit_test(test_removed_kfunc),
 	    cmocka_unit_test(test_missing_callback_and_member),
 	    cmocka_unit_test(test_newops_object_on_sid),
