@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "commands.h"
+#include "sign_cli.h"
 #include "link.h"
 #include "schedkit/kernel.h"
 #include "schedkit/oci.h"
@@ -87,12 +88,15 @@ static void usage(FILE *f)
 		"      --sign KEY       with --push: sign what was pushed (file, env://VAR, -)\n"
 		"      --annotation K=V with --sign: a signed annotation, repeatable\n"
 		"      --force          with --sign: sign even if signed by KEY already\n"
+		"      --recursive      with --sign: each platform manifest too\n"
+		"With --push, signing as `skbuild push` does it:\n"
+		"%s"
 		"%s%s"
 		"\n"
 		"DIR may hold a schedkit.json: {\"name\", \"version\", \"description\",\n"
 		"\"license\", \"sources\": [...], \"main\": \"x.bpf.c\", \"source\": URL};\n"
 		"or \"objects\": [\"a.bpf.c\", ...] to compile and link several units.\n",
-		SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
+		SKB_SIGN_CLI_HELP, SK_REGISTRY_CLI_HELP, SK_REGISTRY_CLI_HELP_VERBOSE);
 }
 
 static void manifest_free(struct sched_manifest *m)
@@ -706,6 +710,8 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 	    {"annotation", required_argument, NULL, 'N'},
 	    {"force", no_argument, NULL, 'f'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"recursive", no_argument, NULL, 'R'},
+	    SKB_SIGN_CLI_LONGOPTS,
 	    SK_REGISTRY_CLI_LONGOPTS,
 	    SK_REGISTRY_CLI_LONGOPT_VERBOSE,
 	    {NULL, 0, NULL, 0},
@@ -713,9 +719,20 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 	int c;
 
 	while ((c = sk_cli_getopt(argc, argv, "o:t:I:qvh", longopts)) != -1) {
-		const char *regopt = sk_registry_cli_optname(c);
+		const char *regopt = sk_registry_cli_optname(c), *signopt;
+		bool has_arg;
 
 		/* handed to push as they are; push parses them */
+		signopt = skb_sign_cli_optname(c, &has_arg);
+		if (signopt) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "--%s", signopt);
+			sk_strv_push(&o->push_args, name);
+			if (has_arg)
+				sk_strv_push(&o->push_args, optarg);
+			continue;
+		}
 		if (regopt) {
 			sk_strv_push(&o->push_args, regopt);
 			if (c != SK_REGISTRY_OPT_INSECURE && c != SK_REGISTRY_OPT_PASSWORD_STDIN &&
@@ -775,6 +792,9 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 		case 'f':
 			sk_strv_push(&o->push_args, "--force");
 			break;
+		case 'R':
+			sk_strv_push(&o->push_args, "--recursive");
+			break;
 		case 'j':
 			o->json = true;
 			break;
@@ -800,8 +820,10 @@ static int parse_args(int argc, char **argv, struct build_opts *o)
 			return -EINVAL;
 		}
 	if (o->push_args.n && !o->push_ref) {
-		sk_die_msg("build: --digest-file, --sign, --annotation, --force and the registry "
-			   "options go with --push REF");
+		sk_die_msg(
+		    "build: --digest-file, --sign, --keyless and the other signing "
+		    "options, --annotation, --force, --recursive and the registry options go "
+		    "with --push REF");
 		return -EINVAL;
 	}
 	if (!o->cc) {

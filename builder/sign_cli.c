@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* skbuild sign's and push's signing options: formats and keyless signing. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,18 @@ static int read_token(struct skb_sign_cli *c, const char *arg, const char *cmd)
 	c->token = (char *)data;
 	c->kl.identity_token = c->token;
 	return 1;
+}
+
+const char *skb_sign_cli_optname(int opt, bool *has_arg)
+{
+	static const struct option opts[] = {SKB_SIGN_CLI_LONGOPTS};
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (opts[i].val == opt) {
+			*has_arg = opts[i].has_arg != no_argument;
+			return opts[i].name;
+		}
+	return NULL;
 }
 
 int skb_sign_cli_opt(struct skb_sign_cli *c, int opt, const char *arg, const char *cmd)

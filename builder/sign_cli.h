@@ -65,6 +65,11 @@ int skb_sign_cli_opt(struct skb_sign_cli *c, int opt, const char *arg, const cha
 int skb_sign_cli_finish(struct skb_sign_cli *c, struct sk_sign_opts *o, bool have_key,
 			const char *cmd);
 void skb_sign_cli_free(struct skb_sign_cli *c);
+/*
+ * The long name (without "--") of one of these options, NULL for any other; *has_arg says whether
+ * it takes a value (skbuild build --push hands them on to push as they are).
+ */
+const char *skb_sign_cli_optname(int opt, bool *has_arg);
 const char *skb_sig_format_str(enum sk_sig_format f, bool keyless);
 
 #endif

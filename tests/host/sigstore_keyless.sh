@@ -61,6 +61,20 @@ policy exact "{\"issuer\": \"$GHA_ISSUER\", \"subject\": \"$WORKFLOW\"}"
 check "exact SAN and issuer accept it" verify exact "$R/k/x:v1"
 cp "$T/out" "$T/last"
 check "the identity counts as the signer" grep -q "verified for $R/k/x by: ci" "$T/last"
+# the CI one-liner: build, push and sign keyless in one skbuild build
+if [ -f "$SK_KERNEL/vmlinux" ]; then
+	check "skbuild build --push --keyless: built, pushed and signed in one step" \
+		env SKBUILD_BTF="$SK_KERNEL/vmlinux" SCHEDKIT_CACHE="$T/cache" "$SKBUILD" build -q \
+		"$SK_ROOT/scheds/fifo" -o "$T/fifo.oci" -t b --push "$R/k/b:v1" --keyless \
+		--fulcio-url "$SI" --rekor-url "$SI"
+	check "...and what it pushed verifies keyless against the identity policy" verify exact "$R/k/b:v1"
+	cp "$T/out" "$T/built"
+	check "...signed by the workflow's identity" grep -q "verified for $R/k/b by: ci" "$T/built"
+	check_fails "build --keyless without --push is refused, saying where it goes" \
+		"go with --push REF" "$SKBUILD" build -q "$SK_ROOT/scheds/fifo" -o "$T/f2.oci" --keyless
+else
+	fail "build --push --keyless" "no kernel BTF at $SK_KERNEL/vmlinux (make kernel)"
+fi
 policy regex "{\"issuer\": \"$GHA_ISSUER\",
   \"subject_regexp\": \"^https://github\\\\.com/org/sched/\\\\.github/workflows/release\\\\.yml@refs/(heads/main|tags/v[0-9.]+)$\",
   \"github\": {\"repository\": \"org/sched\", \"ref\": \"refs/heads/main\", \"workflow\": \"release\", \"trigger\": \"push\"}}"
