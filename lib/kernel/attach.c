@@ -127,31 +127,6 @@ static int find_var(const struct btf *btf, const struct btf_type *dsec, const ch
 	return -ENOENT;
 }
 
-static void store_uint(uint8_t *dst, uint32_t size, uint64_t v)
-{
-	switch (size) {
-	case 1: {
-		uint8_t x = (uint8_t)v;
-		memcpy(dst, &x, 1);
-		break;
-	}
-	case 2: {
-		uint16_t x = (uint16_t)v;
-		memcpy(dst, &x, 2);
-		break;
-	}
-	case 4: {
-		uint32_t x = (uint32_t)v;
-		memcpy(dst, &x, 4);
-		break;
-	}
-	default: {
-		memcpy(dst, &v, size < 8 ? size : 8);
-		break;
-	}
-	}
-}
-
 static const char *var_name(const struct btf *btf, const struct btf_var_secinfo *vs)
 {
 	const struct btf_type *v = btf__type_by_id(btf, vs->type);
@@ -215,8 +190,8 @@ static int fill_enum_placeholders(struct sk_sched *s, struct sk_error *err)
 		 * loader sets the ones this kernel lacks to 0, and so do we.
 		 */
 		if ((uint64_t)vs[i].offset + vs[i].size <= size)
-			store_uint(data + vs[i].offset, vs[i].size,
-				   want.found[w] ? want.vals[w] : 0);
+			sk_store_uint(data + vs[i].offset, vs[i].size,
+				      want.found[w] ? want.vals[w] : 0);
 	}
 out:
 	sk_kbtf_close(&k);
@@ -358,7 +333,7 @@ static int prepare_ops(struct sk_sched *s, struct sk_error *err)
 	if (!member_offset(btf, st, "hotplug_seq", &off, &size) && off + size <= ops_size && size &&
 	    size <= 8 && !read_sysfs("hotplug_seq", buf, sizeof(buf)) &&
 	    !parse_number(buf, false, size * 8, &seq))
-		store_uint(ops + off, size, seq);
+		sk_store_uint(ops + off, size, seq);
 	if (!member_offset(btf, st, "exit_dump_len", &off, &size) && off + size <= ops_size &&
 	    size == 4) {
 		uint32_t v;
@@ -381,7 +356,7 @@ static int prepare_ops(struct sk_sched *s, struct sk_error *err)
 	}
 	rodata = bpf_map__initial_value(ro, &ro_size);
 	if (rodata && loc.offset + loc.size <= ro_size)
-		store_uint(rodata + loc.offset, loc.size, dump ? dump_len : 0);
+		sk_store_uint(rodata + loc.offset, loc.size, dump ? dump_len : 0);
 	return 0;
 }
 
@@ -469,7 +444,7 @@ int sk_set_apply(const struct btf *btf, const char *assign, uint8_t *data, size_
 				    assign, val, name,
 				    type_display(btf, loc.type_id, tn, sizeof(tn)));
 			if (data)
-				store_uint(data + loc.offset, loc.size, v);
+				sk_store_uint(data + loc.offset, loc.size, v);
 			return 0;
 		}
 		why = parse_number(val, is_signed, bits, &v);
@@ -483,7 +458,7 @@ int sk_set_apply(const struct btf *btf, const char *assign, uint8_t *data, size_
 			    type_display(btf, loc.type_id, tn, sizeof(tn)), bits, why, range);
 		}
 		if (data)
-			store_uint(data + loc.offset, loc.size, v);
+			sk_store_uint(data + loc.offset, loc.size, v);
 		return 0;
 	}
 	if (btf_is_enum(t) || btf_is_enum64(t)) {
@@ -519,7 +494,7 @@ int sk_set_apply(const struct btf *btf, const char *assign, uint8_t *data, size_
 				       loc.size * 8);
 		}
 		if (data)
-			store_uint(data + loc.offset, loc.size, v);
+			sk_store_uint(data + loc.offset, loc.size, v);
 		return 0;
 	}
 	if (btf_is_array(t)) {

@@ -134,19 +134,9 @@ static const char *slot_desc(const struct slot *s, char *buf, size_t sz)
 	return buf;
 }
 
-/* Stores v into size bytes if it fits the signed or the unsigned range of that width. */
-static int store(uint8_t *dst, uint32_t size, int64_t v, const char *where, struct sk_error *err)
+/* Little- or big-endian alike: the low-order bytes of a value of that width. */
+void sk_store_uint(uint8_t *dst, uint32_t size, uint64_t v)
 {
-	if (size < 8) {
-		int64_t lo = -(INT64_C(1) << (size * 8 - 1));
-		int64_t hi = (INT64_C(1) << (size * 8)) - 1;
-
-		if (v < lo || v > hi)
-			return sk_errf(err, -ERANGE,
-				       "%s: the value %" PRId64 " does not fit in %u bytes", where,
-				       v, size);
-	}
-	/* little- or big-endian alike: copy the low-order bytes of a value of that width */
 	switch (size) {
 	case 1: {
 		uint8_t x = (uint8_t)v;
@@ -163,12 +153,27 @@ static int store(uint8_t *dst, uint32_t size, int64_t v, const char *where, stru
 		memcpy(dst, &x, 4);
 		break;
 	}
-	case 8:
-		memcpy(dst, &v, 8);
-		break;
 	default:
-		return sk_errf(err, -EINVAL, "%s: a %u-byte integer cannot be stored", where, size);
+		memcpy(dst, &v, size < 8 ? size : 8);
+		break;
 	}
+}
+
+/* Stores v into size bytes if it fits the signed or the unsigned range of that width. */
+static int store(uint8_t *dst, uint32_t size, int64_t v, const char *where, struct sk_error *err)
+{
+	if (size != 1 && size != 2 && size != 4 && size != 8)
+		return sk_errf(err, -EINVAL, "%s: a %u-byte integer cannot be stored", where, size);
+	if (size < 8) {
+		int64_t lo = -(INT64_C(1) << (size * 8 - 1));
+		int64_t hi = (INT64_C(1) << (size * 8)) - 1;
+
+		if (v < lo || v > hi)
+			return sk_errf(err, -ERANGE,
+				       "%s: the value %" PRId64 " does not fit in %u bytes", where,
+				       v, size);
+	}
+	sk_store_uint(dst, size, (uint64_t)v);
 	return 0;
 }
 

@@ -3,6 +3,8 @@
 #ifndef SK_KERNEL_LOADSPEC_H
 #define SK_KERNEL_LOADSPEC_H
 
+#include <stdint.h>
+
 #include <bpf/libbpf.h>
 
 #include "schedkit/kernel.h"
@@ -48,5 +50,8 @@ void sk_loadspec_free(struct sk_loadspec_state *st);
  */
 int sk_kconfig_externs(const void *obj, size_t len, struct sk_strv *strong, struct sk_strv *weak,
 		       struct sk_error *err);
+
+/* v into a size-byte integer slot (1, 2, 4 or 8) of a map's data, host byte order. */
+void sk_store_uint(uint8_t *dst, uint32_t size, uint64_t v);
 
 #endif
