@@ -123,6 +123,27 @@ extern struct task_struct *scx_bpf_dsq_peek(u64 dsq_id) __ksym __weak;			/* 6.19
 extern bool scx_bpf_task_set_slice(struct task_struct *p, u64 slice) __ksym __weak;	/* 6.19 */
 extern bool scx_bpf_task_set_dsq_vtime(struct task_struct *p, u64 vtime) __ksym __weak; /* 6.19 */
 
+/*
+ * --- a kfunc that one kernel cannot call: a weak flavor ------------------
+ *
+ * Debian's 7.1.13 declares scx_bpf_create_dsq (and the other kfuncs whose
+ * last parameter is an implicit `const struct bpf_prog_aux *aux`) with three
+ * parameters, and its BTF lacks the scx_bpf_create_dsq_impl that its verifier
+ * looks up to call it ("cannot find function scx_bpf_create_dsq_impl in
+ * BTF"): no program can create a DSQ there, whatever it declares. 6.12..7.0
+ * and 7.2+ take two parameters (7.2 moved the third into the _impl).
+ *
+ * scx_bpf_create_dsq() is strong: a scheduler that needs its own DSQ (vtime
+ * ordering, say) needs it, and `skrun check` refuses 7.1 for it. A scheduler
+ * that can do without one tests sk_can_create_dsq() and uses a built-in DSQ
+ * (SCX_DSQ_GLOBAL) otherwise: scx_bpf_create_dsq___sk is the same kfunc
+ * under a weak flavor name (libbpf looks it up by the name before the last
+ * "___"), which libbpf leaves unresolved on 7.1 because the parameter counts
+ * differ, so the verifier drops the dead call.
+ */
+extern s32 scx_bpf_create_dsq___sk(u64 dsq_id, s32 node) __ksym __weak;
+#define sk_can_create_dsq() bpf_ksym_exists(scx_bpf_create_dsq___sk)
+
 /* --- kfuncs renamed in 6.13: both names weak ----------------------------- */
 
 extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice,
@@ -217,6 +238,14 @@ static __always_inline void sk_compat_dsq_move_set_vtime(struct bpf_iter_scx_dsq
 		scx_bpf_dsq_move_set_vtime(it, vtime);
 	else
 		scx_bpf_dispatch_from_dsq_set_vtime(it, vtime);
+}
+
+/* Creates a DSQ when sk_can_create_dsq(); -ENOSYS (never reached after that test) if not. */
+static __always_inline s32 sk_create_dsq(u64 dsq_id, s32 node)
+{
+	if (bpf_ksym_exists(scx_bpf_create_dsq___sk))
+		return scx_bpf_create_dsq___sk(dsq_id, node);
+	return -38; /* -ENOSYS */
 }
 
 /*

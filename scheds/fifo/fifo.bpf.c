@@ -21,8 +21,13 @@ const volatile bool fast_path = true;
 
 UEI_DEFINE(uei);
 
-/* Custom DSQ ids must not have bit 63 set (that marks built-in DSQs). */
-#define SHARED_DSQ 0
+/*
+ * Custom DSQ ids must not have bit 63 set (that marks built-in DSQs). Where
+ * the kernel cannot create one (Debian's 7.1.13, see schedkit/scx.h), the
+ * built-in global DSQ is the same first-come-first-served queue: the kernel
+ * drains it into an idle CPU's local DSQ before calling ops.dispatch.
+ */
+#define SHARED_DSQ (sk_can_create_dsq() ? 0 : SCX_DSQ_GLOBAL)
 
 s32 BPF_STRUCT_OPS(fifo_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
@@ -46,13 +51,14 @@ void BPF_STRUCT_OPS(fifo_enqueue, struct task_struct *p, u64 enq_flags)
 
 void BPF_STRUCT_OPS(fifo_dispatch, s32 cpu, struct task_struct *prev)
 {
-	scx_bpf_dsq_move_to_local(SHARED_DSQ);
+	if (sk_can_create_dsq())
+		scx_bpf_dsq_move_to_local(SHARED_DSQ);
 }
 
 /* Sleepable: scx_bpf_create_dsq() may allocate and is sleepable on 6.12. */
 s32 BPF_STRUCT_OPS_SLEEPABLE(fifo_init)
 {
-	return scx_bpf_create_dsq(SHARED_DSQ, -1);
+	return sk_can_create_dsq() ? sk_create_dsq(SHARED_DSQ, -1) : 0;
 }
 
 void BPF_STRUCT_OPS(fifo_exit, struct scx_exit_info *ei)
