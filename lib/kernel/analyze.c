@@ -250,6 +250,27 @@ static size_t essential_len(const char *name)
 	return n;
 }
 
+/* "KNAME FLAVOR RET(P1, P2)" for a weak extern, as sk_req_kfunc_flavors() groups them. */
+static int push_weak(struct ana *a, const char *kname, const char *name, uint32_t proto_id,
+		     struct sk_strv *weak)
+{
+	struct sk_btf_view v;
+	struct sk_buf b = {0};
+	int ret;
+
+	sk_btf_view_libbpf(a->btf, &v);
+	ret = sk_buf_printf(&b, "%s %s ", kname, name);
+	if (!ret)
+		ret = sk_btf_render_proto(&v, proto_id, &b);
+	/* No FUNC_PROTO: libbpf refuses the object anyway; "?" never matches a kernel's. */
+	if (ret == -EINVAL)
+		ret = sk_buf_printf(&b, "?");
+	if (!ret)
+		ret = sk_strv_push(weak, (const char *)b.data);
+	sk_buf_free(&b);
+	return ret;
+}
+
 static int read_kfuncs(struct ana *a)
 {
 	struct sk_sched_info *info = a->info;
@@ -275,19 +296,23 @@ static int read_kfuncs(struct ana *a)
 		kname = strndup(name, essential_len(name));
 		if (!kname)
 			return -ENOMEM;
-		ret = sk_strv_push(is_weak ? &weak : &info->kfuncs_required, kname);
+		if (is_weak)
+			ret = push_weak(a, kname, name, t->type, &weak);
+		else
+			ret = sk_strv_push(&info->kfuncs_required, kname);
 		if (!ret && !is_weak)
 			ret = sk_req_kfunc_proto(a->btf, t->type, kname, &info->kfunc_protos);
 		free(kname);
 	}
+	sk_strv_sort_uniq(&info->kfuncs_required);
 	/* A name both weak (one flavour) and strong (another) is required. */
-	for (size_t i = 0; !ret && i < weak.n; i++)
-		if (!sk_strv_contains(&info->kfuncs_required, weak.v[i]))
-			ret = sk_strv_push(&info->kfuncs_optional, weak.v[i]);
+	if (!ret)
+		ret = sk_req_kfunc_flavors(info, &weak);
 	sk_strv_free(&weak);
 	sk_strv_sort_uniq(&info->kfuncs_required);
 	sk_strv_sort_uniq(&info->kfuncs_optional);
 	sk_strv_sort_uniq(&info->kfunc_protos);
+	sk_strv_sort_uniq(&info->kfunc_oneof);
 	return ret;
 }
 
@@ -1043,6 +1068,7 @@ void sk_sched_info_free(struct sk_sched_info *info)
 	sk_strv_free(&info->kfuncs_required);
 	sk_strv_free(&info->kfuncs_optional);
 	sk_strv_free(&info->kfunc_protos);
+	sk_strv_free(&info->kfunc_oneof);
 	sk_strv_free(&info->sleepable);
 	for (size_t i = 0; i < info->nr_tunables; i++) {
 		free(info->tunables[i].name);
@@ -1151,6 +1177,9 @@ static struct json_object *requirements_json(const struct sk_sched_info *info)
 		ret = add(k, "optional", strv_json(&info->kfuncs_optional), false);
 	if (!ret)
 		ret = add(k, "prototypes", sk_req_kfunc_protos_json(&info->kfunc_protos), false);
+	/* Only when there is one: configs of schedulers without flavors stay as they were. */
+	if (!ret && info->kfunc_oneof.n)
+		ret = add(k, "oneOf", sk_req_kfunc_oneof_json(&info->kfunc_oneof), false);
 	if (!ret) {
 		ret = add(o, "kfuncs", k, false);
 		k = NULL;

@@ -34,6 +34,7 @@ struct hc {
 	struct sk_nameset kfuncs;   /* every kfunc the config names; found = a FUNC of that name,
 				       vals = its FUNC_PROTO's id */
 	struct json_object *protos; /* requirements.kfuncs.prototypes: NAME -> "RET(P1, P2)" */
+	struct json_object *oneof;  /* requirements.kfuncs.oneOf: NAME -> {FLAVOR -> PROTO} */
 	struct sk_kbtf_index idx;   /* every type's offset, made for the first prototype */
 	struct sk_error *err;
 	const struct btf_type *scx_st;	   /* struct sched_ext_ops, NULL without sched_ext */
@@ -173,6 +174,31 @@ static int check_kernel(struct hc *h)
 }
 
 /*
+ * The kernel's prototype of a kfunc, rendered as the config records the
+ * object's. > 0 (and a MISSING row) when the FUNC has none.
+ */
+static int kernel_proto(struct hc *h, const char *name, uint32_t proto_id, struct sk_buf *kern)
+{
+	struct sk_btf_view v;
+	int ret;
+
+	if (!h->idx.off) {
+		ret = sk_kbtf_index(&h->k, &h->idx, h->err);
+		if (ret)
+			return ret;
+	}
+	sk_kbtf_view(&h->idx, &v);
+	ret = sk_btf_render_proto(&v, proto_id, kern);
+	if (ret != -EINVAL)
+		return ret;
+	ret = add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
+		      "this kernel's FUNC %s has no function prototype (type %u): libbpf "
+		      "cannot link it",
+		      name, proto_id);
+	return ret ? ret : 1;
+}
+
+/*
  * The object's prototype of a required kfunc against the kernel's, as libbpf
  * links the extern (bpf_core_types_are_compat): a kfunc whose parameters
  * changed is present by name, yet the load fails. Artifacts built before
@@ -181,7 +207,6 @@ static int check_kernel(struct hc *h)
 static int check_kfunc_proto(struct hc *h, const char *name, uint32_t proto_id)
 {
 	struct json_object *p = NULL;
-	struct sk_btf_view v;
 	struct sk_buf kern = {0};
 	char why[1024];
 	int ret;
@@ -189,20 +214,7 @@ static int check_kfunc_proto(struct hc *h, const char *name, uint32_t proto_id)
 	if (!h->protos || !json_object_object_get_ex(h->protos, name, &p) ||
 	    !json_object_is_type(p, json_type_string))
 		return add_row(h->r, "kfunc", name, SK_VERDICT_OK, "present");
-	if (!h->idx.off) {
-		ret = sk_kbtf_index(&h->k, &h->idx, h->err);
-		if (ret)
-			return ret;
-	}
-	sk_kbtf_view(&h->idx, &v);
-	ret = sk_btf_render_proto(&v, proto_id, &kern);
-	if (ret == -EINVAL) {
-		sk_buf_free(&kern);
-		return add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
-			       "this kernel's FUNC %s has no function prototype (type %u): libbpf "
-			       "cannot link it",
-			       name, proto_id);
-	}
+	ret = kernel_proto(h, name, proto_id, &kern);
 	if (!ret && sk_req_proto_compat(json_object_get_string(p), (const char *)kern.data, why,
 					sizeof(why)))
 		ret = add_row(h->r, "kfunc", name, SK_VERDICT_OK, "present, %s",
@@ -213,19 +225,86 @@ static int check_kfunc_proto(struct hc *h, const char *name, uint32_t proto_id)
 			      "here",
 			      why);
 	sk_buf_free(&kern);
+	return ret > 0 ? 0 : ret;
+}
+
+/* "FLAVOR RET(P1, P2), FLAVOR2 ...": a one-of kfunc's flavors, for messages. */
+static int flavor_list(struct json_object *flavors, struct sk_buf *out)
+{
+	const char *sep = "";
+	int ret = 0;
+
+	json_object_object_foreach(flavors, fl, p)
+	{
+		if (!ret)
+			ret = sk_buf_printf(out, "%s%s %s", sep, fl,
+					    json_object_is_type(p, json_type_string)
+						? json_object_get_string(p)
+						: "(no prototype)");
+		sep = ", ";
+	}
 	return ret;
+}
+
+/*
+ * A kfunc the object declares as several weak flavors, one of which must
+ * link (requirements.kfuncs.oneOf): libbpf links each flavor whose prototype
+ * matches the kernel's and leaves the others unresolved, so the kernel is
+ * refused only when none matches.
+ */
+static int check_kfunc_oneof(struct hc *h, const char *name, struct json_object *flavors,
+			     uint32_t proto_id)
+{
+	struct sk_buf kern = {0}, list = {0};
+	const char *match = NULL;
+	int ret;
+
+	ret = kernel_proto(h, name, proto_id, &kern);
+	if (ret)
+		goto out;
+	json_object_object_foreach(flavors, fl, p)
+	{
+		char why[1024];
+
+		if (!match && json_object_is_type(p, json_type_string) &&
+		    sk_req_proto_compat(json_object_get_string(p), (const char *)kern.data, why,
+					sizeof(why)))
+			match = fl;
+	}
+	if (match) {
+		ret = add_row(h->r, "kfunc", name, SK_VERDICT_OK, "present, %s (flavor %s links)",
+			      (const char *)kern.data, match);
+		goto out;
+	}
+	ret = flavor_list(flavors, &list);
+	if (!ret)
+		ret = add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
+			      "none of the scheduler's flavors links with this kernel's %s (%s): "
+			      "libbpf leaves them all unresolved and the scheduler cannot create "
+			      "what it needs; rebuild it with a flavor of this prototype",
+			      (const char *)kern.data, (const char *)list.data);
+out:
+	sk_buf_free(&kern);
+	sk_buf_free(&list);
+	return ret > 0 ? 0 : ret;
 }
 
 static int check_kfunc(struct hc *h, const char *name, bool optional)
 {
-	const char *removed;
-
 	long i = sk_nameset_find(&h->kfuncs, name);
+	struct json_object *flavors = NULL;
+	const char *removed;
 
 	/*
 	 * An optional (weak) kfunc with another prototype is not refused: libbpf
 	 * resolves it to 0, as if absent, and bpf_ksym_exists() guards its calls.
+	 * Flavors of a one-of kfunc are judged together.
 	 */
+	if (!optional && h->oneof && json_object_object_get_ex(h->oneof, name, &flavors) &&
+	    !json_object_is_type(flavors, json_type_object))
+		flavors = NULL;
+	if (i >= 0 && h->kfuncs.found[i] && flavors)
+		return check_kfunc_oneof(h, name, flavors, (uint32_t)h->kfuncs.vals[i]);
 	if (i >= 0 && h->kfuncs.found[i] && !optional)
 		return check_kfunc_proto(h, name, (uint32_t)h->kfuncs.vals[i]);
 	if (i >= 0 && h->kfuncs.found[i])
@@ -238,6 +317,18 @@ static int check_kfunc(struct hc *h, const char *name, bool optional)
 			       "not in this kernel (removed in %s; needed; the scheduler cannot "
 			       "load here)",
 			       removed);
+	if (flavors) {
+		struct sk_buf list = {0};
+		int ret = flavor_list(flavors, &list);
+
+		if (!ret)
+			ret = add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
+				      "not in this kernel (needed, as one of the flavors %s; the "
+				      "scheduler cannot load here)",
+				      (const char *)list.data);
+		sk_buf_free(&list);
+		return ret;
+	}
 	return add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
 		       "not in this kernel (needed; the scheduler cannot load here)");
 }
@@ -663,6 +754,7 @@ int sk_host_check(struct json_object *config, const char *btf_path, const char *
 	h.r = r;
 	h.err = err;
 	h.protos = get(kfuncs, "prototypes");
+	h.oneof = get(kfuncs, "oneOf");
 	r->release = strdup(release);
 	r->btf = strdup(btf_path);
 	if (!r->release || !r->btf) {

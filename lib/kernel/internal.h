@@ -178,4 +178,15 @@ int sk_req_kfunc_proto(const struct btf *btf, uint32_t proto_id, const char *kna
 /* {"NAME": "RET(P1, P2)", ...}: the config's requirements.kfuncs.prototypes. */
 struct json_object *sk_req_kfunc_protos_json(const struct sk_strv *protos);
 
+/*
+ * Sorts the weak externs ("KNAME FLAVOR RET(P1, P2)", one per extern) into
+ * info: a kfunc that is also strong is required already; two or more weak
+ * flavors with different prototypes are "one of these must link" (KNAME
+ * goes to kfuncs_required, each flavor to kfunc_oneof); anything else is
+ * optional. (requirements.c)
+ */
+int sk_req_kfunc_flavors(struct sk_sched_info *info, struct sk_strv *weak);
+/* {"KNAME": {"FLAVOR": "RET(P1, P2)", ...}, ...}: requirements.kfuncs.oneOf. */
+struct json_object *sk_req_kfunc_oneof_json(const struct sk_strv *oneof);
+
 #endif

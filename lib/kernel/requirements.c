@@ -462,3 +462,89 @@ struct json_object *sk_req_kfunc_protos_json(const struct sk_strv *protos)
 	}
 	return o;
 }
+
+/* ---- weak flavors of one kfunc ---- */
+
+/* "KNAME FLAVOR PROTO": the length of the first word, and where the third starts. */
+static size_t word_len(const char *s)
+{
+	const char *sp = strchr(s, ' ');
+
+	return sp ? (size_t)(sp - s) : strlen(s);
+}
+
+static const char *flavor_proto(const char *entry)
+{
+	const char *p = strchr(entry, ' ');
+
+	p = p ? strchr(p + 1, ' ') : NULL;
+	return p ? p + 1 : "";
+}
+
+int sk_req_kfunc_flavors(struct sk_sched_info *info, struct sk_strv *weak)
+{
+	int ret = 0;
+
+	sk_strv_sort_uniq(weak);
+	for (size_t i = 0, j; !ret && i < weak->n; i = j) {
+		size_t klen = word_len(weak->v[i]);
+		bool differ = false;
+		char *kname = strndup(weak->v[i], klen);
+
+		if (!kname)
+			return -ENOMEM;
+		for (j = i + 1; j < weak->n && word_len(weak->v[j]) == klen &&
+				!strncmp(weak->v[j], kname, klen);
+		     j++)
+			differ |= strcmp(flavor_proto(weak->v[j]), flavor_proto(weak->v[i])) != 0;
+		if (sk_strv_contains(&info->kfuncs_required, kname)) {
+			/* a strong flavour: required already, with its prototype */
+		} else if (differ) {
+			/*
+			 * Flavors only differ in their prototype to match different
+			 * kernels: the author calls one of them, whichever links.
+			 */
+			ret = sk_strv_push(&info->kfuncs_required, kname);
+			for (size_t f = i; !ret && f < j; f++)
+				ret = sk_strv_push(&info->kfunc_oneof, weak->v[f]);
+		} else {
+			ret = sk_strv_push(&info->kfuncs_optional, kname);
+		}
+		free(kname);
+	}
+	return ret;
+}
+
+struct json_object *sk_req_kfunc_oneof_json(const struct sk_strv *oneof)
+{
+	struct json_object *o = json_object_new_object(), *group = NULL;
+	int ret = o ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !ret && i < oneof->n; i++) {
+		const char *e = oneof->v[i], *fl = e + word_len(e) + (e[word_len(e)] == ' ');
+		char *kname = strndup(e, word_len(e)), *flavor = strndup(fl, word_len(fl));
+		struct json_object *v = json_object_new_string(flavor_proto(e));
+
+		if (!kname || !flavor || !v)
+			ret = -ENOMEM;
+		if (!ret && !json_object_object_get_ex(o, kname, &group)) {
+			group = json_object_new_object();
+			if (!group || json_object_object_add(o, kname, group)) {
+				json_object_put(group);
+				ret = -ENOMEM;
+			}
+		}
+		if (!ret && json_object_object_add(group, flavor, v))
+			ret = -ENOMEM;
+		else if (!ret)
+			v = NULL;
+		json_object_put(v);
+		free(kname);
+		free(flavor);
+	}
+	if (ret) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}

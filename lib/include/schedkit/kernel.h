@@ -67,6 +67,13 @@ struct sk_sched_info {
 	 * compares it with the kernel's, as libbpf does when it links the extern.
 	 */
 	struct sk_strv kfunc_protos;
+	/*
+	 * "NAME FLAVOR RET(P1, P2)": a kfunc declared only as two or more weak
+	 * flavors (NAME___x) with different prototypes, one line per flavor,
+	 * sorted. One of them must link (NAME is also in kfuncs_required);
+	 * libbpf leaves the others unresolved and bpf_ksym_exists() picks.
+	 */
+	struct sk_strv kfunc_oneof;
 	struct sk_strv sleepable;    /* programs in SEC("struct_ops.s/..."), sorted */
 	struct sk_tunable *tunables; /* `const volatile` .rodata variables, sorted by name */
 	size_t nr_tunables;
