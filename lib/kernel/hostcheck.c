@@ -28,6 +28,8 @@
 #define SK_SCX_STRUCT_OPS_PREFIX "bpf_struct_ops_"
 #define SK_SCX_FLAGS_ENUM	 "scx_ops_flags"
 #define SK_SCX_ALL_FLAGS	 "SCX_OPS_ALL_FLAGS"
+/* The full prototype of a kfunc with implicit arguments (KF_IMPLICIT_ARGS). */
+#define SK_KFUNC_IMPL_SUFFIX "_impl"
 
 struct hc {
 	struct sk_kbtf k;
@@ -289,6 +291,47 @@ out:
 	return ret > 0 ? 0 : ret;
 }
 
+/*
+ * Does the kernel declare name with an implicit last parameter, a struct
+ * bpf_prog_aux * that its verifier fills in (not one named *__prog, which
+ * the caller passes as NULL), while its BTF lacks the NAME_impl FUNC that
+ * the verifier looks the full prototype up in? Then no program can call it
+ * ("cannot find function NAME_impl in BTF"), whatever it declares: Debian's
+ * 7.1.13 is such a build for scx_bpf_create_dsq and others.
+ */
+static bool implicit_aux_uncallable(struct hc *h, const char *name, uint32_t proto_id)
+{
+	char impl[320];
+	const struct btf_type *t, *a;
+	const struct btf_param *p;
+	const char *pname, *aname;
+	struct sk_btf_view v;
+	long i;
+
+	snprintf(impl, sizeof(impl), "%s" SK_KFUNC_IMPL_SUFFIX, name);
+	i = sk_nameset_find(&h->kfuncs, impl);
+	if (i < 0 || h->kfuncs.found[i])
+		return false;
+	if (!h->idx.off && sk_kbtf_index(&h->k, &h->idx, h->err))
+		return false; /* no index, no verdict: the prototype check says the rest */
+	sk_kbtf_view(&h->idx, &v);
+	t = v.type(v.src, proto_id);
+	if (!t || !btf_is_func_proto(t) || !btf_vlen(t))
+		return false;
+	p = &btf_params(t)[btf_vlen(t) - 1];
+	pname = v.name(v.src, p->name_off);
+	if (pname && strlen(pname) >= 6 && !strcmp(pname + strlen(pname) - 6, "__prog"))
+		return false;
+	a = v.type(v.src, p->type);
+	if (!a || !btf_is_ptr(a))
+		return false;
+	a = v.type(v.src, a->type);
+	for (int depth = 0; a && depth < 8 && (btf_is_mod(a) || btf_is_typedef(a)); depth++)
+		a = v.type(v.src, a->type);
+	aname = a && btf_is_struct(a) ? v.name(v.src, a->name_off) : NULL;
+	return aname && !strcmp(aname, "bpf_prog_aux");
+}
+
 static int check_kfunc(struct hc *h, const char *name, bool optional)
 {
 	long i = sk_nameset_find(&h->kfuncs, name);
@@ -303,6 +346,24 @@ static int check_kfunc(struct hc *h, const char *name, bool optional)
 	if (!optional && h->oneof && json_object_object_get_ex(h->oneof, name, &flavors) &&
 	    !json_object_is_type(flavors, json_type_object))
 		flavors = NULL;
+	if (i >= 0 && h->kfuncs.found[i] &&
+	    implicit_aux_uncallable(h, name, (uint32_t)h->kfuncs.vals[i])) {
+		if (optional)
+			return add_row(h->r, "optional kfunc", name, SK_VERDICT_INFO,
+				       "not callable here: its last parameter is an implicit "
+				       "struct bpf_prog_aux * and this kernel's BTF has no "
+				       "%s" SK_KFUNC_IMPL_SUFFIX " (the scheduler's fallback runs)",
+				       name);
+		return add_row(
+		    h->r, "kfunc", name, SK_VERDICT_MISSING,
+		    "no program can call it on this kernel: its last parameter is an "
+		    "implicit struct bpf_prog_aux * that the verifier fills in, and "
+		    "the verifier needs %s" SK_KFUNC_IMPL_SUFFIX
+		    " for that, which this kernel's BTF lacks (it cannot call its own kfunc; "
+		    "build; use another kernel, or a scheduler that tests the kfunc "
+		    "with bpf_ksym_exists() and does without it)",
+		    name);
+	}
 	if (i >= 0 && h->kfuncs.found[i] && flavors)
 		return check_kfunc_oneof(h, name, flavors, (uint32_t)h->kfuncs.vals[i]);
 	if (i >= 0 && h->kfuncs.found[i] && !optional)
@@ -626,9 +687,18 @@ static int wanted_kfuncs(struct json_object *req, struct sk_strv *names)
 	int ret = 0;
 
 	for (size_t l = 0; l < 2; l++)
-		for (size_t i = 0; !ret && i < arr_len(lists[l]); i++)
-			if (arr_str(lists[l], i))
-				ret = sk_strv_push(names, arr_str(lists[l], i));
+		for (size_t i = 0; !ret && i < arr_len(lists[l]); i++) {
+			char impl[320];
+
+			if (!arr_str(lists[l], i))
+				continue;
+			ret = sk_strv_push(names, arr_str(lists[l], i));
+			/* for implicit_aux_uncallable() */
+			snprintf(impl, sizeof(impl), "%s" SK_KFUNC_IMPL_SUFFIX,
+				 arr_str(lists[l], i));
+			if (!ret)
+				ret = sk_strv_push(names, impl);
+		}
 	for (size_t l = 0; l < 2; l++)
 		for (size_t i = 0; !ret && i < arr_len(listed[l]); i++) {
 			char kind[32], name[256];

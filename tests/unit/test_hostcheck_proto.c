@@ -29,8 +29,10 @@ struct fixture {
 };
 
 /*
- * A 7.1-like kernel: sched_ext, and
- *   s32 scx_bpf_create_dsq(u64 dsq_id, s32 node, struct bpf_prog_aux *aux)
+ * A kernel with sched_ext, and
+ *   s32 scx_bpf_create_dsq(u64 dsq_id, s32 node, struct bpf_prog_aux *aux__prog)
+ *   (7.1's parameter count; named *__prog, the caller passes it as NULL, so
+ *   the kfunc stays callable without a scx_bpf_create_dsq_impl)
  *   void scx_bpf_kick_cpu(s32 cpu, u64 flags)
  *   s32 scx_bpf_task_cpu(const struct task_struct *p)   (s32 a typedef)
  *   bool bpf_cb(bool (*less)(struct node *a, const struct node *b))
@@ -67,7 +69,7 @@ static int write_kernel(const char *path)
 	proto = btf__add_func_proto(b, s32);
 	btf__add_func_param(b, "dsq_id", u64);
 	btf__add_func_param(b, "node", s32);
-	btf__add_func_param(b, "aux", paux);
+	btf__add_func_param(b, "aux__prog", paux);
 	btf__add_func(b, "scx_bpf_create_dsq", BTF_FUNC_GLOBAL, proto);
 
 	proto = btf__add_func_proto(b, 0);

@@ -29,8 +29,13 @@
 /*
  * A kernel with sched_ext, scx_bpf_kick_cpu unless create_params is 1, and
  * scx_bpf_create_dsq taking create_params parameters (u64 dsq_id, s32 node,
- * struct bpf_prog_aux *aux: 2 as 7.2, 3 as 7.1, 1 as no kernel; -1: absent).
+ * struct bpf_prog_aux *aux__prog: 2 as 7.2, 3 the caller passes NULL for, 1
+ * as no kernel; -1: absent). IMPLICIT_71: three parameters, the third an
+ * implicit "aux" that the verifier fills in from scx_bpf_create_dsq_impl,
+ * which the BTF lacks, as Debian's 7.1.13 has it.
  */
+#define IMPLICIT_71 4
+
 static int write_kernel(const char *path, int create_params)
 {
 	struct btf *b = btf__new_empty();
@@ -57,7 +62,8 @@ static int write_kernel(const char *path, int create_params)
 		if (create_params >= 2)
 			btf__add_func_param(b, "node", s32);
 		if (create_params >= 3)
-			btf__add_func_param(b, "aux", paux);
+			btf__add_func_param(b, create_params == IMPLICIT_71 ? "aux" : "aux__prog",
+					    paux);
 		btf__add_func(b, "scx_bpf_create_dsq", BTF_FUNC_GLOBAL, proto);
 	}
 	if (create_params != 1) {
@@ -216,6 +222,24 @@ static void test_no_flavor_links_refused(void **state)
 	sk_check_report_free(r);
 }
 
+/*
+ * 7.1.13's scx_bpf_create_dsq: the ___aux flavor would link, but the verifier
+ * cannot call the kfunc without scx_bpf_create_dsq_impl. Refused, saying so.
+ */
+static void test_uncallable_refused(void **state)
+{
+	struct sk_check_report *r = check_on(IMPLICIT_71);
+	const struct sk_check_row *row = row_of(r, "scx_bpf_create_dsq");
+
+	(void)state;
+	assert_int_equal(row->verdict, SK_VERDICT_MISSING);
+	assert_non_null(strstr(row->host, "no program can call it on this kernel"));
+	assert_non_null(strstr(row->host, "this kernel's BTF lacks"));
+	assert_non_null(strstr(row->host, "scx_bpf_create_dsq_impl"));
+	assert_false(sk_check_report_ok(r));
+	sk_check_report_free(r);
+}
+
 /* The kfunc absent altogether: refused, naming the flavors. */
 static void test_absent_refused(void **state)
 {
@@ -269,6 +293,7 @@ int main(void)
 	    cmocka_unit_test(test_analysis_records_one_of),
 	    cmocka_unit_test(test_one_flavor_links),
 	    cmocka_unit_test(test_no_flavor_links_refused),
+	    cmocka_unit_test(test_uncallable_refused),
 	    cmocka_unit_test(test_absent_refused),
 	    cmocka_unit_test(test_grouping),
 	};
