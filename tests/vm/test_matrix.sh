@@ -13,6 +13,12 @@
 # files: tests/scheds/multi (three compile units linked by skbuild) and
 # scx_flow from ../shared/upstream/scx (tests/scx/flow.json).
 #
+# Debian's 7.1.13 cannot call scx_bpf_create_dsq (its implicit aux argument
+# has no scx_bpf_create_dsq_impl in that BTF): fifo, which tests
+# sk_can_create_dsq() and falls back to SCX_DSQ_GLOBAL, runs there; vtime,
+# which needs a vtime-ordered DSQ of its own, and the upstream examples are
+# refused by check and kernel alike.
+#
 # Each cell: `skrun check` in the guest says "can run" or "cannot run"; the
 # kernel must agree. "can run": `skrun run` attaches (state enabled, a CPU
 # workload completes, SIGTERM detaches). "cannot run": bench/bare_loader.c,
