@@ -240,6 +240,36 @@ static void test_uncallable_refused(void **state)
 	sk_check_report_free(r);
 }
 
+/* fifo's case: the same kfunc only weak, with a fallback: not refused, the row says why. */
+static void test_uncallable_optional_not_refused(void **state)
+{
+	static const char text[] = "{\"requirements\": {\"minKernel\": \"6.12\", "
+				   "\"callbacks\": [], \"kfuncs\": {\"required\": [], "
+				   "\"optional\": [\"scx_bpf_create_dsq\"]}}}";
+	char path[64] = "/tmp/sk-flavors.XXXXXX";
+	struct sk_check_report *r = NULL;
+	struct sk_error err = {0};
+	struct json_object *cfg = NULL;
+	const struct sk_check_row *row;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(write_kernel(path, IMPLICIT_71), 0);
+	assert_int_equal(sk_json_parse(text, strlen(text), "test config", &cfg, &err), 0);
+	if (sk_host_check(cfg, path, "7.1.13", &r, &err))
+		fail_msg("sk_host_check: %s", err.msg);
+	unlink(path);
+	row = row_of(r, "scx_bpf_create_dsq");
+	assert_int_equal(row->verdict, SK_VERDICT_INFO);
+	assert_non_null(strstr(row->host, "not callable here"));
+	assert_non_null(strstr(row->host, "the scheduler's fallback runs"));
+	assert_true(sk_check_report_ok(r));
+	sk_check_report_free(r);
+	json_object_put(cfg);
+}
+
 /* The kfunc absent altogether: refused, naming the flavors. */
 static void test_absent_refused(void **state)
 {
@@ -294,6 +324,7 @@ int main(void)
 	    cmocka_unit_test(test_one_flavor_links),
 	    cmocka_unit_test(test_no_flavor_links_refused),
 	    cmocka_unit_test(test_uncallable_refused),
+	    cmocka_unit_test(test_uncallable_optional_not_refused),
 	    cmocka_unit_test(test_absent_refused),
 	    cmocka_unit_test(test_grouping),
 	};
