@@ -354,15 +354,14 @@ static int check_kfunc(struct hc *h, const char *name, bool optional)
 				       "struct bpf_prog_aux * and this kernel's BTF has no "
 				       "%s" SK_KFUNC_IMPL_SUFFIX " (the scheduler's fallback runs)",
 				       name);
-		return add_row(
-		    h->r, "kfunc", name, SK_VERDICT_MISSING,
-		    "no program can call it on this kernel: its last parameter is an "
-		    "implicit struct bpf_prog_aux * that the verifier fills in, and "
-		    "the verifier needs %s" SK_KFUNC_IMPL_SUFFIX
-		    " for that, which this kernel's BTF lacks (it cannot call its own kfunc; "
-		    "build; use another kernel, or a scheduler that tests the kfunc "
-		    "with bpf_ksym_exists() and does without it)",
-		    name);
+		return add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
+			       "no program can call it on this kernel: its last parameter is an "
+			       "implicit struct bpf_prog_aux * that the verifier fills in, and "
+			       "the verifier needs %s" SK_KFUNC_IMPL_SUFFIX
+			       " for that, which this kernel's BTF lacks: use another kernel, or a "
+			       "scheduler that tests the kfunc with bpf_ksym_exists() and does "
+			       "without it",
+			       name);
 	}
 	if (i >= 0 && h->kfuncs.found[i] && flavors)
 		return check_kfunc_oneof(h, name, flavors, (uint32_t)h->kfuncs.vals[i]);
