@@ -343,12 +343,16 @@ static int check_kfunc(struct hc *h, const char *name, bool optional)
 	 * resolves it to 0, as if absent, and bpf_ksym_exists() guards its calls.
 	 * Flavors of a one-of kfunc are judged together.
 	 */
-	if (!optional && h->oneof && json_object_object_get_ex(h->oneof, name, &flavors) &&
+	if (h->oneof && json_object_object_get_ex(h->oneof, name, &flavors) &&
 	    !json_object_is_type(flavors, json_type_object))
 		flavors = NULL;
+	/*
+	 * Flavors of a kfunc the kernel cannot call: a flavor that links makes
+	 * the verifier refuse the object, and none linking is refused below.
+	 */
 	if (i >= 0 && h->kfuncs.found[i] &&
 	    implicit_aux_uncallable(h, name, (uint32_t)h->kfuncs.vals[i])) {
-		if (optional)
+		if (optional && !flavors)
 			return add_row(h->r, "optional kfunc", name, SK_VERDICT_INFO,
 				       "not callable here: its last parameter is an implicit "
 				       "struct bpf_prog_aux * and this kernel's BTF has no "
@@ -377,18 +381,6 @@ static int check_kfunc(struct hc *h, const char *name, bool optional)
 			       "not in this kernel (removed in %s; needed; the scheduler cannot "
 			       "load here)",
 			       removed);
-	if (flavors) {
-		struct sk_buf list = {0};
-		int ret = flavor_list(flavors, &list);
-
-		if (!ret)
-			ret = add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
-				      "not in this kernel (needed, as one of the flavors %s; the "
-				      "scheduler cannot load here)",
-				      (const char *)list.data);
-		sk_buf_free(&list);
-		return ret;
-	}
 	return add_row(h->r, "kfunc", name, SK_VERDICT_MISSING,
 		       "not in this kernel (needed; the scheduler cannot load here)");
 }

@@ -181,9 +181,9 @@ struct json_object *sk_req_kfunc_protos_json(const struct sk_strv *protos);
 /*
  * Sorts the weak externs ("KNAME FLAVOR RET(P1, P2)", one per extern) into
  * info: a kfunc that is also strong is required already; two or more weak
- * flavors with different prototypes are "one of these must link" (KNAME
- * goes to kfuncs_required, each flavor to kfunc_oneof); anything else is
- * optional. (requirements.c)
+ * flavors with different prototypes are "where the kernel has KNAME, one of
+ * these must link" (KNAME goes to kfuncs_optional, each flavor to
+ * kfunc_oneof); anything else is optional. (requirements.c)
  */
 int sk_req_kfunc_flavors(struct sk_sched_info *info, struct sk_strv *weak);
 /* {"KNAME": {"FLAVOR": "RET(P1, P2)", ...}, ...}: requirements.kfuncs.oneOf. */

@@ -502,9 +502,14 @@ int sk_req_kfunc_flavors(struct sk_sched_info *info, struct sk_strv *weak)
 		} else if (differ) {
 			/*
 			 * Flavors only differ in their prototype to match different
-			 * kernels: the author calls one of them, whichever links.
+			 * kernels: where the kernel has the kfunc, one of them must
+			 * link. Still optional: a kernel without it may be served by
+			 * a fallback under another name (upstream's compat.bpf.h falls
+			 * back from scx_bpf_dsq_move_to_local___v1/___v2 to 6.12's
+			 * scx_bpf_consume), so it neither raises minKernel nor
+			 * refuses a kernel that lacks it.
 			 */
-			ret = sk_strv_push(&info->kfuncs_required, kname);
+			ret = sk_strv_push(&info->kfuncs_optional, kname);
 			for (size_t f = i; !ret && f < j; f++)
 				ret = sk_strv_push(&info->kfunc_oneof, weak->v[f]);
 		} else {

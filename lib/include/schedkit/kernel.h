@@ -70,8 +70,9 @@ struct sk_sched_info {
 	/*
 	 * "NAME FLAVOR RET(P1, P2)": a kfunc declared only as two or more weak
 	 * flavors (NAME___x) with different prototypes, one line per flavor,
-	 * sorted. One of them must link (NAME is also in kfuncs_required);
-	 * libbpf leaves the others unresolved and bpf_ksym_exists() picks.
+	 * sorted. Where the kernel has NAME, one of them must link (NAME is
+	 * in kfuncs_optional: a kernel without it may run a fallback); libbpf
+	 * leaves the others unresolved and bpf_ksym_exists() picks.
 	 */
 	struct sk_strv kfunc_oneof;
 	struct sk_strv sleepable;    /* programs in SEC("struct_ops.s/..."), sorted */
