@@ -293,6 +293,8 @@ static int read_manifest(const char *input, const char *manifest, struct sched_m
 	}
 	if (m->main && !sk_strv_contains(&m->sources, m->main))
 		sk_strv_push(&m->sources, m->main);
+	/* m->main (read_objects) is freed by the caller, as m->dir above */
+	// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 	for (size_t i = 0; i < m->objects.n; i++)
 		if (!sk_strv_contains(&m->sources, m->objects.v[i]))
 			sk_strv_push(&m->sources, m->objects.v[i]);
