@@ -66,9 +66,28 @@ json.dump([{"directory": root, "file": f, "arguments": ["clang", *args, "-c", f]
            for f in files], open(out, "w"))
 PY
 	: >"$W/tidy.out"
-	# shellcheck disable=SC2086
-	if printf '%s\n' $SRCS | xargs -P "$JOBS" -I{} sh -c \
-		'"$1" --quiet -p "$2" "$3" >"$2/$(echo "$3" | tr / _).tidy" 2>&1' _ "$CLANG_TIDY" "$W" {}; then
+	# A file clang-tidy found clean is not analysed again while its whole
+	# translation unit (the preprocessed source with its comments, every
+	# header in it), the
+	# flags, .clang-tidy and clang-tidy itself are byte for byte the same:
+	# the key is their SHA-256. Only clean results are kept, so a finding is
+	# always reported afresh. LINT_TIDY_CACHE= (empty) turns it off.
+	TIDY_CACHE=${LINT_TIDY_CACHE-${SCHEDKIT_CACHE_ROOT:-/var/cache/schedkit}/lint-tidy}
+	if [ -n "$TIDY_CACHE" ] && ! mkdir -p "$TIDY_CACHE" 2>/dev/null; then TIDY_CACHE=""; fi
+	salt=$({ "$CLANG_TIDY" --version; cat .clang-tidy; echo "$cflags"; } | sha256sum | cut -c1-64)
+	# shellcheck disable=SC2016,SC2086
+	if printf '%s\n' $SRCS | xargs -P "$JOBS" -I{} sh -c '
+		out="$2/$(echo "$3" | tr / _).tidy"
+		key=""
+		# -C: comments stay, NOLINT ones among them
+		if [ -n "$4" ] && tu=$(clang-16 -E -C $6 "$3" 2>/dev/null); then
+			key=$(printf "%s\n%s\n%s\n" "$5" "$3" "$tu" | sha256sum | cut -c1-64)
+			if [ -f "$4/$key" ]; then : >"$out"; exit 0; fi
+		fi
+		"$1" --quiet -p "$2" "$3" >"$out" 2>&1 || exit 1
+		if [ -n "$key" ] && ! grep -qE "^[^ ]+:[0-9]+:[0-9]+: (warning|error):" "$out"; then
+			: >"$4/$key"
+		fi' _ "$CLANG_TIDY" "$W" {} "$TIDY_CACHE" "$salt" "$cflags -Ilib -Wno-unknown-warning-option"; then
 		tidy_rc=0
 	else
 		tidy_rc=1
