@@ -123,13 +123,16 @@ kernel:
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 all tests
 
+# the builds before the tests use every core (CI has two)
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 check:
 	sh scripts/deps.sh
 	sh tests/vm/fetch-kernel.sh >/dev/null
 	sh tests/vm/fetch-scx.sh >/dev/null
 	sh tests/vm/fetch-clang.sh >/dev/null
-	$(MAKE) all tests
-	$(MAKE) asan
+	$(MAKE) -j$(CHECK_JOBS) all tests
+	$(MAKE) -j$(CHECK_JOBS) asan
 	sh tests/run.sh
 
 demo:
