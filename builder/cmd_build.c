@@ -989,7 +989,8 @@ int cmd_build(int argc, char **argv)
 			out_default = NULL;
 		o.out = out_default;
 	}
-	ret = sk_layout_create(o.out, &layout, &err);
+	ret = o.out ? sk_layout_create(o.out, &layout, &err)
+		    : sk_errf(&err, -ENOMEM, "out of memory");
 	if (ret)
 		goto fail;
 	ret = sk_artifact_write(layout, plats, o.arches.n, NULL,

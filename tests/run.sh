@@ -63,11 +63,41 @@ run_script() { # SCRIPT BUILD LABEL
 	cat "$log"
 }
 
+# The static checks (tests/host/lint.sh: cppcheck, clang-tidy, clang-format)
+# need no binary and no VM: they run on one core beside the other scripts
+# (whose guests each take one core) and are counted once those are done.
+# SK_LINT_INLINE=1 runs them in turn instead.
+lint_pid=""
+lint_log="$LOGDIR/tests_host_lint.sh.log"
+case "tests/host/lint.sh" in *"$filter"*)
+	if [ -f tests/host/lint.sh ] && [ -z "${SK_LINT_INLINE:-}" ]; then
+		echo "== tests/host/lint.sh (started; it runs beside the others)"
+		(
+			LINT_JOBS=1 SK_ROOT=$ROOT SK_BUILD=$ROOT/build \
+				timeout -k 10 "${SK_TEST_TIMEOUT_LINT:-1500}" sh tests/host/lint.sh >"$lint_log" 2>&1
+			echo $? >"$lint_log.rc"
+		) &
+		lint_pid=$!
+	fi
+	;;
+esac
+
 for t in tests/host/*.sh tests/vm/test_*.sh; do
 	[ -f "$t" ] || continue
 	case "$t" in *"$filter"*) ;; *) continue ;; esac
+	case "$t" in *lint.sh) [ -z "$lint_pid" ] || continue ;; esac
 	run_script "$t" build "$t"
 done
+
+if [ -n "$lint_pid" ]; then
+	echo "== tests/host/lint.sh (waiting for it)"
+	wait "$lint_pid"
+	rc=$(cat "$lint_log.rc" 2>/dev/null || echo 1)
+	[ "$rc" != 124 ] || echo "FAIL: tests/host/lint.sh timed out after ${SK_TEST_TIMEOUT_LINT:-1500} s" >>"$lint_log"
+	count_script "$lint_log" "tests/host/lint.sh" "$rc"
+	cat "$lint_log"
+	rm -f "$lint_log.rc"
+fi
 
 # The integration tests again with the ASan+UBSan (LeakSanitizer on) binaries.
 # Not repeated: the fuzzers (sanitized already), lint (static), the benchmark
