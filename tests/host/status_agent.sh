@@ -153,14 +153,18 @@ polls() { grep -c "switch: preparing $REPO/fifo:stable" "$T/agent.log"; }
 p0=$(polls)
 reg_mark "$REG_LOG"
 for _ in $(seq 100); do [ "$(polls)" -ge $((p0 + 3)) ] && break; sleep 0.1; done
+# a poll logs "preparing" before its request: let the last one land
+sleep 0.5
+n=$(($(polls) - p0))
 got=$(reg_since "$REG_LOG")
 manifests=$(reg_since "$REG_LOG" '"GET /v2/scheds/fifo/manifests/stable ')
-echo "INFO: tag: 3 polls of an unchanged tag cost $got request(s) at the registry ($manifests GET of the tag's manifest)"
-# a poll in flight at either mark may add one
-case "$got $manifests" in
-"3 3" | "4 4") pass "tag: one request per poll when the digest is unchanged ($got for 3 polls)" ;;
-*) fail "tag: one request per poll when the digest is unchanged" "got $got request(s), $manifests of them the tag's manifest, for 3 polls" ;;
-esac
+echo "INFO: tag: $n polls of an unchanged tag cost $got request(s) at the registry ($manifests GET of the tag's manifest)"
+# each request the tag's manifest, one per poll (a poll under way at either end may add or lack one)
+if [ "$got" = "$manifests" ] && [ "$n" -ge 3 ] && [ "$got" -ge $((n - 1)) ] && [ "$got" -le $((n + 1)) ]; then
+	pass "tag: one request per poll when the digest is unchanged ($got for $n polls)"
+else
+	fail "tag: one request per poll when the digest is unchanged" "got $got request(s), $manifests of them the tag's manifest, for $n polls"
+fi
 D1=$(sed -n 's/.*agent: refused to \(sha256:[0-9a-f]*\): cannot run.*/\1/p' "$T/agent.log" | head -1)
 check_eq "tag: an unchanged bad digest is refused once, not every poll" "$(grep -c "agent: refused" "$T/agent.log")" 1
 # the tag moves to an unsigned digest: refused before anything is stored
